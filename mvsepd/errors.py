@@ -1,0 +1,201 @@
+"""The one exception tree of mvsepd (leaf layer: imports nothing from the project).
+
+Every error mvsepd raises on purpose is a ``MvsepdError``. The MVSEP web API has its own branch
+rooted at ``MvsepError``; each API error carries the endpoint (a path such as
+``/separation/create``, never a URL with a query string) and the HTTP status, and none of them
+ever carries the API token.
+
+    MvsepdError
+    ├── InputError                  bad local input, refused before any network call
+    ├── ConfigError                 the configuration file has problems (all of them, listed)
+    ├── StoreError                  the job store (SQLite) failed or was misused
+    │   └── IllegalTransitionError  a job state change the lifecycle table does not allow
+    ├── DaemonError
+    │   ├── AlreadyRunningError     another daemon holds the state directory's lock
+    │   └── DaemonUnreachableError  no daemon answers on the status API
+    ├── OutputError                 stems could not be written (disk full, permissions, ...)
+    └── MvsepError                  anything that went wrong talking to MVSEP
+        ├── InvalidTokenError       401, or MVSEP's "invalid API key" bodies
+        ├── InvalidRequestError     400 with the server's own messages
+        │   ├── QueueFullError      free plan: "You already have unprocessed file in queue"
+        │   ├── PremiumRequiredError
+        │   ├── FileTooLargeError
+        │   └── NotFoundError       unknown, deleted or expired hash / entry
+        ├── RateLimitedError        429, carries ``retry_after`` seconds
+        ├── ServerError             5xx
+        ├── NetworkError            connection refused, reset, DNS, timeouts
+        │   └── OutcomeUnknownError a create whose answer was lost: the job may exist
+        └── ProtocolError           non-JSON, HTML error pages, malformed or unsafe answers
+            └── DownloadError       a result file that was truncated or the wrong size
+                └── UnsafeDownloadError  a result URL that is not http(s) or points elsewhere
+
+``transient`` says whether waiting and trying again can help; the engine relies on it to choose
+between ``retry_wait`` and ``failed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class MvsepdError(Exception):
+    """Root of every error mvsepd raises on purpose."""
+
+    #: True when the same action may succeed later without anyone changing anything.
+    transient: bool = False
+
+
+class InputError(MvsepdError, ValueError):
+    """Local input that cannot be used: names the field or file and what would be accepted."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConfigError(MvsepdError):
+    """The configuration has one or more problems; ``problems`` lists every one of them."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        heading = f"{source}: {count} problem{'s' if count != 1 else ''}"
+        super().__init__("\n".join([heading, *(f"  - {problem}" for problem in self.problems)]))
+
+
+class StoreError(MvsepdError):
+    """The job store failed (corrupt database, unknown job id, schema too new)."""
+
+
+class IllegalTransitionError(StoreError):
+    """A state change that the lifecycle's transition table does not allow."""
+
+    def __init__(self, job_id: int, from_state: str, to_state: str) -> None:
+        super().__init__(f"job {job_id}: {from_state} -> {to_state} is not an allowed transition")
+        self.job_id = job_id
+        self.from_state = from_state
+        self.to_state = to_state
+
+
+class DaemonError(MvsepdError):
+    """Problems with the daemon process itself."""
+
+
+class AlreadyRunningError(DaemonError):
+    """Another mvsepd daemon already uses this state directory."""
+
+
+class DaemonUnreachableError(DaemonError):
+    """No daemon answers: not running, or its runtime file is stale."""
+
+    transient = True
+
+
+class OutputError(MvsepdError):
+    """Stems could not be written into the output folder."""
+
+    transient = True
+
+
+class MvsepError(MvsepdError):
+    """Something went wrong talking to MVSEP.
+
+    ``endpoint`` is the API path (``/separation/get``), ``status`` the HTTP status when a response
+    arrived, ``messages`` the server's own words when it gave any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = None,
+        messages: Sequence[str] = (),
+    ) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        self.messages = tuple(messages)
+        self.detail = message
+        where = endpoint or "MVSEP"
+        status_text = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{where}{status_text}: {message}")
+
+
+class InvalidTokenError(MvsepError):
+    """MVSEP refused the API token: every further call with it will fail too."""
+
+
+class InvalidRequestError(MvsepError):
+    """MVSEP refused the request's parameters (HTTP 400 in practice)."""
+
+
+class QueueFullError(InvalidRequestError):
+    """The free plan's one-unfinished-job rule: wait for the running job, then try again."""
+
+    transient = True
+
+
+class PremiumRequiredError(InvalidRequestError):
+    """The algorithm or option needs a premium account."""
+
+
+class FileTooLargeError(InvalidRequestError):
+    """The upload is larger than the account's plan allows."""
+
+
+class NotFoundError(InvalidRequestError):
+    """The hash or entry is unknown, deleted, or its results expired."""
+
+
+class RateLimitedError(MvsepError):
+    """HTTP 429: too many requests; ``retry_after`` says how long MVSEP asked us to wait."""
+
+    transient = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = 429,
+        messages: Sequence[str] = (),
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status=status, messages=messages)
+        self.retry_after = retry_after
+
+
+class ServerError(MvsepError):
+    """MVSEP answered with a 5xx status."""
+
+    transient = True
+
+
+class NetworkError(MvsepError):
+    """No usable answer arrived: refused, reset, timed out, DNS failure."""
+
+    transient = True
+
+
+class OutcomeUnknownError(NetworkError):
+    """A create request was sent but its answer was lost: the job may or may not exist.
+
+    Never retry the upload blindly; reconcile against the separation history first.
+    """
+
+
+class ProtocolError(MvsepError):
+    """MVSEP answered with something we cannot read: HTML, broken JSON, a malformed shape."""
+
+    transient = True
+
+
+class DownloadError(ProtocolError):
+    """A result file could not be fetched safely and completely."""
+
+
+class UnsafeDownloadError(DownloadError):
+    """A result URL we refuse to fetch: not http(s), or on a host other than the job's."""
+
+    transient = False

@@ -1,0 +1,45 @@
+"""The daemon's job states. The allowed transitions between them live in ``mvsepd.lifecycle``."""
+
+from __future__ import annotations
+
+import enum
+
+
+class JobState(str, enum.Enum):
+    """Where a job stands in mvsepd (not at MVSEP: see ``RemoteStatus`` for that).
+
+    Stored as text in the job store, so values never change meaning.
+    """
+
+    #: A finished, hashed file was recorded; its audio is not probed yet.
+    DISCOVERED = "discovered"
+    #: Probed and priced; ready to be submitted.
+    STABLE = "stable"
+    #: Ready, but the account has no free slot (free plan: one unfinished job).
+    WAITING_SLOT = "waiting_slot"
+    #: The upload (create request) is in flight; the outcome is not recorded yet.
+    UPLOADING = "uploading"
+    #: MVSEP accepted the job and its hash is stored; polling.
+    SUBMITTED = "submitted"
+    #: MVSEP finished; stems are being fetched.
+    DOWNLOADING = "downloading"
+    #: Every stem and the manifest are in place.
+    DONE = "done"
+    #: A transient failure; the job resumes at ``resume_state`` after ``next_attempt_at``.
+    RETRY_WAIT = "retry_wait"
+    #: Not submitted for a reason the user can lift (daily budget, invalid token).
+    HELD = "held"
+    #: A permanent failure with its reason; only ``mvsepd retry`` starts it again.
+    FAILED = "failed"
+    #: The user cancelled it.
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """True when the daemon will not touch the job again on its own."""
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+    @property
+    def occupies_slot(self) -> bool:
+        """True while the job counts against the account's unfinished-job limit at MVSEP."""
+        return self in (JobState.UPLOADING, JobState.SUBMITTED)
