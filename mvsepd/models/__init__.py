@@ -27,7 +27,7 @@ from mvsepd.models.catalog import (
     PriceRule,
 )
 from mvsepd.models.formats import OutputFormat
-from mvsepd.models.jobs import JobState
+from mvsepd.models.jobs import JobRecord, JobState
 from mvsepd.models.secret import Secret
 from mvsepd.models.separation import (
     RemoteCreated,
@@ -48,6 +48,7 @@ __all__ = [
     "FieldCondition",
     "HistoryEntry",
     "InputType",
+    "JobRecord",
     "JobState",
     "Leaderboard",
     "NewsItem",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePath
 
 
 class JobState(str, enum.Enum):
@@ -43,3 +46,46 @@ class JobState(str, enum.Enum):
     def occupies_slot(self) -> bool:
         """True while the job counts against the account's unfinished-job limit at MVSEP."""
         return self in (JobState.UPLOADING, JobState.SUBMITTED)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as the store keeps it. Times are epoch seconds (UTC)."""
+
+    id: int
+    content_sha256: str
+    preset_fingerprint: str
+    preset_name: str
+    folder_path: str
+    source_path: str
+    source_size: int | None
+    state: JobState
+    resume_state: JobState | None
+    reason: str | None
+    attempts: int
+    next_attempt_at: float | None
+    sep_type: int | None
+    options: Mapping[str, str]
+    output_format: int | None
+    server: str | None
+    separation_hash: str | None
+    upload_started_at: float | None
+    remote_status: str | None
+    queue_count: int | None
+    current_order: int | None
+    finished_chunks: int | None
+    all_chunks: int | None
+    progress_done: int | None
+    progress_total: int | None
+    duration_seconds: float | None
+    credits_estimate: int | None
+    output_dir: str | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+    polls: int = 0
+
+    @property
+    def source_name(self) -> str:
+        """The original file's name."""
+        return PurePath(self.source_path).name

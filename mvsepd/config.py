@@ -1,0 +1,353 @@
+"""The configuration model: every option, its default, and the checks a schema cannot express.
+
+Domain layer. ``mvsepd.configfile`` reads YAML into this model and reports problems with file
+and line; this module owns the shape (pydantic, unknown keys refused) and the cross-field
+rules (presets that exist, hot folders that do not nest, outputs outside every watched tree).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+from mvsepd import naming
+from mvsepd.models import OutputFormat, Secret
+from mvsepd.presets import PresetSpec
+
+DEFAULT_TOKEN_ENV = "MVSEP_API_TOKEN"  # noqa: S105 (the name of a variable, not a credential)
+
+#: Audio types soundfile reads, plus the compressed formats MVSEP accepts.
+DEFAULT_PATTERNS = (
+    "*.wav",
+    "*.wave",
+    "*.aif",
+    "*.aiff",
+    "*.flac",
+    "*.ogg",
+    "*.oga",
+    "*.opus",
+    "*.mp3",
+    "*.m4a",
+    "*.aac",
+    "*.caf",
+    "*.w64",
+)
+
+#: Quiet time before a file counts as completely written, local and polled folders.
+DEFAULT_STABILITY_SECONDS = 5.0
+DEFAULT_POLLED_STABILITY_SECONDS = 30.0
+DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+DEFAULT_RESCAN_SECONDS = 300.0
+DEFAULT_CATALOG_REFRESH_HOURS = 24.0
+
+
+def _parse_output_format(value: object) -> OutputFormat:
+    return OutputFormat.parse(value)
+
+
+def _expand_path(value: object) -> object:
+    if isinstance(value, str):
+        return Path(value).expanduser()
+    if isinstance(value, Path):
+        return value.expanduser()
+    return value
+
+
+def _as_secret(value: object) -> object:
+    if isinstance(value, str):
+        return Secret(value.strip())
+    return value
+
+
+OutputFormatField = Annotated[
+    OutputFormat,
+    BeforeValidator(_parse_output_format),
+    PlainSerializer(lambda value: value.config_name, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "enum": [member.config_name for member in OutputFormat]},
+                {"type": "integer", "minimum": 0, "maximum": len(OutputFormat) - 1},
+            ]
+        }
+    ),
+]
+UserPath = Annotated[Path, BeforeValidator(_expand_path)]
+SecretField = Annotated[
+    Secret,
+    BeforeValidator(_as_secret),
+    PlainSerializer(lambda _value: "***", return_type=str),
+    WithJsonSchema({"type": "string"}),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class AccountConfig(_Section):
+    """Who mvsepd is at MVSEP and which server it talks to."""
+
+    token_env: str = Field(
+        DEFAULT_TOKEN_ENV, description="Environment variable that holds the API token."
+    )
+    token_file: UserPath | None = Field(
+        None, description="File holding the API token (mvsepd login writes one, mode 0600)."
+    )
+    token: SecretField | None = Field(
+        None, description="The API token itself (discouraged: prefer token_env or token_file)."
+    )
+    server: str = Field(
+        "mvsep.com",
+        description="mvsep.com, a regional host (de, de2, hk, sg) or a URL such as the emulator.",
+    )
+    concurrency: Literal["auto"] | Annotated[int, Field(ge=1, le=100)] = Field(
+        "auto",
+        description="Unfinished jobs the plan allows at once: auto asks MVSEP (free: 1).",
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _server_shape(cls, value: str) -> str:
+        text = value.strip()
+        if text in ("mvsep.com", "de", "de2", "hk", "sg", "mirror"):
+            return text
+        if text.startswith(("http://", "https://")) and len(text) > len("https://"):
+            return text.rstrip("/")
+        raise ValueError(
+            f"unknown server {value!r}; accepted: mvsep.com, de, de2, hk, sg, or an http(s) URL"
+        )
+
+
+class PresetConfig(_Section):
+    """One way of separating: an algorithm, its options and an output format."""
+
+    sep_type: int | str = Field(description="The algorithm's id (render_id) or its name.")
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        description="add_opt1.. by key or label; values by key or label.",
+    )
+    output_format: OutputFormatField = Field(
+        OutputFormat.WAV16, description="mp3, wav16, flac16, m4a, wav32, flac24 (or 0-5)."
+    )
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _option_values_as_text(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {
+                str(key): (str(item) if isinstance(item, int | float | str) else item)
+                for key, item in value.items()
+            }
+        return value
+
+    def spec(self, name: str) -> PresetSpec:
+        """Return the preset as the domain's ``PresetSpec``."""
+        return PresetSpec(
+            name=name,
+            sep_type=self.sep_type,
+            options=dict(self.options),
+            output_format=self.output_format,
+        )
+
+
+class FolderConfig(_Section):
+    """One hot folder."""
+
+    path: UserPath = Field(description="The folder to watch.")
+    preset: str = Field(description="Name of the preset to use for files dropped here.")
+    patterns: tuple[str, ...] = Field(
+        DEFAULT_PATTERNS, description="File names to take (shell patterns, case-insensitive)."
+    )
+    ignore: tuple[str, ...] = Field((), description="Extra file-name patterns to skip.")
+    recursive: bool = Field(False, description="Also take files in sub-folders.")
+    watch: Literal["native", "poll"] = Field(
+        "native", description="native file-system events, or poll (network shares)."
+    )
+    poll_interval: float = Field(
+        DEFAULT_POLL_INTERVAL_SECONDS, ge=1, description="Seconds between polls (watch: poll)."
+    )
+    stability_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="Quiet time before a file counts as complete (default 5 s, 30 s polled).",
+    )
+    output: str = Field(
+        naming.DEFAULT_OUTPUT_TEMPLATE, description="Where stems go (see the placeholders)."
+    )
+    on_collision: Literal["unique", "replace", "fail"] = Field(
+        "unique", description="When a stem's file exists: unique (add ' (2)'), replace, fail."
+    )
+    after_success: Literal["keep", "move"] = Field(
+        "keep", description="What to do with the original once its stems are written."
+    )
+    move_to: UserPath | None = Field(
+        None, description="Folder (outside every watched tree) for after_success: move."
+    )
+    existing_files: Literal["process", "skip"] = Field(
+        "skip",
+        description="Files already there the first time this folder is watched: process or skip.",
+    )
+
+    @property
+    def effective_stability_seconds(self) -> float:
+        """The stability window in force (the default depends on native vs polled watching)."""
+        if self.stability_seconds is not None:
+            return self.stability_seconds
+        if self.watch == "poll":
+            return DEFAULT_POLLED_STABILITY_SECONDS
+        return DEFAULT_STABILITY_SECONDS
+
+    @field_validator("output")
+    @classmethod
+    def _template_usable(cls, value: str) -> str:
+        try:
+            naming.check_template(value)
+        except naming.TemplateProblem as problem:
+            raise ValueError(str(problem)) from None
+        return value
+
+    def output_root(self) -> Path:
+        """The directory this folder's stems are written below."""
+        path = self.path
+        return naming.output_root(self.output, parent=path.parent, folder=path.name).expanduser()
+
+
+class LimitsConfig(_Section):
+    """Limits on spending and parallel work."""
+
+    max_concurrent_jobs: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="At most this many unfinished jobs, whatever the plan allows."
+    )
+    daily_credit_budget: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Credits mvsepd may spend per day (UTC); jobs beyond it are held."
+    )
+
+
+class DaemonConfig(_Section):
+    """How the daemon runs."""
+
+    rescan_seconds: float = Field(
+        DEFAULT_RESCAN_SECONDS, ge=5, description="Full scan of every folder this often."
+    )
+    catalog_refresh_hours: float = Field(
+        DEFAULT_CATALOG_REFRESH_HOURS, gt=0, description="Refetch the algorithm catalog after."
+    )
+    status_host: str = Field("127.0.0.1", description="Address of the local status API.")
+    status_port: int = Field(0, ge=0, le=65535, description="Port of the status API (0: any).")
+    allow_remote_status: bool = Field(
+        False, description="Allow status_host to be a non-loopback address (not recommended)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least important log level written."
+    )
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    account: AccountConfig = Field(default_factory=AccountConfig)  # type: ignore[arg-type]
+    presets: dict[str, PresetConfig] = Field(default_factory=dict)
+    folders: tuple[FolderConfig, ...] = ()
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)  # type: ignore[arg-type]
+
+    def preset_specs(self) -> dict[str, PresetSpec]:
+        """Return every preset as a ``PresetSpec``, by name."""
+        return {name: preset.spec(name) for name, preset in self.presets.items()}
+
+
+def logical_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Return every rule the schema cannot express that the config breaks, with its key path."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    known_presets = ", ".join(sorted(config.presets)) or "none defined"
+    roots = [_absolute(folder.path) for folder in config.folders]
+    for index, folder in enumerate(config.folders):
+        where: tuple[str | int, ...] = ("folders", index)
+        if folder.preset not in config.presets:
+            problems.append(
+                (
+                    (*where, "preset"),
+                    f'no preset named "{folder.preset}"; known: {known_presets}',
+                )
+            )
+        for other_index, other in enumerate(roots):
+            if other_index == index:
+                continue
+            if roots[index] == other and other_index < index:
+                problems.append(((*where, "path"), f"the same folder as folders[{other_index}]"))
+            elif naming.is_within(roots[index], other) and roots[index] != other:
+                problems.append(
+                    (
+                        (*where, "path"),
+                        f"lies inside folders[{other_index}] ({other}); hot folders may not nest",
+                    )
+                )
+        output_root = _absolute(folder.output_root())
+        for other_index, other in enumerate(roots):
+            if naming.is_within(output_root, other):
+                problems.append(
+                    (
+                        (*where, "output"),
+                        f"stems would be written to {output_root}, inside the watched folder "
+                        f"folders[{other_index}] ({other}); choose a place outside it",
+                    )
+                )
+        if folder.after_success == "move":
+            if folder.move_to is None:
+                problems.append(((*where, "move_to"), "after_success: move needs move_to"))
+            else:
+                target = _absolute(folder.move_to)
+                for other_index, other in enumerate(roots):
+                    if naming.is_within(target, other):
+                        problems.append(
+                            (
+                                (*where, "move_to"),
+                                f"{target} lies inside the watched folder folders[{other_index}]",
+                            )
+                        )
+    if not _is_loopback(config.daemon.status_host) and not config.daemon.allow_remote_status:
+        problems.append(
+            (
+                ("daemon", "status_host"),
+                f"{config.daemon.status_host} is not a loopback address; the status API would "
+                "be reachable from the network. Use 127.0.0.1, or set allow_remote_status: true",
+            )
+        )
+    return problems
+
+
+def _absolute(path: Path) -> Path:
+    expanded = path.expanduser()
+    try:
+        return expanded.resolve()
+    except OSError:
+        return expanded.absolute()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def json_schema() -> dict[str, Any]:
+    """Return a JSON Schema of the configuration file, for editors."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mvsepd configuration"
+    return schema

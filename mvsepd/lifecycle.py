@@ -1,0 +1,168 @@
+"""The job state machine: allowed transitions, retry and poll schedules, error outcomes.
+
+Pure rules (domain layer): no I/O, no clock of its own. ``mvsepd.store.JobStore.transition`` is
+the one writer of job states and refuses anything ``can_transition`` does not allow.
+
+    discovered -> stable -> uploading -> submitted -> downloading -> done
+                     \\-> waiting_slot -/     \\-> retry_wait -> (back where it was)
+    any live state -> failed | held | cancelled;  done/failed/cancelled -> stable on ``retry``
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mvsepd import errors
+from mvsepd.models import JobState, RemoteStatus
+
+_S = JobState
+
+#: Every allowed change of state. Staying in the same state is not a transition (progress
+#: updates such as queue position are written without one).
+TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
+    _S.DISCOVERED: frozenset({_S.STABLE, _S.FAILED, _S.CANCELLED}),
+    _S.STABLE: frozenset({_S.WAITING_SLOT, _S.UPLOADING, _S.HELD, _S.FAILED, _S.CANCELLED}),
+    _S.WAITING_SLOT: frozenset({_S.STABLE, _S.UPLOADING, _S.HELD, _S.FAILED, _S.CANCELLED}),
+    # uploading -> submitted also covers a lost answer found again in the separation history.
+    _S.UPLOADING: frozenset(
+        {_S.SUBMITTED, _S.STABLE, _S.RETRY_WAIT, _S.HELD, _S.FAILED, _S.CANCELLED}
+    ),
+    _S.SUBMITTED: frozenset({_S.DOWNLOADING, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}),
+    _S.DOWNLOADING: frozenset({_S.DONE, _S.SUBMITTED, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}),
+    _S.RETRY_WAIT: frozenset(
+        {_S.STABLE, _S.UPLOADING, _S.SUBMITTED, _S.DOWNLOADING, _S.HELD, _S.FAILED, _S.CANCELLED}
+    ),
+    _S.HELD: frozenset({_S.STABLE, _S.FAILED, _S.CANCELLED}),
+    # Terminal states change only when the user asks (``mvsepd retry``).
+    _S.DONE: frozenset({_S.STABLE}),
+    _S.FAILED: frozenset({_S.STABLE}),
+    _S.CANCELLED: frozenset({_S.STABLE}),
+}
+
+#: States a job may wait in ``retry_wait`` to return to.
+RESUMABLE_STATES = frozenset({_S.STABLE, _S.UPLOADING, _S.SUBMITTED, _S.DOWNLOADING})
+
+
+def can_transition(from_state: JobState, to_state: JobState) -> bool:
+    """Return True if the table allows ``from_state`` -> ``to_state``."""
+    return to_state in TRANSITIONS[from_state]
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+#: First retry after a transient failure, in seconds, and the longest wait between retries.
+RETRY_BASE_SECONDS = 5.0
+RETRY_CAP_SECONDS = 600.0
+#: Queue-full answers (another client holds the free slot) back off from here.
+QUEUE_FULL_BASE_SECONDS = 30.0
+QUEUE_FULL_CAP_SECONDS = 300.0
+#: Polling starts near 5 s and backs off to 30 s while the job waits in a long queue.
+POLL_FIRST_SECONDS = 5.0
+POLL_MAX_SECONDS = 30.0
+#: Jitter is a fraction of the delay, both ways, so that many jobs do not poll in lock-step.
+JITTER_FRACTION = 0.1
+
+
+def _jittered(delay: float, rng: random.Random | None) -> float:
+    generator = rng or random
+    return delay * (1.0 + generator.uniform(-JITTER_FRACTION, JITTER_FRACTION))
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    retry_after: float | None = None,
+    base: float = RETRY_BASE_SECONDS,
+    cap: float = RETRY_CAP_SECONDS,
+    rng: random.Random | None = None,
+) -> float:
+    """Given the number of failed attempts so far (1 for the first failure), return seconds to wait.
+
+    Exponential (base, 2x base, 4x base ...) up to ``cap``, with jitter; never shorter than the
+    server's ``Retry-After``.
+    """
+    exponent = max(0, min(attempt - 1, 30))
+    delay = _jittered(min(cap, base * (2.0**exponent)), rng)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def poll_delay(
+    polls_so_far: int,
+    status: RemoteStatus,
+    *,
+    queue_position: int | None = None,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Return seconds until the next status poll of a submitted job.
+
+    Starts at ``POLL_FIRST_SECONDS`` and grows by half each poll up to ``POLL_MAX_SECONDS``; a job
+    deep in the queue (tenth place or worse) is polled at the maximum straight away, and a job
+    that is nearly finished (merging, or first in line) at the minimum.
+    """
+    delay = min(POLL_MAX_SECONDS, POLL_FIRST_SECONDS * (1.5 ** max(0, polls_so_far)))
+    if status is RemoteStatus.WAITING and queue_position is not None and queue_position >= 10:
+        delay = POLL_MAX_SECONDS
+    if status is RemoteStatus.MERGING or (
+        status is RemoteStatus.WAITING and queue_position is not None and queue_position <= 1
+    ):
+        delay = min(delay, POLL_FIRST_SECONDS * 2)
+    delay = _jittered(delay, rng)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+# --- what an error means for a job --------------------------------------------------------------
+
+
+class Outcome(str, enum.Enum):
+    """What the engine does with a job after an error."""
+
+    RETRY = "retry"  # wait (retry_wait) and try the same step again
+    FAIL = "fail"  # permanent: failed, with the reason
+    HOLD_TOKEN = "hold_token"  # noqa: S105 (a state name) - the token is invalid: hold all
+    WAIT_SLOT = "wait_slot"  # the account's slot is taken elsewhere: wait for it
+    RECONCILE = "reconcile"  # the create may have happened: look before uploading again
+
+
+@dataclass(frozen=True)
+class ErrorVerdict:
+    """The outcome for an error and the words shown to the user."""
+
+    outcome: Outcome
+    reason: str
+
+
+def judge_error(error: BaseException) -> ErrorVerdict:
+    """Given an error raised while working on a job, return what to do and why, in words."""
+    if isinstance(error, errors.InvalidTokenError):
+        return ErrorVerdict(Outcome.HOLD_TOKEN, "MVSEP refused the API token")
+    if isinstance(error, errors.OutcomeUnknownError):
+        return ErrorVerdict(Outcome.RECONCILE, "the upload's answer was lost")
+    if isinstance(error, errors.QueueFullError):
+        return ErrorVerdict(Outcome.WAIT_SLOT, "another job of this account is still unfinished")
+    if isinstance(error, errors.PremiumRequiredError):
+        return ErrorVerdict(Outcome.FAIL, "this model needs a premium MVSEP account")
+    if isinstance(error, errors.FileTooLargeError):
+        return ErrorVerdict(Outcome.FAIL, "the file is larger than the MVSEP plan allows")
+    if isinstance(error, errors.MvsepdError) and error.transient:
+        return ErrorVerdict(Outcome.RETRY, _describe(error))
+    if isinstance(error, errors.MvsepdError):
+        return ErrorVerdict(Outcome.FAIL, _describe(error))
+    if isinstance(error, OSError):
+        # Local file system trouble (disk full, permissions) usually clears once someone acts.
+        return ErrorVerdict(Outcome.RETRY, f"file system: {error.strerror or error}")
+    return ErrorVerdict(Outcome.FAIL, f"internal error: {type(error).__name__}: {error}")
+
+
+def _describe(error: errors.MvsepdError) -> str:
+    if isinstance(error, errors.MvsepError):
+        words = "; ".join(error.messages) if error.messages else error.detail
+        return f"{error.endpoint or 'MVSEP'}: {words}" if error.endpoint else words
+    return str(error)

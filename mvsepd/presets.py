@@ -1,0 +1,203 @@
+"""Presets: what a hot folder asks MVSEP to do, checked against the algorithm catalog.
+
+A preset names an algorithm (by ``render_id``, which is what ``sep_type`` means on the wire, or by
+its name), options (by ``add_optN``, by the field's label, or by its ``server_key``; values by
+key, by label, or by an unambiguous start of a label) and an output format. Resolving it against
+the catalog gives the exact form fields to send and a fingerprint that, with the audio's SHA-256,
+identifies a job: the same audio with the same preset is submitted once.
+
+Domain layer: pure functions over ``mvsepd.models``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mvsepd.models import Algorithm, AlgorithmField, AlgorithmScope, OutputFormat
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """A preset as the configuration states it (nothing looked up yet)."""
+
+    name: str
+    sep_type: int | str
+    options: Mapping[str, str] = field(default_factory=dict)
+    output_format: OutputFormat = OutputFormat.WAV16
+
+
+@dataclass(frozen=True)
+class ResolvedPreset:
+    """A preset checked against the catalog: the exact create fields, plus its identity."""
+
+    name: str
+    sep_type: int
+    algorithm_name: str
+    options: Mapping[str, str]
+    output_format: OutputFormat
+    fingerprint: str
+    #: The catalog entry, when one was at hand (None for a numeric preset resolved offline).
+    algorithm: Algorithm | None = None
+
+
+class PresetProblem(ValueError):
+    """One problem with a preset, in words that name the field and the accepted values."""
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def fingerprint(sep_type: int, options: Mapping[str, str], output_format: OutputFormat) -> str:
+    """Return the preset's identity: SHA-256 over the exact fields sent to MVSEP.
+
+    Options are the explicitly chosen ones only, so a catalog that changes a default later does
+    not turn every already-processed file into a "new" job.
+    """
+    canonical = json.dumps(
+        {
+            "sep_type": sep_type,
+            "options": dict(sorted(options.items())),
+            "output_format": int(output_format),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def find_algorithm(catalog: Sequence[Algorithm], sep_type: int | str) -> Algorithm:
+    """Return the algorithm for a render id or a name. Raise PresetProblem naming candidates."""
+    if isinstance(sep_type, int) or (isinstance(sep_type, str) and sep_type.strip().isdigit()):
+        render_id = int(sep_type)
+        for algorithm in catalog:
+            if algorithm.render_id == render_id:
+                return algorithm
+        raise PresetProblem(
+            f"sep_type: no algorithm with id {render_id}; "
+            "run `mvsepd algorithms` to list the ids MVSEP offers"
+        )
+    wanted = _normalise(sep_type)
+    exact = [a for a in catalog if _normalise(a.name) == wanted]
+    if exact:
+        return exact[0]
+    partial = [a for a in catalog if wanted in _normalise(a.name)]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        names = "; ".join(f"{a.render_id}: {a.name}" for a in partial[:8])
+        raise PresetProblem(f"sep_type: {sep_type!r} matches several algorithms: {names}")
+    raise PresetProblem(
+        f"sep_type: no algorithm named {sep_type!r}; "
+        "run `mvsepd algorithms SEARCH` to find its id or exact name"
+    )
+
+
+def _find_field(algorithm: Algorithm, key: str) -> AlgorithmField:
+    found = algorithm.field_named(key)
+    if found is None:
+        wanted = _normalise(key)
+        for candidate in algorithm.fields:
+            if candidate.server_key and _normalise(candidate.server_key) == wanted:
+                found = candidate
+                break
+    if found is None:
+        known = ", ".join(f"{f.name} ({f.text})" for f in algorithm.fields) or "none"
+        raise PresetProblem(
+            f"options.{key}: {algorithm.name} has no option {key!r}; known: {known}"
+        )
+    return found
+
+
+def _find_value(option_field: AlgorithmField, value: str) -> str:
+    if option_field.is_free_text:
+        return value
+    key = option_field.key_for(value)
+    if key is not None:
+        return key
+    wanted = _normalise(value)
+    starts = [
+        k for k, label in option_field.options.items() if _normalise(label).startswith(wanted)
+    ]
+    if len(starts) == 1:
+        return starts[0]
+    accepted = "; ".join(f"{k}: {label}" for k, label in option_field.options.items())
+    qualifier = "is ambiguous" if starts else "is not one of its choices"
+    raise PresetProblem(
+        f"options.{option_field.name}: {value!r} {qualifier} for {option_field.text!r}; "
+        f"accepted: {accepted}"
+    )
+
+
+def resolve(spec: PresetSpec, catalog: Sequence[Algorithm] | None) -> ResolvedPreset:
+    """Given a preset and the catalog, return the exact create fields. Raise PresetProblem.
+
+    Without a catalog only a numeric ``sep_type`` with ``add_optN`` option keys can be resolved
+    (nothing can be checked); anything that needs a lookup raises PresetProblem.
+    """
+    if catalog is None:
+        return _resolve_offline(spec)
+    algorithm = find_algorithm(catalog, spec.sep_type)
+    if not algorithm.is_active:
+        raise PresetProblem(f"sep_type: {algorithm.name} ({algorithm.render_id}) is disabled")
+    if (
+        algorithm.audio_widget is not AlgorithmScope.SINGLE_UPLOAD
+        or algorithm.audio_upload_disabled
+    ):
+        raise PresetProblem(
+            f"sep_type: {algorithm.name} ({algorithm.render_id}) does not take one uploaded "
+            f"file ({algorithm.audio_widget.value}), so a hot folder cannot feed it"
+        )
+    options: dict[str, str] = {}
+    for key, value in spec.options.items():
+        option_field = _find_field(algorithm, key)
+        if option_field.name in options:
+            raise PresetProblem(f"options.{key}: {option_field.name} is given twice")
+        options[option_field.name] = _find_value(option_field, str(value))
+    for option_field in algorithm.fields:
+        if (
+            option_field.is_free_text
+            and option_field.required
+            and not options.get(option_field.name)
+        ):
+            raise PresetProblem(
+                f"options.{option_field.name}: {option_field.text!r} is required for "
+                f"{algorithm.name}"
+            )
+    return ResolvedPreset(
+        name=spec.name,
+        sep_type=algorithm.render_id,
+        algorithm_name=algorithm.name,
+        options=options,
+        output_format=spec.output_format,
+        fingerprint=fingerprint(algorithm.render_id, options, spec.output_format),
+        algorithm=algorithm,
+    )
+
+
+def _resolve_offline(spec: PresetSpec) -> ResolvedPreset:
+    if isinstance(spec.sep_type, str) and not spec.sep_type.strip().isdigit():
+        raise PresetProblem(
+            f"sep_type: {spec.sep_type!r} is a name, and the algorithm catalog is not at hand "
+            "to look it up; use the numeric id or let mvsepd reach MVSEP once"
+        )
+    options: dict[str, str] = {}
+    for key, value in spec.options.items():
+        if not (key.startswith("add_opt") and key[len("add_opt") :].isdigit()):
+            raise PresetProblem(
+                f"options.{key}: option labels need the algorithm catalog; use add_opt1.. keys "
+                "or let mvsepd reach MVSEP once"
+            )
+        options[key] = str(value)
+    sep_type = int(spec.sep_type)
+    return ResolvedPreset(
+        name=spec.name,
+        sep_type=sep_type,
+        algorithm_name=f"sep_type {sep_type}",
+        options=options,
+        output_format=spec.output_format,
+        fingerprint=fingerprint(sep_type, options, spec.output_format),
+    )

@@ -1,0 +1,74 @@
+"""Conversions between SQLite rows and the store's records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from mvsepd.models import JobRecord, JobState
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A file seen in a hot folder, by its path, with what became of it."""
+
+    folder_path: str
+    relative_path: str
+    size: int
+    mtime_ns: int
+    content_sha256: str | None
+    job_id: int | None
+    verdict: str
+
+
+def as_state_set(expected: JobState | Iterable[JobState] | None) -> set[JobState] | None:
+    if expected is None:
+        return None
+    if isinstance(expected, JobState):
+        return {expected}
+    return set(expected)
+
+
+def column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "options":
+            values["options_json"] = json.dumps(dict(value), sort_keys=True)
+        elif isinstance(value, JobState):
+            values[key] = value.value
+        else:
+            values[key] = value
+    return values
+
+
+JOB_FIELD_NAMES = [item.name for item in fields(JobRecord)]
+
+
+JOB_FIELD_NAMES = [item.name for item in fields(JobRecord)]
+
+
+def job_from_row(row: sqlite3.Row) -> JobRecord:
+    data: dict[str, Any] = {}
+    for name in JOB_FIELD_NAMES:
+        if name == "options":
+            data[name] = json.loads(row["options_json"] or "{}")
+        elif name in ("state", "resume_state"):
+            data[name] = JobState(row[name]) if row[name] is not None else None
+        else:
+            data[name] = row[name]
+    return JobRecord(**data)
+
+
+def source_from_row(row: sqlite3.Row) -> SourceRecord:
+    return SourceRecord(
+        folder_path=row["folder_path"],
+        relative_path=row["relative_path"],
+        size=int(row["size"]),
+        mtime_ns=int(row["mtime_ns"]),
+        content_sha256=row["content_sha256"],
+        job_id=row["job_id"],
+        verdict=row["verdict"],
+    )

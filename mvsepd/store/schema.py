@@ -1,0 +1,101 @@
+"""The job store's schema: the current version and the numbered migrations that reach it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        content_sha256 TEXT NOT NULL,
+        preset_fingerprint TEXT NOT NULL,
+        preset_name TEXT NOT NULL,
+        folder_path TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_size INTEGER,
+        state TEXT NOT NULL,
+        resume_state TEXT,
+        reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        sep_type INTEGER,
+        options_json TEXT NOT NULL DEFAULT '{}',
+        output_format INTEGER,
+        server TEXT,
+        separation_hash TEXT,
+        upload_started_at REAL,
+        remote_status TEXT,
+        queue_count INTEGER,
+        current_order INTEGER,
+        finished_chunks INTEGER,
+        all_chunks INTEGER,
+        progress_done INTEGER,
+        progress_total INTEGER,
+        duration_seconds REAL,
+        credits_estimate INTEGER,
+        output_dir TEXT,
+        polls INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL,
+        UNIQUE (content_sha256, preset_fingerprint)
+    );
+    CREATE UNIQUE INDEX jobs_by_hash ON jobs (separation_hash) WHERE separation_hash IS NOT NULL;
+    CREATE INDEX jobs_by_state ON jobs (state);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX events_by_job ON events (job_id);
+    CREATE TABLE sources (
+        folder_path TEXT NOT NULL,
+        relative_path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_sha256 TEXT,
+        job_id INTEGER REFERENCES jobs (id),
+        verdict TEXT NOT NULL,
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (folder_path, relative_path)
+    );
+    CREATE TABLE folders (
+        path TEXT PRIMARY KEY,
+        first_watched_at REAL NOT NULL
+    );
+    CREATE TABLE flags (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+}
+
+
+def migrate(connection: sqlite3.Connection, *, location: str) -> None:
+    """Bring the database up to ``SCHEMA_VERSION``, one numbered migration per transaction.
+
+    Raise ValueError if the database is newer than this mvsepd.
+    """
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"the job store {location} was written by a newer mvsepd (schema {version}, "
+            f"this one knows {SCHEMA_VERSION}); upgrade mvsepd"
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise

@@ -1,0 +1,163 @@
+"""Configuration: the documented shape, every problem reported at once with line and key path."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mvsepd.config import Config, json_schema
+from mvsepd.configfile import load_config, parse_config, resolve_token, write_private_file
+from mvsepd.errors import ConfigError
+from mvsepd.models import OutputFormat
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "test.yaml")
+    return list(caught.value.problems)
+
+
+def test_minimal_config(tmp_path: Path) -> None:
+    config = parse_config(
+        f"""
+presets:
+  vocals: {{sep_type: 48, options: {{add_opt1: "4"}}, output_format: wav16}}
+folders:
+  - {{path: {tmp_path}/Vocals, preset: vocals}}
+"""
+    )
+    assert config.account.server == "mvsep.com"
+    assert config.presets["vocals"].output_format is OutputFormat.WAV16
+    folder = config.folders[0]
+    assert folder.effective_stability_seconds == 5.0
+    assert folder.output_root() == tmp_path / "Vocals stems"
+
+
+def test_output_format_by_name_number_and_label() -> None:
+    for given, expected in [("flac24", 5), (0, 0), ("wav (uncompressed, 32 bit)", 4), ("3", 3)]:
+        config = parse_config(f"presets: {{p: {{sep_type: 1, output_format: {given!r}}}}}")
+        assert int(config.presets["p"].output_format) == expected
+
+
+def test_every_problem_is_reported_with_line_and_key_path(tmp_path: Path) -> None:
+    problems = problems_of(
+        f"""account:
+  server: ftp://example
+  concurency: 2
+presets:
+  vocals: {{sep_type: 48, output_format: ogg}}
+folders:
+  - path: {tmp_path}/a
+    preset: vocal
+    watch: sometimes
+"""
+    )
+    text = "\n".join(problems)
+    assert "line 2: account.server: unknown server 'ftp://example'" in text
+    assert "line 3: account.concurency: unknown key; known keys: concurrency" in text
+    assert "line 5: presets.vocals.output_format: unknown output format 'ogg'" in text
+    assert "line 9: folders[0].watch:" in text
+    assert 'line 8: folders[0].preset: no preset named "vocal"; known: vocals' in text
+
+
+def test_cross_field_rules(tmp_path: Path) -> None:
+    problems = problems_of(
+        f"""presets:
+  p: {{sep_type: 1}}
+folders:
+  - {{path: {tmp_path}/hot, preset: p}}
+  - {{path: {tmp_path}/hot/inner, preset: p}}
+  - {{path: {tmp_path}/hot, preset: p}}
+  - path: {tmp_path}/other
+    preset: p
+    output: "{tmp_path}/hot/stems/{{track}}/{{stem}}.{{ext}}"
+  - path: {tmp_path}/third
+    preset: p
+    after_success: move
+daemon:
+  status_host: 0.0.0.0
+"""
+    )
+    text = "\n".join(problems)
+    assert "folders[1].path: lies inside folders[0]" in text
+    assert "folders[2].path: the same folder as folders[0]" in text
+    assert "folders[3].output: stems would be written to" in text
+    assert "folders[4].move_to: after_success: move needs move_to" in text
+    assert "daemon.status_host: 0.0.0.0 is not a loopback address" in text
+
+
+def test_invalid_yaml_names_the_line() -> None:
+    problems = problems_of("presets:\n  p: {sep_type: 1\nfolders: []\n")
+    assert len(problems) == 1
+    assert problems[0].startswith("line ") and "not valid YAML" in problems[0]
+
+
+def test_duplicate_keys_are_refused() -> None:
+    problems = problems_of("presets:\n  p: {sep_type: 1}\n  p: {sep_type: 2}\n")
+    assert problems == ["line 3: presets.p: duplicate key"]
+
+
+def test_wrong_types_are_named() -> None:
+    problems = problems_of("folders: {path: x}\n")
+    assert any(problem.startswith("line 1: folders:") for problem in problems)
+
+
+def test_missing_config_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mvsepd config init"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_inline_token_in_a_world_readable_file_warns(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("account: {token: abc}\n")
+    path.chmod(0o644)
+    loaded = load_config(path)
+    assert loaded.warnings and "chmod 600" in loaded.warnings[0]
+    assert "abc" not in repr(loaded.config) and "abc" not in str(loaded.config)
+    path.chmod(0o600)
+    assert load_config(path).warnings == ()
+
+
+def test_token_sources_in_order(tmp_path: Path) -> None:
+    default_file = tmp_path / "token"
+    config = parse_config("account: {token_env: MY_TOKEN}\n")
+    with pytest.raises(ConfigError, match=r"\$MY_TOKEN"):
+        resolve_token(config, default_token_file=default_file, environ={})
+    write_private_file(default_file, "fromfile\n")
+    assert resolve_token(config, default_token_file=default_file, environ={}).reveal() == "fromfile"
+    token = resolve_token(config, default_token_file=default_file, environ={"MY_TOKEN": " env "})
+    assert token.reveal() == "env"
+    explicit = tmp_path / "explicit"
+    explicit.write_text("explicit")
+    config = parse_config(f"account: {{token_file: {explicit}}}\n")
+    assert resolve_token(config, default_token_file=default_file, environ={}).reveal() == "explicit"
+    config = parse_config("account: {token: inline}\n")
+    assert resolve_token(config, default_token_file=default_file, environ={}).reveal() == "inline"
+    with pytest.raises(ConfigError, match="empty"):
+        resolve_token(parse_config("account: {token: ''}\n"), default_token_file=default_file)
+
+
+def test_private_files_are_0600(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "token"
+    write_private_file(path, "x")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_json_schema_covers_every_section() -> None:
+    schema = json_schema()
+    assert set(schema["properties"]) == set(Config.model_fields)
+    assert "FolderConfig" in schema["$defs"]
+
+
+def test_the_example_config_is_valid_and_documents_every_option() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    parse_config(text, str(EXAMPLE))
+    schema = json_schema()
+    for definition in schema["$defs"].values():
+        for option in definition.get("properties", {}):
+            assert f"{option}:" in text, f"config.example.yaml does not mention {option}"

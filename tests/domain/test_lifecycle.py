@@ -1,0 +1,130 @@
+"""The transition table and the retry/poll schedules."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from mvsepd import errors, lifecycle
+from mvsepd.lifecycle import Outcome
+from mvsepd.models import JobState, RemoteStatus
+
+# Every pair the daemon relies on, and a selection that must never happen.
+ALLOWED = [
+    (JobState.DISCOVERED, JobState.STABLE),
+    (JobState.STABLE, JobState.UPLOADING),
+    (JobState.STABLE, JobState.WAITING_SLOT),
+    (JobState.WAITING_SLOT, JobState.UPLOADING),
+    (JobState.UPLOADING, JobState.SUBMITTED),
+    (JobState.UPLOADING, JobState.STABLE),
+    (JobState.SUBMITTED, JobState.DOWNLOADING),
+    (JobState.DOWNLOADING, JobState.DONE),
+    (JobState.DOWNLOADING, JobState.SUBMITTED),
+    (JobState.RETRY_WAIT, JobState.SUBMITTED),
+    (JobState.HELD, JobState.STABLE),
+    (JobState.FAILED, JobState.STABLE),
+    (JobState.DONE, JobState.STABLE),
+]
+FORBIDDEN = [
+    (JobState.DISCOVERED, JobState.UPLOADING),
+    (JobState.STABLE, JobState.SUBMITTED),
+    (JobState.STABLE, JobState.DONE),
+    (JobState.SUBMITTED, JobState.UPLOADING),
+    (JobState.SUBMITTED, JobState.DONE),
+    (JobState.DONE, JobState.UPLOADING),
+    (JobState.FAILED, JobState.SUBMITTED),
+    (JobState.CANCELLED, JobState.DONE),
+]
+
+
+@pytest.mark.parametrize(("source", "target"), ALLOWED)
+def test_allowed_transitions(source: JobState, target: JobState) -> None:
+    assert lifecycle.can_transition(source, target)
+
+
+@pytest.mark.parametrize(("source", "target"), FORBIDDEN)
+def test_forbidden_transitions(source: JobState, target: JobState) -> None:
+    assert not lifecycle.can_transition(source, target)
+
+
+def test_every_state_has_a_row_and_no_state_goes_to_itself() -> None:
+    assert set(lifecycle.TRANSITIONS) == set(JobState)
+    for state, targets in lifecycle.TRANSITIONS.items():
+        assert state not in targets
+
+
+def test_every_live_state_can_fail_or_be_cancelled() -> None:
+    for state in JobState:
+        if state.terminal:
+            continue
+        assert lifecycle.can_transition(state, JobState.CANCELLED), state
+        assert lifecycle.can_transition(state, JobState.FAILED), state
+
+
+def test_terminal_states_only_restart_on_request() -> None:
+    for state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
+        assert lifecycle.TRANSITIONS[state] == frozenset({JobState.STABLE})
+
+
+def test_retry_delay_grows_exponentially_up_to_the_cap() -> None:
+    rng = random.Random(1)
+    delays = [lifecycle.retry_delay(attempt, rng=rng) for attempt in range(1, 12)]
+    assert 4.5 <= delays[0] <= 5.5
+    assert 9.0 <= delays[1] <= 11.0
+    assert all(delay <= lifecycle.RETRY_CAP_SECONDS * 1.1 for delay in delays)
+    assert delays[-1] >= lifecycle.RETRY_CAP_SECONDS * 0.9
+
+
+def test_retry_delay_honours_retry_after() -> None:
+    assert lifecycle.retry_delay(1, retry_after=120, rng=random.Random(0)) >= 120
+
+
+def test_poll_starts_near_five_seconds_and_backs_off_to_thirty() -> None:
+    rng = random.Random(2)
+    first = lifecycle.poll_delay(0, RemoteStatus.WAITING, queue_position=5, rng=rng)
+    assert 4.5 <= first <= 5.5
+    later = lifecycle.poll_delay(20, RemoteStatus.PROCESSING, rng=rng)
+    assert 27 <= later <= 33
+    deep = lifecycle.poll_delay(0, RemoteStatus.WAITING, queue_position=40, rng=rng)
+    assert deep >= 27
+
+
+def test_poll_honours_retry_after() -> None:
+    assert lifecycle.poll_delay(0, RemoteStatus.WAITING, retry_after=61) >= 61
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (errors.InvalidTokenError("no", endpoint="/app/user", status=401), Outcome.HOLD_TOKEN),
+        (errors.OutcomeUnknownError("lost", endpoint="/separation/create"), Outcome.RECONCILE),
+        (
+            errors.QueueFullError("full", endpoint="/separation/create", status=400),
+            Outcome.WAIT_SLOT,
+        ),
+        (errors.PremiumRequiredError("premium", status=400), Outcome.FAIL),
+        (errors.FileTooLargeError("big", status=400), Outcome.FAIL),
+        (errors.ServerError("502", status=502), Outcome.RETRY),
+        (errors.RateLimitedError("slow down", retry_after=30), Outcome.RETRY),
+        (errors.NetworkError("reset"), Outcome.RETRY),
+        (errors.InvalidRequestError("bad", status=400), Outcome.FAIL),
+        (errors.UnsafeDownloadError("file://"), Outcome.FAIL),
+        (errors.DownloadError("short"), Outcome.RETRY),
+        (OSError(28, "No space left on device"), Outcome.RETRY),
+    ],
+)
+def test_judge_error(error: BaseException, outcome: Outcome) -> None:
+    verdict = lifecycle.judge_error(error)
+    assert verdict.outcome is outcome
+    assert verdict.reason
+
+
+def test_judge_error_keeps_the_servers_words() -> None:
+    error = errors.InvalidRequestError(
+        "rejected",
+        endpoint="/separation/create",
+        status=400,
+        messages=["Seperation type is not set"],
+    )
+    assert "Seperation type is not set" in lifecycle.judge_error(error).reason

@@ -1,0 +1,174 @@
+"""The job store: identity, guarded transitions, atomic side records, durability, integrity."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from mvsepd.errors import IllegalTransitionError, StoreError
+from mvsepd.models import JobState
+from mvsepd.store import SCHEMA_VERSION, JobStore, SourceRecord
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def new_job(store: JobStore, sha: str = "a" * 64, fingerprint: str = "f" * 64):
+    return store.find_or_create(
+        content_sha256=sha,
+        preset_fingerprint=fingerprint,
+        preset_name="vocals",
+        folder_path="/hot",
+        source_path="/hot/song.wav",
+        source_size=100,
+        sep_type=48,
+        options={"add_opt1": "4"},
+        output_format=1,
+    )
+
+
+def test_identity_is_content_plus_preset(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        first, created = new_job(store)
+        again, created_again = new_job(store)
+        other_preset, created_other = new_job(store, fingerprint="e" * 64)
+        assert created and not created_again and created_other
+        assert again.id == first.id != other_preset.id
+        assert first.state is JobState.DISCOVERED
+        assert first.options == {"add_opt1": "4"}
+
+
+def test_transition_writes_state_fields_and_event_together(tmp_path: Path) -> None:
+    clock = Clock()
+    with JobStore(tmp_path / "jobs.sqlite3", clock=clock) as store:
+        job, _ = new_job(store)
+        store.transition(job.id, JobState.STABLE, duration_seconds=12.5, credits_estimate=1)
+        clock.now += 1
+        store.transition(job.id, JobState.UPLOADING, upload_started_at=clock.now)
+        updated = store.transition(
+            job.id, JobState.SUBMITTED, separation_hash="20240101000000-abc-x.wav", server="s"
+        )
+        assert updated.state is JobState.SUBMITTED
+        assert updated.separation_hash == "20240101000000-abc-x.wav"
+        assert [to for _, _, to, _ in store.events(job.id)] == [
+            "discovered",
+            "stable",
+            "uploading",
+            "submitted",
+        ]
+
+
+def test_illegal_transitions_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        job, _ = new_job(store)
+        with pytest.raises(IllegalTransitionError):
+            store.transition(job.id, JobState.SUBMITTED, separation_hash="x")
+        assert store.get(job.id).state is JobState.DISCOVERED
+        assert store.get(job.id).separation_hash is None
+        assert len(store.events(job.id)) == 1
+
+
+def test_expected_state_guards_against_races(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        job, _ = new_job(store)
+        store.transition(job.id, JobState.STABLE)
+        with pytest.raises(IllegalTransitionError):
+            store.transition(job.id, JobState.UPLOADING, expected=JobState.WAITING_SLOT)
+
+
+def test_progress_updates_cannot_change_state(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        job, _ = new_job(store)
+        with pytest.raises(StoreError):
+            store.update_progress(job.id, state="done")
+        updated = store.update_progress(job.id, queue_count=12, current_order=3)
+        assert (updated.queue_count, updated.current_order) == (12, 3)
+
+
+def test_a_separation_hash_belongs_to_one_job(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        for sha in ("a" * 64, "b" * 64):
+            job, _ = new_job(store, sha=sha)
+            store.transition(job.id, JobState.STABLE)
+            store.transition(job.id, JobState.UPLOADING)
+        first, second = store.jobs()
+        store.transition(first.id, JobState.SUBMITTED, separation_hash="h1")
+        with pytest.raises(StoreError):
+            store.transition(second.id, JobState.SUBMITTED, separation_hash="h1")
+        assert store.get(second.id).state is JobState.UPLOADING
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    with JobStore(path) as store:
+        job, _ = new_job(store)
+        store.transition(job.id, JobState.STABLE)
+        store.transition(job.id, JobState.UPLOADING)
+        store.transition(job.id, JobState.SUBMITTED, separation_hash="h")
+    with JobStore(path) as store:
+        assert store.get(job.id).separation_hash == "h"
+        assert store.integrity_problems() == []
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    JobStore(path).close()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(StoreError, match="newer mvsepd"):
+        JobStore(path)
+
+
+def test_integrity_check_finds_inconsistent_rows(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    with JobStore(path) as store:
+        job, _ = new_job(store)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE jobs SET state = 'submitted' WHERE id = ?", (job.id,))
+    connection.commit()
+    connection.close()
+    with JobStore(path) as store:
+        assert store.integrity_problems() == [f"job {job.id}: submitted without a separation hash"]
+
+
+def test_sources_folders_and_flags(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        record = SourceRecord("/hot", "a.wav", 10, 123, "a" * 64, None, "skipped")
+        store.record_source(record)
+        assert store.source("/hot", "a.wav") == record
+        assert set(store.sources_in("/hot")) == {"a.wav"}
+        store.forget_source("/hot", "a.wav")
+        assert store.source("/hot", "a.wav") is None
+        assert store.folder_first_watched("/hot") is None
+        store.mark_folder_watched("/hot")
+        assert store.folder_first_watched("/hot") is not None
+        store.set_flag("paused", "1")
+        assert store.flag("paused") == "1"
+        store.set_flag("paused", None)
+        assert store.flag("paused") is None
+
+
+def test_credits_committed_since(tmp_path: Path) -> None:
+    clock = Clock()
+    with JobStore(tmp_path / "jobs.sqlite3", clock=clock) as store:
+        job, _ = new_job(store)
+        store.transition(job.id, JobState.STABLE, credits_estimate=3)
+        assert store.credits_committed_since(clock.now - 10) == 0
+        store.transition(job.id, JobState.UPLOADING, upload_started_at=clock.now)
+        assert store.credits_committed_since(clock.now - 10) == 3
+        assert store.credits_committed_since(clock.now + 10) == 0
