@@ -1,0 +1,478 @@
+"""HTTP for the MVSEP client: one requests.Session, timeouts, retries, uploads, downloads.
+
+This is the only module that catches requests' exceptions; ``_translate`` turns each into an
+mvsepd error, raised outside the ``except`` block so that no requests exception (whose text
+holds the full URL) is chained to it. Nothing here knows MVSEP's JSON: answers come back as
+``WireResponse`` for ``wire`` to read.
+
+Retry policy:
+
+- GET (idempotent): connection failures, timeouts, 429 and 500/502/503/504 are retried up to
+  ``retries`` times with exponential backoff (``backoff_base * 2**attempt``, capped at
+  ``backoff_cap``). A ``Retry-After`` up to ``backoff_cap`` is slept exactly; a longer one ends
+  the retries and the answer goes back to the caller (who schedules the next try).
+- Form POST: retried only when the connection could not be made (nothing was sent).
+- Multipart upload: never retried here. A create whose answer was lost after the request went
+  out (reset, dropped, read timeout) raises ``OutcomeUnknownError``; a failure to connect is a
+  plain ``NetworkError`` and safe to try again.
+
+Redirects are never followed for API calls: a redirect could carry the token's query string to
+another host. TLS verification is passed as ``verify=True`` on every call, whatever the session
+says. The requests session is shared and not meant for concurrent use from several threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import requests
+import urllib3.exceptions
+from requests.adapters import BaseAdapter
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+from mvsepd import __version__
+from mvsepd.api import download as _download
+from mvsepd.api.httputil import header, parse_retry_after
+from mvsepd.api.redaction import install_log_redaction, redact_text
+from mvsepd.errors import (
+    MvsepError,
+    NetworkError,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimitedError,
+    ServerError,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Statuses worth retrying for an idempotent request.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Biggest API answer read into memory (the 2026 catalog is about 2 MB).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+_CHUNK = 256 * 1024
+
+#: An upload part: (file name sent to the server, open binary file, content type).
+UploadFile = tuple[str, BinaryIO, str]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    """One complete HTTP answer: status, headers, body bytes, and the API path it answers."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A request that produced no answer, already translated."""
+
+    error: MvsepError
+    nothing_sent: bool
+    retriable: bool
+
+
+class Transport:
+    """Owns the requests session; sends API calls and fetches result files."""
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] = (10, 60),
+        upload_timeout: tuple[float, float] = (10, 600),
+        retries: int = 4,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = f"mvsepd/{__version__}",
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        if retries < 0 or backoff_base < 0 or backoff_cap < 0 or max_answer_bytes <= 0:
+            raise ValueError("retries, backoff and max_answer_bytes must not be negative")
+        self._timeout = timeout
+        self._upload_timeout = upload_timeout
+        self._retries = retries
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._clock = clock
+        self._max_answer_bytes = max_answer_bytes
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._session.headers["User-Agent"] = user_agent
+        install_log_redaction()
+
+    def __repr__(self) -> str:
+        return f"Transport(timeout={self._timeout}, retries={self._retries})"
+
+    def mount(self, prefix: str, adapter: BaseAdapter) -> None:
+        """Route URLs starting with ``prefix`` through ``adapter`` (tests mount a scripted one)."""
+        self._session.mount(prefix, adapter)
+
+    def close(self) -> None:
+        """Close the session's connections (only if this transport created the session)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- API calls -------------------------------------------------------------------------
+
+    def get(
+        self, url: str, *, endpoint: str, params: Mapping[str, str] | None = None
+    ) -> WireResponse:
+        """Given a full URL and query, return the answer; retried per the GET policy.
+
+        Raise NetworkError when no answer arrived after the retries.
+        """
+        return self._with_retries(
+            lambda: self._attempt("GET", url, endpoint, params=params, timeout=self._timeout),
+            endpoint,
+            idempotent=True,
+        )
+
+    def post(
+        self, url: str, *, endpoint: str, fields: Mapping[str, str], creates: bool = False
+    ) -> WireResponse:
+        """Given a full URL and form fields, POST them urlencoded and return the answer.
+
+        Retried only when nothing was sent. Raise NetworkError when no answer arrived, or
+        OutcomeUnknownError if ``creates`` and the request may have reached the server.
+        """
+        return self._with_retries(
+            lambda: self._attempt(
+                "POST", url, endpoint, data=dict(fields), timeout=self._timeout, creates=creates
+            ),
+            endpoint,
+            idempotent=False,
+        )
+
+    def upload(
+        self,
+        url: str,
+        *,
+        endpoint: str,
+        fields: Sequence[tuple[str, str]],
+        files: Sequence[tuple[str, UploadFile]] = (),
+        progress: Progress | None = None,
+        creates: bool = True,
+    ) -> WireResponse:
+        """Given form fields and open files, POST them as streamed multipart; return the answer.
+
+        The files are read in chunks as the socket takes them (constant memory); ``progress``
+        gets ``(bytes_sent, bytes_total)``. Never retried. Raise NetworkError when the
+        connection failed before sending, OutcomeUnknownError (if ``creates``) when the answer
+        was lost after the request went out.
+        """
+        parts: list[tuple[str, str | UploadFile]] = [*fields, *files]
+        encoder = MultipartEncoder(fields=parts)
+        callback = None
+        if progress is not None:
+            report = progress
+
+            def callback(monitor: MultipartEncoderMonitor) -> None:
+                report(monitor.bytes_read, monitor.len)
+
+        monitor = MultipartEncoderMonitor(encoder, callback)
+        outcome = self._attempt(
+            "POST",
+            url,
+            endpoint,
+            data=monitor,
+            headers={"Content-Type": monitor.content_type},
+            timeout=self._upload_timeout,
+            creates=creates,
+        )
+        if isinstance(outcome, _Failure):
+            raise outcome.error
+        return outcome
+
+    # -- downloads -------------------------------------------------------------------------
+
+    def download(
+        self,
+        url: str,
+        destination: Path,
+        *,
+        allowed_origins: Collection[tuple[str, str, int]],
+        expected_size: int | None = None,
+        max_bytes: int | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Given a file URL and a destination, stream it there (see ``api.download``).
+
+        Network failures, 5xx and 429 are retried like GETs, resuming from the ``.part``.
+        """
+        attempt = 0
+        while True:
+            try:
+                return _download.fetch(
+                    url,
+                    destination,
+                    open_stream=self._open_stream,
+                    allowed_origins=allowed_origins,
+                    expected_size=expected_size,
+                    max_bytes=max_bytes,
+                    progress=progress,
+                    now=self._clock,
+                )
+            except (NetworkError, ServerError, RateLimitedError) as error:
+                retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+                delay = self._delay(attempt, retry_after)
+                if attempt >= self._retries or delay is None:
+                    raise
+                reason = error.detail
+            logger.info(
+                "%s: %s; retry %d of %d in %.1fs",
+                _download.url_endpoint(url),
+                reason,
+                attempt + 1,
+                self._retries,
+                delay,
+            )
+            self._sleep(delay)
+            attempt += 1
+
+    def _open_stream(self, url: str, headers: Mapping[str, str]) -> _download.Stream:
+        endpoint = _download.url_endpoint(url)
+        failure: _Failure | None = None
+        try:
+            response = self._session.get(
+                url,
+                headers=dict(headers),
+                timeout=self._timeout,
+                verify=True,
+                allow_redirects=False,
+                stream=True,
+            )
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            failure = _translate(exc, endpoint, creates=False)
+        if failure is not None:
+            raise failure.error
+        return _ResponseStream(response, endpoint)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _with_retries(
+        self,
+        attempt_once: Callable[[], WireResponse | _Failure],
+        endpoint: str,
+        *,
+        idempotent: bool,
+    ) -> WireResponse:
+        attempt = 0
+        while True:
+            outcome = attempt_once()
+            if isinstance(outcome, WireResponse):
+                if (
+                    not idempotent
+                    or outcome.status not in RETRY_STATUSES
+                    or attempt >= self._retries
+                ):
+                    return outcome
+                retry_after = parse_retry_after(
+                    header(outcome.headers, "Retry-After"), self._clock()
+                )
+                delay = self._delay(attempt, retry_after)
+                if delay is None:
+                    return outcome
+                reason = f"HTTP {outcome.status}"
+            else:
+                may_retry = outcome.retriable and (idempotent or outcome.nothing_sent)
+                if not may_retry or attempt >= self._retries:
+                    raise outcome.error
+                delay = self._delay(attempt, None)
+                assert delay is not None  # no Retry-After: the backoff always applies
+                reason = outcome.error.detail
+            logger.info(
+                "%s: %s; retry %d of %d in %.1fs",
+                endpoint,
+                reason,
+                attempt + 1,
+                self._retries,
+                delay,
+            )
+            self._sleep(delay)
+            attempt += 1
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before retry ``attempt`` + 1, or None if Retry-After is too long."""
+        if retry_after is not None:
+            return retry_after if retry_after <= self._backoff_cap else None
+        return min(self._backoff_cap, self._backoff_base * (2.0 ** min(attempt, 30)))
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        *,
+        timeout: tuple[float, float],
+        params: Mapping[str, str] | None = None,
+        data: object = None,
+        headers: Mapping[str, str] | None = None,
+        creates: bool = False,
+    ) -> WireResponse | _Failure:
+        started = time.monotonic()
+        failure: _Failure | None = None
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                data=data,  # type: ignore[arg-type]  # a MultipartEncoderMonitor streams
+                headers=headers,
+                timeout=timeout,
+                verify=True,
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                body = self._read_answer(response)
+            finally:
+                response.close()
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            failure = _translate(exc, endpoint, creates=creates)
+        if failure is not None:
+            logger.debug("%s %s failed: %s", method, endpoint, failure.error.detail)
+            return failure
+        if body is None:
+            error = ProtocolError(
+                f"answer larger than {self._max_answer_bytes} bytes",
+                endpoint=endpoint,
+                status=response.status_code,
+            )
+            return _Failure(error, nothing_sent=False, retriable=False)
+        logger.debug(
+            "%s %s -> HTTP %d, %d bytes in %.2fs",
+            method,
+            endpoint,
+            response.status_code,
+            len(body),
+            time.monotonic() - started,
+        )
+        return WireResponse(response.status_code, response.headers, body, endpoint)
+
+    def _read_answer(self, response: requests.Response) -> bytes | None:
+        buffer = bytearray()
+        for chunk in response.iter_content(_CHUNK):
+            buffer += chunk
+            if len(buffer) > self._max_answer_bytes:
+                return None
+        return bytes(buffer)
+
+
+class _ResponseStream:
+    """A streamed download answer whose read errors arrive as mvsepd errors."""
+
+    def __init__(self, response: requests.Response, endpoint: str) -> None:
+        self._response = response
+        self._endpoint = endpoint
+
+    @property
+    def status(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    def chunks(self) -> Iterator[bytes]:
+        iterator = self._response.iter_content(_CHUNK)
+        while True:
+            failure: _Failure | None = None
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                failure = _translate(exc, self._endpoint, creates=False)
+            if failure is not None:
+                raise failure.error
+            yield chunk
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def _translate(
+    exc: requests.RequestException | urllib3.exceptions.HTTPError, endpoint: str, *, creates: bool
+) -> _Failure:
+    """The one place where requests/urllib3 exceptions become mvsepd errors."""
+    nothing_sent = _nothing_sent(exc)
+    retriable = isinstance(
+        exc,
+        (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.TimeoutError,
+        ),
+    )
+    detail = f"{_describe(exc)} [{type(exc).__name__}: {redact_text(str(exc))[:300]}]"
+    if creates and not nothing_sent:
+        error: MvsepError = OutcomeUnknownError(
+            f"the request was sent but its answer was lost ({detail}); the job may exist",
+            endpoint=endpoint,
+        )
+    else:
+        error = NetworkError(detail, endpoint=endpoint)
+    return _Failure(error, nothing_sent=nothing_sent, retriable=retriable)
+
+
+def _nothing_sent(exc: BaseException) -> bool:
+    """True only when the failure certainly happened before any byte of the request left."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True  # the TLS handshake precedes the request
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        cause = exc.args[0]
+        if isinstance(cause, urllib3.exceptions.MaxRetryError):
+            return isinstance(
+                cause.reason,
+                (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError),
+            )
+        return isinstance(cause, urllib3.exceptions.NewConnectionError)
+    return isinstance(
+        exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer before the read timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failed (certificate or handshake)"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "proxy failed"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "answer cut off"
+    if _nothing_sent(exc):
+        return "cannot connect (refused, unreachable or DNS failure)"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection dropped"
+    return "request failed"
