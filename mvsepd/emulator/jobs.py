@@ -1,0 +1,413 @@
+"""Separation jobs: the queue, the state machine and result rendering, driven by the clock.
+
+States [DOC/REC]: ``waiting`` → ``processing`` → ``done``; long inputs ``waiting`` →
+``distributing`` (with ``finished_chunks``/``all_chunks``) → ``merging`` → ``done``; or →
+``failed``. A job leaves ``waiting`` no earlier than ``queue_seconds`` after creation and only
+when one of the ``workers`` slots is free; premium jobs are served before registered ones, then
+first come first served. Processing lasts ``processing_seconds`` (+ ``merging_seconds`` for
+distributed jobs) *and* until its files are rendered (in a worker thread). ``done``/``failed``
+jobs expire ``retention_hours`` after creation.
+
+The machine is advanced lazily: ``tick()`` replays every transition that is due by the clock's
+current time, in time order, with the time stamps it would have had (so a test can jump a
+``ManualClock`` forward by hours). Everything is guarded by one lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mvsepd.emulator.accounts import Account, AccountStore
+from mvsepd.emulator.catalog import Algorithm
+from mvsepd.emulator.encoding import OutputFormat
+from mvsepd.emulator.render import StemTarget, render
+from mvsepd.emulator.settings import EmulatorSettings
+
+WAITING = "waiting"
+PROCESSING = "processing"
+DISTRIBUTING = "distributing"
+MERGING = "merging"
+DONE = "done"
+FAILED = "failed"
+ACTIVE = frozenset({PROCESSING, DISTRIBUTING, MERGING})
+UNFINISHED = ACTIVE | {WAITING}
+RENDER_FAILED_MESSAGE = "Error while processing the file. Please try again or contact support."
+
+
+@dataclasses.dataclass
+class Job:
+    """One separation. Mutated only by ``JobStore`` under its lock."""
+
+    hash: str
+    account: Account
+    algorithm: Algorithm
+    options: dict[str, str]
+    submitted: dict[str, str]
+    output_format: OutputFormat
+    is_demo: bool
+    priority: str
+    created_at: float
+    duration: float
+    credits: int
+    source_path: Path
+    targets: list[StemTarget]
+    tags: dict[str, Any] | None
+    input_path: Path | None = None
+    input_size: int = 0
+    kind: str = "single_upload"
+    gain: float = 1.0
+    fail_message: str | None = None
+    id: int = 0
+    ready_at: float = 0.0
+    status: str = WAITING
+    started_at: float | None = None
+    phase_due: float = 0.0
+    finished_at: float | None = None
+    all_chunks: int = 0
+    render_state: str = "pending"
+    render_done_at: float | None = None
+    render_error: str | None = None
+    expired: bool = False
+    removed: bool = False
+    mirror_charged: bool = False
+    token: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent, read-only view of a job at one instant."""
+
+    hash: str
+    token: str
+    status: str
+    sep_type: int
+    algorithm_name: str
+    options: dict[str, str]
+    output_format: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    credits: int
+    duration: float
+    priority: str
+    is_demo: bool
+    kind: str
+    queue_count: int
+    current_order: int
+    finished_chunks: int
+    all_chunks: int
+    message: str | None
+    files: tuple[StemTarget, ...]
+    input_name: str | None
+    input_size: int
+    tags: dict[str, Any] | None
+    removed: bool
+    expired: bool
+    history_id: int
+
+    @property
+    def exists(self) -> bool:
+        """Still answerable by ``separation/get`` (not cancelled, deleted or expired)."""
+        return not (self.removed or self.expired)
+
+
+class JobStore:
+    """All jobs, their queue and their rendering. Thread-safe."""
+
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        clock: Callable[[], float],
+        accounts: AccountStore,
+        ffmpeg: str | None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._accounts = accounts
+        self._ffmpeg = ffmpeg
+        self.lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._order: list[Job] = []
+        self._free_slots = [-math.inf] * settings.workers
+        self._creates: dict[str, int] = {}
+        self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="emulator-render")
+        self._closed = False
+
+    # ---- creation and limits -------------------------------------------------------------
+
+    def unfinished(self, account: Account) -> int:
+        with self.lock:
+            return sum(
+                1
+                for job in self._order
+                if job.account is account and job.status in UNFINISHED and not job.removed
+            )
+
+    def add(self, job: Job) -> Job:
+        """Insert a fully built job (the caller checked limits under ``lock``)."""
+        with self.lock:
+            if job.hash in self._jobs:
+                raise ValueError("duplicate separation hash")
+            job.id = len(self._order) + 1
+            job.token = job.account.token
+            job.ready_at = job.created_at + self._settings.queue_seconds
+            self._jobs[job.hash] = job
+            self._order.append(job)
+            self._creates[job.token] = self._creates.get(job.token, 0) + 1
+        self.tick()
+        return job
+
+    def create_count(self, token: str | None = None) -> int:
+        with self.lock:
+            if token is None:
+                return sum(self._creates.values())
+            return self._creates.get(token, 0)
+
+    def create_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self._creates)
+
+    def hash_taken(self, separation_hash: str) -> bool:
+        with self.lock:
+            return separation_hash in self._jobs
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def find(self, separation_hash: str) -> Job | None:
+        with self.lock:
+            return self._jobs.get(separation_hash)
+
+    def snapshot(self, separation_hash: str) -> JobSnapshot | None:
+        self.tick()
+        with self.lock:
+            job = self._jobs.get(separation_hash)
+            return None if job is None else self._snapshot(job, self._clock())
+
+    def snapshots(self) -> list[JobSnapshot]:
+        self.tick()
+        with self.lock:
+            now = self._clock()
+            return [self._snapshot(job, now) for job in self._order]
+
+    def history(self, account: Account) -> list[JobSnapshot]:
+        """The account's jobs, newest first."""
+        return [s for s in reversed(self.snapshots()) if s.token == account.token]
+
+    def rendering(self) -> bool:
+        """True while any job's files are being produced."""
+        with self.lock:
+            return any(job.render_state == "running" for job in self._order)
+
+    def queue_counts(self) -> dict[str, int]:
+        """Waiting jobs per priority class, and jobs being processed."""
+        self.tick()
+        with self.lock:
+            counts = {"in_process": 0, "premium": 0, "registered": 0}
+            for job in self._order:
+                if job.removed:
+                    continue
+                if job.status in ACTIVE:
+                    counts["in_process"] += 1
+                elif job.status == WAITING:
+                    counts[job.priority] += 1
+            return counts
+
+    # ---- changes ---------------------------------------------------------------------------
+
+    def cancel(self, job: Job) -> bool:
+        """Cancel a waiting job and refund it; False if it already started."""
+        with self.lock:
+            if job.status != WAITING or job.removed:
+                return False
+            job.removed = True
+            self._accounts.refund(job.account, job.credits)
+            return True
+
+    def delete(self, job: Job) -> bool:
+        """Delete a job and its files (a waiting one is refunded); False while it is running."""
+        with self.lock:
+            if job.status in ACTIVE:
+                return False
+            if job.status == WAITING and not job.removed:
+                self._accounts.refund(job.account, job.credits)
+            job.removed = True
+            self._remove_files(job)
+            return True
+
+    def charge_mirror(self, job: Job, account: Account, cost: int) -> bool:
+        """Charge the mirror fee once per job; False if the account cannot pay."""
+        with self.lock:
+            if job.mirror_charged:
+                return True
+            if account.credits < cost:
+                return False
+            self._accounts.charge(account, cost)
+            job.mirror_charged = True
+            return True
+
+    # ---- the state machine -------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Apply every transition that is due by now, in time order."""
+        now = self._clock()
+        with self.lock:
+            while (event := self._next_event(now)) is not None:
+                event()
+            horizon = self._settings.retention_hours * 3600.0
+            for job in self._order:
+                finished = job.status in (DONE, FAILED)
+                if finished and not job.expired and now >= job.created_at + horizon:
+                    job.expired = True
+                    self._remove_files(job)
+
+    def _next_event(self, now: float) -> Callable[[], None] | None:
+        best: tuple[float, int, int] | None = None
+        action: Callable[[], None] | None = None
+        for job in self._order:
+            if job.status in ACTIVE and not job.removed:
+                due = self._transition_time(job)
+                if due is not None and due <= now and (best is None or (due, 0, job.id) < best):
+                    best, action = (due, 0, job.id), _bind(self._advance, job, due)
+        if self._free_slots:
+            earliest_free = min(self._free_slots)
+            waiting = [
+                j
+                for j in self._order
+                if j.status == WAITING and not j.removed and j.ready_at <= now
+            ]
+            if waiting:
+                start = min(max(j.ready_at, earliest_free) for j in waiting)
+                eligible = [j for j in waiting if j.ready_at <= start]
+                chosen = min(eligible, key=lambda j: (j.priority != "premium", j.created_at, j.id))
+                if best is None or (start, 1, chosen.id) < best:
+                    best, action = (start, 1, chosen.id), _bind(self._start, chosen, start)
+        return action
+
+    def _transition_time(self, job: Job) -> float | None:
+        if job.status == DISTRIBUTING:
+            return job.phase_due
+        if job.fail_message is not None:
+            return job.phase_due
+        if job.render_state in ("done", "error") and job.render_done_at is not None:
+            return max(job.phase_due, job.render_done_at)
+        return None
+
+    def _start(self, job: Job, at: float) -> None:
+        self._free_slots.remove(min(self._free_slots))
+        job.started_at = at
+        job.phase_due = at + self._settings.processing_seconds
+        if job.duration > self._settings.distribute_above_seconds:
+            job.status = DISTRIBUTING
+            job.all_chunks = max(2, math.ceil(job.duration / self._settings.chunk_seconds))
+        else:
+            job.status = PROCESSING
+        if job.fail_message is None and not self._closed:
+            job.render_state = "running"
+            self._executor.submit(self._render, job)
+
+    def _advance(self, job: Job, at: float) -> None:
+        if job.status == DISTRIBUTING:
+            job.status = MERGING
+            job.phase_due = at + self._settings.merging_seconds
+            return
+        if job.fail_message is None and job.render_state == "error":
+            job.fail_message = job.render_error or RENDER_FAILED_MESSAGE
+        if job.fail_message is not None:
+            job.status = FAILED
+            self._accounts.refund(job.account, job.credits)
+            self._remove_files(job)
+        else:
+            job.status = DONE
+        job.finished_at = at
+        self._free_slots.append(at)
+
+    def _render(self, job: Job) -> None:
+        try:
+            render(
+                job.source_path,
+                job.targets,
+                job.output_format,
+                block_frames=self._settings.render_block_frames,
+                ffmpeg=self._ffmpeg,
+                gain=job.gain,
+            )
+        except Exception as error:  # noqa: BLE001 - any failure of the fake model fails the job
+            with self.lock:
+                job.render_state = "error"
+                job.render_error = f"{RENDER_FAILED_MESSAGE} ({type(error).__name__})"
+                job.render_done_at = self._clock()
+        else:
+            with self.lock:
+                job.render_state = "done"
+                job.render_done_at = self._clock()
+                if job.removed or job.expired:
+                    self._remove_files(job)
+        self.tick()
+
+    def _remove_files(self, job: Job) -> None:
+        for target in job.targets:
+            target.path.unlink(missing_ok=True)
+        if job.input_path is not None:
+            job.input_path.unlink(missing_ok=True)
+
+    def _snapshot(self, job: Job, now: float) -> JobSnapshot:
+        queue_count = current_order = finished_chunks = 0
+        if job.status in (WAITING, DISTRIBUTING):
+            same_class = [
+                j
+                for j in self._order
+                if j.status == WAITING and not j.removed and j.priority == job.priority
+            ]
+            queue_count = len(same_class)
+            if job.status == WAITING:
+                current_order = same_class.index(job) + 1
+        if job.status == DISTRIBUTING and job.started_at is not None:
+            span = self._settings.processing_seconds
+            fraction = 1.0 if span <= 0 else (now - job.started_at) / span
+            finished_chunks = min(job.all_chunks - 1, max(0, math.floor(fraction * job.all_chunks)))
+        elif job.status in (MERGING, DONE) and job.all_chunks:
+            finished_chunks = job.all_chunks
+        return JobSnapshot(
+            hash=job.hash,
+            token=job.token,
+            status=job.status,
+            sep_type=job.algorithm.render_id,
+            algorithm_name=job.algorithm.name,
+            options=dict(job.submitted),
+            output_format=job.output_format.number,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            credits=job.credits,
+            duration=job.duration,
+            priority=job.priority,
+            is_demo=job.is_demo,
+            kind=job.kind,
+            queue_count=queue_count,
+            current_order=current_order,
+            finished_chunks=finished_chunks,
+            all_chunks=job.all_chunks,
+            message=job.fail_message if job.status == FAILED else None,
+            files=tuple(job.targets) if job.status == DONE else (),
+            input_name=None if job.input_path is None else job.input_path.name,
+            input_size=job.input_size,
+            tags=job.tags,
+            removed=job.removed,
+            expired=job.expired,
+            history_id=job.id,
+        )
+
+    def close(self) -> None:
+        with self.lock:
+            self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _bind(method: Callable[[Job, float], None], job: Job, at: float) -> Callable[[], None]:
+    return lambda: method(job, at)
