@@ -141,7 +141,10 @@ class EmulatorServer:
         )
         self.port = int(self._server.server_port)
         serving = threading.Thread(
-            target=self._server.serve_forever, name="emulator-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within this
+            name="emulator-http",
+            daemon=True,
         )
         ticking = threading.Thread(target=self._tick_forever, name="emulator-clock", daemon=True)
         self._threads = [serving, ticking]
