@@ -34,6 +34,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     error: BaseException | None = None
     fail_after: int | None = None  # the body breaks (connection reset) after this many bytes
+    chunked: bool = False  # send no Content-Length: the body ends when the connection does
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -139,10 +140,10 @@ class ScriptedAdapter(BaseAdapter):
         data = reply.payload()
         headers = {"Content-Type": "application/json", **reply.headers}
         if reply.fail_after is not None:
-            body: Any = io.BufferedReader(_BrokenBody(data[: reply.fail_after]))
-            headers.setdefault("Content-Length", str(len(data)))
+            body: Any = _BrokenBody(data[: reply.fail_after])
         else:
             body = io.BytesIO(data)
+        if not reply.chunked:
             headers.setdefault("Content-Length", str(len(data)))
         raw = urllib3.HTTPResponse(
             body=body,
