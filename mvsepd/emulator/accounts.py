@@ -37,6 +37,9 @@ class Account:
     copy_metadata: bool = False
     revoked: bool = False
 
+    def __repr__(self) -> str:
+        return f"Account(id={self.id}, email={self.email!r}, plan={self.plan!r})"
+
     @property
     def is_premium(self) -> bool:
         return self.premium_enabled and (self.plan == "premium" or self.credits > 0)

@@ -78,6 +78,9 @@ class Job:
     mirror_charged: bool = False
     token: str = ""
 
+    def __repr__(self) -> str:
+        return f"Job({self.hash!r}, status={self.status!r})"
+
 
 @dataclasses.dataclass(frozen=True)
 class JobSnapshot:
@@ -321,6 +324,7 @@ class JobStore:
         if job.fail_message is not None:
             job.status = FAILED
             self._accounts.refund(job.account, job.credits)
+            job.credits = 0
             self._remove_files(job)
         else:
             job.status = DONE
@@ -358,7 +362,7 @@ class JobStore:
 
     def _snapshot(self, job: Job, now: float) -> JobSnapshot:
         queue_count = current_order = finished_chunks = 0
-        if job.status in (WAITING, DISTRIBUTING):
+        if job.status in (WAITING, DISTRIBUTING) and not job.removed:
             same_class = [
                 j
                 for j in self._order
