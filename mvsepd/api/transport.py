@@ -5,16 +5,10 @@ mvsepd error, raised outside the ``except`` block so that no requests exception 
 holds the full URL) is chained to it. Nothing here knows MVSEP's JSON: answers come back as
 ``WireResponse`` for ``wire`` to read.
 
-Retry policy:
-
-- GET (idempotent): connection failures, timeouts, 429 and 500/502/503/504 are retried up to
-  ``retries`` times with exponential backoff (``backoff_base * 2**attempt``, capped at
-  ``backoff_cap``). A ``Retry-After`` up to ``backoff_cap`` is slept exactly; a longer one ends
-  the retries and the answer goes back to the caller (who schedules the next try).
-- Form POST: retried only when the connection could not be made (nothing was sent).
-- Multipart upload: never retried here. A create whose answer was lost after the request went
-  out (reset, dropped, read timeout) raises ``OutcomeUnknownError``; a failure to connect is a
-  plain ``NetworkError`` and safe to try again.
+Retries (``retry.RetryPolicy``): GETs and downloads on failures, timeouts, 429 and 5xx, with
+backoff and Retry-After; form POSTs only when nothing was sent; multipart uploads never. A
+create whose answer was lost after the request went out (reset, dropped, read timeout) raises
+``OutcomeUnknownError``; a failure to connect is a plain ``NetworkError``, safe to try again.
 
 Redirects are never followed for API calls: a redirect could carry the token's query string to
 another host. TLS verification is passed as ``verify=True`` on every call, whatever the session
@@ -26,7 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -38,21 +31,12 @@ from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
 from mvsepd import __version__
 from mvsepd.api import download as _download
-from mvsepd.api.httputil import header, parse_retry_after
 from mvsepd.api.redaction import install_log_redaction, redact_text
-from mvsepd.errors import (
-    MvsepError,
-    NetworkError,
-    OutcomeUnknownError,
-    ProtocolError,
-    RateLimitedError,
-    ServerError,
-)
+from mvsepd.api.retry import Failure, RetryPolicy, WireResponse
+from mvsepd.errors import MvsepError, NetworkError, OutcomeUnknownError, ProtocolError
 
 logger = logging.getLogger(__name__)
 
-#: Statuses worth retrying for an idempotent request.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Biggest API answer read into memory (the 2026 catalog is about 2 MB).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 _CHUNK = 256 * 1024
@@ -61,24 +45,7 @@ _CHUNK = 256 * 1024
 UploadFile = tuple[str, BinaryIO, str]
 Progress = Callable[[int, int], None]
 
-
-@dataclass(frozen=True)
-class WireResponse:
-    """One complete HTTP answer: status, headers, body bytes, and the API path it answers."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = field(repr=False)
-    endpoint: str
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """A request that produced no answer, already translated."""
-
-    error: MvsepError
-    nothing_sent: bool
-    retriable: bool
+__all__ = ["MAX_ANSWER_BYTES", "Progress", "Transport", "UploadFile", "WireResponse"]
 
 
 class Transport:
@@ -98,14 +65,17 @@ class Transport:
         clock: Callable[[], float] = time.time,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        if retries < 0 or backoff_base < 0 or backoff_cap < 0 or max_answer_bytes <= 0:
-            raise ValueError("retries, backoff and max_answer_bytes must not be negative")
+        if max_answer_bytes <= 0:
+            raise ValueError("max_answer_bytes must be positive")
+        self._policy = RetryPolicy(
+            retries=retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            sleep=sleep,
+            clock=clock,
+        )
         self._timeout = timeout
         self._upload_timeout = upload_timeout
-        self._retries = retries
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._sleep = sleep
         self._clock = clock
         self._max_answer_bytes = max_answer_bytes
         self._owns_session = session is None
@@ -114,7 +84,7 @@ class Transport:
         install_log_redaction()
 
     def __repr__(self) -> str:
-        return f"Transport(timeout={self._timeout}, retries={self._retries})"
+        return f"Transport(timeout={self._timeout}, retries={self._policy.retries})"
 
     def mount(self, prefix: str, adapter: BaseAdapter) -> None:
         """Route URLs starting with ``prefix`` through ``adapter`` (tests mount a scripted one)."""
@@ -145,7 +115,7 @@ class Transport:
 
         Raise NetworkError when no answer arrived after the retries.
         """
-        return self._with_retries(
+        return self._policy.run(
             lambda: self._attempt("GET", url, endpoint, params=params, timeout=self._timeout),
             endpoint,
             idempotent=True,
@@ -159,7 +129,7 @@ class Transport:
         Retried only when nothing was sent. Raise NetworkError when no answer arrived, or
         OutcomeUnknownError if ``creates`` and the request may have reached the server.
         """
-        return self._with_retries(
+        return self._policy.run(
             lambda: self._attempt(
                 "POST", url, endpoint, data=dict(fields), timeout=self._timeout, creates=creates
             ),
@@ -203,7 +173,7 @@ class Transport:
             timeout=self._upload_timeout,
             creates=creates,
         )
-        if isinstance(outcome, _Failure):
+        if isinstance(outcome, Failure):
             raise outcome.error
         return outcome
 
@@ -223,39 +193,23 @@ class Transport:
 
         Network failures, 5xx and 429 are retried like GETs, resuming from the ``.part``.
         """
-        attempt = 0
-        while True:
-            try:
-                return _download.fetch(
-                    url,
-                    destination,
-                    open_stream=self._open_stream,
-                    allowed_origins=allowed_origins,
-                    expected_size=expected_size,
-                    max_bytes=max_bytes,
-                    progress=progress,
-                    now=self._clock,
-                )
-            except (NetworkError, ServerError, RateLimitedError) as error:
-                retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
-                delay = self._delay(attempt, retry_after)
-                if attempt >= self._retries or delay is None:
-                    raise
-                reason = error.detail
-            logger.info(
-                "%s: %s; retry %d of %d in %.1fs",
-                _download.url_endpoint(url),
-                reason,
-                attempt + 1,
-                self._retries,
-                delay,
-            )
-            self._sleep(delay)
-            attempt += 1
+        return self._policy.call(
+            lambda: _download.fetch(
+                url,
+                destination,
+                open_stream=self._open_stream,
+                allowed_origins=allowed_origins,
+                expected_size=expected_size,
+                max_bytes=max_bytes,
+                progress=progress,
+                now=self._clock,
+            ),
+            _download.url_endpoint(url),
+        )
 
     def _open_stream(self, url: str, headers: Mapping[str, str]) -> _download.Stream:
         endpoint = _download.url_endpoint(url)
-        failure: _Failure | None = None
+        failure: Failure | None = None
         try:
             response = self._session.get(
                 url,
@@ -273,54 +227,6 @@ class Transport:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _with_retries(
-        self,
-        attempt_once: Callable[[], WireResponse | _Failure],
-        endpoint: str,
-        *,
-        idempotent: bool,
-    ) -> WireResponse:
-        attempt = 0
-        while True:
-            outcome = attempt_once()
-            if isinstance(outcome, WireResponse):
-                if (
-                    not idempotent
-                    or outcome.status not in RETRY_STATUSES
-                    or attempt >= self._retries
-                ):
-                    return outcome
-                retry_after = parse_retry_after(
-                    header(outcome.headers, "Retry-After"), self._clock()
-                )
-                delay = self._delay(attempt, retry_after)
-                if delay is None:
-                    return outcome
-                reason = f"HTTP {outcome.status}"
-            else:
-                may_retry = outcome.retriable and (idempotent or outcome.nothing_sent)
-                if not may_retry or attempt >= self._retries:
-                    raise outcome.error
-                delay = self._delay(attempt, None)
-                assert delay is not None  # no Retry-After: the backoff always applies
-                reason = outcome.error.detail
-            logger.info(
-                "%s: %s; retry %d of %d in %.1fs",
-                endpoint,
-                reason,
-                attempt + 1,
-                self._retries,
-                delay,
-            )
-            self._sleep(delay)
-            attempt += 1
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before retry ``attempt`` + 1, or None if Retry-After is too long."""
-        if retry_after is not None:
-            return retry_after if retry_after <= self._backoff_cap else None
-        return min(self._backoff_cap, self._backoff_base * (2.0 ** min(attempt, 30)))
-
     def _attempt(
         self,
         method: str,
@@ -332,9 +238,9 @@ class Transport:
         data: object = None,
         headers: Mapping[str, str] | None = None,
         creates: bool = False,
-    ) -> WireResponse | _Failure:
+    ) -> WireResponse | Failure:
         started = time.monotonic()
-        failure: _Failure | None = None
+        failure: Failure | None = None
         try:
             response = self._session.request(
                 method,
@@ -362,7 +268,7 @@ class Transport:
                 endpoint=endpoint,
                 status=response.status_code,
             )
-            return _Failure(error, nothing_sent=False, retriable=False)
+            return Failure(error, nothing_sent=False, retriable=False)
         logger.debug(
             "%s %s -> HTTP %d, %d bytes in %.2fs",
             method,
@@ -400,7 +306,7 @@ class _ResponseStream:
     def chunks(self) -> Iterator[bytes]:
         iterator = self._response.iter_content(_CHUNK)
         while True:
-            failure: _Failure | None = None
+            failure: Failure | None = None
             try:
                 chunk = next(iterator)
             except StopIteration:
@@ -417,7 +323,7 @@ class _ResponseStream:
 
 def _translate(
     exc: requests.RequestException | urllib3.exceptions.HTTPError, endpoint: str, *, creates: bool
-) -> _Failure:
+) -> Failure:
     """The one place where requests/urllib3 exceptions become mvsepd errors."""
     nothing_sent = _nothing_sent(exc)
     retriable = isinstance(
@@ -438,7 +344,7 @@ def _translate(
         )
     else:
         error = NetworkError(detail, endpoint=endpoint)
-    return _Failure(error, nothing_sent=nothing_sent, retriable=retriable)
+    return Failure(error, nothing_sent=nothing_sent, retriable=retriable)
 
 
 def _nothing_sent(exc: BaseException) -> bool:
