@@ -133,9 +133,15 @@ class EmulatorApp:
         if file_path is None:
             return _not_found(request)
         settings = self._ctx.settings
-        return self._ctx.storage.serve(
-            request, file_path, ranges=settings.range_requests, server_header=settings.server_header
-        )
+        try:
+            return self._ctx.storage.serve(
+                request,
+                file_path,
+                ranges=settings.range_requests,
+                server_header=settings.server_header,
+            )
+        except HTTPException as error:  # 416 Range Not Satisfiable, with its Content-Range
+            return error.get_response(request.environ)
 
     def _api(self, request: Request, path: str, handler: Handler) -> Response:
         faults = self._ctx.faults

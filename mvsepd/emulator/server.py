@@ -142,7 +142,7 @@ class EmulatorServer:
         self.port = int(self._server.server_port)
         serving = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() returns within this
+            kwargs={"poll_interval": 0.02},  # stop() returns within this
             name="emulator-http",
             daemon=True,
         )
