@@ -18,7 +18,13 @@ from mvsepd.api import inputs, wire
 from mvsepd.api.redaction import WireToken, redact_text
 from mvsepd.api.servers import api_root, resolve_server
 from mvsepd.api.transport import Progress, Transport, UploadFile, WireResponse
-from mvsepd.errors import InputError, MvsepError
+from mvsepd.errors import (
+    InputError,
+    MvsepError,
+    OutcomeUnknownError,
+    ProtocolError,
+    ServerError,
+)
 from mvsepd.models import ActionResult, Algorithm, AlgorithmScope, OutputFormat, Secret
 
 T = TypeVar("T")
@@ -142,12 +148,35 @@ class ClientCore:
         progress: Progress | None,
         parse: Callable[[WireResponse], T],
     ) -> T:
+        """Send a create; an answer that may hide a created job raises OutcomeUnknownError.
+
+        Besides a lost answer (the transport's case), that is a 2xx answer that cannot be
+        read and a gateway error (502/504: the proxy lost the application's answer). Retrying
+        those blindly could pay for the same job twice; the caller reconciles instead.
+        """
         url = self._url(endpoint, None)
         with self._scrubbed():
-            response = self._transport.upload(
-                url, endpoint=endpoint, fields=fields, files=files, progress=progress, creates=True
-            )
-            return parse(response)
+            unknown: OutcomeUnknownError | None = None
+            try:
+                response = self._transport.upload(
+                    url,
+                    endpoint=endpoint,
+                    fields=fields,
+                    files=files,
+                    progress=progress,
+                    creates=True,
+                )
+                return parse(response)
+            except (ProtocolError, ServerError) as error:
+                if not _may_hide_a_job(error):
+                    raise
+                unknown = OutcomeUnknownError(
+                    f"the answer could not be used ({error.detail}); the job may exist",
+                    endpoint=error.endpoint,
+                    status=error.status,
+                    messages=error.messages,
+                )
+            raise unknown
 
     @contextlib.contextmanager
     def _scrubbed(self) -> Iterator[None]:
@@ -156,6 +185,12 @@ class ClientCore:
         except MvsepError as error:
             _scrub(error, self._token)
             raise
+
+
+def _may_hide_a_job(error: MvsepError) -> bool:
+    if isinstance(error, ServerError):
+        return error.status in (502, 504)
+    return error.status is None or 200 <= error.status <= 299
 
 
 def parts(response: WireResponse) -> tuple[str, int, Mapping[str, str], bytes]:

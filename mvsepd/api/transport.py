@@ -321,10 +321,24 @@ class _ResponseStream:
         self._response.close()
 
 
+_UNSENDABLE = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+    urllib3.exceptions.LocationValueError,
+)
+
+
 def _translate(
     exc: requests.RequestException | urllib3.exceptions.HTTPError, endpoint: str, *, creates: bool
 ) -> Failure:
     """The one place where requests/urllib3 exceptions become mvsepd errors."""
+    if isinstance(exc, _UNSENDABLE):
+        # The request could not even be built (a malformed URL or header from the server).
+        detail = f"request could not be sent [{type(exc).__name__}: {redact_text(str(exc))[:300]}]"
+        return Failure(ProtocolError(detail, endpoint=endpoint), nothing_sent=True, retriable=False)
     nothing_sent = _nothing_sent(exc)
     retriable = isinstance(
         exc,

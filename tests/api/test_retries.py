@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from mvsepd.api import MvsepClient, Transport
 from mvsepd.errors import (
@@ -175,6 +176,50 @@ def test_a_create_cut_off_mid_answer_has_an_unknown_outcome(
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        Reply(200, "<html><title>Welcome</title></html>", {"Content-Type": "text/html"}),
+        Reply(200, '{"success": true, "data": {"hash": "2024'),
+        Reply(200, {"success": True, "data": {}}),
+        Reply(502, "<html>502 Bad Gateway</html>", {"Content-Type": "text/html"}),
+        Reply(504, "<html>504 Gateway Time-out</html>", {"Content-Type": "text/html"}),
+    ],
+    ids=["html-200", "truncated-200", "no-hash-200", "502", "504"],
+)
+def test_a_create_answer_that_may_hide_a_job_has_an_unknown_outcome(
+    client: MvsepClient, adapter: ScriptedAdapter, audio: Path, answer: Reply
+) -> None:
+    adapter.add("POST", "/api/separation/create", answer)
+    with pytest.raises(OutcomeUnknownError) as caught:
+        client.create_separation(audio, sep_type=20)
+    assert caught.value.status == answer.status
+    assert caught.value.endpoint == "/separation/create"
+    assert caught.value.__context__ is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "error_class"),
+    [
+        (Reply(503, "Service Unavailable", {"Content-Type": "text/plain"}), ServerError),
+        (Reply(500, {"message": "Server Error"}), ServerError),
+        (Reply(429, {"message": "Too Many Attempts."}), RateLimitedError),
+    ],
+    ids=["503", "500", "429"],
+)
+def test_a_create_refused_by_the_application_keeps_its_error(
+    client: MvsepClient,
+    adapter: ScriptedAdapter,
+    audio: Path,
+    answer: Reply,
+    error_class: type[Exception],
+) -> None:
+    adapter.add("POST", "/api/separation/create", answer)
+    with pytest.raises(error_class) as caught:
+        client.create_separation(audio, sep_type=20)
+    assert not isinstance(caught.value, OutcomeUnknownError)
+
+
+@pytest.mark.parametrize(
     "before", [refused(), connect_timeout()], ids=["refused", "connect-timeout"]
 )
 def test_a_create_that_never_connected_is_a_plain_network_error(
@@ -231,3 +276,12 @@ def test_an_oversized_answer_is_refused(adapter: ScriptedAdapter, sleeps: Sleeps
     adapter.add("GET", "/api/app/news", Reply(body=[{"title": "x" * 5000}]))
     with pytest.raises(ProtocolError, match="larger than 1000 bytes"):
         MvsepClient(TOKEN, transport=transport).news()
+
+
+def test_a_request_that_cannot_be_built_is_not_retried(
+    client: MvsepClient, adapter: ScriptedAdapter, sleeps: Sleeps
+) -> None:
+    adapter.add("GET", "/api/app/news", Reply(error=requests.exceptions.InvalidURL("bad url")))
+    with pytest.raises(ProtocolError, match="could not be sent"):
+        client.news()
+    assert sleeps == []
