@@ -194,10 +194,12 @@ def _may_hide_a_job(error: MvsepError) -> bool:
 
 
 def parts(response: WireResponse) -> tuple[str, int, Mapping[str, str], bytes]:
+    """Return ``(endpoint, status, headers, body)``: the arguments every wire parser takes."""
     return response.endpoint, response.status, response.headers, response.body
 
 
 def page(start: int, limit: int) -> dict[str, str]:
+    """Return checked ``start``/``limit`` query values; raise InputError for bad ones."""
     return {
         "start": inputs.check_count(start, "start", minimum=0),
         "limit": inputs.check_count(limit, "limit", minimum=1),
@@ -205,6 +207,7 @@ def page(start: int, limit: int) -> dict[str, str]:
 
 
 def dataset_type_text(value: object) -> str:
+    """Return a Quality Checker dataset type ("0", "12") as text; raise InputError otherwise."""
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or not text.isdigit():
         raise InputError(
@@ -214,6 +217,7 @@ def dataset_type_text(value: object) -> str:
 
 
 def upload_part(path: Path, handle: BinaryIO) -> UploadFile:
+    """Return the multipart file part for an open file: its name, the file, a content type."""
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return (path.name, handle, content_type)
 
