@@ -15,109 +15,41 @@ current time, in time order, with the time stamps it would have had (so a test c
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 from mvsepd.emulator.accounts import Account, AccountStore
-from mvsepd.emulator.catalog import Algorithm
-from mvsepd.emulator.encoding import OutputFormat
-from mvsepd.emulator.render import StemTarget, render
+from mvsepd.emulator.records import (
+    ACTIVE,
+    DISTRIBUTING,
+    DONE,
+    FAILED,
+    MERGING,
+    PROCESSING,
+    RENDER_FAILED_MESSAGE,
+    UNFINISHED,
+    WAITING,
+    Job,
+    JobSnapshot,
+)
+from mvsepd.emulator.render import render
 from mvsepd.emulator.settings import EmulatorSettings
 
-WAITING = "waiting"
-PROCESSING = "processing"
-DISTRIBUTING = "distributing"
-MERGING = "merging"
-DONE = "done"
-FAILED = "failed"
-ACTIVE = frozenset({PROCESSING, DISTRIBUTING, MERGING})
-UNFINISHED = ACTIVE | {WAITING}
-RENDER_FAILED_MESSAGE = "Error while processing the file. Please try again or contact support."
-
-
-@dataclasses.dataclass
-class Job:
-    """One separation. Mutated only by ``JobStore`` under its lock."""
-
-    hash: str
-    account: Account
-    algorithm: Algorithm
-    options: dict[str, str]
-    submitted: dict[str, str]
-    output_format: OutputFormat
-    is_demo: bool
-    priority: str
-    created_at: float
-    duration: float
-    credits: int
-    source_path: Path
-    targets: list[StemTarget]
-    tags: dict[str, Any] | None
-    input_path: Path | None = None
-    input_size: int = 0
-    kind: str = "single_upload"
-    gain: float = 1.0
-    fail_message: str | None = None
-    id: int = 0
-    ready_at: float = 0.0
-    status: str = WAITING
-    started_at: float | None = None
-    phase_due: float = 0.0
-    finished_at: float | None = None
-    all_chunks: int = 0
-    render_state: str = "pending"
-    render_done_at: float | None = None
-    render_error: str | None = None
-    expired: bool = False
-    removed: bool = False
-    mirror_charged: bool = False
-    token: str = ""
-
-    def __repr__(self) -> str:
-        return f"Job({self.hash!r}, status={self.status!r})"
-
-
-@dataclasses.dataclass(frozen=True)
-class JobSnapshot:
-    """A consistent, read-only view of a job at one instant."""
-
-    hash: str
-    token: str
-    status: str
-    sep_type: int
-    algorithm_name: str
-    options: dict[str, str]
-    output_format: int
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    credits: int
-    duration: float
-    priority: str
-    is_demo: bool
-    kind: str
-    queue_count: int
-    current_order: int
-    finished_chunks: int
-    all_chunks: int
-    message: str | None
-    files: tuple[StemTarget, ...]
-    input_name: str | None
-    input_size: int
-    tags: dict[str, Any] | None
-    removed: bool
-    expired: bool
-    history_id: int
-
-    @property
-    def exists(self) -> bool:
-        """Still answerable by ``separation/get`` (not cancelled, deleted or expired)."""
-        return not (self.removed or self.expired)
+__all__ = [
+    "ACTIVE",
+    "DISTRIBUTING",
+    "DONE",
+    "FAILED",
+    "MERGING",
+    "PROCESSING",
+    "UNFINISHED",
+    "WAITING",
+    "Job",
+    "JobSnapshot",
+    "JobStore",
+]
 
 
 class JobStore:
