@@ -316,6 +316,7 @@ class JobStore:
             sep_type=job.algorithm.render_id,
             algorithm_name=job.algorithm.name,
             options=dict(job.submitted),
+            resolved_options=dict(job.options),
             output_format=job.output_format.number,
             created_at=job.created_at,
             started_at=job.started_at,

@@ -75,6 +75,9 @@ class JobSnapshot:
     sep_type: int
     algorithm_name: str
     options: dict[str, str]
+    """The ``add_optN`` values as sent (empty strings included)."""
+    resolved_options: dict[str, str]
+    """The values used: defaults filled in, keyed by ``add_optN``."""
     output_format: int
     created_at: float
     started_at: float | None

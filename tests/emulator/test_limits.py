@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,9 @@ def test_empty_options_mean_the_defaults(server: EmulatorServer, audio: Path) ->
         "81_other.wav",
     }
     assert [item["type"] for item in done["files"]] == ["Vocals", "Other"]
+    (job,) = server.state.jobs()
+    assert job.options == {"add_opt1": "", "add_opt2": "", "add_opt3": ""}
+    assert job.resolved_options == {"add_opt1": "81", "add_opt2": "2", "add_opt3": "0"}
 
 
 def test_options_refine_the_outputs(server: EmulatorServer, audio: Path) -> None:
@@ -279,3 +284,23 @@ def test_urlencoded_create_and_bearer_header_ignored(server: EmulatorServer) -> 
         timeout=10,
     )
     assert answer.status_code == 200
+
+
+def test_concurrent_creates_of_a_free_account_admit_exactly_one(
+    make_server: ServerFactory, audio: Path
+) -> None:
+    server = make_server(queue_seconds=30.0)
+    token = server.add_account().token
+    with ThreadPoolExecutor(6) as pool:
+        codes = sorted(pool.map(lambda _: create(server, token, audio).status_code, range(6)))
+    assert codes == [200, 400, 400, 400, 400, 400]
+    assert server.state.create_count(token) == 1
+    assert list((server.storage.root / "uploads").iterdir()) == []  # refused uploads removed
+
+
+def test_hash_carries_the_md5_of_the_uploaded_bytes(server: EmulatorServer, audio: Path) -> None:
+    separation_hash = create(server, server.add_account().token, audio).json()["data"]["hash"]
+    digest = hashlib.md5(audio.read_bytes(), usedforsecurity=False).hexdigest()[:10]
+    assert separation_hash.split("-")[1] == digest
+    served = requests.get(f"{server.url}/storage/temp/{separation_hash}", timeout=10).content
+    assert served == audio.read_bytes()
