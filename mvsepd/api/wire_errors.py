@@ -12,9 +12,9 @@ Classification, first match wins:
    429 → RateLimitedError (``retry_after`` from Retry-After); 5xx → ServerError;
    408 → NetworkError.
 2. Any other non-2xx or ``success: false``: the server's words decide (invalid key, queue full,
-   premium only, too large, not found); otherwise a 400 on an endpoint that takes nothing but
-   the token (``/app/user`` & co., per MVSEP's API page) → InvalidTokenError; otherwise
-   InvalidRequestError.
+   premium only, too large, not found); otherwise a refusal (400, or ``success: false``) on an
+   endpoint that takes nothing but the token (``/app/user`` & co.; MVSEP's API page documents
+   400 = invalid API key there) → InvalidTokenError; otherwise InvalidRequestError.
 3. A 2xx body that is not JSON → ProtocolError; a 3xx → ProtocolError (never followed).
 """
 
@@ -149,6 +149,8 @@ def decode_answer(
         raise ProtocolError("unreadable 'success' flag", endpoint=endpoint, status=status)
     if flag is False:
         kind = classify_messages(messages)
+        if kind is None and endpoint in TOKEN_ONLY_ENDPOINTS:
+            kind = InvalidTokenError
         if failure_is_error or kind is InvalidTokenError:
             raise _build(kind or InvalidRequestError, endpoint, status, messages, "request refused")
     return payload

@@ -157,6 +157,14 @@ CASES = [
         "Bad request",
     ),
     case(
+        "success-false-user",
+        "GET",
+        "/api/app/user",
+        Reply(200, {"success": False}),
+        InvalidTokenError,
+        "refused the API token",
+    ),
+    case(
         "bare-400-toggle",
         "POST",
         "/api/app/enable_premium",
