@@ -101,6 +101,8 @@ class Admission:
         self._storage = storage
         self._clock = clock
         self._ffmpeg = ffmpeg
+        # URL creates still being downloaded count as unfinished jobs; RemoteStore plugs itself
+        # in here (it needs this Admission to build their jobs, hence not a constructor argument).
         self.pending_remote: Callable[[Account], int] = lambda account: 0
 
     def validate(self, account: Account, fields: dict[str, str]) -> Order:

@@ -21,6 +21,9 @@ import soundfile
 _DATAFORMATS = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "MP3": "mp3", "OGG": "vorbis"}
 _TAG_KINDS = {"wav": "riff", "flac": "vorbiscomment", "mp3": "id3v2", "vorbis": "vorbiscomment"}
 _DECODE_TO_WAV = ("-vn", "-c:a", "pcm_f32le", "-f", "wav")
+_MP3_BITRATES = tuple(
+    k * 1000 for k in (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+)
 _BITS = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64, "PCM_U8": 8}
 
 
@@ -90,14 +93,14 @@ def getid3_tags(path: Path, info: AudioInfo, original_name: str) -> dict[str, An
         bitrate = float(raw_bitrate)
     else:
         bitrate = round(size * 8 / info.duration, 3)
-    if dataformat == "mp3":
-        bitrate = float(round(bitrate / 1000) * 1000)
+    if dataformat == "mp3":  # the nearest MPEG bitrate, as a frame header would say
+        bitrate = float(min(_MP3_BITRATES, key=lambda rate: abs(rate - bitrate)))
     audio: dict[str, Any] = {
         "dataformat": dataformat,
         "channels": info.channels,
         "sample_rate": info.samplerate,
         "bitrate": int(bitrate) if float(bitrate).is_integer() else bitrate,
-        "channelmode": "stereo" if info.channels == 2 else ("mono" if info.channels == 1 else ""),
+        "channelmode": _channel_mode(dataformat, info.channels),
         "bitrate_mode": "cbr" if dataformat in ("wav", "mp3") else "vbr",
         "lossless": lossless,
         "encoder_options": f"CBR{int(bitrate) // 1000}" if dataformat == "mp3" else "",
@@ -110,13 +113,22 @@ def getid3_tags(path: Path, info: AudioInfo, original_name: str) -> dict[str, An
     try:
         with soundfile.SoundFile(str(path)) as handle:
             for key, value in handle.copy_metadata().items():
-                metadata[key] = [str(value)]
+                if str(value):
+                    metadata[key] = [str(value)]
     except (soundfile.LibsndfileError, RuntimeError):
         metadata = {}
     if "title" not in metadata:
         metadata["title"] = [Path(original_name).stem or "audio"]
     metadata["length"] = [str(round(info.duration * 1000))]
     return {"audio": audio, "tags": {_TAG_KINDS.get(dataformat, "riff"): metadata}}
+
+
+def _channel_mode(dataformat: str, channels: int) -> str:
+    if channels == 1:
+        return "mono"
+    if channels == 2:
+        return "joint stereo" if dataformat == "mp3" else "stereo"
+    return ""
 
 
 def synthesize(path: Path, seconds: float, seed_text: str, samplerate: int = 44100) -> None:

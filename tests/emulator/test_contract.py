@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 import requests
+import soundfile
 
 from mvsepd.emulator import EmulatorServer, ManualClock
 from tests.emulator.conftest import FAST, START
-from tests.emulator.helpers import api, create, write_audio
+from tests.emulator.helpers import api, create, wait_status, write_audio
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mvsep"
 PASSWORD = "ASDFQWEr123"
@@ -346,3 +347,35 @@ def test_history_entries_carry_the_recorded_algorithm_object(replayer: Replayer)
     assert set(algorithm["algorithm_group"]) == {"id", "name", "created_at", "updated_at"}
     query = urllib.parse.urlencode({"hash": body["data"][0]["hash"]})
     assert "%" not in query  # hashes are URL-safe as they stand
+
+
+def test_tags_of_a_320k_mp3_match_the_recorded_getid3_analysis(
+    replayer: Replayer, tmp_path: Path
+) -> None:
+    recorded = next(
+        r.body["data"]["tags"]["audio"]
+        for r in RECORDED
+        if r.source == "postman" and r.path == "/api/separation/get" and "tags" in r.body["data"]
+    )
+    wav = write_audio(tmp_path / "song.wav", 2.0)
+    data, samplerate = soundfile.read(str(wav))
+    mp3 = tmp_path / "song.mp3"
+    with soundfile.SoundFile(
+        str(mp3),
+        "w",
+        samplerate,
+        2,
+        "MPEG_LAYER_III",
+        None,
+        "MP3",
+        compression_level=0.0,
+        bitrate_mode="CONSTANT",
+    ) as handle:
+        handle.write(data)
+    server = replayer.server
+    token = server.add_account(plan="premium").token
+    separation_hash = create(server, token, mp3).json()["data"]["hash"]
+    assert separation_hash.endswith("-song.mp3")
+    server.advance(61.0)  # past the queue time, and into a fresh rate-limit window
+    done = wait_status(server, separation_hash, "done")["data"]
+    assert done["tags"]["audio"] == recorded
