@@ -1,0 +1,300 @@
+"""Intake: hot folders in, completely written audio files out (adapter; the only watchdog user).
+
+``Intake`` watches each configured hot folder with its own observer (native events, or polling
+for network shares), scans every folder at start-up and every ``rescan_seconds`` (watchers miss
+events; files arrive while the daemon is down), and hands the engine each file once it has been
+quiet for its stability window with an unchanged stat and the injected readiness check agrees.
+It supervises its observers: a dead one is restarted, a folder that vanishes is reported
+"missing" and picked up again when it returns, a native watcher that cannot start (inotify
+limits) falls back to polling.
+
+Threading: watchdog's threads only record paths in an ``EventInbox`` and set an event (see
+``observers``). Everything else (scans, stats, readiness checks, supervision) runs on the
+thread that calls ``start``/``take_ready``/``rescan``/``supervise`` (the engine's), under one
+lock. ``health()``, ``pending()`` and ``wait()`` read published snapshots and never wait for
+that lock, so the status API may call them from its own thread while a slow disk is scanned.
+
+Submodules: ``records`` (the shared data), ``filters`` (names, symlinks, the walk), ``tracker``
+(stability and readiness), ``folders`` (one folder's observer, status and scans),
+``observers`` (watchdog), ``texts`` (log lines and reasons).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mvsepd.errors import InputError
+from mvsepd.intake.filters import (
+    ALWAYS_IGNORED_DIRECTORY_NAMES,
+    ALWAYS_IGNORED_FILE_PATTERNS,
+    relative_parts,
+    resolved,
+    walk,
+)
+from mvsepd.intake.folders import HotFolder, absolute
+from mvsepd.intake.observers import EventInbox
+from mvsepd.intake.records import (
+    FileStat,
+    FolderHealth,
+    Readiness,
+    ReadinessVerdict,
+    ReadyFile,
+    WatchSpec,
+)
+from mvsepd.intake.texts import IntakeLogger, ProblemLog, log_fields
+from mvsepd.intake.tracker import CandidateTracker
+
+__all__ = [
+    "ALWAYS_IGNORED_DIRECTORY_NAMES",
+    "ALWAYS_IGNORED_FILE_PATTERNS",
+    "SUPERVISE_SECONDS",
+    "FileStat",
+    "FolderHealth",
+    "Intake",
+    "IntakeLogger",
+    "Readiness",
+    "ReadinessVerdict",
+    "ReadyFile",
+    "WatchSpec",
+]
+
+#: How often ``take_ready`` checks on observers and folders (clock seconds). An event about a
+#: folder itself (deleted, moved) brings the check forward to the next ``take_ready``.
+SUPERVISE_SECONDS = 2.0
+
+
+def _never_known(folder: Path, relative_path: str, stat: FileStat) -> bool:
+    return False
+
+
+class Intake:
+    """Watches hot folders and returns files that are completely written (see the module doc)."""
+
+    def __init__(
+        self,
+        specs: Sequence[WatchSpec],
+        *,
+        readiness: Callable[[Path], ReadinessVerdict],
+        is_known: Callable[[Path, str, FileStat], bool] = _never_known,
+        clock: Callable[[], float] = time.monotonic,
+        rescan_seconds: float = 300.0,
+        give_up_seconds: float = 600.0,
+        logger: IntakeLogger | None = None,
+    ) -> None:
+        self._clock = clock
+        self._rescan_seconds = rescan_seconds
+        self._logger: IntakeLogger = logger or logging.getLogger("mvsepd.intake")
+        self._lock = threading.RLock()
+        self._inbox = EventInbox()
+        self._problems = ProblemLog(self._logger)
+        self._tracker = CandidateTracker(
+            readiness=readiness,
+            is_known=is_known,
+            give_up_seconds=give_up_seconds,
+            logger=self._logger,
+        )
+        self._folders: list[HotFolder] = []
+        for index, spec in enumerate(specs):
+            folder = HotFolder(
+                index,
+                spec,
+                inbox=self._inbox,
+                tracker=self._tracker,
+                logger=self._logger,
+                problems=self._problems,
+            )
+            if any(other.path == folder.path for other in self._folders):
+                raise InputError(f"{folder.path} is listed twice as a hot folder", field="path")
+            if not spec.patterns:
+                self._logger.warning(
+                    log_fields("no file patterns; nothing will be taken", folder=folder.path)
+                )
+            self._folders.append(folder)
+        self._started = False
+        self._next_rescan = float("inf")
+        self._next_supervise = float("inf")
+        self._supervise_soon = False
+        # Read by other threads: replaced whole, never changed in place.
+        self._pending: tuple[tuple[Path, float], ...] = ()
+
+    # Life cycle.
+
+    def start(self) -> None:
+        """Start one observer per folder, then scan every folder (events meanwhile are kept).
+
+        Observers first, scan second: a file arriving between the two is reported by the
+        observer into the inbox, and the tracker merges it with what the scan found.
+        """
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            for folder in self._folders:
+                folder.start()
+            now = self._clock()
+            for folder in self._folders:
+                if folder.is_running:
+                    folder.scan(now)
+            self._next_rescan = now + self._rescan_seconds
+            self._next_supervise = now + SUPERVISE_SECONDS
+            self._publish_pending()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and join every observer (``timeout`` seconds for all together); idempotent."""
+        with self._lock:
+            self._started = False
+            watchers = [folder.detach_watcher(join=False) for folder in self._folders]
+            for folder in self._folders:
+                folder.mark_stopped()
+            deadline = time.monotonic() + timeout
+            for watcher in watchers:
+                if watcher is not None:
+                    watcher.join(deadline - time.monotonic())
+            self._inbox.wake()
+
+    # The engine's calls.
+
+    def take_ready(self) -> list[ReadyFile]:
+        """Files done with since the last call: ready, or given up (``rejected_reason`` set).
+
+        Also applies the watchers' events, supervises the folders and runs the periodic
+        rescan when they are due.
+        """
+        with self._lock:
+            if not self._started:
+                return []
+            now = self._clock()
+            self._apply_events(now)
+            if self._supervise_soon or now >= self._next_supervise:
+                self._supervise_all(now)
+            if now >= self._next_rescan:
+                self._next_rescan = now + self._rescan_seconds
+                for folder in self._folders:
+                    if folder.is_running:
+                        folder.scan(now)
+            finished = self._tracker.due(now)
+            self._publish_pending()
+            return finished
+
+    def rescan(self, folder: Path | None = None) -> int:
+        """Scan one folder (or all) now; return how many files became new candidates.
+
+        Files already being checked, settled or known to the engine are not counted.
+        A missing or unreadable folder is checked again (and scanned if it is usable now).
+        Before ``start`` and after ``stop`` nothing is scanned and 0 is returned.
+        """
+        with self._lock:
+            chosen = self._select(folder)
+            if not self._started:
+                return 0
+            now = self._clock()
+            count = 0
+            for item in chosen:
+                count += item.scan(now) if item.is_running else item.supervise(now)
+            self._publish_pending()
+            return count
+
+    def list_files(self, folder: Path) -> list[tuple[Path, str, FileStat]]:
+        """Eligible files now in ``folder`` (the scan's filters), without arming any of them.
+
+        A folder that is missing or unreadable lists as empty (and is logged).
+        """
+        with self._lock:
+            (item,) = self._select(folder)
+            found: list[tuple[Path, str, FileStat]] = []
+            try:
+                for entry in walk(
+                    item.view,
+                    on_problem=self._problems.note,
+                    on_outside_link=self._tracker.note_outside_link,
+                ):
+                    found.append((Path(entry.path), entry.relative_path, entry.stat))
+            except (FileNotFoundError, NotADirectoryError):
+                pass  # a missing folder lists as empty; health() says it is missing
+            except OSError as error:
+                self._problems.note(item.view.root, error)
+            return found
+
+    def supervise(self) -> None:
+        """Restart dead observers; notice folders that vanished, came back or were replaced."""
+        with self._lock:
+            self._supervise_all(self._clock())
+            self._publish_pending()
+
+    def health(self) -> list[FolderHealth]:
+        """How each folder's watching stands, in the order of the specs."""
+        return [folder.health for folder in self._folders]
+
+    def pending(self) -> list[tuple[Path, float]]:
+        """Files being checked for stability, with the clock time each was first seen."""
+        return list(self._pending)
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until a watcher reports something; True if one did.
+
+        The flag is cleared by ``take_ready``; ``stop`` releases a waiting thread too.
+        """
+        return self._inbox.wait(timeout)
+
+    def simulate_observer_crash(self, folder: Path) -> None:
+        """Fault-injection seam: stop a folder's observer thread the way a crash would.
+
+        Health is left as it was, exactly as after a real crash; ``supervise`` (or a
+        ``take_ready`` once ``SUPERVISE_SECONDS`` have passed) finds the dead observer,
+        logs it and restarts it. For tests and fault drills; normal operation never calls it.
+        """
+        with self._lock:
+            (item,) = self._select(folder)
+            item.crash_observer()
+
+    # Internals.
+
+    def _apply_events(self, now: float) -> None:
+        paths, failed_folders = self._inbox.drain()
+        for (index, raw_path), is_directory in paths.items():
+            folder = self._folders[index]
+            if not folder.is_running:
+                continue  # a late event from an observer already stopped
+            parts = relative_parts(folder.view.real_root, raw_path)
+            if parts is None:
+                continue
+            if not parts:
+                self._supervise_soon = True  # the folder itself was deleted or moved
+                continue
+            path = os.path.join(folder.view.root, *parts)
+            try:
+                folder.examine(path, parts, is_directory=is_directory, now=now)
+            except OSError as error:
+                self._problems.note(path, error)
+        for index in sorted(failed_folders):
+            folder = self._folders[index]
+            self._logger.warning(
+                log_fields("a watcher event was lost; rescanning", folder=folder.path)
+            )
+            if folder.is_running:
+                folder.scan(now)
+
+    def _supervise_all(self, now: float) -> None:
+        self._supervise_soon = False
+        self._next_supervise = now + SUPERVISE_SECONDS
+        if self._started:
+            for folder in self._folders:
+                folder.supervise(now)
+
+    def _select(self, folder: Path | None) -> list[HotFolder]:
+        if folder is None:
+            return list(self._folders)
+        wanted = absolute(folder)
+        wanted_real = resolved(os.fspath(wanted))
+        for item in self._folders:
+            if wanted == item.path or wanted_real == item.view.real_root:
+                return [item]
+        raise InputError(f"{folder} is not a watched hot folder", field="folder")
+
+    def _publish_pending(self) -> None:
+        self._pending = tuple(self._tracker.pending())

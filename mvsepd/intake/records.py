@@ -1,0 +1,121 @@
+"""The plain data intake shares with the engine: what to watch, what was found, how it stands.
+
+Nothing here touches the disk or imports watchdog, so the engine, the status API and tests can
+build and compare these values freely.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from mvsepd.errors import InputError
+
+if TYPE_CHECKING:
+    from mvsepd.config import FolderConfig
+
+#: Seconds between polls when a folder is polled (network shares); watchdog's own default of
+#: 1 s walks and stats the whole tree every second, which hurts on SMB/NFS.
+DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+DEFAULT_STABILITY_SECONDS = 5.0
+
+FolderStatus = Literal["watching", "polling", "missing", "error", "stopped"]
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """One hot folder as intake watches it.
+
+    ``patterns`` and ``ignore`` are shell patterns matched case-insensitively against the file
+    *name* (never the path); a pattern written with a directory part (``**/*.wav``, the
+    watchdog 7 spelling) is reduced to its last component.
+    """
+
+    path: Path
+    patterns: tuple[str, ...]
+    ignore: tuple[str, ...] = ()
+    recursive: bool = False
+    mode: Literal["native", "poll"] = "native"
+    poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
+    stability_seconds: float = DEFAULT_STABILITY_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("native", "poll"):
+            raise InputError(f"watch mode must be native or poll, not {self.mode!r}", field="watch")
+        if not self.poll_interval > 0:
+            raise InputError(
+                f"poll_interval must be a positive number of seconds, not {self.poll_interval!r}",
+                field="poll_interval",
+            )
+        if not self.stability_seconds >= 0:
+            raise InputError(
+                f"stability_seconds must be zero or more, not {self.stability_seconds!r}",
+                field="stability_seconds",
+            )
+
+    @classmethod
+    def from_folder_config(cls, folder: FolderConfig) -> WatchSpec:
+        """Build the spec of one configured hot folder (its stability default included)."""
+        return cls(
+            path=folder.path,
+            patterns=tuple(folder.patterns),
+            ignore=tuple(folder.ignore),
+            recursive=folder.recursive,
+            mode=folder.watch,
+            poll_interval=folder.poll_interval,
+            stability_seconds=folder.effective_stability_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What intake compares to decide whether a file changed: size, mtime and inode."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, result: os.stat_result) -> FileStat:
+        """Take the compared fields from an ``os.stat`` result."""
+        return cls(size=result.st_size, mtime_ns=result.st_mtime_ns, inode=result.st_ino)
+
+
+class Readiness(str, enum.Enum):
+    """What the injected readiness check says about a file whose stat stayed unchanged."""
+
+    READY = "ready"  # complete: may be submitted
+    INCOMPLETE = "incomplete"  # still being written, as far as its content tells: wait more
+    INVALID = "invalid"  # will never be usable (a text file named .wav): report it
+    GONE = "gone"  # vanished
+
+
+@dataclass(frozen=True)
+class ReadinessVerdict:
+    """A readiness answer and, for anything but READY, why, in words a user understands."""
+
+    readiness: Readiness
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReadyFile:
+    """A file intake is done with: ready to submit, or given up on (``rejected_reason`` set)."""
+
+    folder: Path
+    path: Path
+    relative_path: str
+    stat: FileStat
+    rejected_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FolderHealth:
+    """How the watching of one hot folder stands, for the status view and the log."""
+
+    path: Path
+    status: FolderStatus
+    detail: str = ""

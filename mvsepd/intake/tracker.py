@@ -1,0 +1,283 @@
+"""The candidate tracker: when a file seen in a hot folder counts as completely written.
+
+Watcher events and scans only *offer* paths. A candidate remembers its (size, mtime_ns, inode)
+at the last change; once the folder's stability window has passed without a change it is
+re-examined: a changed stat starts the window again, an unchanged one goes through the open
+probe and the injected readiness check. READY is returned once per stable version, INVALID at
+once with a reason, INCOMPLETE waits another window and is given up (returned with a reason)
+after ``give_up_seconds`` of being stable yet incomplete. Empty files are INCOMPLETE without
+asking the readiness check (exports start empty).
+
+Everything here runs on the caller's thread (the engine's); time comes from the ``now`` the
+caller passes, which ``Intake`` takes from its injected clock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvsepd.intake.filters import FolderView, file_stat_if_regular
+from mvsepd.intake.records import FileStat, Readiness, ReadinessVerdict, ReadyFile
+from mvsepd.intake.texts import IntakeLogger, describe_error, duration_words, log_fields
+
+ReadinessCheck = Callable[[Path], ReadinessVerdict]
+KnownCheck = Callable[[Path, str, FileStat], bool]
+
+#: Shortest pause between two readiness checks of a file that stays incomplete, so that a
+#: stability window of 0 s cannot turn a stuck file into a busy loop.
+MINIMUM_RECHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class FileSite:
+    """Where a candidate lives: its folder, its path under that folder's own spelling."""
+
+    folder: Path
+    path: Path
+    relative_path: str
+    stability_seconds: float
+    view: FolderView
+
+
+@dataclass
+class _Candidate:
+    site: FileSite
+    stat: FileStat
+    first_seen: float
+    last_change: float
+    next_check: float
+    incomplete_since: float | None = None
+    incomplete_reason: str = ""
+
+
+class CandidateTracker:
+    """Candidates being checked, and the versions already settled (returned or known)."""
+
+    def __init__(
+        self,
+        *,
+        readiness: ReadinessCheck,
+        is_known: KnownCheck,
+        give_up_seconds: float,
+        logger: IntakeLogger,
+    ) -> None:
+        self._readiness = readiness
+        self._is_known = is_known
+        self._give_up_seconds = give_up_seconds
+        self._logger = logger
+        self._candidates: dict[str, _Candidate] = {}
+        # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
+        self._settled: dict[str, tuple[Path, FileStat]] = {}
+        self._outside_links_logged: set[str] = set()
+
+    def offer(self, site: FileSite, stat: FileStat, now: float, *, from_event: bool) -> bool:
+        """Take note of a file; True when it became a new candidate.
+
+        An event is evidence of activity even when the stat looks the same (coarse mtimes, a
+        header patched in place), so it restarts the window; a scan that finds nothing new
+        does not, or periodic scans would hold files back.
+        """
+        key = os.fspath(site.path)
+        settled = self._settled.get(key)
+        if settled is not None and settled[1] == stat:
+            return False
+        candidate = self._candidates.get(key)
+        if candidate is not None:
+            if candidate.stat != stat:
+                self._restart(candidate, stat, now)
+            elif from_event:
+                candidate.last_change = now
+                candidate.next_check = max(candidate.next_check, now)
+            return False
+        if self._known(site, stat):
+            self._settled[key] = (site.folder, stat)
+            return False
+        self._settled.pop(key, None)
+        self._candidates[key] = _Candidate(
+            site=site, stat=stat, first_seen=now, last_change=now, next_check=now
+        )
+        return True
+
+    def forget(self, path: str, *, subtree: bool = False) -> None:
+        """Drop what is known about ``path`` (and, for a directory, everything below it)."""
+        self._candidates.pop(path, None)
+        self._settled.pop(path, None)
+        if subtree:
+            prefix = path.rstrip(os.sep) + os.sep
+            for table in (self._candidates, self._settled):
+                for key in [key for key in table if key.startswith(prefix)]:
+                    del table[key]
+
+    def drop_folder(self, folder: Path) -> None:
+        """Stop checking every candidate of a folder (it vanished); settled versions stay."""
+        for key in [key for key, item in self._candidates.items() if item.site.folder == folder]:
+            del self._candidates[key]
+
+    def prune_settled(self, folder: Path, present: set[str]) -> None:
+        """Forget settled versions of ``folder`` that a full scan no longer found on disk."""
+        for key in [key for key, (owner, _) in self._settled.items() if owner == folder]:
+            if key not in present and not os.path.lexists(key):
+                del self._settled[key]
+
+    def pending(self) -> list[tuple[Path, float]]:
+        """Candidates being checked, with the time each was first seen."""
+        return [(item.site.path, item.first_seen) for item in self._candidates.values()]
+
+    def is_candidate(self, path: str) -> bool:
+        """True while ``path`` is being checked."""
+        return path in self._candidates
+
+    def due(self, now: float) -> list[ReadyFile]:
+        """Check every candidate whose window has passed; return the ones intake is done with."""
+        finished: list[ReadyFile] = []
+        for key, candidate in list(self._candidates.items()):
+            quiet_for = now - candidate.last_change
+            if quiet_for < candidate.site.stability_seconds or now < candidate.next_check:
+                continue
+            outcome = self._check(key, candidate, now)
+            if outcome is not None:
+                finished.append(outcome)
+        return finished
+
+    # The checks.
+
+    def _check(self, key: str, candidate: _Candidate, now: float) -> ReadyFile | None:
+        site = candidate.site
+        try:
+            current = self._stat(site)
+        except FileNotFoundError:
+            self._drop(key, "gone")
+            return None
+        except OSError as error:
+            verdict = ReadinessVerdict(
+                Readiness.INCOMPLETE, f"it cannot be examined ({describe_error(error)})"
+            )
+            return self._not_ready(key, candidate, verdict, now)
+        if current is None:
+            self._drop(key, "no longer a regular file inside the folder")
+            return None
+        if current != candidate.stat:
+            self._restart(candidate, current, now)
+            return None
+        if self._known(site, current):
+            self._settle(key, site, current)
+            return None
+        verdict = self._judge(site, current)
+        if verdict.readiness is not Readiness.READY:
+            return self._not_ready(key, candidate, verdict, now)
+        # The readiness check read the file; a writer may have appended meanwhile.
+        try:
+            after = self._stat(site)
+        except OSError:
+            after = None
+        if after != current:
+            if after is None:
+                self._drop(key, "gone while checked")
+            else:
+                self._restart(candidate, after, now)
+            return None
+        self._settle(key, site, current)
+        self._logger.debug(log_fields("file ready", path=site.path, size=current.size))
+        return ReadyFile(site.folder, site.path, site.relative_path, current)
+
+    def _judge(self, site: FileSite, stat: FileStat) -> ReadinessVerdict:
+        if stat.size == 0:
+            return ReadinessVerdict(Readiness.INCOMPLETE, "the file is empty")
+        try:
+            # Opening is a readiness signal of its own: on Windows a file another program
+            # still writes refuses to open, and an unreadable file is better said than uploaded.
+            with open(site.path, "rb") as handle:
+                handle.read(1)
+        except FileNotFoundError:
+            return ReadinessVerdict(Readiness.GONE)
+        except OSError as error:
+            return ReadinessVerdict(
+                Readiness.INCOMPLETE,
+                f"it cannot be opened ({describe_error(error)}); "
+                "another program may still be writing it",
+            )
+        try:
+            return self._readiness(site.path)
+        except Exception as error:  # the check is foreign code; one bad file must not stop intake
+            self._logger.warning(
+                log_fields("readiness check failed", path=site.path, error=repr(error)),
+                exc_info=True,
+            )
+            return ReadinessVerdict(Readiness.INCOMPLETE, "the audio check failed on it")
+
+    def _not_ready(
+        self, key: str, candidate: _Candidate, verdict: ReadinessVerdict, now: float
+    ) -> ReadyFile | None:
+        site = candidate.site
+        if verdict.readiness is Readiness.GONE:
+            self._drop(key, "gone")
+            return None
+        if verdict.readiness is Readiness.INVALID:
+            reason = verdict.reason or "it is not audio mvsepd can use"
+            self._settle(key, site, candidate.stat)
+            self._logger.warning(log_fields("file rejected", path=site.path, reason=reason))
+            return ReadyFile(site.folder, site.path, site.relative_path, candidate.stat, reason)
+        # Incomplete: measured from the first incomplete verdict at this stat, so a file that
+        # grows for an hour with pauses is not given up while it is still being written.
+        if candidate.incomplete_since is None:
+            candidate.incomplete_since = now
+        waited = now - candidate.incomplete_since
+        detail = verdict.reason or "it looks unfinished"
+        if waited >= self._give_up_seconds:
+            reason = (
+                f"still incomplete after {duration_words(self._give_up_seconds)}: {detail}. "
+                "Save or export it again to retry"
+            )
+            self._settle(key, site, candidate.stat)
+            self._logger.warning(log_fields("file given up", path=site.path, reason=reason))
+            return ReadyFile(site.folder, site.path, site.relative_path, candidate.stat, reason)
+        if detail != candidate.incomplete_reason:
+            candidate.incomplete_reason = detail
+            self._logger.debug(log_fields("file not complete yet", path=site.path, reason=detail))
+        candidate.last_change = now
+        candidate.next_check = now + max(site.stability_seconds, MINIMUM_RECHECK_SECONDS)
+        return None
+
+    # Book-keeping.
+
+    def _stat(self, site: FileSite) -> FileStat | None:
+        return file_stat_if_regular(
+            site.view, os.fspath(site.path), on_outside_link=self.note_outside_link
+        )
+
+    def note_outside_link(self, path: str) -> None:
+        """Log (once, at debug) a symlink skipped because its target leaves the folder."""
+        if path not in self._outside_links_logged:
+            self._outside_links_logged.add(path)
+            self._logger.debug(log_fields("symlink leads outside the folder; ignored", path=path))
+
+    def _known(self, site: FileSite, stat: FileStat) -> bool:
+        try:
+            return self._is_known(site.folder, site.relative_path, stat)
+        except Exception as error:  # foreign code (the store): check the file rather than stop
+            self._logger.warning(
+                log_fields("is_known check failed", path=site.path, error=repr(error)),
+                exc_info=True,
+            )
+            return False
+
+    @staticmethod
+    def _restart(candidate: _Candidate, stat: FileStat, now: float) -> None:
+        candidate.stat = stat
+        candidate.last_change = now
+        candidate.next_check = now
+        candidate.incomplete_since = None
+        candidate.incomplete_reason = ""
+
+    def _settle(self, key: str, site: FileSite, stat: FileStat) -> None:
+        self._candidates.pop(key, None)
+        self._settled[key] = (site.folder, stat)
+
+    def _drop(self, key: str, why: str) -> None:
+        candidate = self._candidates.pop(key, None)
+        self._settled.pop(key, None)
+        if candidate is not None:
+            self._logger.debug(log_fields("candidate dropped", path=candidate.site.path, why=why))
