@@ -226,7 +226,10 @@ class HotFolder:
                 self._problems.note(start, error)
             return new_candidates
         if start is None:
-            self._tracker.prune_settled(self.path, present)
+            if not unreadable:
+                # Only a complete listing may forget files: behind an unreadable sub-folder
+                # they are still there, just not visible.
+                self._tracker.prune_settled(self.path, present)
             if unreadable or self._unreadable:
                 self._unreadable = len(unreadable)
                 self._set(self.status, self._running_detail(self.status))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mvsepd.errors import InputError
 from mvsepd.intake import WatchSpec
 from tests.intake.helpers import AUDIO_PATTERNS, MakeIntake, collect, count, names, spec, write
 
@@ -195,3 +196,28 @@ def test_list_files_does_not_arm_anything(tmp_path: Path, make_intake: MakeIntak
     ]
     assert listed[0][2].size == (tmp_path / "a.wav").stat().st_size
     assert intake.pending() == []
+
+
+def test_a_folder_tree_moved_into_a_recursive_folder_is_found(
+    tmp_path: Path, make_intake: MakeIntake
+) -> None:
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    intake = make_intake([spec(hot, recursive=True)], rescan_seconds=3600)
+    intake.start()
+    write(tmp_path / "album" / "disc 1" / "track 1.wav")
+    write(tmp_path / "album" / "track 0.flac")
+    (tmp_path / "album").rename(hot / "album")
+    results = collect(intake, until=count(2), timeout=10, settle=0.5)
+    assert names(results) == ["album/disc 1/track 1.wav", "album/track 0.flac"]
+
+
+def test_folders_are_named_once_and_must_be_known(tmp_path: Path, make_intake: MakeIntake) -> None:
+    with pytest.raises(InputError, match="listed twice"):
+        make_intake([spec(tmp_path), spec(tmp_path / ".")])
+    intake = make_intake([spec(tmp_path)])
+    with pytest.raises(InputError, match="not a watched hot folder"):
+        intake.rescan(tmp_path / "other")
+    assert intake.rescan() == 0  # not started: nothing scanned
+    assert intake.take_ready() == []
+    assert [health.status for health in intake.health()] == ["stopped"]

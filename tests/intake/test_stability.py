@@ -172,3 +172,60 @@ def test_an_export_that_starts_empty_is_returned_when_written(
     (ready,) = collect(intake, until=count(1), timeout=10, settle=0.5)
     assert ready.stat.size == 14
     assert readiness.calls_for("export.wav") == 1
+
+
+def test_files_arriving_during_start_are_returned_once(
+    tmp_path: Path, make_intake: MakeIntake
+) -> None:
+    # Some land before the observer starts, some during the scan, some after: no gap, no twin.
+    for number in range(200):
+        write(tmp_path / "old" / f"filler {number:03d}.txt")
+    intake = make_intake([spec(tmp_path)])
+    expected = [f"arrival {number:02d}.wav" for number in range(40)]
+
+    def arrive() -> None:
+        for name in expected:
+            write(tmp_path / name)
+            time.sleep(0.002)
+
+    writer = threading.Thread(target=arrive)
+    writer.start()
+    intake.start()
+    writer.join()
+    results = collect(intake, until=count(len(expected)), timeout=15, settle=0.5)
+    assert names(results) == expected
+
+
+def test_a_download_renamed_into_place_is_returned_under_its_final_name(
+    tmp_path: Path, make_intake: MakeIntake, readiness: ScriptedReadiness
+) -> None:
+    intake = make_intake([spec(tmp_path)])
+    intake.start()
+    partial = tmp_path / "song.wav.part"
+    with partial.open("wb") as handle:
+        for _ in range(5):
+            handle.write(b"\x02" * 4096)
+            handle.flush()
+            time.sleep(0.1)
+    partial.rename(tmp_path / "song.wav")
+    elsewhere = tmp_path.parent / f"{tmp_path.name} elsewhere"
+    elsewhere.mkdir()
+    write(elsewhere / "album" / "track.wav")
+    (elsewhere / "album").rename(tmp_path / "album")  # a folder moved in: not recursive here
+    results = collect(intake, until=count(1), timeout=10, settle=0.5)
+    assert names(results) == ["song.wav"]
+    assert results[0].stat.size == 5 * 4096
+    assert [path.name for path in readiness.calls] == ["song.wav"]
+
+
+def test_a_file_moved_away_while_checked_is_dropped(
+    tmp_path: Path, make_intake: MakeIntake, readiness: ScriptedReadiness
+) -> None:
+    intake = make_intake([spec(tmp_path, stability_seconds=0.5)])
+    intake.start()
+    path = write(tmp_path / "wrong folder.wav")
+    assert collect(intake, until=lambda _: bool(intake.pending()), timeout=5) == []
+    path.rename(tmp_path.parent / f"{tmp_path.name} moved.wav")
+    assert collect(intake, until=lambda _: False, timeout=0.8) == []
+    assert intake.pending() == []
+    assert readiness.calls == []
