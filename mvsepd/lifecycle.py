@@ -98,20 +98,22 @@ def poll_delay(
     queue_position: int | None = None,
     retry_after: float | None = None,
     rng: random.Random | None = None,
+    first: float = POLL_FIRST_SECONDS,
+    maximum: float = POLL_MAX_SECONDS,
 ) -> float:
     """Return seconds until the next status poll of a submitted job.
 
-    Starts at ``POLL_FIRST_SECONDS`` and grows by half each poll up to ``POLL_MAX_SECONDS``; a job
+    Starts at ``first`` (5 s) and grows by half each poll up to ``maximum`` (30 s); a job
     deep in the queue (tenth place or worse) is polled at the maximum straight away, and a job
     that is nearly finished (merging, or first in line) at the minimum.
     """
-    delay = min(POLL_MAX_SECONDS, POLL_FIRST_SECONDS * (1.5 ** max(0, polls_so_far)))
+    delay = min(maximum, first * (1.5 ** max(0, polls_so_far)))
     if status is RemoteStatus.WAITING and queue_position is not None and queue_position >= 10:
-        delay = POLL_MAX_SECONDS
+        delay = maximum
     if status is RemoteStatus.MERGING or (
         status is RemoteStatus.WAITING and queue_position is not None and queue_position <= 1
     ):
-        delay = min(delay, POLL_FIRST_SECONDS * 2)
+        delay = min(delay, first * 2)
     delay = _jittered(delay, rng)
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mvsepd.api import inputs, wire
 from mvsepd.api.client_core import ClientCore, dataset_type_text, page, parts
+from mvsepd.api.transport import WireResponse
 from mvsepd.errors import InputError
 from mvsepd.models import (
     ActionResult,
@@ -54,6 +55,21 @@ class AccountCalls(ClientCore):
             {"scopes": ",".join(values)},
             lambda r: wire.parse_algorithms(*parts(r)),
         )
+
+    def algorithms_answer(
+        self, scopes: Sequence[AlgorithmScope | str] = (AlgorithmScope.SINGLE_UPLOAD,)
+    ) -> bytes:
+        """Return the catalog as MVSEP's raw JSON answer, checked to parse (for an on-disk cache).
+
+        Raise the same errors as ``algorithms``.
+        """
+        values = ",".join(AlgorithmScope(scope).value for scope in scopes)
+
+        def checked(answer: WireResponse) -> bytes:
+            wire.parse_algorithms(*parts(answer))
+            return answer.body
+
+        return self._get("/app/algorithms", {"scopes": values}, checked)
 
     def news(self, lang: str | None = None, start: int = 0, limit: int = 10) -> list[NewsItem]:
         """Given a language code and a page, return MVSEP's news items (newest first)."""

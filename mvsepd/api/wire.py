@@ -18,7 +18,9 @@ was lost can be found again in the separation history.
 
 from __future__ import annotations
 
+import calendar
 import re
+import time
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -125,6 +127,21 @@ def hash_matches_filename(separation_hash: str, filename: str) -> bool:
     if not is_separation_hash(separation_hash):
         return False
     return separation_hash.lower().endswith("-" + filename_slug(filename))
+
+
+def hash_created_at(separation_hash: str) -> float | None:
+    """Return when MVSEP created a job (epoch seconds, UTC) from its hash's time stamp.
+
+    The hash starts with ``YYYYMMDDHHMMSS`` in server time, which matched UTC in the recorded
+    history (API notes, section 7.4). None for a short remote hash or a malformed stamp.
+    """
+    if not is_separation_hash(separation_hash):
+        return None
+    try:
+        moment = time.strptime(separation_hash[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return float(calendar.timegm(moment))
 
 
 def _slugify(text: str) -> str:

@@ -1,0 +1,266 @@
+"""The daemon process: one per state directory, signals, wiring, start-up and a graceful stop.
+
+``Daemon`` builds the parts from a valid configuration (store, client, catalog, intake, engine,
+status API), applies the first-run policy, starts watching (which scans every folder), tells a
+service manager it is ready, and runs the engine until asked to stop. The first SIGINT/SIGTERM
+stops it within about ten seconds with every job saved in a state the next start resumes; a
+second signal exits at once. ``InstanceLock`` refuses a second daemon on the same state
+directory with a message that names the first one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import structlog
+
+from mvsepd import audio, intake
+from mvsepd.api import MvsepClient
+from mvsepd.config import Config
+from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
+from mvsepd.errors import AlreadyRunningError
+from mvsepd.models import JobState, Secret
+from mvsepd.paths import AppPaths, ensure_private_directory
+from mvsepd.sdnotify import Notifier
+from mvsepd.store import JobStore
+
+log = structlog.get_logger("mvsepd.daemon")
+
+#: How long a stop may take before the daemon exits anyway (jobs resume on the next start).
+STOP_GRACE_SECONDS = 8.0
+
+
+class InstanceLock:
+    """An exclusive lock on a file in the state directory, held while the daemon runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise AlreadyRunningError naming the process that holds it."""
+        ensure_private_directory(self.path.parent)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            _lock_file(handle)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise AlreadyRunningError(
+                f"another mvsepd daemon (pid {holder}) already uses {self.path.parent}; "
+                "stop it first (`mvsepd status` shows it) or give this one its own "
+                "MVSEPD_STATE_DIR"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        """Release the lock (the file stays; its content is the last holder's pid)."""
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                _unlock_file(self._handle)
+            self._handle.close()
+            self._handle = None
+
+
+def _lock_file(handle: IO[str]) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unlock_file(handle: IO[str]) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def readiness(path: Path) -> intake.ReadinessVerdict:
+    """Tell the intake whether a quiet file is complete audio (the audio module decides)."""
+    verdict = audio.check(path)
+    mapping = {
+        audio.Completeness.COMPLETE: intake.Readiness.READY,
+        audio.Completeness.INCOMPLETE: intake.Readiness.INCOMPLETE,
+        audio.Completeness.INVALID: intake.Readiness.INVALID,
+        audio.Completeness.GONE: intake.Readiness.GONE,
+    }
+    return intake.ReadinessVerdict(mapping[verdict.completeness], verdict.reason)
+
+
+@dataclass
+class DaemonHooks:
+    """Extra parts started with the daemon (the status API), in start order."""
+
+    on_started: list[Callable[[Daemon], None]] = field(default_factory=list)
+    on_stopping: list[Callable[[Daemon], None]] = field(default_factory=list)
+
+
+class Daemon:
+    """Every part of a running mvsepd, wired from one configuration."""
+
+    def __init__(
+        self,
+        config: Config,
+        token: Secret,
+        paths: AppPaths,
+        *,
+        settings: EngineSettings | None = None,
+        clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+        hooks: DaemonHooks | None = None,
+    ) -> None:
+        self.config = config
+        self.paths = paths
+        self.notifier = notifier or Notifier()
+        self.hooks = hooks or DaemonHooks()
+        self.started_at = clock()
+        self.stop_event = threading.Event()
+        self.ready = threading.Event()
+        ensure_private_directory(paths.state_dir)
+        self.store = JobStore(paths.store_file, clock=clock)
+        self.client = MvsepClient(token, config.account.server)
+        catalog = CatalogCache(
+            paths.catalog_cache,
+            self._fetch_catalog,
+            refresh_seconds=config.daemon.catalog_refresh_hours * 3600,
+            clock=clock,
+        )
+        self.context = Context(
+            config=config,
+            store=self.store,
+            client=self.client,
+            catalog=catalog,
+            clock=clock,
+            settings=settings or EngineSettings(),
+        )
+        for folder in config.folders:
+            path = _absolute(folder.path)
+            self.context.folders[path] = FolderRuntime(
+                config=folder, path=path, output_root=_absolute(folder.output_root())
+            )
+        self.context.resolve_presets()
+        specs = [
+            dataclasses.replace(intake.WatchSpec.from_folder_config(runtime.config), path=path)
+            for path, runtime in self.context.folders.items()
+        ]
+        self.intake = intake.Intake(
+            specs,
+            readiness=readiness,
+            is_known=lambda folder, relative, stat: self.engine.is_known(folder, relative, stat),
+            rescan_seconds=config.daemon.rescan_seconds,
+        )
+        self.engine = Engine(self.context, self.intake)
+
+    def _fetch_catalog(self) -> bytes:
+        return self.client.algorithms_answer()
+
+    def start(self) -> None:
+        """Apply the first-run policy, start watching (the first scan runs now), then ready."""
+        self.engine.prepare_folders()
+        self.intake.start()
+        for hook in self.hooks.on_started:
+            hook(self)
+        self.ready.set()
+        counts = self.store.count_by_state()
+        self.notifier.ready(_status_line(counts))
+        log.info(
+            "daemon_ready",
+            folders=[str(path) for path in self.context.folders],
+            server=self.client.server,
+            jobs={state.value: count for state, count in counts.items()},
+        )
+
+    def run(self) -> None:
+        """Run the engine until ``stop_event`` is set."""
+        last_status = [0.0]
+
+        def on_tick() -> None:
+            self.notifier.watchdog()
+            now = time.monotonic()
+            if self.notifier.enabled and now - last_status[0] >= 10:
+                last_status[0] = now
+                self.notifier.status(_status_line(self.store.count_by_state()))
+
+        self.engine.run(self.stop_event, on_tick=on_tick)
+
+    def stop(self) -> bool:
+        """Stop everything; return True if every worker ended within the grace period."""
+        self.stop_event.set()
+        self.notifier.stopping()
+        for hook in self.hooks.on_stopping:
+            with contextlib.suppress(Exception):
+                hook(self)
+        self.intake.stop()
+        drained = self.engine.shutdown(STOP_GRACE_SECONDS)
+        if drained:
+            self.client.close()
+            self.store.close()
+        log.info("daemon_stopped", clean=drained)
+        return drained
+
+
+def _status_line(counts: dict[JobState, int]) -> str:
+    active = sum(
+        count
+        for state, count in counts.items()
+        if state in (JobState.UPLOADING, JobState.SUBMITTED, JobState.DOWNLOADING)
+    )
+    waiting = sum(
+        count
+        for state, count in counts.items()
+        if state in (JobState.STABLE, JobState.WAITING_SLOT, JobState.RETRY_WAIT)
+    )
+    return (
+        f"{active} active, {waiting} waiting, {counts.get(JobState.DONE, 0)} done, "
+        f"{counts.get(JobState.FAILED, 0)} failed, {counts.get(JobState.HELD, 0)} held"
+    )
+
+
+def _absolute(path: Path) -> Path:
+    expanded = path.expanduser()
+    try:
+        return expanded.resolve()
+    except OSError:
+        return expanded.absolute()
+
+
+def install_signal_handlers(daemon: Daemon) -> None:
+    """First SIGINT/SIGTERM: graceful stop. Second: exit at once (jobs resume next start)."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if received:
+            log.warning("second_signal", note="exiting now; jobs resume on the next start")
+            os._exit(128 + signum)
+        received.append(signum)
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        daemon.stop_event.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,167 @@
+"""What every engine step needs: the adapters, the folders and presets, the account, live progress.
+
+Steps run in worker threads; each works on one job at a time (the scheduler guarantees it) and
+changes job states only through ``JobStore.transition``. Everything mutable here is guarded.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from mvsepd import lifecycle
+from mvsepd.api import MvsepClient
+from mvsepd.config import Config, FolderConfig
+from mvsepd.engine.catalog import CatalogCache
+from mvsepd.engine.feed import ChangeFeed
+from mvsepd.models import JobRecord, JobState, SeparationStatus, UserInfo
+from mvsepd.presets import PresetProblem, ResolvedPreset, resolve
+from mvsepd.store import JobStore
+
+log = structlog.get_logger("mvsepd.engine")
+
+#: MVSEP deletes results about 72 hours after a job was created.
+RESULT_LIFETIME_SECONDS = 72 * 3600
+
+#: Reasons of held jobs start with these words; the scheduler releases each kind on its own.
+HOLD_BUDGET = "daily credit budget reached"
+HOLD_TOKEN = "MVSEP refused the API token"  # noqa: S105 (a message, not a credential)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Tunables of the engine (defaults suit the real MVSEP; tests shorten them)."""
+
+    workers: int = 4
+    tick_seconds: float = 1.0
+    poll_first_seconds: float = lifecycle.POLL_FIRST_SECONDS
+    poll_max_seconds: float = lifecycle.POLL_MAX_SECONDS
+    account_refresh_seconds: float = 600.0
+    token_recheck_seconds: float = 300.0
+    #: ``not_found`` right after a create may be a replica lagging; give up after this many.
+    not_found_tolerance: int = 5
+    #: How far around the upload start a lost create is looked for in the history.
+    reconcile_window_seconds: float = 600.0
+    #: History pages (20 entries each) searched for a lost create.
+    reconcile_pages: int = 3
+
+
+@dataclass(frozen=True)
+class FolderRuntime:
+    """A configured hot folder with its resolved paths."""
+
+    config: FolderConfig
+    path: Path
+    output_root: Path
+
+
+@dataclass
+class LiveProgress:
+    """Bytes moved by an upload or download in flight (kept in memory; shown in status)."""
+
+    phase: str
+    done: int
+    total: int
+
+
+class AccountState:
+    """What is known of the MVSEP account: plan, credits, whether the token works."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.user: UserInfo | None = None
+        self.checked_at: float | None = None
+        self.token_problem: str | None = None
+        self.token_checked_at: float | None = None
+
+    def update(
+        self, *, user: UserInfo | None = None, token_problem: str | None, now: float
+    ) -> bool:
+        """Record a check; return True when the token changed between valid and invalid."""
+        with self._lock:
+            changed = (self.token_problem is None) != (token_problem is None)
+            if user is not None:
+                self.user = user
+                self.checked_at = now
+            self.token_problem = token_problem
+            self.token_checked_at = now
+            return changed
+
+    @property
+    def token_valid(self) -> bool:
+        """False once MVSEP refused the token, until a later check succeeds."""
+        with self._lock:
+            return self.token_problem is None
+
+    def spends_credits(self) -> bool:
+        """True unless the account is known to use the free queue."""
+        with self._lock:
+            return self.user is None or self.user.is_premium
+
+
+@dataclass
+class Context:
+    """Shared state of one engine."""
+
+    config: Config
+    store: JobStore
+    client: MvsepClient
+    catalog: CatalogCache
+    clock: Callable[[], float] = time.time
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    rng: random.Random = field(default_factory=random.Random)
+    feed: ChangeFeed = field(default_factory=ChangeFeed)
+    account: AccountState = field(default_factory=AccountState)
+    folders: dict[Path, FolderRuntime] = field(default_factory=dict)
+    presets: dict[str, ResolvedPreset | PresetProblem] = field(default_factory=dict)
+    live: dict[int, LiveProgress] = field(default_factory=dict)
+    finished_status: dict[int, SeparationStatus] = field(default_factory=dict)
+    not_found_counts: dict[int, int] = field(default_factory=dict)
+    cancel_requested: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def resolve_presets(self) -> None:
+        """Resolve every preset against the catalog at hand (numeric ones work without it)."""
+        algorithms = self.catalog.algorithms
+        resolved: dict[str, ResolvedPreset | PresetProblem] = {}
+        for name, spec in self.config.preset_specs().items():
+            try:
+                resolved[name] = resolve(spec, algorithms)
+            except PresetProblem as problem:
+                resolved[name] = problem
+        with self.lock:
+            self.presets = resolved
+
+    def preset(self, name: str) -> ResolvedPreset | PresetProblem:
+        """Return a resolved preset, or the problem that keeps it from being used."""
+        with self.lock:
+            found = self.presets.get(name)
+        return found if found is not None else PresetProblem(f'no preset named "{name}"')
+
+    def set_live(self, job_id: int, phase: str, done: int, total: int) -> None:
+        """Record upload/download progress for the status view."""
+        with self.lock:
+            self.live[job_id] = LiveProgress(phase, done, total)
+
+    def clear_live(self, job_id: int) -> None:
+        """Forget a job's transfer progress."""
+        with self.lock:
+            self.live.pop(job_id, None)
+
+    def fail(self, job: JobRecord, reason: str) -> JobRecord:
+        """Move a job to ``failed`` with the reason, log it once, and tell status clients."""
+        failed = self.store.transition(job.id, JobState.FAILED, reason=reason)
+        self.feed.bump()
+        log.warning("job_failed", job=job.id, file=Path(job.source_path).name, reason=reason)
+        return failed
+
+    def folder_for(self, folder_path: str) -> FolderRuntime | None:
+        """Return the runtime folder a job came from, if it is still configured."""
+        return self.folders.get(Path(folder_path))

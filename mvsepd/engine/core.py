@@ -1,0 +1,525 @@
+"""The engine: schedules every job through its states, one step at a time, in worker threads.
+
+One thread runs ``tick`` (every second, or sooner when the intake reports a file): it collects
+finished files from the intake, decides which jobs get the account's slots, and hands each job
+that needs work to a worker. A job is in at most one worker at a time, and each step changes its
+state only through ``JobStore.transition``. Uploads, polls and downloads of different jobs run in
+parallel; the account never has more unfinished jobs at MVSEP than its plan allows.
+
+On start, jobs left in flight by a previous run are picked up where they stood: ``uploading``
+without a hash is reconciled against MVSEP's history, ``submitted`` resumes polling,
+``downloading`` resumes its ``.part`` files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from mvsepd import errors
+from mvsepd.engine import fetch, ingest, remote
+from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
+from mvsepd.errors import IllegalTransitionError, MvsepdError, StoreError
+from mvsepd.intake import FileStat, Intake
+from mvsepd.models import JobRecord, JobState
+from mvsepd.presets import PresetProblem
+from mvsepd.store import SourceRecord
+
+log = structlog.get_logger("mvsepd.engine")
+
+_SUBMITTABLE = (JobState.STABLE, JobState.WAITING_SLOT)
+_LIVE_STATES = [state for state in JobState if not state.terminal]
+_DAY = 86400.0
+#: Premium accounts, when the plan's number cannot be asked: the older docs' cap.
+PREMIUM_CONCURRENCY = 10
+
+
+class Engine:
+    """Drives jobs from finished files to stems in place."""
+
+    def __init__(self, context: Context, intake: Intake) -> None:
+        self.context = context
+        self.intake = intake
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=context.settings.workers, thread_name_prefix="mvsepd-job"
+        )
+        self._lock = threading.Lock()
+        self._jobs_in_flight: set[int] = set()
+        self._paths_in_flight: set[Path] = set()
+        self._maintenance_in_flight: set[str] = set()
+        self._wake = threading.Event()
+        self._last_day: float | None = None
+        self._catalog_attempted_at: float | None = None
+
+    # --- life -------------------------------------------------------------------------------
+
+    def prepare_folders(self) -> None:
+        """Apply ``existing_files: skip`` to folders watched for the first time, then start intake.
+
+        Files already present the first time a folder is watched are recorded as seen (no job,
+        no credits) unless the folder says ``existing_files: process``.
+        """
+        store = self.context.store
+        for folder in self.context.folders.values():
+            key = str(folder.path)
+            if store.folder_first_watched(key) is not None:
+                continue
+            skipped = 0
+            if folder.config.existing_files == "skip" and folder.path.is_dir():
+                for _path, relative, stat in self.intake.list_files(folder.path):
+                    store.record_source(
+                        SourceRecord(key, relative, stat.size, stat.mtime_ns, None, None, "skipped")
+                    )
+                    skipped += 1
+            if folder.path.is_dir():
+                store.mark_folder_watched(key)
+            if skipped:
+                log.info(
+                    "existing_files_skipped",
+                    folder=key,
+                    files=skipped,
+                    note="present before the folder was first watched (existing_files: skip)",
+                )
+
+    def is_known(self, folder: Path, relative_path: str, stat: FileStat) -> bool:
+        """True when this exact file (path, size, mtime) was already handled."""
+        record = self.context.store.source(str(folder), relative_path)
+        return record is not None and record.size == stat.size and record.mtime_ns == stat.mtime_ns
+
+    def run(self, stop: threading.Event, on_tick: Callable[[], None] | None = None) -> None:
+        """Tick until ``stop`` is set. ``on_tick`` runs after each tick (service watchdog)."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except MvsepdError as error:
+                log.error("tick_failed", error=str(error))
+            if on_tick is not None:
+                on_tick()
+            if self._wake.is_set():
+                # A step finished or a control request arrived during the tick: go again now.
+                self._wake.clear()
+                continue
+            self.intake.wait(self.context.settings.tick_seconds)
+
+    def wake(self) -> None:
+        """Make the next tick happen now (after a control request)."""
+        self._wake.set()
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop taking new work and wait up to ``timeout`` s; return True if all work ended."""
+        self.context.stopping.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        done = threading.Event()
+
+        def join() -> None:
+            self._pool.shutdown(wait=True)
+            done.set()
+
+        threading.Thread(target=join, name="mvsepd-drain", daemon=True).start()
+        return done.wait(timeout)
+
+    # --- one pass ---------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Collect finished files and give every job that needs work to a worker."""
+        if self.context.stopping.is_set():
+            return
+        self._maintain()
+        for ready in self.intake.take_ready():
+            self._submit_work(
+                None, ready.path, functools.partial(ingest.ingest, self.context, ready)
+            )
+        self._schedule()
+
+    def _schedule(self) -> None:
+        context = self.context
+        now = context.clock()
+        jobs = context.store.jobs(_LIVE_STATES)
+        slots_used = sum(1 for job in jobs if job.state.occupies_slot)
+        slots = self.concurrency()
+        ready: list[JobRecord] = []
+        for job in jobs:
+            if self._busy(job.id):
+                continue
+            state = job.state
+            if state is JobState.DISCOVERED:
+                self._submit_work(job.id, None, functools.partial(ingest.probe, context, job))
+            elif state in _SUBMITTABLE:
+                ready.append(job)
+            elif state is JobState.UPLOADING:
+                if job.next_attempt_at is None or job.next_attempt_at <= now:
+                    self._submit_work(
+                        job.id, None, functools.partial(remote.reconcile, context, job)
+                    )
+            elif job.id in context.cancel_requested and job.separation_hash:
+                self._submit_work(job.id, None, functools.partial(self._cancel_now, job))
+            elif state is JobState.SUBMITTED:
+                if job.next_attempt_at is None or job.next_attempt_at <= now:
+                    self._submit_work(job.id, None, functools.partial(self._poll_then_fetch, job))
+            elif state is JobState.DOWNLOADING:
+                self._submit_work(job.id, None, functools.partial(fetch.download, context, job))
+            elif state is JobState.RETRY_WAIT:
+                if job.next_attempt_at is None or job.next_attempt_at <= now:
+                    self._resume(job)
+            elif state is JobState.HELD:
+                self._maybe_release(job, now)
+        self._assign_slots(ready, slots - slots_used, now)
+
+    def _assign_slots(self, ready: Sequence[JobRecord], free_slots: int, now: float) -> None:
+        context = self.context
+        paused = context.store.flag("paused") is not None
+        budget = context.config.limits.daily_credit_budget
+        committed = (
+            context.store.credits_committed_since(now - now % _DAY) if budget is not None else 0
+        )
+        for job in ready:
+            if paused:
+                continue
+            if not context.account.token_valid:
+                self._transition(job, JobState.HELD, reason=HOLD_TOKEN)
+                continue
+            estimate = job.credits_estimate or 0
+            if (
+                budget is not None
+                and context.account.spends_credits()
+                and committed + estimate > budget
+            ):
+                self._transition(
+                    job,
+                    JobState.HELD,
+                    reason=f"{HOLD_BUDGET} ({committed} of {budget} credits committed "
+                    f"today; this job needs about {estimate})",
+                )
+                continue
+            if free_slots <= 0:
+                if job.state is JobState.STABLE:
+                    self._transition(
+                        job,
+                        JobState.WAITING_SLOT,
+                        reason="waiting for a free slot (the plan allows "
+                        f"{self.concurrency()} unfinished job(s) at once)",
+                    )
+                continue
+            with self._lock:
+                self._jobs_in_flight.add(job.id)
+            try:
+                uploading = context.store.transition(
+                    job.id,
+                    JobState.UPLOADING,
+                    expected=_SUBMITTABLE,
+                    upload_started_at=now,
+                    server=context.client.server,
+                    next_attempt_at=None,
+                    reason=None,
+                )
+            except (IllegalTransitionError, StoreError):
+                with self._lock:
+                    self._jobs_in_flight.discard(job.id)
+                continue
+            free_slots -= 1
+            committed += estimate
+            context.feed.bump()
+            self._submit_work(
+                job.id,
+                None,
+                functools.partial(remote.upload, self.context, uploading),
+                already_claimed=True,
+            )
+
+    def _resume(self, job: JobRecord) -> None:
+        target = job.resume_state or JobState.STABLE
+        self._transition(job, target, next_attempt_at=None)
+
+    def _maybe_release(self, job: JobRecord, now: float) -> None:
+        reason = job.reason or ""
+        context = self.context
+        if reason.startswith(HOLD_TOKEN) and context.account.token_valid:
+            self._transition(job, JobState.STABLE, reason=None)
+        elif reason.startswith(HOLD_BUDGET):
+            day_start = now - now % _DAY
+            new_day = self._last_day is not None and day_start > self._last_day
+            if new_day or context.config.limits.daily_credit_budget is None:
+                self._transition(job, JobState.STABLE, reason=None)
+
+    def _poll_then_fetch(self, job: JobRecord) -> None:
+        polled = remote.poll(self.context, job)
+        if polled.state is JobState.DOWNLOADING and not self.context.stopping.is_set():
+            fetch.download(self.context, polled)
+        self._wake.set()
+
+    # --- maintenance ------------------------------------------------------------------------
+
+    def _maintain(self) -> None:
+        context = self.context
+        now = context.clock()
+        day_start = now - now % _DAY
+        if self._last_day is None:
+            self._last_day = day_start
+        elif day_start > self._last_day:
+            # Budget holds are released on the first tick of a new day (see _maybe_release).
+            self._release_budget_holds()
+            self._last_day = day_start
+        if self._account_check_due(now):
+            self._maintenance("account", self.refresh_account)
+        if context.catalog.needs_refresh() and self._catalog_retry_due(now):
+            self._maintenance("catalog", self._refresh_catalog)
+
+    def _account_check_due(self, now: float) -> bool:
+        account = self.context.account
+        settings = self.context.settings
+        if account.token_checked_at is None:
+            return True
+        if not account.token_valid:
+            return now - account.token_checked_at >= settings.token_recheck_seconds
+        checked = account.checked_at or account.token_checked_at
+        return now - checked >= settings.account_refresh_seconds
+
+    def _catalog_retry_due(self, now: float) -> bool:
+        # A failed fetch is tried again after a minute, not on every tick.
+        if self._catalog_attempted_at is not None and now - self._catalog_attempted_at < 60:
+            return False
+        self._catalog_attempted_at = now
+        return True
+
+    def _release_budget_holds(self) -> None:
+        for job in self.context.store.jobs([JobState.HELD]):
+            if (job.reason or "").startswith(HOLD_BUDGET):
+                self._transition(job, JobState.STABLE, reason=None)
+
+    def refresh_account(self) -> None:
+        """Ask MVSEP who we are (plan, credits) and whether the token works."""
+        context = self.context
+        now = context.clock()
+        try:
+            user = context.client.user()
+        except errors.InvalidTokenError as error:
+            if context.account.update(token_problem=str(error), now=now):
+                log.error("token_invalid", detail=str(error), note="holding every submission")
+            context.feed.bump()
+            return
+        except errors.MvsepError as error:
+            log.warning("account_check_failed", error=str(error))
+            context.account.update(token_problem=context.account.token_problem, now=now)
+            return
+        if context.account.update(user=user, token_problem=None, now=now):
+            log.info("token_valid_again", note="releasing held submissions")
+        context.feed.bump()
+
+    def _refresh_catalog(self) -> None:
+        if self.context.catalog.refresh():
+            self.context.resolve_presets()
+            self.context.feed.bump()
+
+    def _maintenance(self, name: str, action: Callable[[], None]) -> None:
+        with self._lock:
+            if name in self._maintenance_in_flight:
+                return
+            self._maintenance_in_flight.add(name)
+
+        def run() -> None:
+            try:
+                action()
+            finally:
+                with self._lock:
+                    self._maintenance_in_flight.discard(name)
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # the pool is shutting down
+            with self._lock:
+                self._maintenance_in_flight.discard(name)
+
+    # --- plan concurrency --------------------------------------------------------------------
+
+    def concurrency(self) -> int:
+        """Unfinished jobs allowed at MVSEP now: the plan's number, capped by the user's limit."""
+        context = self.context
+        configured = context.config.account.concurrency
+        if configured == "auto":
+            user = context.account.user
+            slots = PREMIUM_CONCURRENCY if user is not None and user.is_premium else 1
+        else:
+            slots = int(configured)
+        limit = context.config.limits.max_concurrent_jobs
+        return min(slots, limit) if limit is not None else slots
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def _busy(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._jobs_in_flight
+
+    def _submit_work(
+        self,
+        job_id: int | None,
+        path: Path | None,
+        work: Callable[[], object],
+        *,
+        already_claimed: bool = False,
+    ) -> None:
+        with self._lock:
+            if not already_claimed:
+                if job_id is not None and job_id in self._jobs_in_flight:
+                    return
+                if path is not None and path in self._paths_in_flight:
+                    return
+                if job_id is not None:
+                    self._jobs_in_flight.add(job_id)
+            if path is not None:
+                self._paths_in_flight.add(path)
+
+        def run() -> None:
+            try:
+                work()
+            except (IllegalTransitionError, StoreError) as error:
+                log.warning("step_skipped", job=job_id, error=str(error))
+            except Exception:
+                log.exception("step_crashed", job=job_id, file=str(path) if path else None)
+            finally:
+                with self._lock:
+                    if job_id is not None:
+                        self._jobs_in_flight.discard(job_id)
+                    if path is not None:
+                        self._paths_in_flight.discard(path)
+                self._wake.set()
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # shutting down: the job stays where it is, for the next start
+            with self._lock:
+                if job_id is not None:
+                    self._jobs_in_flight.discard(job_id)
+                if path is not None:
+                    self._paths_in_flight.discard(path)
+
+    def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> None:
+        try:
+            self.context.store.transition(job.id, state, expected=job.state, **changes)
+        except (IllegalTransitionError, StoreError) as error:
+            log.debug("transition_skipped", job=job.id, error=str(error))
+            return
+        self.context.feed.bump()
+
+    # --- control (the status API calls these) -----------------------------------------------
+
+    def pause(self) -> None:
+        """Stop submitting new jobs (uploads in flight, polls and downloads go on)."""
+        self.context.store.set_flag("paused", "1")
+        self.context.feed.bump()
+        log.info("paused")
+
+    def resume(self) -> None:
+        """Submit jobs again."""
+        self.context.store.set_flag("paused", None)
+        self.context.feed.bump()
+        self.wake()
+        log.info("resumed")
+
+    @property
+    def paused(self) -> bool:
+        """True while submission is paused."""
+        return self.context.store.flag("paused") is not None
+
+    def retry(self, job_id: int) -> JobRecord:
+        """Start a failed, cancelled or done job again from ``stable`` (this spends credits)."""
+        job = self.context.store.get(job_id)
+        if not job.state.terminal and job.state is not JobState.HELD:
+            raise errors.InputError(
+                f"job {job_id} is {job.state.value}; only failed, cancelled, done or held "
+                "jobs can be retried",
+                field="job",
+            )
+        changes: dict[str, Any] = {
+            "reason": None,
+            "attempts": 0,
+            "separation_hash": None,
+            "remote_status": None,
+            "queue_count": None,
+            "current_order": None,
+            "finished_at": None,
+        }
+        # The preset may have been fixed since the job failed: use it as it is now.
+        preset = self.context.preset(job.preset_name)
+        if isinstance(preset, PresetProblem):
+            if job.sep_type is None:
+                raise errors.InputError(f"job {job_id}: preset {job.preset_name!r}: {preset}")
+        else:
+            changes.update(
+                sep_type=preset.sep_type,
+                options=dict(preset.options),
+                output_format=int(preset.output_format),
+            )
+        updated = self.context.store.transition(
+            job_id, JobState.STABLE, expected=job.state, **changes
+        )
+        self.context.feed.bump()
+        self.wake()
+        log.info("job_retried", job=job_id)
+        return updated
+
+    def cancel(self, job_id: int) -> str:
+        """Cancel a job; return what happened, in words.
+
+        A job waiting at MVSEP is cancelled there (its credits are refunded); one MVSEP already
+        works on cannot be, so mvsepd stops tracking it and says so.
+        """
+        job = self.context.store.get(job_id)
+        if job.state.terminal:
+            raise errors.InputError(f"job {job_id} is already {job.state.value}", field="job")
+        if not self._claim(job_id):
+            # A worker has it now (an upload, a poll): it is cancelled as soon as that ends.
+            self.context.cancel_requested.add(job_id)
+            self.wake()
+            return "cancelling: mvsepd is talking to MVSEP about it; it stops right after"
+        try:
+            job = self.context.store.get(job_id)
+            if job.separation_hash and job.state in (
+                JobState.SUBMITTED,
+                JobState.DOWNLOADING,
+                JobState.RETRY_WAIT,
+            ):
+                return self._cancel_now(job)
+            if job.state is JobState.UPLOADING:
+                # An upload that was interrupted: it may exist at MVSEP; reconcile first.
+                self.context.cancel_requested.add(job_id)
+                return "cancelling: checking whether MVSEP received the upload first"
+            self._transition(job, JobState.CANCELLED, reason="cancelled by the user")
+            return "cancelled before it reached MVSEP"
+        finally:
+            self._release(job_id)
+            self.wake()
+
+    def _claim(self, job_id: int) -> bool:
+        with self._lock:
+            if job_id in self._jobs_in_flight:
+                return False
+            self._jobs_in_flight.add(job_id)
+            return True
+
+    def _release(self, job_id: int) -> None:
+        with self._lock:
+            self._jobs_in_flight.discard(job_id)
+
+    def _cancel_now(self, job: JobRecord) -> str:
+        words = remote.cancel_remote(self.context, job)
+        self.context.cancel_requested.discard(job.id)
+        try:
+            self.context.store.transition(job.id, JobState.CANCELLED, reason=words)
+        except (IllegalTransitionError, StoreError) as error:
+            return f"could not cancel: {error}"
+        self.context.feed.bump()
+        log.info("job_cancelled", job=job.id, detail=words)
+        return words
+
+    def rescan(self) -> int:
+        """Scan every folder now; return how many new files are being checked."""
+        found = self.intake.rescan()
+        self.context.feed.bump()
+        self.wake()
+        return found

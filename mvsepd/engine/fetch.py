@@ -1,0 +1,230 @@
+"""Fetching a finished job's stems into its output folder, with a manifest, then ``done``.
+
+Each stem is downloaded into the job's staging folder (resumable ``.part`` files), then every
+stem is moved into place and ``manifest.json`` is written last (``mvsepd.outputs``). A download
+that fails part-way resumes where it stopped; results MVSEP has deleted fail the job with the
+reason; a result URL that points anywhere but the job's own host is refused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+
+from mvsepd import __version__, errors, lifecycle, naming, outputs
+from mvsepd.config import FolderConfig
+from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
+from mvsepd.hashing import file_sha256
+from mvsepd.lifecycle import Outcome
+from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, ResultFile
+
+log = structlog.get_logger("mvsepd.engine")
+
+_EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
+_MIN_DOWNLOAD_CAP = 8 * 1024 * 1024
+
+
+def download(context: Context, job: JobRecord) -> JobRecord:
+    """Download and place every result file of a finished job; return the job (done or not)."""
+    assert job.separation_hash is not None
+    with context.lock:
+        status = context.finished_status.pop(job.id, None)
+    try:
+        if status is None:
+            status = context.client.get_separation(job.separation_hash, server=job.server)
+        if status.status is RemoteStatus.NOT_FOUND:
+            raise errors.NotFoundError("not found", endpoint="/separation/get")
+        if status.status is not RemoteStatus.DONE:
+            # Should not happen; go back to polling rather than guess.
+            return context.store.transition(
+                job.id, JobState.SUBMITTED, expected=JobState.DOWNLOADING
+            )
+        if not status.files:
+            return context.fail(job, "MVSEP finished but listed no result files")
+        return _place(context, job, status.files, status.algorithm)
+    except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
+        context.clear_live(job.id)
+        return _download_failed(context, job, error)
+
+
+def _place(
+    context: Context, job: JobRecord, files: tuple[ResultFile, ...], algorithm: str | None
+) -> JobRecord:
+    folder = context.folder_for(job.folder_path)
+    source = Path(job.source_path)
+    if folder is not None:
+        root, template, collision = (
+            folder.output_root,
+            folder.config.output,
+            folder.config.on_collision,
+        )
+        subdir = _subdir(source, folder.path)
+    else:
+        # The folder left the configuration while the job ran: use the default layout.
+        root = naming.output_root(
+            naming.DEFAULT_OUTPUT_TEMPLATE,
+            parent=Path(job.folder_path).parent,
+            folder=Path(job.folder_path).name,
+        )
+        template, collision, subdir = naming.DEFAULT_OUTPUT_TEMPLATE, "unique", ""
+    default_extension = OutputFormat(job.output_format or 0).extension
+    stems = [
+        outputs.StemRequest(file.type or "Result", _extension(file, default_extension))
+        for file in files
+    ]
+    values = {"track": source.stem, "preset": job.preset_name, "subdir": subdir}
+    output_plan = outputs.plan(
+        job_id=job.id, root=root, template=template, values=values, stems=stems
+    )
+    outputs.prepare(output_plan)
+    total = len(files)
+    for index, (target, result) in enumerate(zip(output_plan.targets, files, strict=True)):
+        if target.staged.exists():
+            continue  # fetched by an earlier attempt
+
+        def progress(done: int, size: int, index: int = index) -> None:
+            context.set_live(job.id, f"downloading {index + 1}/{total}", done, size)
+
+        context.client.download_result(
+            result,
+            target.staged,
+            server=job.server,
+            max_bytes=_download_cap(result, job),
+            progress=progress,
+        )
+        context.feed.bump()
+    context.clear_live(job.id)
+    written = outputs.finalize(
+        output_plan, _manifest(context, job, algorithm), on_collision=collision
+    )
+    if folder is not None and folder.config.after_success == "move":
+        _move_original(folder.config, source, job)
+    done = context.store.transition(
+        job.id,
+        JobState.DONE,
+        expected=JobState.DOWNLOADING,
+        output_dir=str(output_plan.manifest.parent),
+        reason=None,
+    )
+    context.feed.bump()
+    log.info(
+        "stems_ready",
+        job=job.id,
+        file=source.name,
+        folder=str(output_plan.manifest.parent),
+        stems=[item.path.name for item in written],
+    )
+    return done
+
+
+def _move_original(folder: FolderConfig, source: Path, job: JobRecord) -> None:
+    if folder.move_to is None:
+        return
+    try:
+        moved = outputs.move_original(source, folder.move_to)
+        log.info("original_moved", job=job.id, to=str(moved))
+    except errors.OutputError as error:
+        # The stems are in place; a failed tidy-up must not fail the job.
+        log.warning("original_not_moved", job=job.id, error=str(error))
+
+
+def _subdir(source: Path, folder: Path) -> str:
+    try:
+        relative = source.parent.relative_to(folder)
+    except ValueError:
+        return ""
+    return relative.as_posix() if str(relative) != "." else ""
+
+
+def _extension(result: ResultFile, default: str) -> str:
+    for candidate in (result.download_name, PurePosixPath(urlsplit(result.url).path).name):
+        if candidate and "." in candidate:
+            extension = candidate.rsplit(".", 1)[1].lower()
+            if _EXTENSION.match(extension):
+                return extension
+    return default
+
+
+def _download_cap(result: ResultFile, job: JobRecord) -> int:
+    approximate = result.approximate_size
+    if approximate is not None:
+        # MVSEP rounds sizes ("5.84 MB"); allow for that, refuse anything far larger.
+        return max(_MIN_DOWNLOAD_CAP, int(approximate * 1.5) + 1024 * 1024)
+    # No size given: a stem can be larger than an mp3 source, but not without bound.
+    return max(_MIN_DOWNLOAD_CAP, 32 * (job.source_size or 0))
+
+
+def _manifest(context: Context, job: JobRecord, algorithm: str | None) -> dict[str, Any]:
+    source = Path(job.source_path)
+    try:
+        source_sha256 = file_sha256(source)
+    except OSError:
+        source_sha256 = job.content_sha256
+    return {
+        "mvsepd_version": __version__,
+        "job_id": job.id,
+        "source": {
+            "path": str(source),
+            "sha256": source_sha256,
+            "size": job.source_size,
+            "duration_seconds": job.duration_seconds,
+        },
+        "preset": {
+            "name": job.preset_name,
+            "sep_type": job.sep_type,
+            "algorithm": algorithm,
+            "options": dict(job.options),
+            "output_format": OutputFormat(job.output_format or 0).config_name,
+        },
+        "mvsep": {
+            "hash": job.separation_hash,
+            "server": job.server,
+            "credits_estimate": job.credits_estimate,
+        },
+        "timings": {
+            "discovered": _iso(job.created_at),
+            "upload_started": _iso(job.upload_started_at),
+            "finished": _iso(context.clock()),
+        },
+    }
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.datetime.fromtimestamp(moment, tz=datetime.timezone.utc).isoformat()
+
+
+def _download_failed(context: Context, job: JobRecord, error: BaseException) -> JobRecord:
+    now = context.clock()
+    if isinstance(error, errors.NotFoundError):
+        created = job.upload_started_at or job.created_at
+        expired = now - created >= RESULT_LIFETIME_SECONDS
+        reason = (
+            "MVSEP deleted the results before they were downloaded (kept about 72 hours)"
+            if expired
+            else "MVSEP no longer has the results"
+        )
+        return context.fail(job, f"{reason}; `mvsepd retry` submits the file again")
+    verdict = lifecycle.judge_error(error)
+    if verdict.outcome is Outcome.FAIL:
+        return context.fail(job, verdict.reason)
+    attempts = job.attempts + 1
+    delay = lifecycle.retry_delay(attempts, rng=context.rng)
+    waiting = context.store.transition(
+        job.id,
+        JobState.RETRY_WAIT,
+        expected=JobState.DOWNLOADING,
+        resume_state=JobState.DOWNLOADING,
+        attempts=attempts,
+        next_attempt_at=now + delay,
+        reason=f"downloading stems failed ({verdict.reason}); trying again in {delay:.0f} s",
+    )
+    context.feed.bump()
+    log.warning("download_retry_scheduled", job=job.id, reason=verdict.reason, delay=round(delay))
+    return waiting

@@ -1,0 +1,183 @@
+"""Logging for the daemon and the commands: structlog for mvsepd, the same chain for libraries.
+
+Human-readable lines on a terminal, JSON lines otherwise (journald and launchd capture stdout),
+optionally a rotating file. A redaction step runs before any renderer: keys that hold
+credentials are masked, and the values of the secrets in use (the API token, the status API
+token) are replaced wherever they appear, including inside exception messages and tracebacks.
+Tracebacks never show local variables. Uncaught exceptions in any thread go through the same
+chain instead of Python's default printer.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+from structlog.types import EventDict, Processor, WrappedLogger
+
+_SENSITIVE_KEYS = frozenset(
+    {"api_token", "token", "password", "authorization", "cookie", "secret", "x-api-key"}
+)
+_TOKEN_IN_TEXT = re.compile(r"(api_token=)[^&\s'\"]+", re.IGNORECASE)
+MASK = "***"
+
+
+class Redactor:
+    """A structlog processor that removes credentials from every event before rendering."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Also mask ``secret`` wherever it appears from now on (ignored when very short)."""
+        if len(secret) >= 6:
+            with self._lock:
+                if secret not in self._secrets:
+                    self._secrets.append(secret)
+
+    def scrub(self, value: Any) -> Any:
+        """Return ``value`` with every secret replaced, recursing into dicts and lists."""
+        if isinstance(value, str):
+            text = _TOKEN_IN_TEXT.sub(rf"\g<1>{MASK}", value)
+            with self._lock:
+                secrets = list(self._secrets)
+            for secret in secrets:
+                if secret in text:
+                    text = text.replace(secret, MASK)
+            return text
+        if isinstance(value, dict):
+            return {
+                key: (MASK if str(key).lower() in _SENSITIVE_KEYS else self.scrub(item))
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return type(value)(self.scrub(item) for item in value)
+        return value
+
+    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        scrubbed: EventDict = {}
+        for key, value in event_dict.items():
+            if str(key).lower() in _SENSITIVE_KEYS and value is not None:
+                scrubbed[key] = MASK
+            else:
+                scrubbed[key] = self.scrub(value)
+        return scrubbed
+
+
+#: The one redactor of the process; ``configure`` installs it, ``add_secret`` feeds it.
+REDACTOR = Redactor()
+
+
+def add_secret(secret: str) -> None:
+    """Mask this value in every log line from now on."""
+    REDACTOR.add(secret)
+
+
+def _render_exceptions() -> Processor:
+    transformer = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+    return structlog.processors.ExceptionRenderer(transformer)
+
+
+def configure(
+    *,
+    level: str = "info",
+    json_lines: bool | None = None,
+    stream: TextIO | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """Set up structlog and the standard library's logging for this process.
+
+    ``json_lines`` None picks JSON when ``stream`` is not a terminal.
+    """
+    output = stream if stream is not None else sys.stderr
+    if json_lines is None:
+        json_lines = not output.isatty()
+    numeric_level = logging.getLevelName(level.upper())
+    if not isinstance(numeric_level, int):
+        numeric_level = logging.INFO
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Processor
+    if json_lines:
+        renderer = structlog.processors.JSONRenderer()
+        final_chain: list[Processor] = [_render_exceptions(), REDACTOR, renderer]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=output.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+        final_chain = [_render_exceptions(), REDACTOR, renderer]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final_chain],
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler(output)
+    console.setFormatter(formatter)
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+        file_formatter = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _render_exceptions(),
+                REDACTOR,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+        rotating.setFormatter(file_formatter)
+        root.addHandler(rotating)
+    root.setLevel(numeric_level)
+    # Libraries log request lines and file events at DEBUG; keep them unless asked for.
+    library_level = logging.DEBUG if numeric_level <= logging.DEBUG else logging.WARNING
+    for name in ("urllib3", "watchdog", "werkzeug", "requests"):
+        logging.getLogger(name).setLevel(library_level)
+    _install_exception_hooks()
+
+
+def _install_exception_hooks() -> None:
+    crash_log = structlog.get_logger("mvsepd.crash")
+
+    def excepthook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, traceback)
+            return
+        crash_log.critical("uncaught_exception", exc_info=(kind, value, traceback))
+
+    def thread_excepthook(arguments: threading.ExceptHookArgs) -> None:
+        if arguments.exc_type is SystemExit or arguments.exc_value is None:
+            return
+        crash_log.critical(
+            "uncaught_exception_in_thread",
+            thread=arguments.thread.name if arguments.thread else None,
+            exc_info=(arguments.exc_type, arguments.exc_value, arguments.exc_traceback),
+        )
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook

@@ -1,0 +1,281 @@
+"""Writing stems into the output folders (adapter: the file system below each output root).
+
+Downloads land in a hidden staging folder inside the output root (``.mvsepd-staging/job-N``),
+so they are on the same file system as their final place. Once every stem of a job is there,
+``finalize`` moves each into its final name with ``os.replace`` and writes ``manifest.json``
+last: a stem on disk is complete or absent, never half-written, and the staging folder is gone
+when the job is done. The plan (which final name each stem gets) is saved in the staging folder,
+so a job interrupted half-way through finishing picks the same names again instead of adding
+" (2)" copies of its own stems.
+
+Originals are never changed; ``after_success: move`` moves one to a folder outside the watched
+tree, never over an existing file, and nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mvsepd import naming
+from mvsepd.errors import OutputError
+from mvsepd.hashing import file_sha256
+
+STAGING_DIR_NAME = ".mvsepd-staging"
+MANIFEST_NAME = "manifest.json"
+_PLAN_NAME = "plan.json"
+
+Collision = Literal["unique", "replace", "fail"]
+
+
+@dataclass(frozen=True)
+class StemRequest:
+    """One file to place: MVSEP's label for it and the extension it has."""
+
+    label: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where one stem is staged and where it ends up."""
+
+    label: str
+    staged: Path
+    final: Path
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Every file of one job, and where its manifest goes."""
+
+    job_id: int
+    root: Path
+    staging_dir: Path
+    targets: tuple[OutputTarget, ...]
+    manifest: Path
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A stem in its final place."""
+
+    label: str
+    path: Path
+    size: int
+    sha256: str
+
+
+def staging_dir(root: Path, job_id: int) -> Path:
+    """Return the staging folder of a job below an output root."""
+    return root / STAGING_DIR_NAME / f"job-{job_id}"
+
+
+def plan(
+    *,
+    job_id: int,
+    root: Path,
+    template: str,
+    values: Mapping[str, str],
+    stems: Sequence[StemRequest],
+) -> OutputPlan:
+    """Return the job's output plan, reusing the one saved by an interrupted earlier attempt.
+
+    ``values`` holds the per-track placeholders (``track``, ``preset``, ``subdir``). Two stems
+    with the same label get " 2", " 3" added to the later ones so that none overwrites another.
+    """
+    staging = staging_dir(root, job_id)
+    saved = _load_plan(staging)
+    if saved is not None and [t.label for t in saved.targets] == [s.label for s in stems]:
+        return saved
+    targets: list[OutputTarget] = []
+    used: set[Path] = set()
+    for index, stem in enumerate(stems):
+        label = stem.label
+        final = naming.render(template, {**values, "stem": label, "ext": stem.extension}, root=root)
+        counter = 2
+        while final in used:
+            final = naming.render(
+                template,
+                {**values, "stem": f"{label} {counter}", "ext": stem.extension},
+                root=root,
+            )
+            counter += 1
+        used.add(final)
+        staged = staging / f"{index:02d}.{naming.safe_component(stem.extension)}"
+        targets.append(OutputTarget(label=label, staged=staged, final=final))
+    directories = {target.final.parent for target in targets}
+    if len(directories) == 1:
+        manifest = next(iter(directories)) / MANIFEST_NAME
+    else:
+        common = Path(os.path.commonpath([str(d) for d in directories])) if directories else root
+        track = naming.safe_component(values.get("track", "track"))
+        manifest = common / naming.truncate_name(f"{track}.{MANIFEST_NAME}")
+    result = OutputPlan(job_id, root, staging, tuple(targets), manifest)
+    return result
+
+
+def prepare(output_plan: OutputPlan) -> None:
+    """Create the staging folder and save the plan. Raise OutputError if the root is unusable."""
+    try:
+        output_plan.staging_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(
+            output_plan.staging_dir / _PLAN_NAME,
+            json.dumps(
+                {
+                    "job_id": output_plan.job_id,
+                    "root": str(output_plan.root),
+                    "manifest": str(output_plan.manifest),
+                    "targets": [
+                        {"label": t.label, "staged": str(t.staged), "final": str(t.final)}
+                        for t in output_plan.targets
+                    ],
+                },
+                indent=2,
+            ),
+        )
+    except OSError as error:
+        raise OutputError(
+            f"cannot write below {output_plan.root}: {error.strerror or error}"
+        ) from None
+
+
+def finalize(
+    output_plan: OutputPlan, manifest: Mapping[str, Any], *, on_collision: Collision = "unique"
+) -> list[WrittenFile]:
+    """Move every staged stem to its final name, write the manifest, remove the staging folder.
+
+    Safe to call again after an interruption: stems already moved are recognised. Raise
+    OutputError when a stem is missing, a name is taken and the policy is "fail", or the disk
+    refuses.
+    """
+    progress = _load_progress(output_plan.staging_dir)
+    written: list[WrittenFile] = []
+    try:
+        for target in output_plan.targets:
+            key = str(target.final)
+            if key in progress and not target.staged.exists():
+                placed = Path(progress[key])
+            elif target.staged.exists():
+                placed = _free_name(target.final, on_collision)
+                placed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target.staged, placed)
+                progress[key] = str(placed)
+                _save_progress(output_plan.staging_dir, progress)
+            else:
+                raise OutputError(f"the stem {target.label!r} was not downloaded")
+            written.append(
+                WrittenFile(target.label, placed, placed.stat().st_size, file_sha256(placed))
+            )
+        document = {**manifest, "outputs": [_written_entry(item) for item in written]}
+        manifest_path = output_plan.manifest
+        if manifest_path.exists() and on_collision != "replace":
+            existing = _read_json(manifest_path)
+            if existing.get("job_id") != manifest.get("job_id"):
+                manifest_path = _free_name(manifest_path, "unique")
+        _write_atomically(manifest_path, json.dumps(document, indent=2, ensure_ascii=False))
+    except OSError as error:
+        raise OutputError(
+            f"cannot write stems below {output_plan.root}: {error.strerror or error}"
+        ) from None
+    discard(output_plan.staging_dir)
+    return written
+
+
+def discard(staging: Path) -> None:
+    """Remove a job's staging folder (and the staging parent when it is left empty)."""
+    shutil.rmtree(staging, ignore_errors=True)
+    # Other jobs may still stage there (rmdir refuses a non-empty folder), or it is gone.
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()
+
+
+def move_original(source: Path, destination_folder: Path) -> Path:
+    """Move a finished original into ``destination_folder`` under a free name; return it."""
+    try:
+        destination_folder.mkdir(parents=True, exist_ok=True)
+        target = _free_name(destination_folder / source.name, "unique")
+        os.replace(source, target)
+    except OSError as error:
+        if getattr(error, "errno", None) == 18:  # EXDEV: another file system
+            target = _free_name(destination_folder / source.name, "unique")
+            shutil.copy2(source, target)
+            os.remove(source)
+            return target
+        raise OutputError(f"cannot move {source} to {destination_folder}: {error}") from None
+    return target
+
+
+def _free_name(path: Path, on_collision: Collision) -> Path:
+    if not path.exists() or on_collision == "replace":
+        return path
+    if on_collision == "fail":
+        raise OutputError(f"{path} already exists (on_collision: fail)")
+    stem, suffix = path.stem, path.suffix
+    counter = 2
+    while True:
+        candidate = path.with_name(naming.truncate_name(f"{stem} ({counter}){suffix}"))
+        if not candidate.exists():
+            return candidate
+        counter += 1
+
+
+def _written_entry(item: WrittenFile) -> dict[str, Any]:
+    entry = asdict(item)
+    entry["path"] = str(item.path)
+    entry["name"] = item.path.name
+    return entry
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".part", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _load_plan(staging: Path) -> OutputPlan | None:
+    data = _read_json(staging / _PLAN_NAME)
+    try:
+        targets = tuple(
+            OutputTarget(str(t["label"]), Path(t["staged"]), Path(t["final"]))
+            for t in data["targets"]
+        )
+        return OutputPlan(
+            int(data["job_id"]), Path(data["root"]), staging, targets, Path(data["manifest"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _load_progress(staging: Path) -> dict[str, str]:
+    data = _read_json(staging / "moved.json")
+    return {str(key): str(value) for key, value in data.items()}
+
+
+def _save_progress(staging: Path, progress: Mapping[str, str]) -> None:
+    _write_atomically(staging / "moved.json", json.dumps(dict(progress)))
