@@ -47,7 +47,6 @@ _PROGRESS_FIELDS = frozenset(
         "output_dir",
         "duration_seconds",
         "credits_estimate",
-        "source_path",
     }
 )
 #: Job columns a transition may set along with the state.
@@ -170,8 +169,8 @@ class JobStore:
                     content_sha256,
                     preset_fingerprint,
                     preset_name,
-                    folder_path,
-                    source_path,
+                    records.path_to_db(folder_path),
+                    records.path_to_db(source_path),
                     source_size,
                     JobState.DISCOVERED.value,
                     sep_type,
@@ -184,7 +183,7 @@ class JobStore:
             job_id = cursor.lastrowid
             connection.execute(
                 "INSERT INTO events (job_id, at, from_state, to_state, detail) VALUES (?,?,?,?,?)",
-                (job_id, now, None, JobState.DISCOVERED.value, source_path),
+                (job_id, now, None, JobState.DISCOVERED.value, records.path_to_db(source_path)),
             )
             created = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return records.job_from_row(created), True
@@ -307,14 +306,17 @@ class JobStore:
         """Return what is known of one file in a hot folder, if anything."""
         rows = self._query(
             "SELECT * FROM sources WHERE folder_path = ? AND relative_path = ?",
-            [folder_path, relative_path],
+            [records.path_to_db(folder_path), records.path_to_db(relative_path)],
         )
         return records.source_from_row(rows[0]) if rows else None
 
     def sources_in(self, folder_path: str) -> dict[str, SourceRecord]:
         """Return every recorded file of a hot folder, by relative path."""
-        rows = self._query("SELECT * FROM sources WHERE folder_path = ?", [folder_path])
-        return {row["relative_path"]: records.source_from_row(row) for row in rows}
+        rows = self._query(
+            "SELECT * FROM sources WHERE folder_path = ?", [records.path_to_db(folder_path)]
+        )
+        found = (records.source_from_row(row) for row in rows)
+        return {record.relative_path: record for record in found}
 
     def record_source(self, record: SourceRecord) -> None:
         """Remember a file's size, mtime, content hash and what became of it."""
@@ -328,8 +330,8 @@ class JobStore:
                        content_sha256 = excluded.content_sha256, job_id = excluded.job_id,
                        verdict = excluded.verdict, seen_at = excluded.seen_at""",
                 (
-                    record.folder_path,
-                    record.relative_path,
+                    records.path_to_db(record.folder_path),
+                    records.path_to_db(record.relative_path),
                     record.size,
                     record.mtime_ns,
                     record.content_sha256,
@@ -344,12 +346,14 @@ class JobStore:
         with self._transaction() as connection:
             connection.execute(
                 "DELETE FROM sources WHERE folder_path = ? AND relative_path = ?",
-                (folder_path, relative_path),
+                (records.path_to_db(folder_path), records.path_to_db(relative_path)),
             )
 
     def folder_first_watched(self, folder_path: str) -> float | None:
         """Return when a hot folder was first watched, or None if never."""
-        rows = self._query("SELECT first_watched_at FROM folders WHERE path = ?", [folder_path])
+        rows = self._query(
+            "SELECT first_watched_at FROM folders WHERE path = ?", [records.path_to_db(folder_path)]
+        )
         return float(rows[0]["first_watched_at"]) if rows else None
 
     def mark_folder_watched(self, folder_path: str) -> None:
@@ -357,7 +361,7 @@ class JobStore:
         with self._transaction() as connection:
             connection.execute(
                 "INSERT OR IGNORE INTO folders (path, first_watched_at) VALUES (?, ?)",
-                (folder_path, self._clock()),
+                (records.path_to_db(folder_path), self._clock()),
             )
 
     # --- flags ------------------------------------------------------------------------------

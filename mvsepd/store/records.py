@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -9,6 +10,28 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mvsepd.models import JobRecord, JobState
+
+_BYTES_PREFIX = "\0fs:"
+
+
+def path_to_db(text: str) -> str:
+    """Return a path as storable text. File names that are not valid UTF-8 reach Python with
+    surrogate escapes, which SQLite refuses; those are stored as the base64 of their bytes
+    behind a NUL (which no real path contains), so they still round-trip and compare equal."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        return _BYTES_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+    return text
+
+
+def path_from_db(text: str) -> str:
+    """Undo ``path_to_db``."""
+    if text.startswith(_BYTES_PREFIX):
+        raw = base64.urlsafe_b64decode(text[len(_BYTES_PREFIX) :])
+        return raw.decode("utf-8", "surrogateescape")
+    return text
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,8 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
             data[name] = json.loads(row["options_json"] or "{}")
         elif name in ("state", "resume_state"):
             data[name] = JobState(row[name]) if row[name] is not None else None
+        elif name in ("source_path", "folder_path"):
+            data[name] = path_from_db(row[name])
         else:
             data[name] = row[name]
     return JobRecord(**data)
@@ -64,8 +89,8 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
 
 def source_from_row(row: sqlite3.Row) -> SourceRecord:
     return SourceRecord(
-        folder_path=row["folder_path"],
-        relative_path=row["relative_path"],
+        folder_path=path_from_db(row["folder_path"]),
+        relative_path=path_from_db(row["relative_path"]),
         size=int(row["size"]),
         mtime_ns=int(row["mtime_ns"]),
         content_sha256=row["content_sha256"],

@@ -172,3 +172,27 @@ def test_credits_committed_since(tmp_path: Path) -> None:
         store.transition(job.id, JobState.UPLOADING, upload_started_at=clock.now)
         assert store.credits_committed_since(clock.now - 10) == 3
         assert store.credits_committed_since(clock.now + 10) == 0
+
+
+def test_file_names_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
+    # A name with an invalid UTF-8 byte reaches Python as a surrogate escape.
+    odd = os.fsdecode(b"/hot/caf\xe9 mix.wav")
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        job, _ = store.find_or_create(
+            content_sha256="c" * 64,
+            preset_fingerprint="f" * 64,
+            preset_name="p",
+            folder_path="/hot",
+            source_path=odd,
+            source_size=1,
+            sep_type=1,
+            options={},
+            output_format=1,
+        )
+        assert store.get(job.id).source_path == odd
+        relative = os.fsdecode(b"caf\xe9 mix.wav")
+        store.record_source(SourceRecord("/hot", relative, 1, 2, None, job.id, "job"))
+        assert store.source("/hot", relative) is not None
+        assert relative in store.sources_in("/hot")
+        store.forget_source("/hot", relative)
+        assert store.source("/hot", relative) is None
