@@ -182,6 +182,10 @@ class Daemon:
 
     def start(self) -> None:
         """Apply the first-run policy, start watching (the first scan runs now), then ready."""
+        # Without any catalog, presets named by text cannot be checked: fetch it once now.
+        if self.context.catalog.algorithms is None and self.context.catalog.refresh():
+            self.context.resolve_presets()
+        self.report_preset_problems()
         self.engine.prepare_folders()
         self.intake.start()
         for hook in self.hooks.on_started:
@@ -195,6 +199,19 @@ class Daemon:
             server=self.client.server,
             jobs={state.value: count for state, count in counts.items()},
         )
+
+    def preset_problems(self) -> list[str]:
+        """Return every preset that cannot be used, in words (empty when all resolve)."""
+        return [
+            f"presets.{name}: {problem}"
+            for name, problem in self.context.presets.items()
+            if isinstance(problem, Exception)
+        ]
+
+    def report_preset_problems(self) -> None:
+        """Log presets that cannot be used; files in their folders fail with the reason."""
+        for problem in self.preset_problems():
+            log.error("preset_unusable", problem=problem, note="its folder's files will fail")
 
     def run(self) -> None:
         """Run the engine until ``stop_event`` is set."""
@@ -264,3 +281,21 @@ def install_signal_handlers(daemon: Daemon) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def run_foreground(paths: AppPaths, build: Callable[[], Daemon]) -> bool:
+    """Lock the state directory, build the daemon, run it until a signal, stop it.
+
+    Return True when every worker ended within the grace period. Raise AlreadyRunningError
+    (before anything is opened) when another daemon holds the state directory.
+    """
+    lock = InstanceLock(paths.lock_file)
+    lock.acquire()
+    try:
+        daemon = build()
+        install_signal_handlers(daemon)
+        daemon.start()
+        daemon.run()
+        return daemon.stop()
+    finally:
+        lock.release()

@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from mvsepd import naming
 from mvsepd.errors import OutputError
@@ -71,6 +73,22 @@ class WrittenFile:
     path: Path
     size: int
     sha256: str
+
+
+_EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+def extension_of(names: Iterable[str | None], default: str) -> str:
+    """Return the extension of the first name (a download name, a URL) that has a sane one."""
+    for name in names:
+        if not name:
+            continue
+        last = PurePosixPath(urlsplit(name).path).name if "://" in name else name
+        if "." in last:
+            extension = last.rsplit(".", 1)[1].lower()
+            if _EXTENSION.match(extension):
+                return extension
+    return default
 
 
 def staging_dir(root: Path, job_id: int) -> Path:

@@ -9,10 +9,8 @@ reason; a result URL that points anywhere but the job's own host is refused.
 from __future__ import annotations
 
 import datetime
-import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 
@@ -25,7 +23,6 @@ from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, Resul
 
 log = structlog.get_logger("mvsepd.engine")
 
-_EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
 _MIN_DOWNLOAD_CAP = 8 * 1024 * 1024
 
 
@@ -74,7 +71,10 @@ def _place(
         template, collision, subdir = naming.DEFAULT_OUTPUT_TEMPLATE, "unique", ""
     default_extension = OutputFormat(job.output_format or 0).extension
     stems = [
-        outputs.StemRequest(file.type or "Result", _extension(file, default_extension))
+        outputs.StemRequest(
+            file.type or "Result",
+            outputs.extension_of((file.download_name, file.url), default_extension),
+        )
         for file in files
     ]
     values = {"track": source.stem, "preset": job.preset_name, "subdir": subdir}
@@ -139,15 +139,6 @@ def _subdir(source: Path, folder: Path) -> str:
     except ValueError:
         return ""
     return relative.as_posix() if str(relative) != "." else ""
-
-
-def _extension(result: ResultFile, default: str) -> str:
-    for candidate in (result.download_name, PurePosixPath(urlsplit(result.url).path).name):
-        if candidate and "." in candidate:
-            extension = candidate.rsplit(".", 1)[1].lower()
-            if _EXTENSION.match(extension):
-                return extension
-    return default
 
 
 def _download_cap(result: ResultFile, job: JobRecord) -> int:

@@ -1,0 +1,168 @@
+"""``mvsepd run`` (the daemon in the foreground) and ``mvsepd demo`` (everything, offline)."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from mvsepd import audio, logsetup
+from mvsepd.cli.common import config_option, handle_errors, load, say
+from mvsepd.configfile import parse_config
+from mvsepd.daemon import Daemon, run_foreground
+from mvsepd.engine import EngineSettings
+from mvsepd.exits import ExitStatus
+from mvsepd.models import JobRecord, JobState, Secret
+from mvsepd.paths import AppPaths
+
+
+@click.command()
+@config_option
+@click.option(
+    "--log-file",
+    is_flag=True,
+    help="Also write JSON lines to a rotating file in the user log folder.",
+)
+@click.option(
+    "--json-logs/--console-logs",
+    default=None,
+    help="JSON lines or readable lines on stderr (default: readable on a terminal).",
+)
+@handle_errors
+def run(config_path: Path | None, log_file: bool, json_logs: bool | None) -> None:
+    """Watch the configured hot folders and process new files until stopped.
+
+    Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM
+    stops it within about ten seconds, every job saved; a second Ctrl+C exits at once.
+    """
+    loaded = load(config_path)
+    token = loaded.token()
+    logsetup.add_secret(token.reveal())
+    logsetup.configure(
+        level=loaded.config.daemon.log_level,
+        json_lines=json_logs,
+        log_file=loaded.paths.log_file if log_file else None,
+    )
+    clean = run_foreground(loaded.paths, lambda: Daemon(loaded.config, token, loaded.paths))
+    raise SystemExit(int(ExitStatus.OK if clean else ExitStatus.ERROR))
+
+
+DEMO_CONFIG = """
+account:
+  server: "{server}"
+presets:
+  four-stems:
+    sep_type: "Demucs4 HT (vocals, drums, bass, other)"
+    output_format: wav16
+folders:
+  - path: "{hot}"
+    preset: four-stems
+    stability_seconds: 1
+"""
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put the demo's hot folder and stems (default: a new temporary folder).",
+)
+@click.option("--timeout", default=180.0, show_default=True, help="Give up after this many s.")
+@handle_errors
+def demo(directory: Path | None, timeout: float) -> None:
+    """Run mvsepd end to end, offline: a local MVSEP, a hot folder, a generated track.
+
+    Starts the emulator, writes a short track into a new hot folder the way a DAW export does,
+    lets the daemon upload it, wait in the queue and download the stems, then prints where they
+    are. No account, token or network needed.
+    """
+    from mvsepd.emulator import EmulatorServer, EmulatorSettings
+
+    base = directory or Path(tempfile.mkdtemp(prefix="mvsepd-demo-"))
+    base = base.expanduser().resolve()
+    hot = base / "Exports"
+    hot.mkdir(parents=True, exist_ok=True)
+    logsetup.configure(level="warning", json_lines=False)
+    settings = EmulatorSettings(queue_seconds=1.0, processing_seconds=2.0)
+    with EmulatorServer(settings) as server:
+        account = server.add_account(plan="free")
+        say(f"local MVSEP emulator on {server.url} (account {account.plan}, no network used)")
+        config = parse_config(DEMO_CONFIG.format(server=server.url, hot=hot), "demo")
+        state = base / ".mvsepd"
+        paths = AppPaths(state / "config", state / "state", state / "cache", state / "log", state)
+        daemon = Daemon(
+            config,
+            Secret(account.token),
+            paths,
+            settings=EngineSettings(tick_seconds=0.2, poll_first_seconds=1, poll_max_seconds=2),
+        )
+        daemon.start()
+        worker = threading.Thread(target=daemon.run, name="mvsepd-demo", daemon=True)
+        worker.start()
+        try:
+            track = hot / "Demo track.wav"
+            say(f"hot folder: {hot}")
+            say(f"exporting {track.name} into it...")
+            _export_slowly(track)
+            job = _follow(daemon, timeout)
+        finally:
+            daemon.stop_event.set()
+            worker.join(timeout=10)
+            daemon.stop()
+    if job is None or job.state is not JobState.DONE:
+        reason = job.reason if job is not None else f"no result within {timeout:.0f} s"
+        say(f"demo failed: {reason}", err=True)
+        raise SystemExit(int(ExitStatus.JOB_FAILED))
+    output = Path(job.output_dir or "")
+    say(f"stems ready in {output}:")
+    for stem in sorted(output.iterdir()):
+        say(f"  {stem.name}")
+    raise SystemExit(int(ExitStatus.OK))
+
+
+def _export_slowly(track: Path) -> None:
+    """Write the track the way a DAW does: in place, in pieces, header completed last."""
+    staging = track.with_name(".render.wav")
+    audio.write_demo_track(staging)
+    data = staging.read_bytes()
+    staging.unlink()
+    with track.open("wb") as handle:
+        # A DAW writes a header with placeholder sizes first and fixes it at the end.
+        handle.write(data[:4] + b"\0\0\0\0" + data[8:44])
+        handle.flush()
+        for start in range(44, len(data), len(data) // 4 + 1):
+            handle.write(data[start : start + len(data) // 4 + 1])
+            handle.flush()
+            time.sleep(0.3)
+        handle.seek(0)
+        handle.write(data[:44])
+
+
+def _follow(daemon: Daemon, timeout: float) -> JobRecord | None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        jobs = daemon.store.jobs()
+        if jobs:
+            job = jobs[0]
+            words = _words(job)
+            if words != last:
+                say(f"  {words}")
+                last = words
+            if job.state.terminal:
+                return job
+        time.sleep(0.2)
+    return None
+
+
+def _words(job: JobRecord) -> str:
+    if job.state is JobState.SUBMITTED:
+        if job.remote_status == "waiting" and job.current_order:
+            return f"waiting at MVSEP: {job.current_order} of {job.queue_count}"
+        return f"{job.remote_status or 'submitted'} at MVSEP"
+    words = str(job.state.value).replace("_", " ")
+    return f"{words} ({job.reason})" if job.reason else words

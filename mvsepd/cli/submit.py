@@ -1,0 +1,218 @@
+"""``mvsepd submit FILE``: one file, now, with progress bars; the stems land next to it.
+
+It does not use the daemon's job store: it is an explicit, one-off request. Interrupting it
+after the upload leaves the job at MVSEP; the hash is printed so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from mvsepd import audio, cost, lifecycle, naming, outputs
+from mvsepd.api import MvsepClient
+from mvsepd.cli.common import config_option, handle_errors, load, say
+from mvsepd.config import Config
+from mvsepd.errors import InputError, MvsepError
+from mvsepd.exits import ExitStatus
+from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
+from mvsepd.presets import PresetSpec, ResolvedPreset, resolve
+
+SUBMIT_TEMPLATE = "{parent}/{track} stems/{track} - {stem}.{ext}"
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--preset", help="A preset from the configuration.")
+@click.option("--sep-type", help="An algorithm id or name instead of a preset.")
+@click.option("--option", "options", multiple=True, help="KEY=VALUE, with --sep-type (repeat).")
+@click.option("--format", "output_format", help="Output format with --sep-type (wav16, ...).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the stems (default: '<track> stems' next to the file).",
+)
+@config_option
+@handle_errors
+def submit(
+    file: Path,
+    preset: str | None,
+    sep_type: str | None,
+    options: tuple[str, ...],
+    output_format: str | None,
+    output: Path | None,
+    config_path: Path | None,
+) -> None:
+    """Separate one FILE now and wait for its stems, with progress bars."""
+    if not file.is_file():
+        raise InputError(f"{file}: no such file (give the path of an audio file)", field="file")
+    loaded = load(config_path)
+    spec = _spec(loaded.config, preset, sep_type, options, output_format)
+    with MvsepClient(loaded.token(), loaded.config.account.server) as client:
+        resolved = resolve(spec, client.algorithms())
+        _announce(file, resolved)
+        status = _run(client, file, resolved, output)
+    if status.status is not RemoteStatus.DONE:
+        raise SystemExit(int(ExitStatus.JOB_FAILED))
+
+
+def _spec(
+    config: Config,
+    preset: str | None,
+    sep_type: str | None,
+    options: tuple[str, ...],
+    output_format: str | None,
+) -> PresetSpec:
+    if (preset is None) == (sep_type is None):
+        raise InputError("give either --preset NAME or --sep-type ID", field="preset")
+    if preset is not None:
+        specs = config.preset_specs()
+        if preset not in specs:
+            known = ", ".join(sorted(specs)) or "none configured"
+            raise InputError(
+                f"--preset: no preset named {preset!r}; known: {known}", field="preset"
+            )
+        return specs[preset]
+    chosen: dict[str, str] = {}
+    for item in options:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise InputError(f"--option {item!r}: expected KEY=VALUE", field="option")
+        chosen[key.strip()] = value.strip()
+    try:
+        fmt = OutputFormat.parse(output_format or "wav16")
+    except ValueError as error:
+        raise InputError(f"--format: {error}", field="format") from None
+    assert sep_type is not None
+    return PresetSpec("command line", sep_type, chosen, fmt)
+
+
+def _announce(file: Path, preset: ResolvedPreset) -> None:
+    info = audio.probe(file)
+    words = f"{file.name}: {preset.algorithm_name} (sep_type {preset.sep_type}), "
+    words += preset.output_format.config_name
+    if info.duration_seconds is not None and preset.algorithm is not None:
+        estimate = cost.estimate_credits(preset.algorithm, preset.options, info.duration_seconds)
+        words += f"; {info.duration_seconds:.0f} s, premium cost about {estimate.describe()}"
+    say(words)
+
+
+def _run(
+    client: MvsepClient, file: Path, preset: ResolvedPreset, output: Path | None
+) -> SeparationStatus:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as progress:
+        upload = progress.add_task("upload", total=file.stat().st_size)
+        created = client.create_separation(
+            file,
+            sep_type=preset.sep_type,
+            options=preset.options,
+            output_format=preset.output_format,
+            progress=lambda sent, total: progress.update(upload, completed=sent, total=total),
+        )
+        queue = progress.add_task("queued", total=None)
+        status = _wait(client, created.hash, created.server, progress, queue)
+        if status.status is not RemoteStatus.DONE:
+            say(f"MVSEP: {status.raw_status}: {status.message or 'no reason given'}", err=True)
+            return status
+        _download(client, file, status, created.server, output, progress)
+    return status
+
+
+def _wait(
+    client: MvsepClient, job_hash: str, server: str, progress: Progress, task: TaskID
+) -> SeparationStatus:
+    polls = 0
+    try:
+        while True:
+            try:
+                status = client.get_separation(job_hash, server=server)
+            except MvsepError as error:
+                if not error.transient:
+                    raise
+                time.sleep(lifecycle.retry_delay(min(polls + 1, 6)))
+                polls += 1
+                continue
+            if status.status.finished:
+                progress.update(
+                    task, description=f"MVSEP: {status.raw_status}", total=1, completed=1
+                )
+                return status
+            words = status.raw_status
+            if status.current_order is not None:
+                words = f"waiting: {status.current_order} of {status.queue_count}"
+            if status.all_chunks:
+                words += f", {status.finished_chunks or 0}/{status.all_chunks} chunks"
+            progress.update(task, description=f"MVSEP: {words}")
+            time.sleep(
+                lifecycle.poll_delay(polls, status.status, queue_position=status.current_order)
+            )
+            polls += 1
+    except KeyboardInterrupt:
+        say(f"\nthe job goes on at MVSEP; its hash is {job_hash}", err=True)
+        raise
+
+
+def _download(
+    client: MvsepClient,
+    file: Path,
+    status: SeparationStatus,
+    server: str,
+    output: Path | None,
+    progress: Progress,
+) -> None:
+    parent = (output or file.parent).expanduser()
+    template = SUBMIT_TEMPLATE if output is None else "{parent}/{track} - {stem}.{ext}"
+    default_extension = _format_extension(status.output_format)
+    stems = [
+        outputs.StemRequest(
+            item.type or "Result",
+            outputs.extension_of((item.download_name, item.url), default_extension),
+        )
+        for item in status.files
+    ]
+    plan = outputs.plan(
+        job_id=os.getpid(),
+        root=naming.output_root(template, parent=parent, folder=parent.name),
+        template=template,
+        values={"track": file.stem, "preset": "", "subdir": ""},
+        stems=stems,
+    )
+    outputs.prepare(plan)
+    for target, item in zip(plan.targets, status.files, strict=True):
+        task = progress.add_task(f"stem {target.label}", total=item.approximate_size)
+
+        def advance(done: int, total: int, task: TaskID = task) -> None:
+            progress.update(task, completed=done, total=total)
+
+        client.download_result(item, target.staged, server=server, progress=advance)
+    written = outputs.finalize(plan, {"source": str(file), "mvsep": {"hash": status.hash}})
+    progress.stop()
+    say(f"stems in {plan.manifest.parent}:")
+    for placed in written:
+        say(f"  {placed.path.name}")
+
+
+def _format_extension(label: str | None) -> str:
+    try:
+        return OutputFormat.parse(label or "wav16").extension
+    except ValueError:
+        return "wav"
