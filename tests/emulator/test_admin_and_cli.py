@@ -134,7 +134,8 @@ def test_python_m_emulator_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        # communicate() drains and closes both pipes, so no file handle outlives the test.
+        process.communicate(timeout=10)
     assert not list(tmp_path.glob("mvsepd-emulator-*"))  # storage removed
 
 
@@ -161,4 +162,4 @@ def test_cli_without_accounts_prints_one_free_token(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate(timeout=10)

@@ -1,0 +1,115 @@
+"""The layers of DESIGN.md hold: imports point down only, adapters never import each other, and
+each foreign library is imported by the one module that owns it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mvsepd"
+
+# Rank: a module may import modules of a lower rank, and of its own rank too, except that an
+# adapter (rank 2) never imports another adapter: each owns one foreign system.
+LAYERS: dict[str, tuple[int, str]] = {
+    "errors": (0, "leaf"),
+    "models": (0, "leaf"),
+    "paths": (0, "leaf"),
+    "hashing": (0, "leaf"),
+    "exits": (0, "leaf"),
+    "config": (1, "domain"),
+    "configfile": (1, "domain"),
+    "lifecycle": (1, "domain"),
+    "presets": (1, "domain"),
+    "cost": (1, "domain"),
+    "naming": (1, "domain"),
+    "api": (2, "adapter"),
+    "store": (2, "adapter"),
+    "intake": (2, "adapter"),
+    "outputs": (2, "adapter"),
+    "audio": (2, "adapter"),
+    "engine": (3, "orchestration"),
+    "statusapi": (3, "orchestration"),
+    "daemon": (4, "process"),
+    "logsetup": (4, "process"),
+    "sdnotify": (4, "process"),
+    "cli": (5, "entry"),
+    "tray": (5, "entry"),
+    "service": (5, "entry"),
+    "__main__": (5, "entry"),
+    "__init__": (5, "entry"),
+}
+PEER = "emulator"
+
+LIBRARY_OWNERS = {
+    "requests": {"api"},
+    "requests_toolbelt": {"api"},
+    "urllib3": {"api"},
+    "sqlite3": {"store"},
+    "watchdog": {"intake"},
+    "soundfile": {"audio", "emulator"},
+    "pystray": {"tray"},
+}
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _group(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "mvsepd":
+                names.extend(f"mvsepd.{alias.name}" for alias in node.names)
+            else:
+                names.append(node.module)
+    return names
+
+
+def test_every_module_has_a_layer() -> None:
+    for path in _modules():
+        group = _group(path)
+        assert group == PEER or group in LAYERS, f"{path}: add {group!r} to LAYERS"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path: Path) -> None:
+    group = _group(path)
+    for name in _imports(path):
+        top = name.split(".")[0]
+        owners = LIBRARY_OWNERS.get(top)
+        if owners is not None:
+            assert group in owners, f"{path.name} imports {name}; only {owners} may"
+        if top != "mvsepd" or name == "mvsepd":
+            continue
+        target = name.split(".")[1]
+        if target == "__version__" or target == group:
+            continue
+        if group == PEER:
+            assert LAYERS[target][1] == "leaf", f"the emulator imports {name}"
+            continue
+        assert target != PEER or LAYERS[group][0] == 5, f"{path} imports the emulator"
+        if target == PEER:
+            continue
+        rank, kind = LAYERS[group]
+        target_rank, _ = LAYERS[target]
+        same_layer_allowed = target_rank == rank and kind != "adapter"
+        assert target_rank < rank or same_layer_allowed, (
+            f"{path.relative_to(PACKAGE)} ({kind}) imports {name}"
+        )
+
+
+def test_every_module_says_what_it_owns() -> None:
+    for path in _modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{path.relative_to(PACKAGE)} has no module docstring"
