@@ -35,6 +35,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "logsetup": (4, "process"),
     "sdnotify": (4, "process"),
     "cli": (5, "entry"),
+    "control": (5, "entry"),
     "tray": (5, "entry"),
     "service": (5, "entry"),
     "__main__": (5, "entry"),

@@ -12,6 +12,8 @@ from mvsepd.cli.account_cmd import algorithms, login
 from mvsepd.cli.config_cmd import config_group
 from mvsepd.cli.emulator_cmd import emulator
 from mvsepd.cli.run import demo, run
+from mvsepd.cli.service_cmd import COMMANDS as SERVICE_COMMANDS
+from mvsepd.cli.status_cmd import COMMANDS as STATUS_COMMANDS
 from mvsepd.cli.submit import submit
 
 
@@ -29,7 +31,17 @@ def cli(context: click.Context, debug: bool) -> None:
     context.obj["debug"] = debug
 
 
-for command in (run, demo, submit, config_group, algorithms, login, emulator):
+for command in (
+    run,
+    demo,
+    submit,
+    config_group,
+    algorithms,
+    login,
+    emulator,
+    *STATUS_COMMANDS,
+    *SERVICE_COMMANDS,
+):
     cli.add_command(command)
 
 

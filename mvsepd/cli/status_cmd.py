@@ -1,0 +1,7 @@
+"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|tray`` (being built)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
