@@ -241,6 +241,17 @@ class DaemonConfig(_Section):
     rescan_seconds: float = Field(
         DEFAULT_RESCAN_SECONDS, ge=5, description="Full scan of every folder this often."
     )
+    incomplete_after_seconds: float = Field(
+        600.0,
+        ge=1,
+        description="A file that still looks unfinished after this long is reported as broken.",
+    )
+    poll_first_seconds: float = Field(
+        5.0, ge=0.05, description="First status check of a submitted job after this long."
+    )
+    poll_max_seconds: float = Field(
+        30.0, ge=0.05, description="Status checks back off up to this interval."
+    )
     catalog_refresh_hours: float = Field(
         DEFAULT_CATALOG_REFRESH_HOURS, gt=0, description="Refetch the algorithm catalog after."
     )

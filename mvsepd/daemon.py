@@ -157,7 +157,13 @@ class Daemon:
             client=self.client,
             catalog=catalog,
             clock=clock,
-            settings=settings or EngineSettings(),
+            settings=settings
+            or EngineSettings(
+                poll_first_seconds=config.daemon.poll_first_seconds,
+                poll_max_seconds=max(
+                    config.daemon.poll_max_seconds, config.daemon.poll_first_seconds
+                ),
+            ),
         )
         for folder in config.folders:
             path = _absolute(folder.path)
@@ -174,6 +180,8 @@ class Daemon:
             readiness=readiness,
             is_known=lambda folder, relative, stat: self.engine.is_known(folder, relative, stat),
             rescan_seconds=config.daemon.rescan_seconds,
+            give_up_seconds=config.daemon.incomplete_after_seconds,
+            logger=structlog.get_logger("mvsepd.intake"),
         )
         self.engine = Engine(self.context, self.intake)
 
