@@ -1,0 +1,239 @@
+"""Shared parts of the daemon integration tests: audio files, a configured daemon, waiting.
+
+Everything here is real: the emulator over HTTP on 127.0.0.1, the daemon with its watchdog
+observers, SQLite, and (for crash tests) a daemon in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy
+import soundfile
+
+from mvsepd.configfile import parse_config
+from mvsepd.daemon import Daemon
+from mvsepd.emulator import EmulatorServer
+from mvsepd.engine import EngineSettings
+from mvsepd.models import JobRecord, JobState, Secret
+from mvsepd.paths import AppPaths
+from mvsepd.store import JobStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAST = EngineSettings(
+    tick_seconds=0.05,
+    poll_first_seconds=0.1,
+    poll_max_seconds=0.3,
+    account_refresh_seconds=30,
+    token_recheck_seconds=30,
+)
+
+
+def wav_bytes(seconds: float = 0.5, *, sample_rate: int = 22050, seed: int = 0) -> bytes:
+    """Return a complete stereo 16-bit WAV file of noise (different bytes for each seed)."""
+    import io
+
+    generator = numpy.random.default_rng(seed)
+    frames = max(1, int(seconds * sample_rate))
+    buffer = io.BytesIO()
+    soundfile.write(
+        buffer,
+        generator.uniform(-0.3, 0.3, (frames, 2)),
+        sample_rate,
+        format="WAV",
+        subtype="PCM_16",
+    )
+    return buffer.getvalue()
+
+
+def write_wav(path: Path, seconds: float = 0.5, *, seed: int = 0) -> bytes:
+    """Write a WAV atomically (rename into place) and return its bytes."""
+    data = wav_bytes(seconds, seed=seed)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+    return data
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, *, message: str = "condition", interval=0.05
+) -> Any:
+    """Return the predicate's first truthy value; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class Setup:
+    """One test's folders, emulator and configuration."""
+
+    tmp: Path
+    server: EmulatorServer
+    token: str
+    hot: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> AppPaths:
+        state = self.tmp / "state"
+        return AppPaths(
+            config_dir=self.tmp / "config",
+            state_dir=state,
+            cache_dir=self.tmp / "cache",
+            log_dir=self.tmp / "log",
+            runtime_dir=self.tmp / "run",
+        )
+
+    @property
+    def outputs(self) -> Path:
+        return self.hot.parent / f"{self.hot.name} stems"
+
+    def config_text(
+        self,
+        *,
+        folder: str = "",
+        stability: float = 0.3,
+        preset: str = "sep_type: 20",
+        account: str = "",
+        limits: str = "",
+        daemon: str = "incomplete_after_seconds: 3\n  poll_first_seconds: 0.2\n  poll_max_seconds: 0.5",
+    ) -> str:
+        return f"""
+account:
+  server: "{self.server.url}"
+  {account}
+presets:
+  four:
+    {preset}
+    output_format: wav16
+folders:
+  - path: "{self.hot}"
+    preset: four
+    existing_files: process
+    stability_seconds: {stability}
+    {folder}
+limits:
+  {limits or "max_concurrent_jobs: null"}
+daemon:
+  {daemon}
+"""
+
+    def write_config(self, text: str | None = None) -> Path:
+        path = self.tmp / "config.yaml"
+        path.write_text(text or self.config_text(), encoding="utf-8")
+        return path
+
+    def environment(self) -> dict[str, str]:
+        """The environment of a daemon subprocess: its own directories and the token."""
+        paths = self.paths
+        return {
+            **os.environ,
+            "MVSEP_API_TOKEN": self.token,
+            "MVSEPD_CONFIG_DIR": str(paths.config_dir),
+            "MVSEPD_STATE_DIR": str(paths.state_dir),
+            "MVSEPD_CACHE_DIR": str(paths.cache_dir),
+            "MVSEPD_LOG_DIR": str(paths.log_dir),
+            "MVSEPD_RUNTIME_DIR": str(paths.runtime_dir),
+            "PYTHONPATH": str(ROOT),
+        }
+
+    def jobs(self) -> list[JobRecord]:
+        """Read the job store as another process would (WAL allows it)."""
+        if not self.paths.store_file.exists():
+            return []
+        with JobStore(self.paths.store_file) as store:
+            return store.jobs()
+
+    def stems(self) -> list[Path]:
+        return sorted(p for p in self.outputs.rglob("*") if p.is_file())
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in self.outputs.rglob("manifest.json")
+        ]
+
+    def leftovers(self) -> list[Path]:
+        """Half-written files or staging folders left anywhere below the hot folder's parent."""
+        found = []
+        for path in self.hot.parent.rglob("*"):
+            if path.name.endswith((".part", ".tmp")) or ".mvsepd-staging" in path.parts:
+                found.append(path)
+        return found
+
+
+class RunningDaemon:
+    """A daemon running in this process, in a thread."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.thread = threading.Thread(target=daemon.run, name="test-daemon", daemon=True)
+
+    @property
+    def store(self) -> JobStore:
+        return self.daemon.store
+
+    def states(self) -> dict[JobState, int]:
+        return self.daemon.store.count_by_state()
+
+    def done(self, count: int) -> bool:
+        return self.states().get(JobState.DONE, 0) >= count
+
+
+@contextmanager
+def running_daemon(
+    setup: Setup, config_text: str | None = None, settings: EngineSettings = FAST
+) -> Iterator[RunningDaemon]:
+    """Run a daemon for ``setup`` until the block ends."""
+    config = parse_config(config_text or setup.config_text(), "test")
+    daemon = Daemon(config, Secret(setup.token), setup.paths, settings=settings)
+    daemon.start()
+    running = RunningDaemon(daemon)
+    running.thread.start()
+    try:
+        yield running
+    finally:
+        daemon.stop_event.set()
+        running.thread.join(timeout=10)
+        daemon.stop()
+
+
+def start_daemon_process(setup: Setup, config: Path, **popen: Any) -> subprocess.Popen[str]:
+    """Start ``mvsepd run`` in its own process, logging JSON lines to a file in ``setup.tmp``."""
+    log = (setup.tmp / "daemon.log").open("a", encoding="utf-8")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mvsepd", "run", "--config", str(config), "--json-logs"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=setup.environment(),
+            **popen,
+        )
+    finally:
+        log.close()
+
+
+def stop_process(process: subprocess.Popen[str], *, kill: bool = False) -> int:
+    """Stop a daemon process (SIGKILL or SIGTERM) and return its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    return process.wait(timeout=20)
