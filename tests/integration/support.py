@@ -32,6 +32,9 @@ from mvsepd.store import JobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: The ``daemon:`` section of test configs: quick polls, broken files reported after 3 s.
+FAST_DAEMON = "incomplete_after_seconds: 3\n  poll_first_seconds: 0.2\n  poll_max_seconds: 0.5"
+
 FAST = EngineSettings(
     tick_seconds=0.05,
     poll_first_seconds=0.1,
@@ -114,7 +117,7 @@ class Setup:
         preset: str = "sep_type: 20",
         account: str = "",
         limits: str = "",
-        daemon: str = "incomplete_after_seconds: 3\n  poll_first_seconds: 0.2\n  poll_max_seconds: 0.5",
+        daemon: str = FAST_DAEMON,
     ) -> str:
         return f"""
 account:

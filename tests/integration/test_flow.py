@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 
@@ -78,7 +79,7 @@ def test_fifty_files_on_a_free_account_one_unfinished_job_at_a_time(setup: Setup
         wait_until(lambda: daemon.done(50), 150, message="50 jobs to finish", interval=0.2)
     jobs = sorted(setup.server.state.jobs(), key=lambda job: job.created_at)
     assert len(jobs) == 50 == setup.server.state.create_count()
-    for earlier, later in zip(jobs, jobs[1:]):
+    for earlier, later in itertools.pairwise(jobs):
         assert earlier.finished_at is not None
         assert later.created_at >= earlier.finished_at, "two unfinished jobs at once"
     assert len(list(setup.outputs.rglob("manifest.json"))) == 50
@@ -95,7 +96,8 @@ def test_the_same_audio_twice_is_one_job(setup: Setup) -> None:
             10,
             message="the copy to be looked at",
         )
-        assert daemon.store.source(str(setup.hot), "a copy.wav").verdict == "duplicate"
+        record = daemon.store.source(str(setup.hot), "a copy.wav")
+        assert record is not None and record.verdict == "duplicate"
     assert setup.server.state.create_count() == 1
 
 
