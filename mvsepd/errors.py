@@ -14,6 +14,7 @@ ever carries the API token.
     │   ├── AlreadyRunningError     another daemon holds the state directory's lock
     │   └── DaemonUnreachableError  no daemon answers on the status API
     ├── OutputError                 stems could not be written (disk full, permissions, ...)
+    ├── ServiceError                a service could not be installed, removed or queried
     └── MvsepError                  anything that went wrong talking to MVSEP
         ├── InvalidTokenError       401, or MVSEP's "invalid API key" bodies
         ├── InvalidRequestError     400 with the server's own messages
@@ -96,6 +97,10 @@ class OutputError(MvsepdError):
     """Stems could not be written into the output folder."""
 
     transient = True
+
+
+class ServiceError(MvsepdError):
+    """``mvsepd service`` refused or failed; nothing was left half-done (the message says)."""
 
 
 class MvsepError(MvsepdError):
