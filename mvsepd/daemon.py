@@ -24,7 +24,7 @@ from typing import IO
 
 import structlog
 
-from mvsepd import audio, intake
+from mvsepd import audio, intake, logsetup
 from mvsepd.api import MvsepClient
 from mvsepd.config import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
@@ -32,6 +32,7 @@ from mvsepd.errors import AlreadyRunningError
 from mvsepd.models import JobState, Secret
 from mvsepd.paths import AppPaths, ensure_private_directory
 from mvsepd.sdnotify import Notifier
+from mvsepd.statusapi import StatusApi
 from mvsepd.store import JobStore
 
 log = structlog.get_logger("mvsepd.daemon")
@@ -134,11 +135,15 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         hooks: DaemonHooks | None = None,
+        status_api: bool = True,
     ) -> None:
         self.config = config
         self.paths = paths
         self.notifier = notifier or Notifier()
         self.hooks = hooks or DaemonHooks()
+        self._serve_status = status_api
+        #: The local status/control API once ``start`` ran (None when disabled).
+        self.status_api: StatusApi | None = None
         self.started_at = clock()
         self.stop_event = threading.Event()
         self.ready = threading.Event()
@@ -196,6 +201,8 @@ class Daemon:
         self.report_preset_problems()
         self.engine.prepare_folders()
         self.intake.start()
+        if self._serve_status:
+            self._start_status_api()
         for hook in self.hooks.on_started:
             hook(self)
         self.ready.set()
@@ -207,6 +214,20 @@ class Daemon:
             server=self.client.server,
             jobs={state.value: count for state, count in counts.items()},
         )
+
+    def _start_status_api(self) -> None:
+        daemon_config = self.config.daemon
+        status_api = StatusApi(
+            self.engine,
+            runtime_file=self.paths.runtime_file,
+            host=daemon_config.status_host,
+            port=daemon_config.status_port,
+            started_at=self.started_at,
+            allow_remote=daemon_config.allow_remote_status,
+        )
+        logsetup.add_secret(status_api.token.reveal())
+        status_api.start()
+        self.status_api = status_api
 
     def preset_problems(self) -> list[str]:
         """Return every preset that cannot be used, in words (empty when all resolve)."""
@@ -238,6 +259,9 @@ class Daemon:
         """Stop everything; return True if every worker ended within the grace period."""
         self.stop_event.set()
         self.notifier.stopping()
+        if self.status_api is not None:
+            # First, so that clients see the daemon go and stop asking.
+            self.status_api.stop()
         for hook in self.hooks.on_stopping:
             with contextlib.suppress(Exception):
                 hook(self)

@@ -1,0 +1,209 @@
+"""The status picture: the daemon, the account, the folders and the jobs as plain JSON values.
+
+Everything a client shows comes from here, so this is also where the rules about secrets hold:
+the MVSEP API token never appears (the account shows name, plan, credits and whether the token
+works); result download URLs never appear; a job's separation hash (enough to fetch its
+results) appears only in the detail of one job, never in the picture or the job lists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mvsepd.engine import Engine
+from mvsepd.models import JobRecord, JobState
+from mvsepd.statusapi import words
+from mvsepd.statusapi.words import Transfer
+
+#: Version of the JSON shapes below; bumped (with a new path prefix) on incompatible changes.
+API_VERSION = 1
+#: Finished jobs stay in the picture (and in ``/v1/jobs``) this long.
+RECENT_SECONDS = 24 * 3600.0
+#: At most this many finished jobs are looked at for the picture (newest first).
+RECENT_LIMIT = 500
+_LIVE_STATES = [state for state in JobState if not state.terminal]
+
+
+@dataclass(frozen=True)
+class DaemonFacts:
+    """What the picture says about the daemon process itself."""
+
+    version: str
+    pid: int
+    started_at: float
+
+
+def _local_midnight(now: float) -> float:
+    local = time.localtime(now)
+    return now - (local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec) - (now % 1)
+
+
+class Picture:
+    """Builds the JSON values of the status API from a running engine (read-only)."""
+
+    def __init__(
+        self, engine: Engine, facts: DaemonFacts, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._engine = engine
+        self._context = engine.context
+        self._facts = facts
+        self._clock = clock
+
+    # --- pieces -----------------------------------------------------------------------------
+
+    def transfers(self) -> dict[int, Transfer]:
+        """Uploads and downloads in flight, by job id (a copy)."""
+        with self._context.lock:
+            return {
+                job_id: Transfer(progress.phase, progress.done, progress.total)
+                for job_id, progress in self._context.live.items()
+            }
+
+    def job(
+        self,
+        job: JobRecord,
+        transfers: dict[int, Transfer] | None = None,
+        *,
+        paused: bool | None = None,
+    ) -> dict[str, Any]:
+        """One job as JSON (without its separation hash)."""
+        transfers = self.transfers() if transfers is None else transfers
+        paused = self._engine.paused if paused is None else paused
+        transfer = transfers.get(job.id)
+        percent = transfer.percent() if transfer is not None else None
+        uploading = job.state is JobState.UPLOADING
+        downloading = job.state is JobState.DOWNLOADING
+        source = Path(job.source_path)
+        folder = Path(job.folder_path)
+        try:
+            relative = str(source.relative_to(folder))
+        except ValueError:
+            relative = source.name
+        return {
+            "id": job.id,
+            "folder": job.folder_path,
+            "file": job.source_name,
+            "relative_path": relative,
+            "source_path": job.source_path,
+            "preset": job.preset_name,
+            "state": job.state.value,
+            "phase": words.phase(job),
+            "summary": words.summary(job, transfer, paused=paused, now=self._clock()),
+            "remote_status": job.remote_status,
+            "current_order": job.current_order,
+            "queue_count": job.queue_count,
+            "finished_chunks": job.finished_chunks,
+            "all_chunks": job.all_chunks,
+            "upload_percent": percent if uploading else None,
+            "download_percent": percent if downloading else None,
+            "credits_estimate": job.credits_estimate,
+            "duration_seconds": job.duration_seconds,
+            "reason": job.reason,
+            "error": job.reason if job.state is JobState.FAILED else None,
+            "output_dir": job.output_dir,
+            "attempts": job.attempts,
+            "next_attempt_at": job.next_attempt_at,
+            "cancel_requested": job.id in self._context.cancel_requested,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "finished_at": job.finished_at,
+        }
+
+    def job_detail(self, job_id: int) -> dict[str, Any]:
+        """One job with its separation hash and its history. StoreError if there is none."""
+        job = self._context.store.get(job_id)
+        detail = self.job(job)
+        detail["separation_hash"] = job.separation_hash
+        detail["history"] = [
+            {"at": at, "from": from_state, "to": to_state, "detail": text}
+            for at, from_state, to_state, text in self._context.store.events(job_id)
+        ]
+        return detail
+
+    def jobs(self, *, include_all: bool = False) -> list[dict[str, Any]]:
+        """Unfinished jobs and those finished in the last day (every job with ``include_all``)."""
+        store = self._context.store
+        transfers = self.transfers()
+        paused = self._engine.paused
+        if include_all:
+            records = store.jobs()
+        else:
+            since = self._clock() - RECENT_SECONDS
+            live = store.jobs(_LIVE_STATES)
+            finished = [
+                job
+                for job in store.recent(RECENT_LIMIT)
+                if job.state.terminal and (job.finished_at or job.updated_at) >= since
+            ]
+            records = sorted([*live, *finished], key=lambda job: job.id)
+        return [self.job(job, transfers, paused=paused) for job in records]
+
+    def account(self) -> dict[str, Any]:
+        """The MVSEP account as far as known: never the token, only whether it works."""
+        account = self._context.account
+        user = account.user
+        return {
+            "name": user.name if user is not None else None,
+            "plan": None if user is None else ("premium" if user.is_premium else "free"),
+            "premium_enabled": user.premium_enabled if user is not None else None,
+            "credits": user.credits if user is not None else None,
+            "token_valid": account.token_valid,
+            "token_problem": account.token_problem,
+            "checked_at": account.checked_at,
+            "concurrency": self._engine.concurrency(),
+        }
+
+    def folders(self) -> list[dict[str, Any]]:
+        """Each hot folder with its preset, output root and how its watching stands."""
+        health = {item.path: item for item in self._engine.intake.health()}
+        listed = []
+        for path, runtime in self._context.folders.items():
+            state = health.get(path)
+            listed.append(
+                {
+                    "path": str(path),
+                    "preset": runtime.config.preset,
+                    "output_root": str(runtime.output_root),
+                    "watch": state.status if state is not None else "unknown",
+                    "detail": state.detail if state is not None else "",
+                }
+            )
+        return listed
+
+    # --- the whole picture --------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Everything a client shows, in one JSON object (see docs/README-status.md)."""
+        now = self._clock()
+        context = self._context
+        jobs = self.jobs()
+        midnight = _local_midnight(now)
+        done_today = sum(
+            1
+            for job in context.store.recent(RECENT_LIMIT)
+            if job.state is JobState.DONE and (job.finished_at or 0) >= midnight
+        )
+        counts = {state.value: count for state, count in context.store.count_by_state().items()}
+        return {
+            "service": "mvsepd",
+            "api": API_VERSION,
+            "version": context.feed.version,
+            "daemon": {
+                "version": self._facts.version,
+                "pid": self._facts.pid,
+                "started_at": self._facts.started_at,
+                "uptime_seconds": round(max(0.0, now - self._facts.started_at), 1),
+                "paused": self._engine.paused,
+                "server": context.client.server,
+            },
+            "account": self.account(),
+            "folders": self.folders(),
+            "arriving": [str(path) for path, _first_seen in self._engine.intake.pending()],
+            "counts": counts,
+            "done_today": done_today,
+            "jobs": jobs,
+        }

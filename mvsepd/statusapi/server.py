@@ -1,0 +1,358 @@
+"""``StatusApi``: the daemon's local HTTP status and control API (Werkzeug, in daemon threads).
+
+It binds to ``daemon.status_host``/``status_port`` (127.0.0.1 and a free port by default),
+writes the runtime file (port and a fresh random token, 0600), and answers JSON under ``/v1``.
+Every request must carry the token (``Authorization: Bearer ...`` or ``X-Mvsepd-Token``);
+without it the answer is 401 and nothing else, whatever the path. Control requests are POSTs
+that call the engine's own control methods (pause, resume, rescan, retry, cancel).
+
+``GET /v1/events?since=V&timeout=S`` is a long-poll: it answers as soon as the change feed
+passes ``V`` (or an upload/download in flight moves on, at most twice a second), else after
+``S`` seconds (at most 30), always with the current picture and version.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from mvsepd import __version__
+from mvsepd.engine import Engine
+from mvsepd.errors import DaemonError, InputError, MvsepdError, StoreError
+from mvsepd.models import Secret
+from mvsepd.statusapi.picture import DaemonFacts, Picture
+from mvsepd.statusapi.runtime import (
+    RuntimeInfo,
+    new_token,
+    remove_runtime_file,
+    write_runtime_file,
+)
+
+log = structlog.get_logger("mvsepd.statusapi")
+
+PREFIX = "/v1"
+#: The longest a long-poll is held open (clients ask again right away).
+MAX_WAIT_SECONDS = 30.0
+DEFAULT_WAIT_SECONDS = 25.0
+#: How often a long-poll looks at transfers in flight, which do not move the change feed.
+_SLICE_SECONDS = 0.25
+_PROGRESS_EVERY_SECONDS = 0.5
+TOKEN_HEADER = "X-Mvsepd-Token"  # noqa: S105 (a header name, not a credential)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its access log (the tray long-polls all day)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error":
+            log.debug("status_api_http_error", detail=message % args if args else message)
+
+
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(
+        json.dumps(value, allow_nan=False) + "\n",
+        status=status,
+        mimetype="application/json",
+        headers=headers,
+    )
+    # Status changes every second; no cache (or proxy) may keep an answer.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": message}, status, headers)
+
+
+class StatusApi:
+    """The status and control API of one running daemon."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        runtime_file: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        started_at: float | None = None,
+        allow_remote: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not is_loopback(host) and not allow_remote:
+            raise InputError(
+                f"the status API may listen on {host} only with daemon.allow_remote_status",
+                field="daemon.status_host",
+            )
+        self.engine = engine
+        self.host = host
+        self.port = port
+        self.runtime_file = runtime_file
+        self.token: Secret = new_token()
+        self._facts = DaemonFacts(
+            version=__version__,
+            pid=os.getpid(),
+            started_at=clock() if started_at is None else started_at,
+        )
+        self.picture = Picture(engine, self._facts, clock=clock)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._routes = Map(
+            [
+                Rule(f"{PREFIX}/status", endpoint="status", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs", endpoint="jobs", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs/<int:job_id>", endpoint="job", methods=["GET"]),
+                Rule(f"{PREFIX}/events", endpoint="events", methods=["GET"]),
+                Rule(f"{PREFIX}/pause", endpoint="pause", methods=["POST"]),
+                Rule(f"{PREFIX}/resume", endpoint="resume", methods=["POST"]),
+                Rule(f"{PREFIX}/rescan", endpoint="rescan", methods=["POST"]),
+                Rule(f"{PREFIX}/jobs/<int:job_id>/retry", endpoint="retry", methods=["POST"]),
+                Rule(f"{PREFIX}/jobs/<int:job_id>/cancel", endpoint="cancel", methods=["POST"]),
+            ],
+            strict_slashes=False,
+        )
+        self._handlers: dict[str, Callable[..., Response]] = {
+            "status": self._status,
+            "jobs": self._jobs,
+            "job": self._job,
+            "events": self._events,
+            "pause": self._pause,
+            "resume": self._resume,
+            "rescan": self._rescan,
+            "retry": self._retry,
+            "cancel": self._cancel,
+        }
+
+    # --- life -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` (the bound port once started)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind, serve in a daemon thread, and write the runtime file."""
+        if not is_loopback(self.host):
+            log.warning(
+                "status_api_not_loopback",
+                host=self.host,
+                note="anyone who reaches this address and has the token can control mvsepd",
+            )
+        # The socket is bound here, not by Werkzeug, which prints and exits the process when
+        # a port is taken; a daemon says it in one sentence instead.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            listener = socket.create_server((self.host.strip("[]"), self.port), family=family)
+        except OSError as error:
+            raise DaemonError(
+                f"the status API cannot listen on {self.host}:{self.port} "
+                f"({error.strerror or error}); change daemon.status_port or stop what uses it"
+            ) from None
+        try:
+            self._server = make_server(
+                self.host.strip("[]"),
+                self.port,
+                self._wsgi,
+                threaded=True,
+                request_handler=_QuietHandler,
+                fd=listener.fileno(),
+            )
+        finally:
+            listener.close()  # Werkzeug keeps its own duplicate of the descriptor
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="mvsepd-statusapi",
+            daemon=True,
+        )
+        self._thread.start()
+        info = RuntimeInfo(
+            version=__version__,
+            pid=self._facts.pid,
+            host=self.host,
+            port=self.port,
+            token=self.token,
+            started_at=self._facts.started_at,
+        )
+        write_runtime_file(self.runtime_file, info)
+        log.info("status_api_listening", url=self.url, runtime_file=str(self.runtime_file))
+
+    def stop(self) -> None:
+        """Stop serving (long-polls in progress answer at once) and remove the runtime file."""
+        self._stopping.set()
+        self.engine.context.feed.bump()  # releases waiting long-polls now
+        remove_runtime_file(self.runtime_file, self.token)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # --- WSGI -------------------------------------------------------------------------------
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        response = self._respond(request)
+        return response(environ, start_response)
+
+    def _authorized(self, request: Request) -> bool:
+        offered = request.headers.get(TOKEN_HEADER, "")
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credential.strip():
+            offered = credential.strip()
+        expected = self.token.reveal().encode("utf-8")
+        return hmac.compare_digest(offered.encode("utf-8", "surrogateescape"), expected)
+
+    def _respond(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(
+                401,
+                "the status API needs the token from the daemon's runtime file",
+                {"WWW-Authenticate": 'Bearer realm="mvsepd"'},
+            )
+        adapter = self._routes.bind_to_environ(request.environ)
+        try:
+            endpoint, arguments = adapter.match()
+        except MethodNotAllowed as error:
+            allowed = ", ".join(sorted(error.valid_methods or []))
+            return _error(405, f"use {allowed} for {request.path}", {"Allow": allowed})
+        except NotFound:
+            return _error(404, f"no such endpoint: {request.method} {request.path}")
+        except HTTPException as error:  # a redirect or another routing answer
+            return _error(error.code or 400, error.description or "bad request")
+        try:
+            return self._handlers[str(endpoint)](request, **arguments)
+        except InputError as error:
+            return _error(409, str(error))
+        except MvsepdError as error:
+            log.warning("status_api_request_failed", path=request.path, error=str(error))
+            return _error(500, str(error))
+        except Exception:
+            log.exception("status_api_crashed", path=request.path)
+            return _error(500, "internal error in mvsepd (see the daemon's log)")
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def _status(self, request: Request) -> Response:
+        return _json(self.picture.status())
+
+    def _jobs(self, request: Request) -> Response:
+        include_all = request.args.get("all", "0").lower() in ("1", "true", "yes")
+        return _json({"jobs": self.picture.jobs(include_all=include_all)})
+
+    def _job(self, request: Request, job_id: int) -> Response:
+        try:
+            return _json({"job": self.picture.job_detail(job_id)})
+        except StoreError:
+            return _error(404, f"no job with id {job_id}")
+
+    def _events(self, request: Request) -> Response:
+        try:
+            since = int(request.args["since"]) if "since" in request.args else None
+            timeout = float(request.args.get("timeout", DEFAULT_WAIT_SECONDS))
+        except ValueError:
+            return _error(400, "since must be a whole number and timeout a number of seconds")
+        if not 0 <= timeout < float("inf"):
+            return _error(400, "timeout must be zero or more seconds")
+        feed = self.engine.context.feed
+        changed = since is None or feed.version != since
+        if not changed and since is not None:
+            changed = self._wait(since, min(timeout, MAX_WAIT_SECONDS))
+        # The version is read before the picture: a change in between is seen again next time.
+        version = feed.version
+        return _json({"version": version, "changed": changed, "status": self.picture.status()})
+
+    def _wait(self, since: int, timeout: float) -> bool:
+        """Wait for a change; True if one came (a feed change or transfer progress)."""
+        feed = self.engine.context.feed
+        deadline = time.monotonic() + timeout
+        progress_at = time.monotonic() + _PROGRESS_EVERY_SECONDS
+        transfers = self.picture.transfers()
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if feed.wait_beyond(since, min(left, _SLICE_SECONDS)) > since:
+                return True
+            if time.monotonic() >= progress_at and self.picture.transfers() != transfers:
+                return True
+        return True
+
+    # --- control ----------------------------------------------------------------------------
+
+    def _pause(self, request: Request) -> Response:
+        self.engine.pause()
+        return _json(
+            {
+                "paused": True,
+                "message": "paused: no new submissions; uploads in flight, waiting jobs and "
+                "downloads go on",
+            }
+        )
+
+    def _resume(self, request: Request) -> Response:
+        self.engine.resume()
+        return _json({"paused": False, "message": "resumed: submitting again"})
+
+    def _rescan(self, request: Request) -> Response:
+        found = self.engine.rescan()
+        return _json(
+            {"found": found, "message": f"rescanned every folder; {found} new file(s) to check"}
+        )
+
+    def _retry(self, request: Request, job_id: int) -> Response:
+        if not self._exists(job_id):
+            return _error(404, f"no job with id {job_id}")
+        job = self.engine.retry(job_id)
+        return _json(
+            {
+                "job": self.picture.job(job),
+                "message": f"job {job_id} ({job.source_name}) will be submitted again",
+            }
+        )
+
+    def _cancel(self, request: Request, job_id: int) -> Response:
+        if not self._exists(job_id):
+            return _error(404, f"no job with id {job_id}")
+        words = self.engine.cancel(job_id)
+        job = self.engine.context.store.get(job_id)
+        return _json({"job": self.picture.job(job), "message": f"job {job_id}: {words}"})
+
+    def _exists(self, job_id: int) -> bool:
+        try:
+            self.engine.context.store.get(job_id)
+        except StoreError:
+            return False
+        return True

@@ -1,0 +1,131 @@
+"""How a job stands, in one coarse phase and in a few words, the same for every client.
+
+The status API puts both into each job of its JSON so that ``mvsepd status``, the tray and
+scripts say the same thing ("waiting, 3rd of 12", "processing 4/10 chunks", "downloading
+42 %"). Pure functions of a ``JobRecord`` and its live transfer progress.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mvsepd.models import JobRecord, JobState
+
+#: Coarse phases a client can switch on (the icon, colours); ``state`` has the full detail.
+PHASES = (
+    "checking",  # discovered: the audio is being probed
+    "queued",  # stable, waiting_slot, retry_wait, held: waiting inside mvsepd
+    "uploading",
+    "waiting",  # at MVSEP, in its queue
+    "processing",  # at MVSEP, being separated (or merged)
+    "downloading",
+    "done",
+    "failed",
+    "cancelled",
+)
+
+_DOWNLOAD_PHASE = re.compile(r"downloading (\d+)/(\d+)")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Bytes moved by an upload or download in flight (a copy of the engine's live progress)."""
+
+    phase: str
+    done: int
+    total: int
+
+    def percent(self) -> float | None:
+        """Percent of the whole transfer (every result file of a download), or None if unknown."""
+        if self.total <= 0:
+            return None
+        fraction = min(1.0, max(0.0, self.done / self.total))
+        match = _DOWNLOAD_PHASE.fullmatch(self.phase)
+        if match is not None:
+            index, count = int(match.group(1)), int(match.group(2))
+            if count > 0 and 1 <= index <= count:
+                fraction = (index - 1 + fraction) / count
+        return round(100.0 * fraction, 1)
+
+
+def ordinal(number: int) -> str:
+    """Return ``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``, ..."""
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def phase(job: JobRecord) -> str:
+    """Return the job's coarse phase (one of ``PHASES``)."""
+    state = job.state
+    if state is JobState.DISCOVERED:
+        return "checking"
+    if state in (JobState.STABLE, JobState.WAITING_SLOT, JobState.RETRY_WAIT, JobState.HELD):
+        return "queued"
+    if state is JobState.UPLOADING:
+        return "uploading"
+    if state is JobState.SUBMITTED:
+        return "waiting" if job.remote_status in (None, "waiting") else "processing"
+    if state is JobState.DOWNLOADING:
+        return "downloading"
+    if state is JobState.DONE:
+        return "done"
+    if state is JobState.FAILED:
+        return "failed"
+    return "cancelled"
+
+
+def summary(
+    job: JobRecord,
+    transfer: Transfer | None = None,
+    *,
+    paused: bool = False,
+    now: float | None = None,
+) -> str:
+    """Return what the job is doing, in a few words, for menus, tables and notifications."""
+    state = job.state
+    if state is JobState.SUBMITTED:
+        return _at_mvsep(job)
+    if state in (JobState.UPLOADING, JobState.DOWNLOADING):
+        verb = "uploading" if state is JobState.UPLOADING else "downloading"
+        percent = transfer.percent() if transfer is not None else None
+        return f"{verb} {percent:.0f} %" if percent is not None else verb
+    if state is JobState.DISCOVERED:
+        return "checking the audio"
+    if state in (JobState.STABLE, JobState.WAITING_SLOT):
+        if paused:
+            return "ready; submissions are paused"
+        return "ready to submit" if state is JobState.STABLE else "waiting for a free slot"
+    if state is JobState.RETRY_WAIT:
+        wait = ""
+        if now is not None and job.next_attempt_at is not None:
+            wait = f" in {max(0, round(job.next_attempt_at - now))} s"
+        return _with_reason(f"trying again{wait}", job.reason)
+    if state is JobState.HELD:
+        return _with_reason("held", job.reason)
+    if state is JobState.FAILED:
+        return _with_reason("failed", job.reason)
+    if state is JobState.CANCELLED:
+        return _with_reason("cancelled", job.reason)
+    return "done"
+
+
+def _at_mvsep(job: JobRecord) -> str:
+    remote = job.remote_status or "waiting"
+    if remote == "waiting":
+        if job.current_order:
+            of_count = f" of {job.queue_count}" if job.queue_count else ""
+            return f"waiting, {ordinal(job.current_order)}{of_count}"
+        return "waiting at MVSEP"
+    if remote == "merging":
+        return "merging chunks"
+    if job.all_chunks and job.all_chunks > 1:
+        return f"processing {job.finished_chunks or 0}/{job.all_chunks} chunks"
+    return "processing"
+
+
+def _with_reason(words: str, reason: str | None) -> str:
+    return f"{words}: {reason}" if reason else words
