@@ -99,9 +99,11 @@ def configure(
 
     ``json_lines`` None picks JSON when ``stream`` is not a terminal.
     """
-    output = stream if stream is not None else sys.stderr
+    # pythonw.exe (the Windows logon task) has no stderr at all; then only the file gets lines.
+    output: TextIO | None = stream if stream is not None else sys.stderr
+    terminal = output is not None and output.isatty()
     if json_lines is None:
-        json_lines = not output.isatty()
+        json_lines = not terminal
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO
@@ -118,7 +120,7 @@ def configure(
         final_chain: list[Processor] = [_render_exceptions(), REDACTOR, renderer]
     else:
         renderer = structlog.dev.ConsoleRenderer(
-            colors=output.isatty(), exception_formatter=structlog.dev.plain_traceback
+            colors=terminal, exception_formatter=structlog.dev.plain_traceback
         )
         final_chain = [_render_exceptions(), REDACTOR, renderer]
     structlog.configure(
@@ -134,9 +136,10 @@ def configure(
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    console = logging.StreamHandler(output)
-    console.setFormatter(formatter)
-    root.addHandler(console)
+    if output is not None:
+        console = logging.StreamHandler(output)
+        console.setFormatter(formatter)
+        root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         rotating = logging.handlers.RotatingFileHandler(

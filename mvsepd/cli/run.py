@@ -14,6 +14,7 @@ from mvsepd.cli.common import config_option, handle_errors, load, say
 from mvsepd.configfile import parse_config
 from mvsepd.daemon import Daemon, run_foreground
 from mvsepd.engine import EngineSettings
+from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import JobRecord, JobState, Secret
 from mvsepd.paths import AppPaths
@@ -38,8 +39,15 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None) -> Non
     Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM
     stops it within about ten seconds, every job saved; a second Ctrl+C exits at once.
     """
-    loaded = load(config_path)
-    token = loaded.token()
+    try:
+        loaded = load(config_path)
+        token = loaded.token()
+    except ConfigError as error:
+        # One line: under a service manager it is the journal's last word on why the unit
+        # stopped (exit 78 ends it instead of a restart loop).
+        problems = "; ".join(error.problems)
+        say(f"mvsepd: cannot start: {error.source}: {problems}", err=True)
+        raise SystemExit(int(ExitStatus.CONFIG)) from None
     logsetup.add_secret(token.reveal())
     logsetup.configure(
         level=loaded.config.daemon.log_level,
