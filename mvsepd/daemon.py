@@ -315,11 +315,20 @@ def install_signal_handlers(daemon: Daemon) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def run_foreground(paths: AppPaths, build: Callable[[], Daemon]) -> bool:
+def run_foreground(
+    paths: AppPaths,
+    build: Callable[[], Daemon],
+    *,
+    companion: Callable[[Daemon], None] | None = None,
+) -> bool:
     """Lock the state directory, build the daemon, run it until a signal, stop it.
 
-    Return True when every worker ended within the grace period. Raise AlreadyRunningError
-    (before anything is opened) when another daemon holds the state directory.
+    ``companion`` (the tray of ``mvsepd run --tray``) runs on the main thread, which GUI
+    toolkits demand, once the daemon is ready; the engine then runs in a thread. Signals are
+    still handled on the main thread. When the companion returns, the daemon runs on until
+    it is asked to stop. Return True when every worker ended within the grace period. Raise
+    AlreadyRunningError (before anything is opened) when another daemon holds the state
+    directory.
     """
     lock = InstanceLock(paths.lock_file)
     lock.acquire()
@@ -327,7 +336,26 @@ def run_foreground(paths: AppPaths, build: Callable[[], Daemon]) -> bool:
         daemon = build()
         install_signal_handlers(daemon)
         daemon.start()
-        daemon.run()
+        if companion is None:
+            daemon.run()
+        else:
+            _run_beside(daemon, companion)
         return daemon.stop()
     finally:
         lock.release()
+
+
+def _run_beside(daemon: Daemon, companion: Callable[[Daemon], None]) -> None:
+    engine = threading.Thread(target=daemon.run, name="mvsepd-engine", daemon=True)
+    engine.start()
+    try:
+        companion(daemon)
+    except BaseException:
+        # A companion that crashed stops the daemon cleanly instead of leaving it headless.
+        daemon.stop_event.set()
+        engine.join(timeout=STOP_GRACE_SECONDS)
+        daemon.stop()
+        raise
+    # join() in short slices keeps the main thread free to run signal handlers.
+    while engine.is_alive():
+        engine.join(timeout=0.5)
