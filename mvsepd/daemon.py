@@ -69,6 +69,21 @@ class InstanceLock:
         handle.flush()
         self._handle = handle
 
+    def holder(self) -> str | None:
+        """The pid of the daemon holding the lock, or None; changes nothing on disk."""
+        try:
+            handle = self.path.open("r+", encoding="utf-8")
+        except OSError:
+            return None  # no lock file (no daemon ever ran here), or not ours to open
+        with handle:
+            try:
+                _lock_file(handle)
+            except OSError:
+                handle.seek(0)
+                return handle.read().strip() or "unknown"
+            _unlock_file(handle)
+        return None
+
     def release(self) -> None:
         """Release the lock (the file stays; its content is the last holder's pid)."""
         if self._handle is not None:
