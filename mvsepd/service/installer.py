@@ -19,7 +19,7 @@ from pathlib import Path
 from mvsepd import __version__
 from mvsepd.configfile import load_config, resolve_token
 from mvsepd.daemon import InstanceLock
-from mvsepd.errors import AlreadyRunningError, ConfigError, ServiceError
+from mvsepd.errors import ConfigError, ServiceError
 from mvsepd.exits import ExitStatus
 from mvsepd.service.host import Host
 from mvsepd.service.manifest import (
@@ -120,7 +120,10 @@ def _already_installed(plan: Plan, record: Path, output: Output) -> bool:
             and manifest.file == str(plan.file)
         )
         if same:
-            output.say(f"already installed, identical: {plan.file} ({plan.name}); nothing changed")
+            output.say(
+                f"already installed, identical: {plan.file} ({plan.name}); nothing changed "
+                "(`mvsepd service status` says whether it runs)"
+            )
             return True
         raise ServiceError(
             f"already installed with other settings ({manifest.file}, {manifest.name}); "
@@ -163,16 +166,13 @@ def _check_config(host: Host, plan: Plan, output: Output) -> None:
 
 
 def _check_no_daemon(host: Host) -> None:
-    if not host.paths.lock_file.exists():
-        return
-    lock = InstanceLock(host.paths.lock_file)
-    try:
-        lock.acquire()
-    except AlreadyRunningError as error:
+    holder = InstanceLock(host.paths.lock_file).holder()
+    if holder is not None:
         raise ServiceError(
-            f"{error}; the service would refuse to start next to it: stop it, then install"
-        ) from None
-    lock.release()
+            f"an mvsepd daemon (pid {holder}) already runs for this user "
+            f"({host.paths.state_dir}); the service would refuse to start next to it: "
+            "stop it, then install again; nothing was changed"
+        )
 
 
 def _apply(host: Host, plan: Plan, record: Path, output: Output) -> None:

@@ -5,6 +5,7 @@ removes only what install wrote. Commands are recorded, never run."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -178,11 +179,13 @@ def test_a_running_daemon_is_not_doubled(
     lock = InstanceLock(host.paths.lock_file)
     lock.acquire()
     try:
+        before = host.paths.lock_file.read_bytes()
         status, _out, err = install(capsys, host, config)
+        assert host.paths.lock_file.read_bytes() == before
     finally:
         lock.release()
     assert status == 1
-    assert "another mvsepd daemon" in err
+    assert f"daemon (pid {os.getpid()}) already runs" in err
     assert not unit_path(host).exists()
     assert runner.calls == []
 
