@@ -32,12 +32,19 @@ from mvsepd.paths import AppPaths
     default=None,
     help="JSON lines or readable lines on stderr (default: readable on a terminal).",
 )
+@click.option(
+    "--tray",
+    "with_tray",
+    is_flag=True,
+    help="Also show the tray icon, in this process (needs a desktop session).",
+)
 @handle_errors
-def run(config_path: Path | None, log_file: bool, json_logs: bool | None) -> None:
+def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_tray: bool) -> None:
     """Watch the configured hot folders and process new files until stopped.
 
     Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM
-    stops it within about ten seconds, every job saved; a second Ctrl+C exits at once.
+    stops it within about ten seconds, every job saved; a second Ctrl+C exits at once. With
+    --tray the tray icon runs in the same process and its menu can also quit the daemon.
     """
     try:
         loaded = load(config_path)
@@ -54,7 +61,19 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None) -> Non
         json_lines=json_logs,
         log_file=loaded.paths.log_file if log_file else None,
     )
-    clean = run_foreground(loaded.paths, lambda: Daemon(loaded.config, token, loaded.paths))
+    companion = None
+    if with_tray:
+        from mvsepd.tray import TrayFiles, tray_beside_daemon
+
+        # Checked before the daemon starts: no display or no tray host is an error at once.
+        companion = tray_beside_daemon(
+            files=TrayFiles(log_file=loaded.paths.log_file, config_file=loaded.source)
+        )
+    clean = run_foreground(
+        loaded.paths,
+        lambda: Daemon(loaded.config, token, loaded.paths),
+        companion=companion,
+    )
     raise SystemExit(int(ExitStatus.OK if clean else ExitStatus.ERROR))
 
 
