@@ -89,6 +89,7 @@ __all__ = [
     "remote_status",
 ]
 
+_MIN_TRUNCATED_SLUG = 32
 _SEPARATION_HASH = re.compile(r"^\d{14}-[0-9a-f]+-")
 _SAFE_HASH = re.compile(r"[^\s\x00-\x1f\x7f]{1,512}")
 _STATUSES = {status.value: status for status in RemoteStatus if status is not RemoteStatus.UNKNOWN}
@@ -123,10 +124,24 @@ def filename_slug(name: str) -> str:
 
 
 def hash_matches_filename(separation_hash: str, filename: str) -> bool:
-    """True when ``separation_hash`` is a real hash that ends in ``-<filename_slug(filename)>``."""
+    """True when ``separation_hash`` is a real hash that ends in ``-<filename_slug(filename)>``.
+
+    A very long name may be shortened by the server; a hash whose slug is a long enough start of
+    the expected one (same extension) matches too.
+    """
     if not is_separation_hash(separation_hash):
         return False
-    return separation_hash.lower().endswith("-" + filename_slug(filename))
+    expected = filename_slug(filename)
+    actual = separation_hash.lower().split("-", 2)[2] if separation_hash.count("-") >= 2 else ""
+    if actual == expected:
+        return True
+    actual_stem, _, actual_extension = actual.rpartition(".")
+    expected_stem, _, expected_extension = expected.rpartition(".")
+    return (
+        actual_extension == expected_extension
+        and len(actual_stem) >= _MIN_TRUNCATED_SLUG
+        and expected_stem.startswith(actual_stem)
+    )
 
 
 def hash_created_at(separation_hash: str) -> float | None:

@@ -24,6 +24,9 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 TOKEN_LENGTH = 30
 SHORT_HASH_LENGTH = 16
 MAX_DOWNLOAD_STEM = 200
+#: [INF] MVSEP stores files named after the hash, so the slug must leave room in 255 bytes for
+#: the time stamp, the MD5 part and the ``_<algo>_mt_<n>_<stem>.<ext>`` suffix of the stems.
+MAX_SLUG = 150
 
 
 def slugify(text: str, fallback: str = "audio") -> str:
@@ -40,7 +43,7 @@ def split_upload_name(filename: str) -> tuple[str, str]:
     if not dot or not stem:
         return slugify(name), ""
     clean_extension = extension.lower() if extension.isalnum() and len(extension) <= 5 else ""
-    return slugify(stem), clean_extension
+    return slugify(stem)[:MAX_SLUG].rstrip("-") or "audio", clean_extension
 
 
 def file_md5_prefix(path: Path, chunk_bytes: int = 1024 * 1024) -> str:

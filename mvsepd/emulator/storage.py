@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
@@ -83,6 +84,9 @@ class Storage:
         mimetype = _MIME_TYPES.get(path.suffix.lower()) or (
             mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         )
+        # Werkzeug's dev server may skip close() on the body when the client has gone away;
+        # this wrapper then closes the file when it is collected.
+        request.environ["wsgi.file_wrapper"] = _ClosingFile
         response = send_file(
             path,
             request.environ,
@@ -95,3 +99,40 @@ class Storage:
         if not ranges:
             response.headers.pop("Accept-Ranges", None)
         return response
+
+
+class _ClosingFile:
+    """A WSGI file wrapper that always closes its file, even if nobody calls close().
+
+    It is its own iterator (Werkzeug's range wrapper seeks on the iterator it gets back).
+    """
+
+    def __init__(self, file: BinaryIO, buffer_size: int = 64 * 1024) -> None:
+        self._file = file
+        self._buffer_size = buffer_size
+
+    def __iter__(self) -> _ClosingFile:
+        return self
+
+    def __next__(self) -> bytes:
+        block = self._file.read(self._buffer_size)
+        if not block:
+            self._file.close()
+            raise StopIteration
+        return block
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __del__(self) -> None:
+        # Runs when the server dropped the response without close(): no leaked handle.
+        self._file.close()
+
+    def seekable(self) -> bool:
+        return self._file.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()

@@ -183,14 +183,21 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
         context.feed.bump()
         log.info("lost_upload_found", job=job.id, note="MVSEP had the job; not uploading again")
         return found
+    # Not there: the upload failed before MVSEP made a job. Send it again, after a pause that
+    # grows with each failed attempt, so a server that keeps failing is not hammered.
+    attempts = job.attempts + 1
+    delay = lifecycle.retry_delay(attempts, rng=context.rng)
     again = context.store.transition(
         job.id,
-        JobState.STABLE,
+        JobState.RETRY_WAIT,
         expected=JobState.UPLOADING,
-        reason="the upload did not reach MVSEP; it will be sent again",
+        resume_state=JobState.STABLE,
+        attempts=attempts,
+        next_attempt_at=now + delay,
+        reason=f"the upload did not reach MVSEP; sending it again in {delay:.0f} s",
     )
     context.feed.bump()
-    log.info("lost_upload_absent", job=job.id, note="MVSEP has no such job; uploading again")
+    log.info("lost_upload_absent", job=job.id, note="MVSEP has no such job; uploading again later")
     return again
 
 

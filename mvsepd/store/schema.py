@@ -91,10 +91,13 @@ def migrate(connection: sqlite3.Connection, *, location: str) -> None:
     for number in range(version + 1, SCHEMA_VERSION + 1):
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {number}")
+            # Another process may have migrated while this one waited for the write lock.
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            if current < number:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {number}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +64,7 @@ def wav_bytes(seconds: float = 0.5, *, sample_rate: int = 22050, seed: int = 0) 
 def write_wav(path: Path, seconds: float = 0.5, *, seed: int = 0) -> bytes:
     """Write a WAV atomically (rename into place) and return its bytes."""
     data = wav_bytes(seconds, seed=seed)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = path.with_name(f".writing-{os.getpid()}-{threading.get_ident()}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
     return data
@@ -113,6 +113,7 @@ class Setup:
         self,
         *,
         folder: str = "",
+        extra_folders: str = "",
         stability: float = 0.3,
         preset: str = "sep_type: 20",
         account: str = "",
@@ -133,6 +134,7 @@ folders:
     existing_files: process
     stability_seconds: {stability}
     {folder}
+{extra_folders}
 limits:
   {limits or "max_concurrent_jobs: null"}
 daemon:
@@ -219,17 +221,27 @@ def running_daemon(
         daemon.stop()
 
 
-def start_daemon_process(setup: Setup, config: Path, **popen: Any) -> subprocess.Popen[str]:
-    """Start ``mvsepd run`` in its own process, logging JSON lines to a file in ``setup.tmp``."""
+def start_daemon_process(
+    setup: Setup,
+    config: Path,
+    *,
+    prefix: Sequence[str] = (),
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[str]:
+    """Start ``mvsepd run`` in its own process, logging JSON lines to a file in ``setup.tmp``.
+
+    ``prefix`` runs it through another program (``setpriv`` to drop root's privileges).
+    """
+    command = [sys.executable, "-m", "mvsepd", "run", "--config", str(config), "--json-logs"]
     log = (setup.tmp / "daemon.log").open("a", encoding="utf-8")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "mvsepd", "run", "--config", str(config), "--json-logs"],
+            [*prefix, *command],
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
             env=setup.environment(),
-            **popen,
+            preexec_fn=preexec_fn,
         )
     finally:
         log.close()
