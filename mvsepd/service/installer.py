@@ -71,6 +71,8 @@ def install(host: Host, request: Request, output: Output) -> int:
         output.say(f"would record it in {record}")
         for step in plan.install:
             output.say(f"would run: {plan.command_text(step.argv)}")
+        if plan.needs_root and not host.is_root:
+            output.say("note: the real install needs root (run it with sudo)")
     if plan.needs_root and not host.is_root and not request.dry_run:
         raise ServiceError(
             f"installing the system unit writes {plan.file} and needs root: run "
@@ -118,6 +120,7 @@ def _already_installed(plan: Plan, record: Path, output: Output) -> bool:
             manifest.sha256 == digest(plan.content)
             and file_digest(Path(manifest.file)) == manifest.sha256
             and manifest.file == str(plan.file)
+            and manifest.name == plan.name
         )
         if same:
             output.say(

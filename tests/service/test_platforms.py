@@ -53,6 +53,12 @@ def test_system_template_is_installed_for_a_named_user(capsys: Capture, tmp_path
     assert f"journalctl -u mvsepd@{ME}" in out
     verify_unit(unit, user=False, runtime_dir=tmp_path / "runtime")
 
+    # One instance per install: another user's instance is refused, not silently skipped.
+    other = ["service", "install", "--system", "--run-as", "root", "--config", str(config)]
+    status, _out, err = invoke(capsys, other, host)
+    assert status == 1
+    assert "already installed with other settings" in err
+
     runner.calls.clear()
     runner.answers[("systemctl", "cat")] = CommandResult(0)
     status, out, err = invoke(capsys, ["service", "uninstall", "--system"], host)
