@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
 import threading
 import time
@@ -69,12 +71,18 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_t
         companion = tray_beside_daemon(
             files=TrayFiles(log_file=loaded.paths.log_file, config_file=loaded.source)
         )
-    clean = run_foreground(
+    drained = run_foreground(
         loaded.paths,
         lambda: Daemon(loaded.config, token, loaded.paths),
         companion=companion,
     )
-    raise SystemExit(int(ExitStatus.OK if clean else ExitStatus.ERROR))
+    if not drained:
+        # A worker is still inside a request (a long upload). Its job is saved as it stands and
+        # the next start resumes it; waiting for the thread would break the promise to stop
+        # within seconds, and the interpreter's exit would wait for it.
+        logging.shutdown()
+        os._exit(int(ExitStatus.OK))
+    raise SystemExit(int(ExitStatus.OK))
 
 
 DEMO_CONFIG = """
