@@ -54,7 +54,8 @@ def test_system_template_is_installed_for_a_named_user(capsys: Capture, tmp_path
     verify_unit(unit, user=False, runtime_dir=tmp_path / "runtime")
 
     # One instance per install: another user's instance is refused, not silently skipped.
-    other = ["service", "install", "--system", "--run-as", "root", "--config", str(config)]
+    someone_else = next(entry.pw_name for entry in pwd.getpwall() if entry.pw_name != ME)
+    other = ["service", "install", "--system", "--run-as", someone_else, "--config", str(config)]
     status, _out, err = invoke(capsys, other, host)
     assert status == 1
     assert "already installed with other settings" in err
