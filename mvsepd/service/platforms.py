@@ -111,6 +111,12 @@ def _systemd_running(result: CommandResult) -> bool | None:
 
 
 def _systemd_user(host: Host, config: Path | None) -> Plan:
+    sudo_user = host.environ.get("SUDO_USER", "")
+    if host.is_root and sudo_user not in ("", "root"):
+        raise ServiceError(
+            f"this runs under sudo, so the user service would be root's, not {sudo_user}'s: "
+            "run `mvsepd service install` without sudo (or add --system for a system unit)"
+        )
     config_path = _absolute(config or host.paths.config_file)
     spec = ServiceSpec(program=host.program, config=str(config_path))
     text = systemd.user_unit(spec)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -165,7 +166,7 @@ def test_a_token_only_in_this_shell_is_refused(
     text = config.read_text("utf-8").replace(token_line, "  token_env: MVSEP_API_TOKEN\n")
     config.write_text(text, encoding="utf-8")
     host = make_host(tmp_path, runner)
-    host = Host(**{**host.__dict__, "environ": {**host.environ, "MVSEP_API_TOKEN": "abcdefgh"}})
+    host = replace(host, environ={**host.environ, "MVSEP_API_TOKEN": "abcdefgh"})
     status, _out, err = install(capsys, host, config)
     assert status == 78
     assert "$MVSEP_API_TOKEN in this shell" in err

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,16 @@ def test_real_dry_run_prints_a_unit_systemd_accepts(tmp_path: Path) -> None:
     verify_unit(unit, user=True, runtime_dir=tmp_path / "runtime")
     assert not (tmp_path / "xdg-config").exists()
     assert not (tmp_path / "state").exists()
+
+
+def test_a_user_service_under_sudo_is_refused(capsys: Capture, tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    host = make_host(tmp_path, runner, is_root=True, user="root")
+    host = replace(host, environ={**host.environ, "SUDO_USER": "alice"})
+    config = write_config(tmp_path / "settings")
+    before = tree(tmp_path)
+    status, _out, err = invoke(capsys, ["service", "install", "--config", str(config)], host)
+    assert status == 1
+    assert "without sudo" in err
+    assert tree(tmp_path) == before
+    assert runner.calls == []
