@@ -82,6 +82,8 @@ class Host:
     is_root: bool
     paths: AppPaths
     program: tuple[str, ...]
+    #: The Python interpreter behind ``program`` (macOS privacy grants name this binary).
+    interpreter: str = ""
     runner: Runner = run_tool
     which: Callable[[str], str | None] = shutil.which
     system_unit_dir: Path = Path("/etc/systemd/system")
@@ -100,6 +102,7 @@ class Host:
             is_root=uid == 0,
             paths=app_paths(),
             program=current_program(platform),
+            interpreter=os.path.abspath(sys.executable) if sys.executable else "",
             runner=runner,
         )
 

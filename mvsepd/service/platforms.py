@@ -217,7 +217,8 @@ def _launchd(host: Host, config: Path | None) -> Plan:
     file = host.launch_agents_dir / launchd.PLIST_NAME
     domain = f"gui/{host.uid}"
     target = f"{domain}/{launchd.LABEL}"
-    interpreter = os.path.realpath(host.program[0])
+    # A script's shebang runs the interpreter: privacy grants must name the real binary.
+    interpreter = os.path.realpath(host.interpreter or host.program[0])
 
     def running(result: CommandResult) -> bool | None:
         if result.returncode != 0:

@@ -83,6 +83,7 @@ def make_host(
         is_root=is_root,
         paths=app_paths_in(base / "app"),
         program=(str(MVSEPD_SCRIPT),),
+        interpreter=sys.executable,
         runner=runner,
         which=(lambda name: f"/usr/bin/{name}") if tools else (lambda name: None),
         system_unit_dir=base / "etc" / "systemd" / "system",

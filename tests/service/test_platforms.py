@@ -132,7 +132,7 @@ def test_launch_agent_install_and_uninstall(capsys: Capture, tmp_path: Path) -> 
         ("launchctl", "bootstrap", "gui/501", str(plist_file)),
     ]
     assert "Full Disk Access" in out
-    assert f"the program to allow: {os.path.realpath(MVSEPD_SCRIPT)}" in out
+    assert f"the program to allow: {os.path.realpath(sys.executable)}" in out
 
     runner.calls.clear()
     runner.answers[("launchctl", "bootout")] = CommandResult(113, "", "Boot-out failed: 113")
