@@ -246,6 +246,11 @@ class DaemonConfig(_Section):
         ge=1,
         description="A file that still looks unfinished after this long is reported as broken.",
     )
+    lost_upload_grace_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="An upload whose answer was lost is looked for this long before resending.",
+    )
     poll_first_seconds: float = Field(
         5.0, ge=0.05, description="First status check of a submitted job after this long."
     )

@@ -183,7 +183,9 @@ class Daemon:
                 poll_max_seconds=max(
                     config.daemon.poll_max_seconds, config.daemon.poll_first_seconds
                 ),
+                lost_upload_grace_seconds=config.daemon.lost_upload_grace_seconds,
             ),
+            started_at=clock(),
         )
         for folder in config.folders:
             path = _absolute(folder.path)

@@ -50,6 +50,8 @@ class EngineSettings:
     reconcile_window_seconds: float = 600.0
     #: History pages (20 entries each) searched for a lost create.
     reconcile_pages: int = 3
+    #: A lost create may still be in the server's hands; absence counts only after this long.
+    lost_upload_grace_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class Context:
     cancel_requested: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    started_at: float = field(default_factory=time.time)
 
     def resolve_presets(self) -> None:
         """Resolve every preset against the catalog at hand (numeric ones work without it)."""

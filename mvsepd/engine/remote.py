@@ -183,6 +183,17 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
         context.feed.bump()
         log.info("lost_upload_found", job=job.id, note="MVSEP had the job; not uploading again")
         return found
+    # The request may still be in MVSEP's hands (the process that sent it died, or its answer
+    # was lost a moment ago): absence counts only once nothing can be in flight any more.
+    last_send = max(job.updated_at, context.started_at)
+    unsettled = context.settings.lost_upload_grace_seconds - (now - last_send)
+    if unsettled > 0:
+        context.store.update_progress(
+            job.id,
+            next_attempt_at=now + min(unsettled, max(1.0, unsettled / 3)),
+            reason="checking whether MVSEP received the upload",
+        )
+        return context.store.get(job.id)
     # Not there: the upload failed before MVSEP made a job. Send it again, after a pause that
     # grows with each failed attempt, so a server that keeps failing is not hammered.
     attempts = job.attempts + 1

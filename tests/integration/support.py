@@ -33,7 +33,10 @@ from mvsepd.store import JobStore
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The ``daemon:`` section of test configs: quick polls, broken files reported after 3 s.
-FAST_DAEMON = "incomplete_after_seconds: 3\n  poll_first_seconds: 0.2\n  poll_max_seconds: 0.5"
+FAST_DAEMON = """incomplete_after_seconds: 3
+  poll_first_seconds: 0.2
+  poll_max_seconds: 0.5
+  lost_upload_grace_seconds: 4"""
 
 FAST = EngineSettings(
     tick_seconds=0.05,
@@ -41,6 +44,7 @@ FAST = EngineSettings(
     poll_max_seconds=0.3,
     account_refresh_seconds=30,
     token_recheck_seconds=30,
+    lost_upload_grace_seconds=2,
 )
 
 
