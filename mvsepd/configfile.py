@@ -158,8 +158,10 @@ def _dedupe(messages: list[tuple[KeyPath, str]]) -> list[tuple[KeyPath, str]]:
 
 
 def _raw_preset_references(data: dict[Any, Any]) -> list[tuple[KeyPath, str]]:
-    presets = data.get("presets")
+    presets = data.get("presets", {})
     folders = data.get("folders")
+    if presets is None:
+        presets = {}
     if not isinstance(presets, dict) or not isinstance(folders, list):
         return []
     known = ", ".join(sorted(str(name) for name in presets)) or "none defined"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from mvsepd import __version__
+from mvsepd import __version__, logsetup
 from mvsepd.cli.account_cmd import algorithms, login
 from mvsepd.cli.config_cmd import config_group
 from mvsepd.cli.emulator_cmd import emulator
@@ -29,6 +29,9 @@ def cli(context: click.Context, debug: bool) -> None:
     """
     context.ensure_object(dict)
     context.obj["debug"] = debug
+    # Quiet, on stderr, until a command (``run``) sets up its own logging: stdout carries
+    # tables and --json output that scripts read.
+    logsetup.configure(level="debug" if debug else "warning", json_lines=False)
 
 
 for command in (

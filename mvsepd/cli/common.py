@@ -42,7 +42,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def console(stderr: bool = False) -> Console:
     """Return a rich console (plain text when not a terminal)."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (grep, a file) gets wide lines instead of cells wrapped at 80 columns.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def say(message: str, *, err: bool = False) -> None:

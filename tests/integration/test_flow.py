@@ -192,3 +192,32 @@ def test_rate_limits_are_honoured(setup: Setup) -> None:
     with running_daemon(setup) as daemon:
         wait_until(lambda: daemon.done(1), 60, message="the job despite 429s")
     assert setup.server.state.create_count() == 1
+
+
+def test_an_invalid_token_holds_every_submission_and_says_so_once(setup: Setup) -> None:
+    setup.server.invalidate_token(setup.token)
+    for index in range(3):
+        write_wav(setup.hot / f"held {index}.wav", 0.2, seed=index)
+    with running_daemon(setup) as daemon:
+        wait_until(
+            lambda: daemon.states().get(JobState.HELD, 0) == 3, 30, message="three held jobs"
+        )
+        time.sleep(0.5)
+        held = daemon.store.jobs([JobState.HELD])
+        assert all(job.reason == "MVSEP refused the API token" for job in held)
+        assert not daemon.daemon.context.account.token_valid
+    assert setup.server.state.create_count() == 0
+
+
+def test_a_daily_budget_holds_jobs_beyond_it(setup: Setup) -> None:
+    setup.token = setup.server.add_account(plan="premium", credits=100).token
+    for index in range(3):
+        write_wav(setup.hot / f"paid {index}.wav", 0.5, seed=index)
+    config = setup.config_text(limits="daily_credit_budget: 2")
+    with running_daemon(setup, config) as daemon:
+        wait_until(lambda: daemon.done(2), 30, message="two jobs within the budget")
+        wait_until(lambda: daemon.states().get(JobState.HELD, 0) == 1, 30, message="the third held")
+        (held,) = daemon.store.jobs([JobState.HELD])
+        assert held.reason is not None and held.reason.startswith("daily credit budget reached")
+    assert setup.server.state.create_count() == 2
+    assert setup.server.state.credits(setup.token) == 98

@@ -1,0 +1,223 @@
+"""The command line, in-process: help on every command, exit statuses, config commands,
+``algorithms``, ``login``, ``submit`` and ``demo`` against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from mvsepd.cli import cli, main
+from mvsepd.emulator import EmulatorServer, EmulatorSettings
+from tests.integration.support import ROOT, write_wav
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every platform directory inside the test's folder, and no token in the environment."""
+    for name, sub in [
+        ("MVSEPD_CONFIG_DIR", "config"),
+        ("MVSEPD_STATE_DIR", "state"),
+        ("MVSEPD_CACHE_DIR", "cache"),
+        ("MVSEPD_LOG_DIR", "log"),
+        ("MVSEPD_RUNTIME_DIR", "run"),
+    ]:
+        monkeypatch.setenv(name, str(tmp_path / sub))
+    monkeypatch.delenv("MVSEP_API_TOKEN", raising=False)
+    monkeypatch.delenv("MVSEPD_CONFIG", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorSettings(processing_seconds=0.1, rate_limit=False)) as server:
+        yield server
+
+
+def all_commands() -> list[list[str]]:
+    found: list[list[str]] = [[]]
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        for name, command in group.commands.items():
+            found.append([*prefix, name])
+            if isinstance(command, click.Group):
+                walk(command, [*prefix, name])
+
+    walk(cli, [])
+    return found
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=lambda c: " ".join(c) or "mvsepd")
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage:" in out or "usage:" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert "mvsepd" in capsys.readouterr().out
+
+
+def test_config_init_writes_a_valid_starter_and_never_overwrites(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["config", "init"]) == 0
+    path = home / "config" / "config.yaml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert main(["config", "init"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    os.environ["MVSEP_API_TOKEN"] = "AbCdEfGhIjKlMnOpQrStUvWxYz0123"
+    try:
+        assert main(["config", "check", "--offline"]) == 0
+    finally:
+        del os.environ["MVSEP_API_TOKEN"]
+
+
+def test_config_check_lists_every_problem_and_exits_78(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / "bad.yaml"
+    path.write_text("account:\n  serverr: x\nfolders:\n  - {path: /tmp/x, preset: nope}\n")
+    assert main(["config", "check", "--config", str(path), "--offline"]) == 78
+    err = capsys.readouterr().err
+    assert "line 2: account.serverr: unknown key" in err
+    assert 'line 4: folders[0].preset: no preset named "nope"' in err
+
+
+def test_config_check_checks_presets_against_the_catalog(
+    home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / "config.yaml"
+    path.write_text(
+        f"""account: {{server: "{emulator.url}", token: AbCdEfGhIjKlMnOpQrStUvWxYz0123}}
+presets:
+  good: {{sep_type: 48, options: {{model_type: "ver 2024.10"}}}}
+  bad: {{sep_type: 48, options: {{add_opt1: "does not exist"}}}}
+"""
+    )
+    path.chmod(0o600)
+    assert main(["config", "check", "--config", str(path)]) == 78
+    err = capsys.readouterr().err
+    assert "presets.bad.options.add_opt1: 'does not exist' is not one of its choices" in err
+    assert "presets.good" not in err
+
+
+def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "mvsepd configuration"
+
+
+def test_algorithms_lists_searches_and_shows_one(
+    home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["algorithms", "--server", emulator.url, "--json"]) == 0
+    catalog = json.loads(capsys.readouterr().out)
+    assert len(catalog) == 117
+    assert main(["algorithms", "20", "--server", emulator.url]) == 0
+    out = capsys.readouterr().out
+    assert "sep_type 20" in out and "htdemucs_ft" in out
+    assert main(["algorithms", "demucs4", "--server", emulator.url]) == 0
+    out = capsys.readouterr().out
+    assert "Demucs4 HT (vocals, drums, bass, other)" in out and "DNR" in out
+    assert main(["algorithms", "no such model", "--server", emulator.url]) == 1
+
+
+def test_login_stores_the_token_privately(
+    home: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = emulator.add_account(email="me@example.com", password="secret-password")
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("secret-password\n"))
+    code = main(
+        ["login", "--email", "me@example.com", "--password-stdin", "--server", emulator.url]
+    )
+    assert code == 0
+    token_file = home / "config" / "token"
+    assert token_file.read_text().strip() == account.token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_login_with_a_wrong_password_says_so(
+    home: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    emulator.add_account(email="me@example.com", password="secret-password")
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("wrong\n"))
+    code = main(
+        ["login", "--email", "me@example.com", "--password-stdin", "--server", emulator.url]
+    )
+    assert code == 1
+    assert "MVSEP" in capsys.readouterr().err
+    assert not (home / "config" / "token").exists()
+
+
+def test_submit_one_file_with_a_preset(
+    home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account = emulator.add_account()
+    config = home / "config.yaml"
+    config.write_text(
+        f"""account: {{server: "{emulator.url}"}}
+presets:
+  vocals: {{sep_type: 48, output_format: flac16}}
+"""
+    )
+    song = home / "song.wav"
+    write_wav(song, 0.5)
+    os.environ["MVSEP_API_TOKEN"] = account.token
+    try:
+        assert main(["submit", str(song), "--preset", "vocals", "--config", str(config)]) == 0
+    finally:
+        del os.environ["MVSEP_API_TOKEN"]
+    stems = sorted(path.name for path in (home / "song stems").iterdir())
+    assert stems == ["manifest.json", "song - Other.flac", "song - Vocals.flac"]
+    assert emulator.state.create_count() == 1
+
+
+def test_submit_refuses_bad_input_before_the_network(
+    home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = home / "config.yaml"
+    config.write_text(f'account: {{server: "{emulator.url}", token: xyzxyzxyzxyz}}\n')
+    config.chmod(0o600)
+    assert (
+        main(["submit", str(home / "missing.wav"), "--sep-type", "20", "--config", str(config)])
+        == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    write_wav(home / "a.wav", 0.2)
+    assert main(["submit", str(home / "a.wav"), "--config", str(config)]) == 2
+    assert "either --preset" in capsys.readouterr().err
+    assert emulator.state.create_count() == 0
+
+
+def test_run_without_a_token_exits_78_with_one_line(home: Path, capsys) -> None:
+    config = home / "config.yaml"
+    config.write_text("presets: {}\n")
+    assert main(["run", "--config", str(config)]) == 78
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no MVSEP API token" in err[0]
+
+
+def test_demo_runs_offline_from_a_fresh_install(tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("MVSEP_API_TOKEN", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "mvsepd", "demo", "--dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=environment,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "stems ready in" in result.stdout
+    stems = list((tmp_path / "demo" / "Exports stems" / "Demo track").glob("*.wav"))
+    assert len(stems) == 5
