@@ -39,20 +39,9 @@ class AccountCalls(ClientCore):
 
         Raise InputError naming the accepted scopes for an unknown one.
         """
-        values = []
-        for scope in scopes if not isinstance(scopes, str) else [scopes]:
-            try:
-                values.append(AlgorithmScope(scope).value)
-            except ValueError:
-                accepted = ", ".join(s.value for s in AlgorithmScope)
-                raise InputError(
-                    f"scopes: unknown scope {scope!r}; accepted: {accepted}", field="scopes"
-                ) from None
-        if not values:
-            raise InputError("scopes: at least one scope is required", field="scopes")
         return self._get(
             "/app/algorithms",
-            {"scopes": ",".join(values)},
+            {"scopes": _scopes_text(scopes)},
             lambda r: wire.parse_algorithms(*parts(r)),
         )
 
@@ -63,13 +52,12 @@ class AccountCalls(ClientCore):
 
         Raise the same errors as ``algorithms``.
         """
-        values = ",".join(AlgorithmScope(scope).value for scope in scopes)
 
         def checked(answer: WireResponse) -> bytes:
             wire.parse_algorithms(*parts(answer))
             return answer.body
 
-        return self._get("/app/algorithms", {"scopes": values}, checked)
+        return self._get("/app/algorithms", {"scopes": _scopes_text(scopes)}, checked)
 
     def news(self, lang: str | None = None, start: int = 0, limit: int = 10) -> list[NewsItem]:
         """Given a language code and a page, return MVSEP's news items (newest first)."""
@@ -218,3 +206,19 @@ class AccountCalls(ClientCore):
             "password": inputs.check_text(password, "password"),
         }
         return self._post("/quality_checker/delete", fields, lambda r: wire.parse_action(*parts(r)))
+
+
+def _scopes_text(scopes: Sequence[AlgorithmScope | str]) -> str:
+    """Return the ``scopes`` query value; raise InputError for an unknown or missing scope."""
+    values = []
+    for scope in scopes if not isinstance(scopes, str) else [scopes]:
+        try:
+            values.append(AlgorithmScope(scope).value)
+        except ValueError:
+            accepted = ", ".join(s.value for s in AlgorithmScope)
+            raise InputError(
+                f"scopes: unknown scope {scope!r}; accepted: {accepted}", field="scopes"
+            ) from None
+    if not values:
+        raise InputError("scopes: at least one scope is required", field="scopes")
+    return ",".join(values)
