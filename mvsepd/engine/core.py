@@ -38,6 +38,8 @@ _LIVE_STATES = [state for state in JobState if not state.terminal]
 _DAY = 86400.0
 #: Premium accounts, when the plan's number cannot be asked: the older docs' cap.
 PREMIUM_CONCURRENCY = 10
+#: How often to look at the intake while files wait out their stability window.
+_PENDING_TICK_SECONDS = 0.1
 
 
 class Engine:
@@ -56,6 +58,7 @@ class Engine:
         self._wake = threading.Event()
         self._last_day: float | None = None
         self._catalog_attempted_at: float | None = None
+        self._next_due: float | None = None
 
     # --- life -------------------------------------------------------------------------------
 
@@ -93,7 +96,16 @@ class Engine:
         return record is not None and record.size == stat.size and record.mtime_ns == stat.mtime_ns
 
     def run(self, stop: threading.Event, on_tick: Callable[[], None] | None = None) -> None:
-        """Tick until ``stop`` is set. ``on_tick`` runs after each tick (service watchdog)."""
+        """Tick until ``stop`` is set. ``on_tick`` runs after each tick (service watchdog).
+
+        Between ticks it sleeps until something can have changed: a file event, a step that
+        finished, a control request, the next due poll or retry, or (while files are being
+        checked for stability) a short interval; at most ``tick_seconds``.
+        """
+        forwarder = threading.Thread(
+            target=self._forward_file_events, args=(stop,), name="mvsepd-events", daemon=True
+        )
+        forwarder.start()
         while not stop.is_set():
             try:
                 self.tick()
@@ -101,11 +113,25 @@ class Engine:
                 log.error("tick_failed", error=str(error))
             if on_tick is not None:
                 on_tick()
-            if self._wake.is_set():
-                # A step finished or a control request arrived during the tick: go again now.
-                self._wake.clear()
-                continue
-            self.intake.wait(self.context.settings.tick_seconds)
+            self._wake.wait(self._sleep_seconds())
+            self._wake.clear()
+        self._wake.set()
+
+    def _forward_file_events(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.intake.wait(1.0):
+                self._wake.set()
+
+    def _sleep_seconds(self) -> float:
+        settings = self.context.settings
+        sleep = settings.tick_seconds
+        if self.intake.pending():
+            # A stability window may end at any moment; look often, it costs a few stats.
+            sleep = min(sleep, _PENDING_TICK_SECONDS)
+        due = self._next_due
+        if due is not None:
+            sleep = min(sleep, max(0.0, due - self.context.clock()))
+        return sleep
 
     def wake(self) -> None:
         """Make the next tick happen now (after a control request)."""
@@ -141,6 +167,15 @@ class Engine:
         context = self.context
         now = context.clock()
         jobs = context.store.jobs(_LIVE_STATES)
+        self._next_due = min(
+            (
+                job.next_attempt_at
+                for job in jobs
+                if job.next_attempt_at is not None
+                and job.state in (JobState.SUBMITTED, JobState.RETRY_WAIT, JobState.UPLOADING)
+            ),
+            default=None,
+        )
         slots_used = sum(1 for job in jobs if job.state.occupies_slot)
         slots = self.concurrency()
         ready: list[JobRecord] = []
