@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import requests
 import urllib3.exceptions
-from requests.adapters import BaseAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
 from mvsepd import __version__
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: Biggest API answer read into memory (the 2026 catalog is about 2 MB).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
+#: Bytes handed to the socket at a time when sending a request body.
+SEND_BLOCK_BYTES = 1024 * 1024
 _CHUNK = 256 * 1024
 
 #: An upload part: (file name sent to the server, open binary file, content type).
@@ -46,6 +48,21 @@ UploadFile = tuple[str, BinaryIO, str]
 Progress = Callable[[int, int], None]
 
 __all__ = ["MAX_ANSWER_BYTES", "Progress", "Transport", "UploadFile", "WireResponse"]
+
+
+class _LargeBlockAdapter(HTTPAdapter):
+    """An adapter whose connections send request bodies in 1 MiB blocks.
+
+    urllib3 reads a streamed body 16 KiB at a time, which caps a large upload well below what
+    the link carries (213 MiB/s against curl's 345 on loopback); 1 MiB blocks keep memory
+    constant and let the upload keep up with curl.
+    """
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.setdefault("blocksize", SEND_BLOCK_BYTES)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
 
 class Transport:
@@ -80,6 +97,9 @@ class Transport:
         self._max_answer_bytes = max_answer_bytes
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+        if session is None:
+            for prefix in ("http://", "https://"):
+                self._session.mount(prefix, _LargeBlockAdapter())
         self._session.headers["User-Agent"] = user_agent
         install_log_redaction()
 
