@@ -135,8 +135,10 @@ class Emulator:
 
 
 @contextmanager
-def emulator_process(storage: Path) -> Iterator[Emulator]:
+def emulator_process(storage: Path, queue_seconds: float | None = None) -> Iterator[Emulator]:
     """Run ``python -m mvsepd.emulator`` on a free loopback port with one premium account.
+
+    ``queue_seconds`` None keeps jobs queued (nothing is rendered); 0 lets them run at once.
 
     Its stderr goes to ``emulator.log`` beside its storage, for when an upload fails.
     """
@@ -144,7 +146,8 @@ def emulator_process(storage: Path) -> Iterator[Emulator]:
     token = "".join(secrets.choice(alphabet) for _ in range(30))
     command = [sys.executable, "-m", "mvsepd.emulator", "--host", "127.0.0.1", "--port", "0"]
     command += ["--account", f"{token}:premium:1000000", "--no-rate-limit"]
-    command += ["--queue-seconds", str(QUEUE_SECONDS)]
+    wait = QUEUE_SECONDS if queue_seconds is None else queue_seconds
+    command += ["--queue-seconds", str(wait)]
     # The emulator keeps uploads in the system temporary folder: point it at ours.
     environment = {**os.environ, "TMPDIR": str(storage)}
     with (storage.parent / "emulator.log").open("w") as log:

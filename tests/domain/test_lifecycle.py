@@ -128,3 +128,11 @@ def test_judge_error_keeps_the_servers_words() -> None:
         messages=["Seperation type is not set"],
     )
     assert "Seperation type is not set" in lifecycle.judge_error(error).reason
+
+
+def test_a_merging_job_is_polled_soon_and_a_job_first_in_line_is_not_hurried() -> None:
+    rng = random.Random(3)
+    merging = lifecycle.poll_delay(20, RemoteStatus.MERGING, rng=rng)
+    assert merging <= 11
+    first_in_line = lifecycle.poll_delay(20, RemoteStatus.WAITING, queue_position=1, rng=rng)
+    assert first_in_line >= 27

@@ -1,0 +1,289 @@
+"""One command, one report: every benchmark, each figure next to its baseline from the same run.
+
+    python -m benchmarks.run [--quick] [--output benchmarks/RESULTS.md]
+
+Prints the report and writes it as Markdown, with the machine, Python and library versions in
+its header. ``--quick`` shortens every measurement (a smoke run; its figures are not the
+published ones). A benchmark prints figures; it is not a test, and nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import daemon_figures
+from benchmarks.download_speed import download_speed
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARIES = (
+    "requests",
+    "requests-toolbelt",
+    "urllib3",
+    "watchdog",
+    "Werkzeug",
+    "soundfile",
+    "numpy",
+    "structlog",
+    "pydantic",
+    "PyYAML",
+)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def header() -> list[str]:
+    versions = []
+    for name in LIBRARIES:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (absent)")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"- Run: {now}, mvsepd commit {commit or 'unknown'}",
+        f"- Machine: {platform.system()} {platform.release()} {platform.machine()}, "
+        f"{os.cpu_count()} cores ({_cpu_model()})",
+        f"- Python: {platform.python_implementation()} {platform.python_version()}",
+        f"- Libraries: {', '.join(versions)}",
+    ]
+
+
+def _upload(size_mib: int) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.upload_memory", "--size-mib", str(size_mib), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def _timed(name: str, step: Callable[[], Any]) -> Any:
+    print(f"- {name} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    value = step()
+    print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return value
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    """Run every benchmark; return the raw figures."""
+    return {
+        "upload": _timed("upload memory and speed", lambda: _upload(128 if quick else 1024)),
+        "download": _timed("download speed", lambda: download_speed(64 if quick else 256)),
+        "idle": _timed("idle CPU", lambda: daemon_figures.idle_cpu(10 if quick else 60)),
+        "startup": [
+            _timed(f"start-up with {count} files", functools.partial(daemon_figures.startup, count))
+            for count in ((1_000, 10_000) if quick else (10_000, 100_000))
+        ],
+        "per_job": _timed(
+            "per-job overhead", lambda: daemon_figures.per_job_overhead(20 if quick else 100)
+        ),
+        "stability": _timed(
+            "stability delay", lambda: daemon_figures.stability_delay(5 if quick else 20)
+        ),
+        "requests": _timed("requests per waiting job", daemon_figures.requests_per_waiting_job),
+    }
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def report(figures: dict[str, Any], quick: bool) -> str:
+    """Render the figures as Markdown tables."""
+    lines = ["# mvsepd benchmark results", ""]
+    if quick:
+        lines += [
+            "**Quick run** (`--quick`): shortened measurements, not the published figures.",
+            "",
+        ]
+    lines += header()
+    upload = {row["tool"]: row for row in figures["upload"]["results"]}
+
+    def mib(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f}"
+
+    lines += [
+        "",
+        f"## Upload of a {figures['upload']['size_mib']} MiB WAV",
+        "",
+        _row(["tool", "idle RSS MiB", "peak RSS MiB", "growth MiB", "MiB/s"]),
+        _row(["---"] * 5),
+    ]
+    for tool in ("mvsepd", "requests", "curl"):
+        row = upload.get(tool)
+        if row:
+            lines.append(
+                _row(
+                    [
+                        "mvsepd (streamed)"
+                        if tool == "mvsepd"
+                        else (
+                            "plain requests `files=` (baseline)"
+                            if tool == "requests"
+                            else "curl -F"
+                        ),
+                        mib(row.get("idle_mib")),
+                        mib(row.get("peak_mib")),
+                        mib(row.get("growth_mib")),
+                        f"{row['mib_per_second']:.0f}",
+                    ]
+                )
+            )
+    lines += ["", figures["upload"]["verdict"]]
+    download = figures["download"]
+    curl = download["curl_mib_per_second"]
+    lines += [
+        "",
+        f"## Download of a {download['stem_mib']:.0f} MiB stem (best of {download['repeats']})",
+        "",
+        _row(["tool", "MiB/s"]),
+        _row(["---"] * 2),
+        _row(["mvsepd (resumable, size-capped)", f"{download['mvsepd_mib_per_second']:.0f}"]),
+        _row(["curl -o (baseline)", "n/a" if curl is None else f"{curl:.0f}"]),
+    ]
+    idle = figures["idle"]
+    lines += [
+        "",
+        f"## Idle CPU, 10 watched folders, {idle['native']['seconds']:.0f} s",
+        "",
+        _row(["watching", "mvsepd daemon", "bare watchdog observers (baseline)"]),
+        _row(["---"] * 3),
+    ]
+    for mode in ("native", "poll"):
+        lines.append(
+            _row(
+                [
+                    "native events" if mode == "native" else "polling (every 30 s)",
+                    f"{idle[mode]['daemon_cpu_percent']:.2f} % of a core",
+                    f"{idle[mode]['watchdog_only_cpu_percent']:.2f} % of a core",
+                ]
+            )
+        )
+    lines += [
+        "",
+        "## Start-up with already-processed files (to READY=1, median of 3)",
+        "",
+        _row(["files", "mvsepd", "walk + stat the tree (baseline)", "Python + imports alone"]),
+        _row(["---"] * 4),
+    ]
+    for startup in figures["startup"]:
+        lines.append(
+            _row(
+                [
+                    f"{startup['files']:,}",
+                    f"{startup['daemon_ready_seconds']:.2f} s",
+                    f"{startup['walk_and_stat_seconds']:.2f} s",
+                    f"{startup['python_and_imports_seconds']:.2f} s",
+                ]
+            )
+        )
+    per_job = figures["per_job"]
+    lines += [
+        "",
+        f"## Per-job overhead, {per_job['jobs']} jobs, instant emulator, free plan",
+        "",
+        _row(["", "seconds per job"]),
+        _row(["---"] * 2),
+        _row(
+            [
+                "mvsepd daemon (watch, hash, store, upload, poll, download, manifest)",
+                f"{per_job['daemon_seconds_per_job']:.3f}",
+            ]
+        ),
+        _row(
+            [
+                "bare serial client: create, poll, download (baseline)",
+                f"{per_job['bare_client_seconds_per_job']:.3f}",
+            ]
+        ),
+        _row(["overhead", f"{per_job['overhead_seconds_per_job']:.3f}"]),
+    ]
+    stability = figures["stability"]
+    lines += [
+        "",
+        "## Stability detection",
+        "",
+        f"From the end of a write to the start of its upload, beyond the "
+        f"{stability['window_seconds']:.0f} s stability window ({stability['samples']} "
+        f"files): median {stability['median_beyond_window_seconds'] * 1000:.0f} ms, "
+        f"worst {stability['max_beyond_window_seconds'] * 1000:.0f} ms.",
+    ]
+    requests = figures["requests"]
+    lines += [
+        "",
+        "## HTTP requests for a job that waits 10 minutes in the queue",
+        "",
+        _row(["client", "requests (create + polls + downloads)", "polls"]),
+        _row(["---"] * 3),
+        _row(
+            [
+                "mvsepd (5 s rising to 30 s with jitter)",
+                str(requests["daemon_requests"]),
+                str(requests["daemon_polls"]),
+            ]
+        ),
+        _row(
+            [
+                "fixed 5 s poll loop (baseline)",
+                str(requests["fixed_5s_loop_requests"]),
+                str(requests["fixed_5s_loop_polls"]),
+            ]
+        ),
+        "",
+        f"Both run with time scaled down {requests['time_scale']:.0f}x (the wait, the "
+        "poll intervals); the counts are the same as at full scale.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="shortened smoke run")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    arguments = parser.parse_args(argv)
+    figures = measure(arguments.quick)
+    text = report(figures, arguments.quick)
+    arguments.output.write_text(text, encoding="utf-8")
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
