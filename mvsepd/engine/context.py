@@ -165,6 +165,33 @@ class Context:
         log.warning("job_failed", job=job.id, file=Path(job.source_path).name, reason=reason)
         return failed
 
+    def retry_later(
+        self,
+        job: JobRecord,
+        *,
+        resume: JobState,
+        words: str,
+        delay: float | None = None,
+        event: str = "retry_scheduled",
+    ) -> JobRecord:
+        """Put a job in ``retry_wait`` to resume at ``resume`` after a backoff that grows with
+        each attempt (or after ``delay``); ``words`` say why, the wait is added to them."""
+        attempts = job.attempts + 1
+        if delay is None:
+            delay = lifecycle.retry_delay(attempts, rng=self.rng)
+        waiting = self.store.transition(
+            job.id,
+            JobState.RETRY_WAIT,
+            expected=job.state,
+            resume_state=resume,
+            attempts=attempts,
+            next_attempt_at=self.clock() + delay,
+            reason=f"{words}; trying again in {delay:.0f} s",
+        )
+        self.feed.bump()
+        log.info(event, job=job.id, reason=words, delay=round(delay))
+        return waiting
+
     def folder_for(self, folder_path: str) -> FolderRuntime | None:
         """Return the runtime folder a job came from, if it is still configured."""
         return self.folders.get(Path(folder_path))

@@ -205,17 +205,9 @@ def _download_failed(context: Context, job: JobRecord, error: BaseException) -> 
     verdict = lifecycle.judge_error(error)
     if verdict.outcome is Outcome.FAIL:
         return context.fail(job, verdict.reason)
-    attempts = job.attempts + 1
-    delay = lifecycle.retry_delay(attempts, rng=context.rng)
-    waiting = context.store.transition(
-        job.id,
-        JobState.RETRY_WAIT,
-        expected=JobState.DOWNLOADING,
-        resume_state=JobState.DOWNLOADING,
-        attempts=attempts,
-        next_attempt_at=now + delay,
-        reason=f"downloading stems failed ({verdict.reason}); trying again in {delay:.0f} s",
+    return context.retry_later(
+        job,
+        resume=JobState.DOWNLOADING,
+        words=f"downloading stems failed ({verdict.reason})",
+        event="download_retry",
     )
-    context.feed.bump()
-    log.warning("download_retry_scheduled", job=job.id, reason=verdict.reason, delay=round(delay))
-    return waiting

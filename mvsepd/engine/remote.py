@@ -118,30 +118,23 @@ def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> Jo
         )
         context.feed.bump()
         return held
-    if verdict.outcome in (Outcome.RETRY, Outcome.WAIT_SLOT):
-        attempts = job.attempts + 1
-        retry_after = getattr(error, "retry_after", None)
-        if verdict.outcome is Outcome.WAIT_SLOT:
-            delay = lifecycle.retry_delay(
-                attempts,
-                base=lifecycle.QUEUE_FULL_BASE_SECONDS,
-                cap=lifecycle.QUEUE_FULL_CAP_SECONDS,
-                rng=context.rng,
-            )
-        else:
-            delay = lifecycle.retry_delay(attempts, retry_after=retry_after, rng=context.rng)
-        waiting = context.store.transition(
-            job.id,
-            JobState.RETRY_WAIT,
-            expected=JobState.UPLOADING,
-            resume_state=JobState.STABLE,
-            attempts=attempts,
-            next_attempt_at=now + delay,
-            reason=f"{verdict.reason}; trying again in {delay:.0f} s",
+    if verdict.outcome is Outcome.WAIT_SLOT:
+        delay = lifecycle.retry_delay(
+            job.attempts + 1,
+            base=lifecycle.QUEUE_FULL_BASE_SECONDS,
+            cap=lifecycle.QUEUE_FULL_CAP_SECONDS,
+            rng=context.rng,
         )
-        context.feed.bump()
-        log.info("upload_retry_scheduled", job=job.id, reason=verdict.reason, delay=round(delay))
-        return waiting
+        return context.retry_later(
+            job, resume=JobState.STABLE, words=verdict.reason, delay=delay, event="upload_retry"
+        )
+    if verdict.outcome is Outcome.RETRY:
+        delay = lifecycle.retry_delay(
+            job.attempts + 1, retry_after=getattr(error, "retry_after", None), rng=context.rng
+        )
+        return context.retry_later(
+            job, resume=JobState.STABLE, words=verdict.reason, delay=delay, event="upload_retry"
+        )
     return context.fail(job, verdict.reason)
 
 
@@ -196,20 +189,10 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
         return context.store.get(job.id)
     # Not there: the upload failed before MVSEP made a job. Send it again, after a pause that
     # grows with each failed attempt, so a server that keeps failing is not hammered.
-    attempts = job.attempts + 1
-    delay = lifecycle.retry_delay(attempts, rng=context.rng)
-    again = context.store.transition(
-        job.id,
-        JobState.RETRY_WAIT,
-        expected=JobState.UPLOADING,
-        resume_state=JobState.STABLE,
-        attempts=attempts,
-        next_attempt_at=now + delay,
-        reason=f"the upload did not reach MVSEP; sending it again in {delay:.0f} s",
+    log.info("lost_upload_absent", job=job.id, note="MVSEP has no such job; uploading again")
+    return context.retry_later(
+        job, resume=JobState.STABLE, words="the upload did not reach MVSEP", event="upload_retry"
     )
-    context.feed.bump()
-    log.info("lost_upload_absent", job=job.id, note="MVSEP has no such job; uploading again later")
-    return again
 
 
 def _history(context: Context) -> list[HistoryEntry]:
