@@ -6,7 +6,8 @@ why not in one sentence (``TrayUnavailableError``) instead of hanging with an in
 no display; pystray without a usable backend; on X11 no system tray host (the
 ``_NET_SYSTEM_TRAY_Sn`` selection has no owner after a few seconds). ``PystrayIcon`` adapts a
 ``pystray.Icon`` to ``TrayIcon``; on macOS every change is handed to the main thread
-(AppKit must not be touched from others; pystray's other backends marshal by themselves).
+(AppKit must not be touched from others); the xorg backend gets the work-around in ``xorg``;
+pystray's GTK, AppIndicator and Windows backends marshal changes by themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from PIL import Image
 
 from mvsepd.errors import MvsepdError
+from mvsepd.tray import xorg
 from mvsepd.tray.app import IconFactory, TrayIcon
 from mvsepd.tray.view import MenuEntry
 
@@ -124,6 +126,9 @@ class PystrayIcon:
         self._on_ui = _ui_thread_caller()
         # The menu is generated from the current entries each time the backend asks for it.
         self._icon: Any = pystray.Icon("mvsepd", image, title, menu=pystray.Menu(self._items))
+        if type(self._icon).__module__.endswith("_xorg"):
+            # Changes from the tray's threads would otherwise deadlock python-xlib (see xorg).
+            xorg.use_private_connection(self._icon)
         self.supports_menu = bool(self._icon.HAS_MENU)
         self.supports_notifications = bool(self._icon.HAS_NOTIFICATION)
 

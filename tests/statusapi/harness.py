@@ -24,6 +24,7 @@ from typing import Any
 import numpy
 import soundfile
 
+from mvsepd.api import MvsepClient
 from mvsepd.configfile import parse_config
 from mvsepd.control import ControlClient
 from mvsepd.daemon import Daemon
@@ -116,6 +117,7 @@ class Harness:
     _thread: threading.Thread | None = None
     _seed: int = 0
     transcript: list[bytes] = field(default_factory=list)
+    other_token: str = ""
 
     def start_daemon(self) -> Daemon:
         text = CONFIG.format(server=self.server.url, hot=self.hot, concurrency=self.concurrency)
@@ -201,6 +203,29 @@ class Harness:
 
     def client(self) -> ControlClient:
         return ControlClient.discover(self.paths)
+
+    def jobs_of_someone_else(self, count: int) -> list[str]:
+        """Put ``count`` jobs of another premium account into MVSEP's queue; return their hashes."""
+        other = self.server.add_account(plan="premium", credits=100)
+        client = MvsepClient(Secret(other.token), self.server.url)
+        audio = self.hot.parent / "someone else.wav"
+        hashes = []
+        try:
+            for index in range(count):
+                audio.write_bytes(wav_bytes(0.5, seed=1000 + index))
+                hashes.append(client.create_separation(audio, sep_type=20).hash)
+        finally:
+            client.close()
+            audio.unlink(missing_ok=True)
+        self.other_token = other.token
+        return hashes
+
+    def cancel_someone_elses(self, separation_hash: str) -> None:
+        client = MvsepClient(Secret(self.other_token), self.server.url)
+        try:
+            client.cancel_separation(separation_hash)
+        finally:
+            client.close()
 
     def wait_for_jobs(
         self, predicate: Callable[[list[dict[str, Any]]], bool], what: str

@@ -1,0 +1,148 @@
+"""The tray's view model: a status picture in, icon state, tooltip, menu and notices out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mvsepd.tray.badge import IconState
+from mvsepd.tray.throttle import Throttle
+from mvsepd.tray.view import (
+    TOOLTIP_LIMIT,
+    MenuEntry,
+    Notice,
+    Notifications,
+    build_view,
+    icon_state,
+    menu,
+    tooltip,
+)
+
+
+def job(job_id: int, phase: str, **fields: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "id": job_id,
+        "file": f"Track {job_id}.wav",
+        "folder": "/music/Exports",
+        "phase": phase,
+        "state": phase,
+        "summary": phase,
+        "current_order": None,
+        "queue_count": None,
+        "output_dir": None,
+        "finished_at": None,
+        "error": None,
+    }
+    value.update(fields)
+    return value
+
+
+def picture(
+    *jobs: dict[str, Any], paused: bool = False, token_valid: bool = True, done_today: int = 0
+) -> dict[str, Any]:
+    return {
+        "daemon": {"paused": paused},
+        "account": {"token_valid": token_valid},
+        "done_today": done_today,
+        "jobs": list(jobs),
+    }
+
+
+WAITING = [
+    job(1, "waiting", current_order=5, queue_count=12, summary="waiting, 5th of 12"),
+    job(2, "waiting", current_order=3, queue_count=12, summary="waiting, 3rd of 12"),
+]
+
+
+def test_the_icon_shows_the_next_waiting_jobs_place() -> None:
+    assert icon_state(picture(*WAITING)) == IconState("number", "waiting", 3)
+
+
+def test_the_icon_tells_processing_and_downloading_apart() -> None:
+    assert icon_state(picture(job(1, "processing"))) == IconState("processing", "processing")
+    assert icon_state(picture(job(1, "uploading"))) == IconState("processing", "processing")
+    assert icon_state(picture(job(1, "downloading"), job(2, "processing"))) == IconState(
+        "downloading", "downloading"
+    )
+    # The queue position wins: it is what the user waits for.
+    assert icon_state(picture(job(1, "downloading"), *WAITING)).glyph == "number"
+
+
+def test_a_failure_or_refused_token_turns_it_red() -> None:
+    assert icon_state(picture(job(1, "failed"))) == IconState("error", "error")
+    assert icon_state(picture(*WAITING, job(3, "failed"))) == IconState("number", "error", 3)
+    assert icon_state(picture(token_valid=False)) == IconState("error", "error")
+    assert icon_state(picture(job(1, "failed")), frozenset({1})) == IconState("idle", "idle")
+
+
+def test_paused_and_unreachable_are_grey() -> None:
+    assert icon_state(picture(paused=True)) == IconState("paused", "paused")
+    assert icon_state(picture(job(1, "queued"), paused=True)) == IconState("paused", "paused")
+    assert icon_state(picture(*WAITING, paused=True)) == IconState("number", "paused", 3)
+    assert icon_state(None) == IconState("offline", "offline")
+    assert icon_state(picture()) == IconState("idle", "idle")
+
+
+def test_tooltip_is_one_line_summary() -> None:
+    text = tooltip(picture(*WAITING, job(3, "processing"), done_today=4))
+    assert text == "2 waiting (next: 3rd of 12) · 1 processing · 4 done today"
+    assert tooltip(picture(job(1, "failed"), paused=True)) == "0 done today · 1 failed · paused"
+    assert tooltip(picture(token_valid=False)) == "0 done today · API token refused"
+    assert tooltip(None, "mvsepd is not running") == "mvsepd: mvsepd is not running"
+    long = tooltip(None, "x" * 500)
+    assert len(long) == TOOLTIP_LIMIT and long.endswith("…")
+
+
+def test_menu_lists_jobs_in_words_results_and_controls() -> None:
+    done = job(4, "done", output_dir="/music/Exports stems/Track 4", finished_at=20.0)
+    failed = job(5, "failed", finished_at=10.0, error="bad audio")
+    entries = menu(picture(*WAITING, done, failed))
+    texts = [entry.text for entry in entries]
+    assert texts[:2] == ["Track 1.wav: waiting, 5th of 12", "Track 2.wav: waiting, 3rd of 12"]
+    assert "Recent results" in texts
+    result = next(entry for entry in entries if entry.text == "Track 4.wav: stems ready")
+    assert (result.action, result.argument, result.default) == (
+        "open",
+        "/music/Exports stems/Track 4",
+        True,
+    )
+    assert MenuEntry("Track 5.wav: failed", "open", "/music/Exports") in entries
+    actions = [entry.action for entry in entries if entry.action]
+    assert actions[-6:] == [
+        "pause", "retry_failed", "dismiss_failed", "open_log", "open_config", "quit_tray"
+    ]  # fmt: skip
+    assert "Resume" in [entry.text for entry in menu(picture(paused=True))]
+    owned = [entry.action for entry in menu(picture(), owns_daemon=True)]
+    assert owned[-2:] == ["quit_tray", "quit_daemon"]
+    offline = menu(None, problem="mvsepd is not running (no runtime file)")
+    assert offline[0] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
+
+
+def test_view_collects_failed_jobs_for_retry() -> None:
+    view = build_view(picture(job(7, "failed"), job(8, "failed"), job(9, "done")))
+    assert view.failed_ids == (7, 8) and view.reachable
+
+
+def test_notifications_once_per_job_and_not_for_old_ones() -> None:
+    notifications = Notifications()
+    already = job(1, "done", output_dir="/o/Old")
+    assert notifications.update(picture(already, job(2, "waiting"))) == []
+    finished = job(2, "done", output_dir="/music/Exports stems/Track 2")
+    failed = job(3, "failed", error="MVSEP could not process the file")
+    assert notifications.update(picture(already, finished, failed)) == [
+        Notice("Stems ready", "Track 2.wav: stems ready in Track 2"),
+        Notice("Separation failed", "Track 3.wav: MVSEP could not process the file"),
+    ]
+    assert notifications.update(picture(already, finished, failed)) == []
+    refused = notifications.update(picture(token_valid=False))
+    assert [notice.title for notice in refused] == ["MVSEP refused the API token"]
+
+
+def test_throttle_allows_a_few_updates_a_second() -> None:
+    now = [100.0]
+    throttle = Throttle(0.25, clock=lambda: now[0])
+    assert throttle.delay() == 0
+    throttle.shown()
+    now[0] += 0.1
+    assert abs(throttle.delay() - 0.15) < 1e-9
+    now[0] += 0.2
+    assert throttle.delay() == 0
