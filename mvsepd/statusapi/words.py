@@ -109,6 +109,8 @@ def summary(
     if state is JobState.FAILED:
         return _with_reason("failed", job.reason)
     if state is JobState.CANCELLED:
+        if job.reason and job.reason.startswith("cancelled"):
+            return job.reason  # "cancelled at MVSEP before it started; ..." says it all
         return _with_reason("cancelled", job.reason)
     return "done"
 

@@ -103,6 +103,11 @@ def test_local_states_and_endings() -> None:
     assert summary(retry, now=100.0) == "trying again in 30 s: MVSEP answered 503"
     assert summary(job(state=JobState.FAILED, reason="bad audio")) == "failed: bad audio"
     assert summary(job(state=JobState.DONE)) == "done"
+    cancelled = job(state=JobState.CANCELLED, reason="cancelled before it reached MVSEP")
+    assert summary(cancelled) == "cancelled before it reached MVSEP"
+    assert summary(job(state=JobState.CANCELLED, reason="MVSEP had already finished it")) == (
+        "cancelled: MVSEP had already finished it"
+    )
     assert [phase(job(state=state)) for state in (JobState.DISCOVERED, JobState.HELD,
             JobState.DOWNLOADING, JobState.DONE, JobState.FAILED, JobState.CANCELLED)] == [
         "checking", "queued", "downloading", "done", "failed", "cancelled"]  # fmt: skip
