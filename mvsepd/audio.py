@@ -10,6 +10,7 @@ by their signature only.
 from __future__ import annotations
 
 import enum
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,14 @@ def _check_chunks(path: Path, size: int, *, little_endian: bool, kind: str) -> A
             chunk_header = handle.read(8)
             chunk_id = chunk_header[:4]
             (chunk_size,) = struct.unpack(f"{order}I", chunk_header[4:8])
+            if chunk_id in (b"fmt ", b"COMM"):
+                # Writers put the format in the header at once (only lengths are patched
+                # later), and libsndfile refuses an absurd one before its values can be
+                # judged: read channels and sample rate here, or such a file would wait
+                # as "incomplete" forever instead of being refused with its reason.
+                problem = _format_problem(handle.read(min(chunk_size, 18)), kind, order)
+                if problem is not None:
+                    return problem
             if chunk_id == data_chunk:
                 if chunk_size in _PLACEHOLDER_SIZES:
                     return AudioCheck(
@@ -133,6 +142,38 @@ def _check_chunks(path: Path, size: int, *, little_endian: bool, kind: str) -> A
             # Chunks are padded to an even length.
             offset += 8 + chunk_size + (chunk_size & 1)
     return AudioCheck(Completeness.INVALID, f"the {kind} file has no audio data chunk")
+
+
+def _format_problem(chunk: bytes, kind: str, order: str) -> AudioCheck | None:
+    """Judge the channels and sample rate of a WAV ``fmt `` or AIFF ``COMM`` chunk's body."""
+    if kind == "WAV" and len(chunk) >= 8:
+        _, channels, sample_rate = struct.unpack(f"{order}HHI", chunk[:8])
+        rate = float(sample_rate)
+    elif kind == "AIFF" and len(chunk) >= 18:
+        (channels,) = struct.unpack(">h", chunk[:2])
+        rate = _extended_float(chunk[8:18])
+    else:
+        return None
+    if channels < 1:
+        return AudioCheck(Completeness.INVALID, "the file has no audio channels")
+    if not _MIN_SAMPLE_RATE <= rate <= _MAX_SAMPLE_RATE:
+        shown = f"{rate:.0f}" if rate < 1e15 else f"{rate:.3g}"
+        return AudioCheck(Completeness.INVALID, f"implausible sample rate {shown} Hz")
+    return None
+
+
+def _extended_float(data: bytes) -> float:
+    """Decode AIFF's 80-bit IEEE 754 extended float (the sample rate of a COMM chunk)."""
+    (sign_exponent,) = struct.unpack(">H", data[:2])
+    (mantissa,) = struct.unpack(">Q", data[2:10])
+    exponent = sign_exponent & 0x7FFF
+    if exponent == 0 and mantissa == 0:
+        return 0.0
+    try:
+        value = math.ldexp(mantissa, exponent - 16383 - 63)
+    except OverflowError:
+        value = math.inf
+    return -value if sign_exponent & 0x8000 else value
 
 
 def _check_signature_only(head: bytes, suffix: str) -> AudioCheck:
