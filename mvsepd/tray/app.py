@@ -117,7 +117,7 @@ class TrayApp:
         self._lock = threading.Lock()
         self._show_lock = threading.Lock()
         self._client: ControlClient | None = None
-        self._last_update = Update(None, "connecting to mvsepd ...")
+        self._last_update = Update(None, "connecting to the daemon ...")
         self._dismissed: set[int] = set()
         self._notifications = Notifications()
         self.shown: TrayView = self._view(self._last_update)

@@ -117,7 +117,8 @@ def tooltip(
 ) -> str:
     """One line: "2 waiting (next: 3rd of 12) · 1 processing · 4 done today"."""
     if picture is None:
-        return _clip(f"mvsepd: {problem or 'not running'}")
+        words = problem or "mvsepd is not running"
+        return _clip(words if words.startswith("mvsepd") else f"mvsepd: {words}")
     jobs = _jobs(picture)
     phases = [str(job.get("phase")) for job in jobs]
     parts: list[str] = []

@@ -87,7 +87,8 @@ def test_tooltip_is_one_line_summary() -> None:
     assert text == "2 waiting (next: 3rd of 12) · 1 processing · 4 done today"
     assert tooltip(picture(job(1, "failed"), paused=True)) == "0 done today · 1 failed · paused"
     assert tooltip(picture(token_valid=False)) == "0 done today · API token refused"
-    assert tooltip(None, "mvsepd is not running") == "mvsepd: mvsepd is not running"
+    assert tooltip(None, "mvsepd is not running") == "mvsepd is not running"
+    assert tooltip(None, "connecting ...") == "mvsepd: connecting ..."
     long = tooltip(None, "x" * 500)
     assert len(long) == TOOLTIP_LIMIT and long.endswith("…")
 
