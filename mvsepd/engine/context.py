@@ -125,6 +125,8 @@ class Context:
     live: dict[int, LiveProgress] = field(default_factory=dict)
     finished_status: dict[int, SeparationStatus] = field(default_factory=dict)
     not_found_counts: dict[int, int] = field(default_factory=dict)
+    #: When this process last stopped sending a job's upload without learning its outcome.
+    sends_ended: dict[int, float] = field(default_factory=dict)
     cancel_requested: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)

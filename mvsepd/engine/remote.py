@@ -104,6 +104,7 @@ def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> Jo
     ambiguous = isinstance(error, errors.ServerError | errors.ProtocolError)
     if verdict.outcome is Outcome.RECONCILE or ambiguous:
         # The create may have happened: the next step looks for it in the history first.
+        context.sends_ended[job.id] = now
         log.warning("upload_outcome_unknown", job=job.id, error=str(error))
         return context.store.update_progress(
             job.id,
@@ -174,11 +175,17 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
             reason=None,
         )
         context.feed.bump()
+        context.sends_ended.pop(job.id, None)
         log.info("lost_upload_found", job=job.id, note="MVSEP had the job; not uploading again")
         return found
     # The request may still be in MVSEP's hands (the process that sent it died, or its answer
-    # was lost a moment ago): absence counts only once nothing can be in flight any more.
-    last_send = max(job.updated_at, context.started_at)
+    # was lost a moment ago): absence counts only once nothing can be in flight any more, that
+    # is a grace period after the send ended. A send of an earlier process ended before this
+    # one started; one of this process ended when the upload step gave up on it (or, if that
+    # went unrecorded, no later than the first look). Not the row's ``updated_at``: each "not
+    # yet" below rewrites it, so the grace would never run out and the file never be resent.
+    sent_here = (job.upload_started_at or 0.0) >= context.started_at
+    last_send = context.sends_ended.setdefault(job.id, now if sent_here else context.started_at)
     unsettled = context.settings.lost_upload_grace_seconds - (now - last_send)
     if unsettled > 0:
         context.store.update_progress(
@@ -189,6 +196,7 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
         return context.store.get(job.id)
     # Not there: the upload failed before MVSEP made a job. Send it again, after a pause that
     # grows with each failed attempt, so a server that keeps failing is not hammered.
+    context.sends_ended.pop(job.id, None)
     log.info("lost_upload_absent", job=job.id, note="MVSEP has no such job; uploading again")
     return context.retry_later(
         job, resume=JobState.STABLE, words="the upload did not reach MVSEP", event="upload_retry"
