@@ -15,6 +15,7 @@ tree, never over an existing file, and nothing is ever deleted.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
@@ -179,16 +180,25 @@ def finalize(
     try:
         for target in output_plan.targets:
             key = str(target.final)
-            if key in progress and not target.staged.exists():
-                placed = Path(progress[key])
-            elif target.staged.exists():
-                placed = _free_name(target.final, on_collision)
+            recorded = Path(progress[key]) if key in progress else None
+            if not target.staged.exists():
+                if recorded is None or not recorded.exists():
+                    raise OutputError(f"the stem {target.label!r} was not downloaded")
+                placed = recorded  # moved by an earlier, interrupted attempt
+            else:
+                # A name recorded by an interrupted attempt is this job's own unless a file
+                # appeared there since; then (or with no record) the policy picks the name.
+                if recorded is not None and not recorded.exists():
+                    placed = recorded
+                else:
+                    placed = _free_name(target.final, on_collision)
+                # Recorded before the move: a stem moved by an attempt that died right after
+                # must be known as this job's, not fetched and placed a second time as "(2)".
+                if progress.get(key) != str(placed):
+                    progress[key] = str(placed)
+                    _save_progress(output_plan.staging_dir, progress)
                 placed.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(target.staged, placed)
-                progress[key] = str(placed)
-                _save_progress(output_plan.staging_dir, progress)
-            else:
-                raise OutputError(f"the stem {target.label!r} was not downloaded")
             written.append(
                 WrittenFile(target.label, placed, placed.stat().st_size, file_sha256(placed))
             )
@@ -198,13 +208,43 @@ def finalize(
             existing = _read_json(manifest_path)
             if existing.get("job_id") != manifest.get("job_id"):
                 manifest_path = _free_name(manifest_path, "unique")
-        _write_atomically(manifest_path, json.dumps(document, indent=2, ensure_ascii=False))
+        # Written through the staging folder, so a half-written manifest goes with it.
+        _write_atomically(
+            manifest_path,
+            json.dumps(document, indent=2, ensure_ascii=False),
+            temporary_dir=output_plan.staging_dir,
+        )
     except OSError as error:
         raise OutputError(
             f"cannot write stems below {output_plan.root}: {error.strerror or error}"
         ) from None
     discard(output_plan.staging_dir)
     return written
+
+
+def already_placed(output_plan: OutputPlan) -> set[Path]:
+    """Return the final names of the stems an interrupted ``finalize`` already moved in place."""
+    progress = _load_progress(output_plan.staging_dir)
+    return {
+        target.final
+        for target in output_plan.targets
+        if str(target.final) in progress and Path(progress[str(target.final)]).is_file()
+    }
+
+
+def written_manifest(output_plan: OutputPlan) -> dict[str, Any] | None:
+    """Return the manifest ``finalize`` wrote for the plan's job, or None if it got not so far.
+
+    Looks at the plan's manifest name and the " (n)" names ``finalize`` picks when another
+    job's manifest is in the way.
+    """
+    manifest = output_plan.manifest
+    pattern = f"{glob.escape(manifest.stem)} (*){glob.escape(manifest.suffix)}"
+    for path in [manifest, *sorted(manifest.parent.glob(pattern))]:
+        document = _read_json(path)
+        if document.get("job_id") == output_plan.job_id:
+            return document
+    return None
 
 
 def discard(staging: Path) -> None:
@@ -252,10 +292,11 @@ def _written_entry(item: WrittenFile) -> dict[str, Any]:
     return entry
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, *, temporary_dir: Path | None = None) -> None:
+    """Write ``path`` through a temporary file (in ``temporary_dir``, on the same file system)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".part", dir=path.parent
+        prefix=f".{path.name}.", suffix=".part", dir=temporary_dir or path.parent
     )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -81,11 +81,50 @@ def _place(
     output_plan = outputs.plan(
         job_id=job.id, root=root, template=template, values=values, stems=stems
     )
+    earlier = outputs.written_manifest(output_plan)
+    if earlier is not None and earlier.get("mvsep", {}).get("hash") == job.separation_hash:
+        # An earlier attempt placed every stem and wrote the manifest, then stopped before the
+        # job was marked done: mark it now instead of fetching and placing the stems again.
+        outputs.discard(output_plan.staging_dir)
+        names = [str(item.get("name")) for item in earlier.get("outputs", [])]
+        log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
+    else:
+        names = _fetch_and_finalize(context, job, output_plan, files, algorithm, collision)
+    if folder is not None and folder.config.after_success == "move":
+        _move_original(folder.config, source, job)
+    done = context.store.transition(
+        job.id,
+        JobState.DONE,
+        expected=JobState.DOWNLOADING,
+        output_dir=str(output_plan.manifest.parent),
+        reason=None,
+    )
+    context.feed.bump()
+    log.info(
+        "stems_ready",
+        job=job.id,
+        file=source.name,
+        folder=str(output_plan.manifest.parent),
+        stems=names,
+    )
+    return done
+
+
+def _fetch_and_finalize(
+    context: Context,
+    job: JobRecord,
+    output_plan: outputs.OutputPlan,
+    files: tuple[ResultFile, ...],
+    algorithm: str | None,
+    collision: outputs.Collision,
+) -> list[str]:
+    """Download every stem not yet fetched or placed, then move them all into place."""
     outputs.prepare(output_plan)
+    placed = outputs.already_placed(output_plan)
     total = len(files)
     for index, (target, result) in enumerate(zip(output_plan.targets, files, strict=True)):
-        if target.staged.exists():
-            continue  # fetched by an earlier attempt
+        if target.staged.exists() or target.final in placed:
+            continue  # fetched, or even moved into place, by an earlier attempt
 
         def progress(done: int, size: int, index: int = index) -> None:
             context.set_live(job.id, f"downloading {index + 1}/{total}", done, size)
@@ -102,24 +141,7 @@ def _place(
     written = outputs.finalize(
         output_plan, _manifest(context, job, algorithm), on_collision=collision
     )
-    if folder is not None and folder.config.after_success == "move":
-        _move_original(folder.config, source, job)
-    done = context.store.transition(
-        job.id,
-        JobState.DONE,
-        expected=JobState.DOWNLOADING,
-        output_dir=str(output_plan.manifest.parent),
-        reason=None,
-    )
-    context.feed.bump()
-    log.info(
-        "stems_ready",
-        job=job.id,
-        file=source.name,
-        folder=str(output_plan.manifest.parent),
-        stems=[item.path.name for item in written],
-    )
-    return done
+    return [item.path.name for item in written]
 
 
 def _move_original(folder: FolderConfig, source: Path, job: JobRecord) -> None:
