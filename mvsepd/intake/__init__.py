@@ -211,7 +211,7 @@ class Intake:
                 for entry in walk(
                     item.view,
                     on_problem=self._problems.note,
-                    on_outside_link=self._tracker.note_outside_link,
+                    on_ignored=self._tracker.note_ignored,
                 ):
                     found.append((Path(entry.path), entry.relative_path, entry.stat))
             except (FileNotFoundError, NotADirectoryError):

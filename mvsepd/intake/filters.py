@@ -183,29 +183,37 @@ class FoundFile:
 
 
 ProblemCallback = Callable[[str, OSError], None]
-OutsideLinkCallback = Callable[[str], None]
+#: Told once a path is passed over although its name matches: the path, and why in words.
+IgnoredCallback = Callable[[str, str], None]
 
 
 def file_stat_if_regular(
-    view: FolderView, path: str, *, on_outside_link: OutsideLinkCallback
+    view: FolderView, path: str, *, on_ignored: IgnoredCallback
 ) -> FileStat | None:
     """The stat of ``path`` when it is a regular file (or a link to one inside the folder).
 
     Returns None for directories, special files, dangling or looping links and links that
-    leave the folder. Raises FileNotFoundError when the path is gone and OSError when it
-    cannot be examined.
+    leave the folder; each of the last three is told to ``on_ignored`` with the reason, since
+    a user who dropped it there wonders why nothing happens. Raises FileNotFoundError when the
+    path is gone and OSError when it cannot be examined.
     """
     link_status = os.lstat(path)
     if stat.S_ISLNK(link_status.st_mode):
         if not view.link_stays_inside(path):
-            on_outside_link(path)
+            on_ignored(path, "a symlink that leads outside the hot folder")
             return None
         try:
             target_status = os.stat(path)
-        except OSError:  # dangling link, or a loop of links
+        except OSError:
+            on_ignored(path, "a symlink that leads nowhere (its target is missing, or links loop)")
             return None
-        return FileStat.of(target_status) if stat.S_ISREG(target_status.st_mode) else None
+        if not stat.S_ISREG(target_status.st_mode):
+            on_ignored(path, "a symlink to something that is not a file")
+            return None
+        return FileStat.of(target_status)
     if not stat.S_ISREG(link_status.st_mode):
+        if not stat.S_ISDIR(link_status.st_mode):
+            on_ignored(path, "not a regular file (a pipe, socket or device)")
         return None
     # os.stat rather than the lstat above: on Windows only os.stat fills in st_ino.
     return FileStat.of(os.stat(path)) if os.name == "nt" else FileStat.of(link_status)
@@ -216,7 +224,7 @@ def walk(
     start: str | None = None,
     *,
     on_problem: ProblemCallback,
-    on_outside_link: OutsideLinkCallback,
+    on_ignored: IgnoredCallback,
 ) -> Iterator[FoundFile]:
     """Every eligible file below ``start`` (default: the root), in name order, depth first.
 
@@ -249,7 +257,7 @@ def walk(
                     continue
                 if not view.eligible_parts(entry_parts):
                     continue
-                found = file_stat_if_regular(view, entry.path, on_outside_link=on_outside_link)
+                found = file_stat_if_regular(view, entry.path, on_ignored=on_ignored)
             except FileNotFoundError:  # removed while we looked
                 continue
             except OSError as error:

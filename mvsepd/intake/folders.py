@@ -207,7 +207,7 @@ class HotFolder:
                 self.view,
                 start,
                 on_problem=on_problem,
-                on_outside_link=self._tracker.note_outside_link,
+                on_ignored=self._tracker.note_ignored,
             ):
                 present.add(found.path)
                 site = self.site(found.path, found.relative_path)
@@ -254,9 +254,7 @@ class HotFolder:
         if not view.eligible_parts(parts):
             return
         try:
-            current = file_stat_if_regular(
-                view, path, on_outside_link=self._tracker.note_outside_link
-            )
+            current = file_stat_if_regular(view, path, on_ignored=self._tracker.note_ignored)
         except FileNotFoundError:
             current = None
         if current is None:

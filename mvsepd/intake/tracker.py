@@ -71,7 +71,7 @@ class CandidateTracker:
         self._candidates: dict[str, _Candidate] = {}
         # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
         self._settled: dict[str, tuple[Path, FileStat]] = {}
-        self._outside_links_logged: set[str] = set()
+        self._ignored_logged: set[str] = set()
 
     def offer(self, site: FileSite, stat: FileStat, now: float, *, from_event: bool) -> bool:
         """Take note of a file; True when it became a new candidate.
@@ -244,15 +244,13 @@ class CandidateTracker:
     # Book-keeping.
 
     def _stat(self, site: FileSite) -> FileStat | None:
-        return file_stat_if_regular(
-            site.view, os.fspath(site.path), on_outside_link=self.note_outside_link
-        )
+        return file_stat_if_regular(site.view, os.fspath(site.path), on_ignored=self.note_ignored)
 
-    def note_outside_link(self, path: str) -> None:
-        """Log (once, at debug) a symlink skipped because its target leaves the folder."""
-        if path not in self._outside_links_logged:
-            self._outside_links_logged.add(path)
-            self._logger.debug(log_fields("symlink leads outside the folder; ignored", path=path))
+    def note_ignored(self, path: str, why: str) -> None:
+        """Log (once per path, at info: the user looks there) a matching name passed over."""
+        if path not in self._ignored_logged:
+            self._ignored_logged.add(path)
+            self._logger.info(log_fields("file ignored", path=path, reason=why))
 
     def _known(self, site: FileSite, stat: FileStat) -> bool:
         try:

@@ -20,8 +20,10 @@ import io
 import json
 import logging
 import os
+import shutil
 import stat
 import struct
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,13 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from mvsepd import logsetup
+from mvsepd.control import ControlClient
 from mvsepd.models import JobRecord, JobState
+from mvsepd.store import JobStore
 from tests.hostile.front import HostileFront, Trap
 from tests.integration.support import (
     FAST_DAEMON,
     RunningDaemon,
     Setup,
     running_daemon,
+    start_daemon_process,
+    stop_process,
     wait_until,
     write_wav,
 )
@@ -63,6 +69,8 @@ class Case:
     plan: str = "free"
     #: False where the server itself refuses everything afterwards (a revoked token).
     good_file_after: bool = True
+    #: Run ``mvsepd run`` in its own process without root's override of file permissions.
+    own_process: bool = False
 
     def __str__(self) -> str:
         return self.id
@@ -75,29 +83,43 @@ def ids(cases: Iterable[Case]) -> list[str]:
 # --- the log ---------------------------------------------------------------------------------
 
 
+def log_events(raw: str) -> list[dict[str, Any]]:
+    """The JSON log lines of ``raw`` (other lines, such as a traceback's, are skipped)."""
+    events = []
+    for line in raw.splitlines():
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                events.append(value)
+    return events
+
+
+def log_text(raw: str) -> str:
+    """Every value of every event, decoded (so quotes and non-ASCII read as written)."""
+    return "\n".join(" ".join(str(value) for value in event.values()) for event in log_events(raw))
+
+
 class CapturedLog(io.StringIO):
     """The text the daemon's log handlers write (each handler serialises its own writes)."""
 
     def isatty(self) -> bool:
         return False
 
-    def raw(self) -> str:
-        return self.getvalue()
+    def text(self) -> str:
+        return log_text(self.getvalue())
 
-    def events(self) -> list[dict[str, Any]]:
-        events = []
-        for line in self.raw().splitlines():
-            with contextlib.suppress(ValueError):
-                value = json.loads(line)
-                if isinstance(value, dict):
-                    events.append(value)
-        return events
+
+class ProcessLog:
+    """The JSON lines a daemon in its own process wrote to its log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def text(self) -> str:
-        """Every value of every event, decoded (so quotes and non-ASCII read as written)."""
-        return "\n".join(
-            " ".join(str(value) for value in event.values()) for event in self.events()
-        )
+        try:
+            return log_text(self.path.read_text(encoding="utf-8", errors="replace"))
+        except FileNotFoundError:
+            return ""
 
 
 @contextlib.contextmanager
@@ -181,9 +203,11 @@ class Ledger:
             paths.log_dir,
             paths.runtime_dir,
             setup.tmp / "config.yaml",
+            setup.tmp / "daemon.log",
         ]
         self._written: set[Path] = set()
         self._originals: dict[Path, str] = {}
+        self._kept: dict[Path, tuple[Any, ...]] = {}
         self._before = snapshot(self.root)
         self._neighbours = set(os.listdir(self.root.parent))
         self._sentinels = {
@@ -205,9 +229,18 @@ class Ledger:
         self._written.add(path)
         self._originals[path] = sha256(path)
 
+    def placed(self, path: Path) -> None:
+        """``path`` is a link or a special file the test made: it must still be there as made.
+
+        (Its content is never read: a pipe would block, a link loop fails.)
+        """
+        self._written.add(path)
+        self._kept[path] = _entry(path)
+
     def forget_original(self, path: Path) -> None:
         """The test itself changes or removes ``path`` from now on."""
         self._originals.pop(path, None)
+        self._kept.pop(path, None)
         self._written.add(path)
 
     def _may_change(self, path: Path) -> bool:
@@ -229,6 +262,13 @@ class Ledger:
                 found.append(f"original lost: {path}")
             elif sha256(path) != digest:
                 found.append(f"original changed: {path}")
+        for path, made in sorted(self._kept.items()):
+            try:
+                now = _entry(path)
+            except FileNotFoundError:
+                now = ("gone",)
+            if now != made:
+                found.append(f"changed: {path} {made} -> {now}")
         for path, before in self._sentinels.items():
             if _sentinel(path) != before:
                 found.append(f"{path} changed")
@@ -247,14 +287,28 @@ class Ledger:
 
 @dataclass
 class Harness:
-    """What a scenario works with while its daemon runs."""
+    """What a scenario works with while its daemon runs (in this process, or in its own)."""
 
     setup: Setup
-    daemon: RunningDaemon
-    log: CapturedLog
+    log: CapturedLog | ProcessLog
     ledger: Ledger
     front: HostileFront
     trap: Trap
+    daemon: RunningDaemon | None = None
+    process: subprocess.Popen[str] | None = None
+
+    def alive(self) -> bool:
+        if self.daemon is not None:
+            return self.daemon.thread.is_alive()
+        return self.process is not None and self.process.poll() is None
+
+    def jobs(self) -> list[JobRecord]:
+        return self.daemon.store.jobs() if self.daemon is not None else self.setup.jobs()
+
+    def store(self) -> JobStore:
+        """The job store of a daemon running in this process."""
+        assert self.daemon is not None, "only rows with the daemon in this process"
+        return self.daemon.store
 
     @property
     def hot(self) -> Path:
@@ -286,7 +340,7 @@ class Harness:
         wanted = set(states)
 
         def found() -> JobRecord | None:
-            for job in self.daemon.store.jobs():
+            for job in self.jobs():
                 if job.source_name == name and job.state in wanted:
                     return job
             return None
@@ -297,16 +351,23 @@ class Harness:
 
     def shown_reason(self, job: JobRecord) -> str:
         """The job's reason as ``mvsepd status`` and the tray show it (the status API's view)."""
+        if self.daemon is None:
+            return str(ControlClient.discover(self.setup.paths).job(job.id)["reason"])
         status_api = self.daemon.daemon.status_api
         assert status_api is not None
         shown = status_api.picture.job(self.daemon.store.get(job.id))
         return str(shown["reason"])
 
     def folder_health(self) -> dict[str, Any]:
-        status_api = self.daemon.daemon.status_api
-        assert status_api is not None
-        folders: list[dict[str, Any]] = status_api.picture.folders()
-        return next(folder for folder in folders if folder["path"] == str(self.hot))
+        """The hot folder as the status API shows it (watch and detail)."""
+        if self.daemon is None:
+            folders = ControlClient.discover(self.setup.paths).status()["folders"]
+        else:
+            status_api = self.daemon.daemon.status_api
+            assert status_api is not None
+            folders = status_api.picture.folders()
+        found: dict[str, Any] = next(item for item in folders if item["path"] == str(self.hot))
+        return found
 
     def good_file_still_works(self) -> None:
         self.drop_wav(GOOD_NAME, seed=4242)
@@ -387,6 +448,15 @@ def config_for(case: Case, setup: Setup, front: HostileFront) -> str:
     return text.replace(f'server: "{setup.server.url}"', f'server: "{front.url}"')
 
 
+#: Root reads and writes anything; a daemon started with this prefix does not have the
+#: capabilities that allow it, so file permissions apply to it as to any user.
+WITHOUT_OVERRIDE = (
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+)
+
+
 def run_case(case: Case, setup: Setup, front: HostileFront, trap: Trap) -> None:
     """Present the row's input to a running daemon and check everything the issue asks.
 
@@ -398,13 +468,46 @@ def run_case(case: Case, setup: Setup, front: HostileFront, trap: Trap) -> None:
     if case.plan != "free":
         setup.token = setup.server.add_account(plan=case.plan, credits=100).token
     ledger = Ledger(setup)
-    with capturing_logs() as log, running_daemon(setup, config_for(case, setup, front)) as daemon:
-        harness = Harness(setup, daemon, log, ledger, front, trap)
-        shown = case.scenario(harness)
-        assert case.expected in shown, f"{case.id}: {case.expected!r} not in {shown!r}"
-        wait_until(lambda: case.expected in log.text(), 5, message=f"{case.expected!r} in the log")
-        assert daemon.thread.is_alive(), "the daemon stopped"
-        if case.good_file_after:
-            harness.good_file_still_works()
-        assert daemon.thread.is_alive(), "the daemon stopped"
+    config = config_for(case, setup, front)
+    if case.own_process:
+        with _daemon_process(setup, config) as process:
+            harness = Harness(setup, ProcessLog(setup.tmp / "daemon.log"), ledger, front, trap)
+            harness.process = process
+            _present(case, harness)
+    else:
+        with capturing_logs() as log, running_daemon(setup, config) as daemon:
+            harness = Harness(setup, log, ledger, front, trap, daemon=daemon)
+            _present(case, harness)
     ledger.check()
+
+
+def _present(case: Case, harness: Harness) -> None:
+    shown = case.scenario(harness)
+    assert case.expected in shown, f"{case.id}: {case.expected!r} not in {shown!r}"
+    wait_until(
+        lambda: case.expected in harness.log.text(), 5, message=f"{case.expected!r} in the log"
+    )
+    assert harness.alive(), "the daemon stopped"
+    if case.good_file_after:
+        harness.good_file_still_works()
+    assert harness.alive(), "the daemon stopped"
+
+
+@contextlib.contextmanager
+def _daemon_process(setup: Setup, config: str) -> Iterator[subprocess.Popen[str]]:
+    """``mvsepd run`` in its own process, without root's power over file permissions."""
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        assert shutil.which("setpriv"), "util-linux's setpriv is needed to test as root"
+        prefix = WITHOUT_OVERRIDE
+    process = start_daemon_process(setup, setup.write_config(config), prefix=prefix)
+    try:
+        wait_until(
+            lambda: setup.paths.runtime_file.exists() or process.poll() is not None,
+            30,
+            message="the daemon to start",
+        )
+        assert process.poll() is None, (setup.tmp / "daemon.log").read_text()
+        yield process
+    finally:
+        stop_process(process)

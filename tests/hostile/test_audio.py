@@ -68,7 +68,7 @@ def _same_audio_twice(harness: Harness) -> str:
     harness.drop("take copy.wav", data)
     setup = harness.setup
     record = wait_until(
-        lambda: harness.daemon.store.source(str(setup.hot), "take copy.wav"),
+        lambda: harness.store().source(str(setup.hot), "take copy.wav"),
         10,
         message="the copy to be looked at",
     )
@@ -87,7 +87,7 @@ def _same_name_new_audio(harness: Harness) -> str:
     time.sleep(0.05)  # a new mtime, as a re-export has
     write_wav(path, 0.2, seed=2)
     harness.ledger.original(path)
-    wait_until(lambda: harness.daemon.done(2), 30, message="the re-export")
+    wait_until(lambda: len(harness.store().jobs([JobState.DONE])) == 2, 30, message="the re-export")
     setup = harness.setup
     assert setup.server.state.create_count(setup.token) == 2
     # The first version's stems are kept; the second's sit beside them.
