@@ -59,7 +59,8 @@ class ControlClient:
     @classmethod
     def discover(cls, paths: AppPaths | None = None) -> ControlClient:
         """Find the running daemon through its runtime file; DaemonUnreachableError if none."""
-        runtime_file = (paths or app_paths()).runtime_file
+        candidates = (paths or app_paths()).runtime_file_candidates
+        runtime_file = next((path for path in candidates if path.exists()), candidates[0])
         info = read_runtime_file(runtime_file)
         if not process_alive(info.pid):
             raise DaemonUnreachableError(

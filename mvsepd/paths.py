@@ -80,6 +80,16 @@ class AppPaths:
         return self.runtime_dir / RUNTIME_FILE_NAME
 
     @property
+    def runtime_file_candidates(self) -> list[Path]:
+        """Where a running daemon's runtime file may be, most likely first.
+
+        A daemon started without ``XDG_RUNTIME_DIR`` (a systemd system unit) writes it below
+        the state folder; a login shell that has the variable must still find it.
+        """
+        fallback = self.state_dir / "run" / RUNTIME_FILE_NAME
+        return [self.runtime_file] + ([fallback] if fallback != self.runtime_file else [])
+
+    @property
     def log_file(self) -> Path:
         """The rotating log file used with ``--log-file``."""
         return self.log_dir / LOG_FILE_NAME

@@ -177,7 +177,7 @@ class Picture:
     # --- the whole picture --------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Everything a client shows, in one JSON object (see docs/README-status.md)."""
+        """Everything a client shows, in one JSON object (see the README, "The status API")."""
         now = self._clock()
         context = self._context
         jobs = self.jobs()

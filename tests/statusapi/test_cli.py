@@ -176,3 +176,20 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert len(out.splitlines()) > 4, command
     code, out, _ = run_cli(capsys, "run", "--help")
     assert "--tray" in out
+
+
+def test_a_runtime_file_below_the_state_folder_is_found(tmp_path) -> None:
+    """A system unit has no XDG_RUNTIME_DIR: its daemon writes below the state folder."""
+    from mvsepd.paths import AppPaths
+
+    paths = AppPaths(
+        config_dir=tmp_path / "config",
+        state_dir=tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "xdg-runtime" / "mvsepd",
+    )
+    assert paths.runtime_file_candidates == [
+        tmp_path / "xdg-runtime" / "mvsepd" / "statusapi.json",
+        tmp_path / "state" / "run" / "statusapi.json",
+    ]
