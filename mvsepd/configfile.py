@@ -24,6 +24,12 @@ from mvsepd.models import Secret
 
 KeyPath = tuple[str | int, ...]
 
+#: Deeper than any real configuration (about 5 levels), far below Python's recursion limit.
+MAX_DEPTH = 50
+#: Values once YAML aliases are expanded; a real configuration has a few hundred. Aliases
+#: repeated inside aliases ("billion laughs") would otherwise expand without bound.
+MAX_VALUES = 100_000
+
 
 @dataclass(frozen=True)
 class LoadedConfig:
@@ -40,6 +46,8 @@ class _Positions:
     def __init__(self) -> None:
         self.lines: dict[KeyPath, int] = {}
         self.duplicates: list[tuple[KeyPath, int]] = []
+        #: Values converted so far, each alias counted every time it is used.
+        self.values = 0
 
     def line_for(self, path: KeyPath) -> int | None:
         for length in range(len(path), -1, -1):
@@ -49,8 +57,21 @@ class _Positions:
         return None
 
 
+class _Refused(Exception):
+    """The document is too deep or too large to be a configuration (internal signal)."""
+
+
 def _to_python(node: yaml.Node, path: KeyPath, positions: _Positions) -> Any:
-    positions.lines.setdefault(path, node.start_mark.line + 1)
+    line = node.start_mark.line + 1
+    if len(path) > MAX_DEPTH:
+        raise _Refused(f"line {line}: values are nested more than {MAX_DEPTH} levels deep")
+    positions.values += 1
+    if positions.values > MAX_VALUES:
+        raise _Refused(
+            f"the file expands to more than {MAX_VALUES} values "
+            "(YAML aliases repeated inside aliases?)"
+        )
+    positions.lines.setdefault(path, line)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -181,17 +202,29 @@ def _raw_preset_references(data: dict[Any, Any]) -> list[tuple[KeyPath, str]]:
     return problems
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(error, "problem", None) or str(error)
+    return f"{where}not valid YAML: {problem}"
+
+
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Given YAML text, return the Config. Raise ConfigError listing every problem."""
     positions = _Positions()
+    # Every failure of the YAML reader becomes a ConfigError: an exception escaping here would
+    # end ``mvsepd run`` with a traceback and a status a service manager restarts on.
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = {} if node is None else _to_python(node, (), positions)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, [f"{where}not valid YAML: {problem}"]) from None
-    data = {} if node is None else _to_python(node, (), positions)
+        raise ConfigError(source, [_yaml_problem(error)]) from None
+    except RecursionError:  # the reader itself recursed too deep
+        raise ConfigError(
+            source, [f"values are nested more than {MAX_DEPTH} levels deep"]
+        ) from None
+    except _Refused as refused:
+        raise ConfigError(source, [str(refused)]) from None
     problems: list[str] = []
     for path, line in positions.duplicates:
         problems.append(f"line {line}: {format_key_path(path)}: duplicate key")
