@@ -13,7 +13,6 @@ without a hash is reconciled against MVSEP's history, ``submitted`` resumes poll
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import threading
 from collections.abc import Callable, Sequence
@@ -25,6 +24,8 @@ import structlog
 from mvsepd import errors
 from mvsepd.engine import fetch, ingest, remote
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
+from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
+from mvsepd.engine.workers import Workers
 from mvsepd.errors import IllegalTransitionError, MvsepdError, StoreError
 from mvsepd.intake import FileStat, Intake
 from mvsepd.models import JobRecord, JobState
@@ -35,7 +36,6 @@ log = structlog.get_logger("mvsepd.engine")
 
 _SUBMITTABLE = (JobState.STABLE, JobState.WAITING_SLOT)
 _LIVE_STATES = [state for state in JobState if not state.terminal]
-_DAY = 86400.0
 #: Premium accounts, when the plan's number cannot be asked: the older docs' cap.
 PREMIUM_CONCURRENCY = 10
 #: How often to look at the intake while files wait out their stability window.
@@ -48,16 +48,9 @@ class Engine:
     def __init__(self, context: Context, intake: Intake) -> None:
         self.context = context
         self.intake = intake
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=context.settings.workers, thread_name_prefix="mvsepd-job"
-        )
-        self._lock = threading.Lock()
-        self._jobs_in_flight: set[int] = set()
-        self._paths_in_flight: set[Path] = set()
-        self._maintenance_in_flight: set[str] = set()
         self._wake = threading.Event()
-        self._last_day: float | None = None
-        self._catalog_attempted_at: float | None = None
+        self._workers = Workers(context.settings.workers, self._wake)
+        self._maintenance = Maintenance(context, self._workers, self._release_budget_holds)
         self._next_due: float | None = None
 
     # --- life -------------------------------------------------------------------------------
@@ -140,15 +133,7 @@ class Engine:
     def shutdown(self, timeout: float) -> bool:
         """Stop taking new work and wait up to ``timeout`` s; return True if all work ended."""
         self.context.stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        done = threading.Event()
-
-        def join() -> None:
-            self._pool.shutdown(wait=True)
-            done.set()
-
-        threading.Thread(target=join, name="mvsepd-drain", daemon=True).start()
-        return done.wait(timeout)
+        return self._workers.shutdown(timeout)
 
     # --- one pass ---------------------------------------------------------------------------
 
@@ -156,9 +141,9 @@ class Engine:
         """Collect finished files and give every job that needs work to a worker."""
         if self.context.stopping.is_set():
             return
-        self._maintain()
+        self._maintenance.tick()
         for ready in self.intake.take_ready():
-            self._submit_work(
+            self._workers.submit(
                 None, ready.path, functools.partial(ingest.ingest, self.context, ready)
             )
         self._schedule()
@@ -180,25 +165,27 @@ class Engine:
         slots = self.concurrency()
         ready: list[JobRecord] = []
         for job in jobs:
-            if self._busy(job.id):
+            if self._workers.busy(job.id):
                 continue
             state = job.state
             if state is JobState.DISCOVERED:
-                self._submit_work(job.id, None, functools.partial(ingest.probe, context, job))
+                self._workers.submit(job.id, None, functools.partial(ingest.probe, context, job))
             elif state in _SUBMITTABLE:
                 ready.append(job)
             elif state is JobState.UPLOADING:
                 if job.next_attempt_at is None or job.next_attempt_at <= now:
-                    self._submit_work(
+                    self._workers.submit(
                         job.id, None, functools.partial(remote.reconcile, context, job)
                     )
             elif job.id in context.cancel_requested and job.separation_hash:
-                self._submit_work(job.id, None, functools.partial(self._cancel_now, job))
+                self._workers.submit(job.id, None, functools.partial(self._cancel_now, job))
             elif state is JobState.SUBMITTED:
                 if job.next_attempt_at is None or job.next_attempt_at <= now:
-                    self._submit_work(job.id, None, functools.partial(self._poll_then_fetch, job))
+                    self._workers.submit(
+                        job.id, None, functools.partial(self._poll_then_fetch, job)
+                    )
             elif state is JobState.DOWNLOADING:
-                self._submit_work(job.id, None, functools.partial(fetch.download, context, job))
+                self._workers.submit(job.id, None, functools.partial(fetch.download, context, job))
             elif state is JobState.RETRY_WAIT:
                 if job.next_attempt_at is None or job.next_attempt_at <= now:
                     self._resume(job)
@@ -211,7 +198,9 @@ class Engine:
         paused = context.store.flag("paused") is not None
         budget = context.config.limits.daily_credit_budget
         committed = (
-            context.store.credits_committed_since(now - now % _DAY) if budget is not None else 0
+            context.store.credits_committed_since(now - now % DAY_SECONDS)
+            if budget is not None
+            else 0
         )
         for job in ready:
             if paused:
@@ -241,8 +230,8 @@ class Engine:
                         f"{self.concurrency()} unfinished job(s) at once)",
                     )
                 continue
-            with self._lock:
-                self._jobs_in_flight.add(job.id)
+            if not self._workers.claim(job.id):
+                continue
             try:
                 uploading = context.store.transition(
                     job.id,
@@ -254,13 +243,12 @@ class Engine:
                     reason=None,
                 )
             except (IllegalTransitionError, StoreError):
-                with self._lock:
-                    self._jobs_in_flight.discard(job.id)
+                self._workers.release(job.id)
                 continue
             free_slots -= 1
             committed += estimate
             context.feed.bump()
-            self._submit_work(
+            self._workers.submit(
                 job.id,
                 None,
                 functools.partial(remote.upload, self.context, uploading),
@@ -276,11 +264,9 @@ class Engine:
         context = self.context
         if reason.startswith(HOLD_TOKEN) and context.account.token_valid:
             self._transition(job, JobState.STABLE, reason=None)
-        elif reason.startswith(HOLD_BUDGET):
-            day_start = now - now % _DAY
-            new_day = self._last_day is not None and day_start > self._last_day
-            if new_day or context.config.limits.daily_credit_budget is None:
-                self._transition(job, JobState.STABLE, reason=None)
+        elif reason.startswith(HOLD_BUDGET) and context.config.limits.daily_credit_budget is None:
+            # The budget was removed from the configuration; a new day releases the others.
+            self._transition(job, JobState.STABLE, reason=None)
 
     def _poll_then_fetch(self, job: JobRecord) -> None:
         polled = remote.poll(self.context, job)
@@ -288,87 +274,14 @@ class Engine:
             fetch.download(self.context, polled)
         self._wake.set()
 
-    # --- maintenance ------------------------------------------------------------------------
-
-    def _maintain(self) -> None:
-        context = self.context
-        now = context.clock()
-        day_start = now - now % _DAY
-        if self._last_day is None:
-            self._last_day = day_start
-        elif day_start > self._last_day:
-            # Budget holds are released on the first tick of a new day (see _maybe_release).
-            self._release_budget_holds()
-            self._last_day = day_start
-        if self._account_check_due(now):
-            self._maintenance("account", self.refresh_account)
-        if context.catalog.needs_refresh() and self._catalog_retry_due(now):
-            self._maintenance("catalog", self._refresh_catalog)
-
-    def _account_check_due(self, now: float) -> bool:
-        account = self.context.account
-        settings = self.context.settings
-        if account.token_checked_at is None:
-            return True
-        if not account.token_valid:
-            return now - account.token_checked_at >= settings.token_recheck_seconds
-        checked = account.checked_at or account.token_checked_at
-        return now - checked >= settings.account_refresh_seconds
-
-    def _catalog_retry_due(self, now: float) -> bool:
-        # A failed fetch is tried again after a minute, not on every tick.
-        if self._catalog_attempted_at is not None and now - self._catalog_attempted_at < 60:
-            return False
-        self._catalog_attempted_at = now
-        return True
-
     def _release_budget_holds(self) -> None:
         for job in self.context.store.jobs([JobState.HELD]):
             if (job.reason or "").startswith(HOLD_BUDGET):
                 self._transition(job, JobState.STABLE, reason=None)
 
     def refresh_account(self) -> None:
-        """Ask MVSEP who we are (plan, credits) and whether the token works."""
-        context = self.context
-        now = context.clock()
-        try:
-            user = context.client.user()
-        except errors.InvalidTokenError as error:
-            if context.account.update(token_problem=str(error), now=now):
-                log.error("token_invalid", detail=str(error), note="holding every submission")
-            context.feed.bump()
-            return
-        except errors.MvsepError as error:
-            log.warning("account_check_failed", error=str(error))
-            context.account.update(token_problem=context.account.token_problem, now=now)
-            return
-        if context.account.update(user=user, token_problem=None, now=now):
-            log.info("token_valid_again", note="releasing held submissions")
-        context.feed.bump()
-
-    def _refresh_catalog(self) -> None:
-        if self.context.catalog.refresh():
-            self.context.resolve_presets()
-            self.context.feed.bump()
-
-    def _maintenance(self, name: str, action: Callable[[], None]) -> None:
-        with self._lock:
-            if name in self._maintenance_in_flight:
-                return
-            self._maintenance_in_flight.add(name)
-
-        def run() -> None:
-            try:
-                action()
-            finally:
-                with self._lock:
-                    self._maintenance_in_flight.discard(name)
-
-        try:
-            self._pool.submit(run)
-        except RuntimeError:  # the pool is shutting down
-            with self._lock:
-                self._maintenance_in_flight.discard(name)
+        """Ask MVSEP who we are now (also done periodically in the background)."""
+        self._maintenance.refresh_account()
 
     # --- plan concurrency --------------------------------------------------------------------
 
@@ -383,55 +296,6 @@ class Engine:
             slots = int(configured)
         limit = context.config.limits.max_concurrent_jobs
         return min(slots, limit) if limit is not None else slots
-
-    # --- workers ------------------------------------------------------------------------------
-
-    def _busy(self, job_id: int) -> bool:
-        with self._lock:
-            return job_id in self._jobs_in_flight
-
-    def _submit_work(
-        self,
-        job_id: int | None,
-        path: Path | None,
-        work: Callable[[], object],
-        *,
-        already_claimed: bool = False,
-    ) -> None:
-        with self._lock:
-            if not already_claimed:
-                if job_id is not None and job_id in self._jobs_in_flight:
-                    return
-                if path is not None and path in self._paths_in_flight:
-                    return
-                if job_id is not None:
-                    self._jobs_in_flight.add(job_id)
-            if path is not None:
-                self._paths_in_flight.add(path)
-
-        def run() -> None:
-            try:
-                work()
-            except (IllegalTransitionError, StoreError) as error:
-                log.warning("step_skipped", job=job_id, error=str(error))
-            except Exception:
-                log.exception("step_crashed", job=job_id, file=str(path) if path else None)
-            finally:
-                with self._lock:
-                    if job_id is not None:
-                        self._jobs_in_flight.discard(job_id)
-                    if path is not None:
-                        self._paths_in_flight.discard(path)
-                self._wake.set()
-
-        try:
-            self._pool.submit(run)
-        except RuntimeError:  # shutting down: the job stays where it is, for the next start
-            with self._lock:
-                if job_id is not None:
-                    self._jobs_in_flight.discard(job_id)
-                if path is not None:
-                    self._paths_in_flight.discard(path)
 
     def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> None:
         try:
@@ -507,7 +371,7 @@ class Engine:
         job = self.context.store.get(job_id)
         if job.state.terminal:
             raise errors.InputError(f"job {job_id} is already {job.state.value}", field="job")
-        if not self._claim(job_id):
+        if not self._workers.claim(job_id):
             # A worker has it now (an upload, a poll): it is cancelled as soon as that ends.
             self.context.cancel_requested.add(job_id)
             self.wake()
@@ -527,19 +391,8 @@ class Engine:
             self._transition(job, JobState.CANCELLED, reason="cancelled by the user")
             return "cancelled before it reached MVSEP"
         finally:
-            self._release(job_id)
+            self._workers.release(job_id)
             self.wake()
-
-    def _claim(self, job_id: int) -> bool:
-        with self._lock:
-            if job_id in self._jobs_in_flight:
-                return False
-            self._jobs_in_flight.add(job_id)
-            return True
-
-    def _release(self, job_id: int) -> None:
-        with self._lock:
-            self._jobs_in_flight.discard(job_id)
 
     def _cancel_now(self, job: JobRecord) -> str:
         words = remote.cancel_remote(self.context, job)
