@@ -28,6 +28,8 @@ _PER_JOB = frozenset({"subdir", "track", "stem", "ext", "preset"})
 REQUIRED_PLACEHOLDERS = frozenset({"track", "stem", "ext"})
 
 MAX_NAME_BYTES = 255
+#: Bytes a rendered name leaves free for " (2)" ... " (99999)", added when the name is taken.
+COUNTER_ROOM_BYTES = 8
 _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
     | {f"COM{n}" for n in range(1, 10)}
@@ -86,6 +88,16 @@ def truncate_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     return truncate_bytes(stem, max_bytes - len(suffix.encode("utf-8"))) + suffix
 
 
+def with_addition(stem: str, addition: str, extension: str = "") -> str:
+    """Return ``stem + addition + extension`` within 255 bytes, shortening only ``stem``.
+
+    ``addition`` (a counter such as " (2)") always survives: cutting it instead would turn
+    every numbered candidate into the same name.
+    """
+    room = MAX_NAME_BYTES - len((addition + extension).encode("utf-8"))
+    return (truncate_bytes(stem, room) or "_") + addition + extension
+
+
 def truncate_bytes(text: str, max_bytes: int) -> str:
     """Return the longest start of ``text`` whose UTF-8 form fits ``max_bytes`` (whole chars)."""
     encoded = text.encode("utf-8")[: max(0, max_bytes)]
@@ -135,9 +147,11 @@ def render(template: str, values: dict[str, str], *, root: Path) -> Path:
         fill = {name: safe.get(name, "") for name in PLACEHOLDERS}
         if "track" in _names(part):
             # Shorten the track name, not the whole component, so that a long title never
-            # cuts off the stem label or the extension (two stems would then collide).
+            # cuts off the stem label or the extension (two stems would then collide), and
+            # leave room for the counter a taken name gets.
             overhead = len(part.format(**{**fill, "track": ""}).encode("utf-8"))
-            fill["track"] = truncate_bytes(fill["track"], MAX_NAME_BYTES - overhead) or "_"
+            room = MAX_NAME_BYTES - overhead - COUNTER_ROOM_BYTES
+            fill["track"] = truncate_bytes(fill["track"], room) or "_"
         rendered = part.format(**fill)
         if "subdir" in _names(part):
             # Only {subdir} may contribute several levels; each of them is already safe.

@@ -18,7 +18,6 @@ import contextlib
 import glob
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -76,18 +75,26 @@ class WrittenFile:
     sha256: str
 
 
-_EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
+#: Extensions a stem may get. The server names the file and sends its bytes; were any
+#: extension taken, it could place "song - Vocals.desktop" (or .exe, .command, .lnk) where the
+#: user double-clicks stems.
+AUDIO_EXTENSIONS = frozenset(
+    {"wav", "wave", "flac", "mp3", "m4a", "aac", "ogg", "oga", "opus", "aif", "aiff"}
+)
+#: Longest stem label used in a file name: real labels ("Instrumental") are far shorter, and
+#: a bounded label leaves room in 255 bytes for the " 2" that keeps two stems apart.
+MAX_LABEL_BYTES = 100
 
 
 def extension_of(names: Iterable[str | None], default: str) -> str:
-    """Return the extension of the first name (a download name, a URL) that has a sane one."""
+    """Return the audio extension of the first name (a download name, a URL) that has one."""
     for name in names:
         if not name:
             continue
         last = PurePosixPath(urlsplit(name).path).name if "://" in name else name
         if "." in last:
             extension = last.rsplit(".", 1)[1].lower()
-            if _EXTENSION.match(extension):
+            if extension in AUDIO_EXTENSIONS:
                 return extension
     return default
 
@@ -117,16 +124,20 @@ def plan(
     targets: list[OutputTarget] = []
     used: set[Path] = set()
     for index, stem in enumerate(stems):
-        label = stem.label
+        label = naming.truncate_bytes(stem.label, MAX_LABEL_BYTES) or "Result"
         final = naming.render(template, {**values, "stem": label, "ext": stem.extension}, root=root)
-        counter = 2
-        while final in used:
+        # At most len(stems) names are taken, so one of these numbers is free; the bound keeps
+        # a template that cannot tell numbered names apart from looping for ever.
+        for counter in range(2, len(stems) + 2):
+            if final not in used:
+                break
             final = naming.render(
                 template,
                 {**values, "stem": f"{label} {counter}", "ext": stem.extension},
                 root=root,
             )
-            counter += 1
+        if final in used:
+            raise OutputError(f"cannot give the stem {stem.label!r} a name of its own")
         used.add(final)
         staged = staging / f"{index:02d}.{naming.safe_component(stem.extension)}"
         targets.append(OutputTarget(label=label, staged=staged, final=final))
@@ -279,7 +290,8 @@ def _free_name(path: Path, on_collision: Collision) -> Path:
     stem, suffix = path.stem, path.suffix
     counter = 2
     while True:
-        candidate = path.with_name(naming.truncate_name(f"{stem} ({counter}){suffix}"))
+        # The number must survive shortening to 255 bytes, or every candidate is the same name.
+        candidate = path.with_name(naming.with_addition(stem, f" ({counter})", suffix))
         if not candidate.exists():
             return candidate
         counter += 1

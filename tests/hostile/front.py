@@ -5,9 +5,10 @@ files named ``../../.bashrc``, result URLs on ``file://`` or another host, redir
 for a 2 KB stem, JSON nested 10,000 deep) needs control over the answers. ``HostileFront`` is a
 Werkzeug server on 127.0.0.1 whose WSGI application calls the emulator's own application
 in-process, so every answer it does not touch is the emulator's, URLs included (the emulator
-builds them from the request's host, which is the front's). ``Trap`` is a second server, on
-127.0.0.2, that stands for "another host": it answers nothing useful and counts every request,
-so a test can prove that mvsepd never contacted it.
+builds them from the request's host, which is the front's). ``Trap`` is a second server that stands
+for "another host" (``http://localhost:<its port>``: another name and another port, yet still
+this machine's loopback): it counts every request, so a test can prove that mvsepd never
+contacted it.
 """
 
 from __future__ import annotations
@@ -168,14 +169,14 @@ class HostileFront:
 
 
 class Trap:
-    """Another host (127.0.0.2): counts requests, answers each with a harmless 200."""
+    """Another host: counts requests, answers each with a harmless 200."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
         self._server: _Server | None = None
 
     def start(self) -> Trap:
-        self._server = _Server(self._application, "127.0.0.2")
+        self._server = _Server(self._application, "127.0.0.1")
         return self
 
     def stop(self) -> None:
@@ -186,7 +187,7 @@ class Trap:
     @property
     def url(self) -> str:
         assert self._server is not None, "the trap is not running"
-        return self._server.url
+        return f"http://localhost:{self._server.port}"
 
     def _application(
         self, environ: dict[str, Any], start_response: Callable[..., Any]

@@ -65,6 +65,8 @@ class Case:
     expected: str
     scenario: Callable[[Harness], str]
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: The words the log must hold, when they differ from ``expected`` (None: the same).
+    logged: str | None = None
     #: The account's plan: "free" (one unfinished job at a time) or "premium" (100 credits).
     plan: str = "free"
     #: False where the server itself refuses everything afterwards (a revoked token).
@@ -484,9 +486,8 @@ def run_case(case: Case, setup: Setup, front: HostileFront, trap: Trap) -> None:
 def _present(case: Case, harness: Harness) -> None:
     shown = case.scenario(harness)
     assert case.expected in shown, f"{case.id}: {case.expected!r} not in {shown!r}"
-    wait_until(
-        lambda: case.expected in harness.log.text(), 5, message=f"{case.expected!r} in the log"
-    )
+    logged = case.expected if case.logged is None else case.logged
+    wait_until(lambda: logged in harness.log.text(), 5, message=f"{logged!r} in the log")
     assert harness.alive(), "the daemon stopped"
     if case.good_file_after:
         harness.good_file_still_works()

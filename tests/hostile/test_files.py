@@ -41,6 +41,20 @@ def _stems_named(name: str) -> Callable[[Harness], str]:
     return scenario
 
 
+def _long_name_exported_again(harness: Harness) -> str:
+    path = harness.hot / LONG_NAME
+    path.write_bytes(wav_bytes(0.2, seed=18))
+    harness.ledger.forget_original(path)
+    first = harness.job(LONG_NAME, (JobState.DONE,))
+    path.write_bytes(wav_bytes(0.2, seed=19))  # new audio, same 255-byte name
+    harness.ledger.original(path)
+    wait_until(lambda: len(harness.store().jobs([JobState.DONE])) == 2, 30, message="the re-export")
+    stems = harness.stems_of(first)
+    assert len(stems) == 12  # two versions of five stems and of the manifest
+    assert all(len(stem.name.encode("utf-8")) <= 255 for stem in stems)
+    return " | ".join(stem.name for stem in stems)
+
+
 def _read_only_folder(harness: Harness) -> str:
     path = harness.drop("locked in.wav", wav_bytes(0.2, seed=12))
     path.chmod(0o444)
@@ -169,6 +183,12 @@ FILES: list[Case] = [
         "a name of 255 bytes, the most the file system allows",
         " - Vocals.wav",
         _stems_named(LONG_NAME),
+    ),
+    Case(
+        "255-byte-name-exported-again",
+        "new audio saved again under a 255-byte name (the stems' names are taken)",
+        " - Vocals (2).wav",
+        _long_name_exported_again,
     ),
     Case(
         "read-only-folder",
