@@ -88,6 +88,13 @@ def _render_exceptions() -> Processor:
     return structlog.processors.ExceptionRenderer(transformer)
 
 
+def _render_exceptions_as_text() -> Processor:
+    # The console renderer prints a traceback given as text; given the dict form of JSON lines
+    # it fails, and logging then dumps the raw record instead: the traceback is lost and the
+    # exception's words bypass the redactor. Plain text, without locals, redacted like the rest.
+    return structlog.processors.ExceptionRenderer()
+
+
 def configure(
     *,
     level: str = "info",
@@ -122,7 +129,7 @@ def configure(
         renderer = structlog.dev.ConsoleRenderer(
             colors=terminal, exception_formatter=structlog.dev.plain_traceback
         )
-        final_chain = [_render_exceptions(), REDACTOR, renderer]
+        final_chain = [_render_exceptions_as_text(), REDACTOR, renderer]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
