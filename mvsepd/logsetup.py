@@ -1,10 +1,11 @@
 """Logging for the daemon and the commands: structlog for mvsepd, the same chain for libraries.
 
 Human-readable lines on a terminal, JSON lines otherwise (journald and launchd capture stdout),
-optionally a rotating file. A redaction step runs before any renderer: keys that hold
-credentials are masked, and the values of the secrets in use (the API token, the status API
-token) are replaced wherever they appear, including inside exception messages and tracebacks.
-Tracebacks never show local variables. Uncaught exceptions in any thread go through the same
+optionally a rotating file, readable only by the user (0600; its folder 0700 when mvsepd makes
+it). A redaction step runs before any renderer: keys that hold credentials are masked, and the
+values of the secrets in use (the API token, the status API token) are replaced wherever they
+appear, including inside exception messages and tracebacks. Tracebacks never show local
+variables. Uncaught exceptions in any thread go through the same
 chain instead of Python's default printer.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import sys
 import threading
@@ -21,6 +23,8 @@ from typing import Any, TextIO
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
+
+from mvsepd.paths import ensure_private_directory
 
 _SENSITIVE_KEYS = frozenset(
     {"api_token", "token", "password", "authorization", "cookie", "secret", "x-api-key"}
@@ -72,6 +76,21 @@ class Redactor:
             else:
                 scrubbed[key] = self.scrub(value)
         return scrubbed
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file only the user can read, from its first byte and after each rotation.
+
+    The log names the user's files and folders and holds MVSEP's job hashes, and a hash alone
+    is enough to fetch a job's stems from MVSEP: it is as private as the job store.
+    """
+
+    def _open(self) -> Any:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(self.baseFilename, flags, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(descriptor, 0o600)  # a file an earlier version left readable
+        return os.fdopen(descriptor, "a", encoding=self.encoding, errors=self.errors)
 
 
 #: The one redactor of the process; ``configure`` installs it, ``add_secret`` feeds it.
@@ -148,8 +167,8 @@ def configure(
         console.setFormatter(formatter)
         root.addHandler(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        rotating = logging.handlers.RotatingFileHandler(
+        ensure_private_directory(log_file.parent)
+        rotating = _PrivateRotatingFileHandler(
             log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
         )
         file_formatter = structlog.stdlib.ProcessorFormatter(
