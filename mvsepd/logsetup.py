@@ -5,8 +5,8 @@ optionally a rotating file, readable only by the user (0600; its folder 0700 whe
 it). A redaction step runs before any renderer: keys that hold credentials are masked, and the
 values of the secrets in use (the API token, the status API token) are replaced wherever they
 appear, including inside exception messages and tracebacks. Tracebacks never show local
-variables. Uncaught exceptions in any thread go through the same
-chain instead of Python's default printer.
+variables. Uncaught exceptions in any thread go through the same chain instead of Python's
+default printer.
 """
 
 from __future__ import annotations
