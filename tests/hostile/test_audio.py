@@ -14,7 +14,8 @@ import pytest
 
 from mvsepd.models import JobState
 from tests.hostile.front import HostileFront, Trap
-from tests.hostile.support import Case, Harness, ids, riff_wav, run_case, write_sparse_wav
+from tests.hostile.support import Case, Harness, ids, run_case
+from tests.hostile.wavs import riff_wav, write_sparse_wav
 from tests.integration.support import Setup, wait_until, wav_bytes, write_wav
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from mvsepd.cli import main
 from mvsepd.exits import ExitStatus
-from tests.hostile.support import capturing_logs
+from tests.hostile.logs import capturing_logs
 
 PRESETS = "presets:\n  four: {sep_type: 20}\n"
 

@@ -35,7 +35,7 @@ from mvsepd.errors import (
     UnsafeDownloadError,
 )
 from mvsepd.models import RemoteStatus
-from tests.hostile.support import capturing_logs
+from tests.hostile.logs import capturing_logs
 from tests.integration.support import wav_bytes
 from tests.security.support import MARKER, recognisable_token
 

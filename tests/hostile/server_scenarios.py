@@ -1,0 +1,261 @@
+"""The scenarios of the server rows (``test_server.py``): what the hostile server does, and
+what each scenario shows the user.
+
+Rules of the hostile front match only requests about the file called ``hostile.wav`` (MVSEP
+puts the file's name into its hash and its result names), so the good file every row drops
+afterwards meets an honest server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from mvsepd.models import JobState
+from tests.hostile.front import (
+    Answer,
+    Body,
+    Rule,
+    after_forwarding,
+    json_answer,
+    nested_json,
+    replace_with,
+    rewrite_files,
+)
+from tests.hostile.support import Harness
+from tests.integration.support import wait_until, wav_bytes
+
+NAME = "hostile.wav"
+CREATE = "/api/separation/create"
+GET = "/api/separation/get"
+STORAGE = "/storage/"
+#: The smallest download cap mvsepd uses (engine/fetch.py): a "2 KB" stem may not exceed it.
+DOWNLOAD_CAP = 8 * 1024 * 1024
+TWO_GIGABYTES = 2 * 1024**3
+
+
+def drop_hostile(harness: Harness) -> None:
+    harness.drop(NAME, wav_bytes(0.2, seed=21))
+
+
+def refused(body: dict[str, Any]) -> Answer:
+    """MVSEP's 400 answer to a create, with ``body``."""
+    return replace_with(lambda: json_answer(body, status=400))
+
+
+def create_answered(answer: Answer, state: JobState = JobState.FAILED) -> Callable[[Harness], str]:
+    """The first create is answered with ``answer``; what the job then shows."""
+
+    def scenario(harness: Harness) -> str:
+        harness.front.add(Rule(CREATE, answer, times=1))
+        drop_hostile(harness)
+        return harness.shown_reason(harness.job(NAME, (state,)))
+
+    return scenario
+
+
+def waited_out(fault: str, endpoint: str, count: int = 1) -> Callable[[Harness], str]:
+    """An honest emulator fault that the daemon must wait out: the job still finishes, once;
+    the log says what happened."""
+
+    def scenario(harness: Harness) -> str:
+        setup = harness.setup
+        setup.server.faults.set(fault, count=count, endpoints=[endpoint])
+        drop_hostile(harness)
+        harness.job(NAME, (JobState.DONE,))
+        assert setup.server.state.create_count(setup.token) == 1
+        return harness.log.text()
+
+    return scenario
+
+
+def status_unreadable(spoil: Callable[[Harness], None]) -> Callable[[Harness], str]:
+    """The first status answer of the hostile job cannot be read: the job keeps waiting at
+    MVSEP (it is checked again after a pause: test_flow proves those pauses end in stems) and
+    says why while it waits."""
+
+    def scenario(harness: Harness) -> str:
+        spoil(harness)
+        drop_hostile(harness)
+
+        def said() -> str | None:
+            job = next((job for job in harness.jobs() if job.source_name == NAME), None)
+            reason = harness.shown_reason(job) if job is not None else ""
+            return reason if "checking MVSEP failed" in reason else None
+
+        shown: str = wait_until(said, 15, message="the failed check to be shown")
+        (job,) = [job for job in harness.jobs() if job.source_name == NAME]
+        assert job.state is JobState.SUBMITTED and job.separation_hash is not None
+        return shown
+
+    return scenario
+
+
+def front_status(answer: Answer) -> Callable[[Harness], None]:
+    def spoil(harness: Harness) -> None:
+        harness.front.add(Rule(GET, answer, containing="hostile", times=1))
+
+    return spoil
+
+
+def invalid_token(harness: Harness) -> str:
+    setup = harness.setup
+    setup.server.faults.set("invalid_token", count=1, endpoints=[CREATE])
+    drop_hostile(harness)
+    job = harness.job(NAME, (JobState.HELD,))
+    assert setup.server.state.create_count(setup.token) == 0
+    return harness.shown_reason(job)
+
+
+def queue_full(harness: Harness) -> str:
+    harness.front.add(
+        Rule(
+            CREATE,
+            refused(
+                {
+                    "success": False,
+                    "errors": [
+                        "You already have unprocessed file in queue. "
+                        "Please wait before adding new file!"
+                    ],
+                }
+            ),
+            times=1,
+        )
+    )
+    drop_hostile(harness)
+    job = harness.job(NAME, (JobState.RETRY_WAIT,))
+    assert job.resume_state is JobState.STABLE  # it is submitted again, not lost
+    return harness.shown_reason(job)
+
+
+def gone_at_download(harness: Harness) -> str:
+    harness.front.add(
+        Rule(STORAGE, replace_with(lambda: Response("gone", status=404)), containing="hostile")
+    )
+    drop_hostile(harness)
+    return harness.shown_reason(harness.job(NAME))
+
+
+def web_page_for_a_stem(harness: Harness) -> str:
+    page = replace_with(lambda: Response("<html>Just a moment...</html>", mimetype="text/html"))
+    rule = harness.front.add(Rule(STORAGE, page, containing="hostile", times=1))
+    drop_hostile(harness)
+    waiting = harness.job(NAME, (JobState.RETRY_WAIT,))
+    shown = harness.shown_reason(waiting)
+    assert rule.used == 1
+    # Nothing lost: the next attempt, against an honest server, places every stem.
+    harness.job(NAME, (JobState.DONE,), timeout=30)
+    return shown
+
+
+def garbled_create(harness: Harness) -> str:
+    # MVSEP made the job, but its answer is JSON nested 10,000 deep: the daemon must find the
+    # job in the history instead of paying for a second upload.
+    deep = after_forwarding(lambda: Response(nested_json(10_000), mimetype="application/json"))
+    harness.front.add(Rule(CREATE, deep, times=1))
+    drop_hostile(harness)
+    harness.job(NAME, (JobState.DONE,))
+    setup = harness.setup
+    assert setup.server.state.create_count(setup.token) == 1
+    return harness.log.text()
+
+
+def result_urls(url: Callable[[Harness], str]) -> Callable[[Harness], str]:
+    """Every result file of the hostile job points at ``url(harness)``."""
+
+    def scenario(harness: Harness) -> str:
+        target = url(harness)
+
+        def change(files: list[dict[str, Any]]) -> None:
+            for item in files:
+                item["url"] = target
+
+        harness.front.add(Rule(GET, rewrite_files(change), containing="hostile"))
+        drop_hostile(harness)
+        job = harness.job(NAME)
+        assert harness.trap.requests == [], "mvsepd contacted another host"
+        return harness.shown_reason(job)
+
+    return scenario
+
+
+def redirected(location: Callable[[Harness], str]) -> Callable[[Harness], str]:
+    """The hostile job's files answer with a redirect to ``location(harness)``."""
+
+    def scenario(harness: Harness) -> str:
+        def answer(request: Any, forward: Any) -> Response:
+            return Response(status=302, headers={"Location": location(harness)})
+
+        harness.front.add(Rule(STORAGE, answer, containing="hostile"))
+        drop_hostile(harness)
+        job = harness.job(NAME)
+        assert harness.trap.requests == [], "mvsepd followed the redirect"
+        return harness.shown_reason(job)
+
+    return scenario
+
+
+def huge_body(*, declared: bool) -> Callable[[Harness], str]:
+    """MVSEP says each stem is 2 KB; the file server sends 2 GB (saying so, or not)."""
+
+    def scenario(harness: Harness) -> str:
+        bodies: list[Body] = []
+
+        def small(files: list[dict[str, Any]]) -> None:
+            for item in files:
+                item["size"] = "2.00 KB"
+
+        def endless(request: Any, forward: Any) -> Response:
+            body = Body(limit=TWO_GIGABYTES)
+            bodies.append(body)
+            headers = {"Content-Length": str(TWO_GIGABYTES)} if declared else {}
+            return Response(body.stream(), mimetype="audio/wav", headers=headers)
+
+        harness.front.add(Rule(GET, rewrite_files(small), containing="hostile"))
+        harness.front.add(Rule(STORAGE, endless, containing="hostile"))
+        drop_hostile(harness)
+        job = harness.job(NAME, (JobState.RETRY_WAIT,))
+        assert job.resume_state is JobState.DOWNLOADING
+        for body in bodies:
+            assert body.finished.wait(10), "the daemon kept reading"
+            # What the socket took beyond the cap is the kernel's buffers, not mvsepd's disk.
+            assert body.sent <= DOWNLOAD_CAP + 16 * 1024 * 1024, body.sent
+        largest = max(
+            (path.stat().st_size for path in harness.setup.tmp.rglob("*") if path.is_file()),
+            default=0,
+        )
+        assert largest <= DOWNLOAD_CAP, f"a file of {largest} bytes was written"
+        parts = [path for path in harness.setup.leftovers() if path.name.endswith(".part")]
+        assert parts == [], "a partial download was kept"
+        return harness.shown_reason(job)
+
+    return scenario
+
+
+def poisoned_names(value: str) -> Callable[[Harness], str]:
+    """Every result file of the hostile job is labelled and named ``value``."""
+
+    def scenario(harness: Harness) -> str:
+        def change(files: list[dict[str, Any]]) -> None:
+            for item in files:
+                item["type"] = value
+                item["download"] = value
+
+        harness.front.add(Rule(GET, rewrite_files(change), containing="hostile"))
+        drop_hostile(harness)
+        job = harness.job(NAME, (JobState.DONE,))
+        stems = harness.stems_of(job)
+        assert len(stems) == 6  # five distinct stems and the manifest
+        for stem in stems:
+            assert harness.setup.outputs in stem.parents
+            assert len(stem.name.encode("utf-8")) <= 255
+            assert "\0" not in stem.name and "/" not in stem.name
+            assert stem.name == "manifest.json" or stem.suffix == ".wav", stem.name
+        assert not Path("/.bashrc").exists()
+        return " | ".join(stem.name for stem in stems)
+
+    return scenario
