@@ -143,7 +143,7 @@ CONFIG: list[ConfigCase] = [
     ConfigCase(
         "move-to-inside-watched-tree",
         "finished originals moved into a watched folder",
-        "move_to: ",
+        "lies inside the watched folder folders[1]",
         lambda base: _folders(
             _folder(base / "Hot", f'    after_success: move\n    move_to: "{base / "Other"}"\n'),
             _folder(base / "Other"),
@@ -164,13 +164,13 @@ CONFIG: list[ConfigCase] = [
     ConfigCase(
         "nested-10000-deep",
         "a value nested 10,000 lists deep",
-        "nested more than",
+        "values are nested more than 50 levels deep",
         lambda base: PRESETS + "daemon: " + "[" * 10_000 + "]" * 10_000 + "\n",
     ),
     ConfigCase(
         "alias-cycle",
         "an alias that contains itself",
-        "nested more than",
+        "values are nested more than 50 levels deep",
         lambda base: PRESETS + "limits: &loop [*loop]\n",
     ),
     ConfigCase(

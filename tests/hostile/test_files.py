@@ -207,8 +207,9 @@ FILES: list[Case] = [
     Case(
         "folder-removed-while-watched",
         "the hot folder deleted while the daemon watches it, then made again",
-        "missing",
+        "missing: the folder does not exist; waiting for it to return",
         _folder_removed,
+        logged="hot folder missing; waiting for it",
     ),
     Case(
         "symlink-loop",

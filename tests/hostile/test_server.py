@@ -169,7 +169,7 @@ SERVER: list[Case] = [
     Case(
         "json-10000-deep-create",
         "ProtocolError: the create answer nested 10,000 deep (the job exists)",
-        "lost_upload_found",
+        "MVSEP had the job; not uploading again",
         garbled_create,
     ),
     Case(
