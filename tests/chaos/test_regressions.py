@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mvsepd.models import JobState
-from tests.integration.support import Setup, running_daemon, wait_until, write_wav
+from tests.integration.support import (
+    Setup,
+    running_daemon,
+    start_daemon_process,
+    stop_process,
+    wait_until,
+    write_wav,
+)
 
 CREATE = "/api/separation/create"
 
@@ -56,3 +65,46 @@ def test_stems_placed_before_an_interruption_are_neither_fetched_nor_placed_twic
         "manifest.json",
     ]
     assert setup.leftovers() == []
+
+
+def test_killed_after_the_manifest_is_written_but_before_the_job_is_done(
+    chaos_setup: Setup,
+) -> None:
+    # Between writing the manifest and recording "done" the daemon dies. The next start must
+    # see that the stems are in place: no second download, no "(2)" copies.
+    setup = chaos_setup
+    config = setup.write_config(setup.config_text(stability=0.2))
+    caught: list[str] = []
+    for attempt in range(5):
+        track = f"late {attempt}"
+        write_wav(setup.hot / f"{track}.wav", 1.0, seed=attempt)
+        manifest = setup.outputs / track / "manifest.json"
+        process = start_daemon_process(setup, config)
+        try:
+            # Spin: the window lasts a few milliseconds (removing the staging folder, one
+            # SQLite commit); a stat every 0.2 ms lands in it nearly every time.
+            deadline = time.monotonic() + 30
+            while not manifest.exists() and time.monotonic() < deadline:
+                time.sleep(0.0002)
+        finally:
+            stop_process(process, kill=True)
+        states = [job.state for job in setup.jobs() if job.source_name == f"{track}.wav"]
+        if states == [JobState.DOWNLOADING]:
+            caught.append(track)
+            break
+    assert caught, "no kill landed between the manifest and the done state in five tries"
+    process = start_daemon_process(setup, config)
+    try:
+        wait_until(
+            lambda: all(job.state is JobState.DONE for job in setup.jobs()),
+            30,
+            message="every job after the restart",
+        )
+    finally:
+        assert stop_process(process) == 0
+    for track in caught:
+        assert sorted(path.name for path in (setup.outputs / track).iterdir()) == [
+            f"{track} - {stem}.wav" for stem in ("Bass", "Drums", "Instrumental", "Other", "Vocals")
+        ] + ["manifest.json"]
+    assert setup.leftovers() == []
+    assert setup.server.state.create_count() == len(setup.jobs())
