@@ -169,7 +169,11 @@ class Engine:
                 continue
             state = job.state
             if state is JobState.DISCOVERED:
-                self._workers.submit(job.id, None, functools.partial(ingest.probe, context, job))
+                # Keyed by its file too: the worker that found the file and made this job is
+                # probing it already, and a second probe would race it to the same transition.
+                self._workers.submit(
+                    job.id, Path(job.source_path), functools.partial(ingest.probe, context, job)
+                )
             elif state in _SUBMITTABLE:
                 ready.append(job)
             elif state is JobState.UPLOADING:

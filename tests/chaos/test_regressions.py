@@ -108,3 +108,25 @@ def test_killed_after_the_manifest_is_written_but_before_the_job_is_done(
         ] + ["manifest.json"]
     assert setup.leftovers() == []
     assert setup.server.state.create_count() == len(setup.jobs())
+
+
+def test_a_new_file_is_checked_once_not_by_two_workers_at_a_time(chaos_setup: Setup) -> None:
+    # While the worker that found a file still holds it, the scheduler saw its fresh job and
+    # checked it a second time; one of the two lost and logged a warning for a normal event.
+    setup = chaos_setup
+    for index in range(10):
+        write_wav(setup.hot / f"together {index}.wav", 0.2, seed=index)
+    process = start_daemon_process(setup, setup.write_config())
+    try:
+        wait_until(
+            lambda: (
+                len(setup.jobs()) == 10 and all(job.state is JobState.DONE for job in setup.jobs())
+            ),
+            60,
+            message="every job",
+        )
+    finally:
+        assert stop_process(process) == 0
+    log = (setup.tmp / "daemon.log").read_text(encoding="utf-8")
+    assert '"step_skipped"' not in log
+    assert log.count('"job_ready"') == 10
