@@ -35,7 +35,9 @@ from mvsepd.store import SourceRecord
 log = structlog.get_logger("mvsepd.engine")
 
 _SUBMITTABLE = (JobState.STABLE, JobState.WAITING_SLOT)
-_LIVE_STATES = [state for state in JobState if not state.terminal]
+_ATTENTION_STATES = [
+    state for state in JobState if not state.terminal and state is not JobState.WAITING_SLOT
+]
 #: Premium accounts, when the plan's number cannot be asked: the older docs' cap.
 PREMIUM_CONCURRENCY = 10
 #: How often to look at the intake while files wait out their stability window.
@@ -151,7 +153,9 @@ class Engine:
     def _schedule(self) -> None:
         context = self.context
         now = context.clock()
-        jobs = context.store.jobs(_LIVE_STATES)
+        # Jobs waiting for a slot can be thousands (a folder of bounces on the free plan); only
+        # as many as there are free slots are read each tick, or every tick would cost O(jobs).
+        jobs = context.store.jobs(_ATTENTION_STATES)
         self._next_due = min(
             (
                 job.next_attempt_at
@@ -163,39 +167,43 @@ class Engine:
         )
         slots_used = sum(1 for job in jobs if job.state.occupies_slot)
         slots = self.concurrency()
-        ready: list[JobRecord] = []
-        for job in jobs:
-            if self._workers.busy(job.id):
-                continue
-            state = job.state
-            if state is JobState.DISCOVERED:
-                # Keyed by its file too: the worker that found the file and made this job is
-                # probing it already, and a second probe would race it to the same transition.
+        free_slots = slots - slots_used
+        if free_slots > 0:
+            jobs += context.store.jobs([JobState.WAITING_SLOT], limit=free_slots)
+            jobs.sort(key=lambda job: job.id)
+        ready = [job for job in jobs if not self._workers.busy(job.id) and self._dispatch(job, now)]
+        self._assign_slots(ready, free_slots, now)
+
+    def _dispatch(self, job: JobRecord, now: float) -> bool:
+        """Hand a job that needs work to a worker; return True if it waits for a slot instead."""
+        context = self.context
+        state = job.state
+        if state is JobState.DISCOVERED:
+            # Keyed by its file too: the worker that found the file and made this job is
+            # probing it already, and a second probe would race it to the same transition.
+            self._workers.submit(
+                job.id, Path(job.source_path), functools.partial(ingest.probe, context, job)
+            )
+        elif state in _SUBMITTABLE:
+            return True
+        elif state is JobState.UPLOADING:
+            if job.next_attempt_at is None or job.next_attempt_at <= now:
                 self._workers.submit(
-                    job.id, Path(job.source_path), functools.partial(ingest.probe, context, job)
+                    job.id, None, functools.partial(remote.reconcile, context, job)
                 )
-            elif state in _SUBMITTABLE:
-                ready.append(job)
-            elif state is JobState.UPLOADING:
-                if job.next_attempt_at is None or job.next_attempt_at <= now:
-                    self._workers.submit(
-                        job.id, None, functools.partial(remote.reconcile, context, job)
-                    )
-            elif job.id in context.cancel_requested and job.separation_hash:
-                self._workers.submit(job.id, None, functools.partial(self._cancel_now, job))
-            elif state is JobState.SUBMITTED:
-                if job.next_attempt_at is None or job.next_attempt_at <= now:
-                    self._workers.submit(
-                        job.id, None, functools.partial(self._poll_then_fetch, job)
-                    )
-            elif state is JobState.DOWNLOADING:
-                self._workers.submit(job.id, None, functools.partial(fetch.download, context, job))
-            elif state is JobState.RETRY_WAIT:
-                if job.next_attempt_at is None or job.next_attempt_at <= now:
-                    self._resume(job)
-            elif state is JobState.HELD:
-                self._maybe_release(job, now)
-        self._assign_slots(ready, slots - slots_used, now)
+        elif job.id in context.cancel_requested and job.separation_hash:
+            self._workers.submit(job.id, None, functools.partial(self._cancel_now, job))
+        elif state is JobState.SUBMITTED:
+            if job.next_attempt_at is None or job.next_attempt_at <= now:
+                self._workers.submit(job.id, None, functools.partial(self._poll_then_fetch, job))
+        elif state is JobState.DOWNLOADING:
+            self._workers.submit(job.id, None, functools.partial(fetch.download, context, job))
+        elif state is JobState.RETRY_WAIT:
+            if job.next_attempt_at is None or job.next_attempt_at <= now:
+                self._resume(job)
+        elif state is JobState.HELD:
+            self._maybe_release(job, now)
+        return False
 
     def _assign_slots(self, ready: Sequence[JobRecord], free_slots: int, now: float) -> None:
         context = self.context
