@@ -182,28 +182,48 @@ class Engine:
             # Keyed by its file too: the worker that found the file and made this job is
             # probing it already, and a second probe would race it to the same transition.
             self._workers.submit(
-                job.id, Path(job.source_path), functools.partial(ingest.probe, context, job)
+                job.id,
+                Path(job.source_path),
+                self._fresh(job, functools.partial(ingest.probe, context)),
             )
         elif state in _SUBMITTABLE:
             return True
         elif state is JobState.UPLOADING:
             if job.next_attempt_at is None or job.next_attempt_at <= now:
                 self._workers.submit(
-                    job.id, None, functools.partial(remote.reconcile, context, job)
+                    job.id, None, self._fresh(job, functools.partial(remote.reconcile, context))
                 )
         elif job.id in context.cancel_requested and job.separation_hash:
             self._workers.submit(job.id, None, functools.partial(self._cancel_now, job))
         elif state is JobState.SUBMITTED:
             if job.next_attempt_at is None or job.next_attempt_at <= now:
-                self._workers.submit(job.id, None, functools.partial(self._poll_then_fetch, job))
+                self._workers.submit(job.id, None, self._fresh(job, self._poll_then_fetch))
         elif state is JobState.DOWNLOADING:
-            self._workers.submit(job.id, None, functools.partial(fetch.download, context, job))
+            self._workers.submit(
+                job.id, None, self._fresh(job, functools.partial(fetch.download, context))
+            )
         elif state is JobState.RETRY_WAIT:
             if job.next_attempt_at is None or job.next_attempt_at <= now:
                 self._resume(job)
         elif state is JobState.HELD:
             self._maybe_release(job, now)
         return False
+
+    def _fresh(self, job: JobRecord, step: Callable[[JobRecord], object]) -> Callable[[], object]:
+        """Return the work for ``job``: ``step`` on the job as stored when a worker starts it.
+
+        The scheduler's read may be stale by then: a worker that held the job can have moved
+        it on and let go of it in between. Run anyway, the step downloaded a finished job's
+        stems a second time (and placed them as "(2)" copies) or probed a file twice.
+        """
+
+        def run() -> object:
+            current = self.context.store.get(job.id)
+            if current.state is not job.state:
+                return current
+            return step(current)
+
+        return run
 
     def _assign_slots(self, ready: Sequence[JobRecord], free_slots: int, now: float) -> None:
         context = self.context
