@@ -45,19 +45,25 @@ class InputFile:
         return Path(self.name).stem
 
 
-def plan_inputs(generator: random.Random, count: int) -> list[InputFile]:
-    """Return ``count`` distinct files (0.2 to 0.5 s) plus about one copy per ten of them.
+def plan_inputs(
+    generator: random.Random,
+    count: int,
+    *,
+    seconds: tuple[float, float] = (0.2, 0.5),
+    copies: bool = True,
+) -> list[InputFile]:
+    """Return ``count`` distinct files (``seconds`` long) plus about one copy per ten of them.
 
     Copies come after their original in the list, so they are written later, often while the
     original's job is already running.
     """
     distinct: list[InputFile] = []
     for index in range(count):
-        seconds = round(generator.uniform(0.2, 0.5), 2)
-        data = wav_bytes(seconds, seed=generator.randrange(2**31))
-        distinct.append(InputFile(f"take {index:03d}.wav", data, seconds))
+        length = round(generator.uniform(*seconds), 2)
+        data = wav_bytes(length, seed=generator.randrange(2**31))
+        distinct.append(InputFile(f"take {index:04d}.wav", data, length))
     files = list(distinct)
-    for copy_number in range(max(1, count // 10)):
+    for copy_number in range(max(1, count // 10) if copies else 0):
         original = generator.choice(distinct[: max(1, len(distinct) // 2)])
         name = f"copy {copy_number:02d} of {original.name}"
         copy = InputFile(name, original.data, original.seconds)
