@@ -24,7 +24,7 @@ from typing import IO
 
 import structlog
 
-from mvsepd import audio, intake, logsetup
+from mvsepd import allocator, audio, intake, logsetup
 from mvsepd.api import MvsepClient
 from mvsepd.config import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
@@ -350,6 +350,8 @@ def run_foreground(
     lock = InstanceLock(paths.lock_file)
     lock.acquire()
     try:
+        # Before any thread starts: the arena limit applies to arenas made from now on.
+        allocator.tune()
         daemon = build()
         install_signal_handlers(daemon)
         daemon.start()
