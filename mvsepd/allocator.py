@@ -5,7 +5,8 @@ each worker thread that allocates gets an arena of its own (up to eight per core
 large buffer (a download chunk, an upload block) is freed, glibc raises its mmap threshold so
 that the next ones are carved from those arenas, where the gaps they leave behind are seldom
 given back. The 1,000-job soak measured +9.9 MB of resident memory over 900 jobs with the
-defaults and +4.7 MB with two arenas and a fixed 128 KiB threshold (see tests/chaos/test_soak.py).
+defaults and +4.7 to +5.1 MB with two arenas and a fixed 128 KiB threshold (three runs of
+tests/chaos/test_soak.py, seed 20261125).
 
 ``tune`` applies those two settings through ``mallopt(3)`` before the daemon starts its threads.
 It does nothing on other C libraries (macOS, Windows, musl), where these knobs do not exist or
