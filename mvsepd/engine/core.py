@@ -210,16 +210,18 @@ class Engine:
         return False
 
     def _fresh(self, job: JobRecord, step: Callable[[JobRecord], object]) -> Callable[[], object]:
-        """Return the work for ``job``: ``step`` on the job as stored when a worker starts it.
+        """Return the work for ``job``: ``step``, only if the job is still as the scheduler read it.
 
-        The scheduler's read may be stale by then: a worker that held the job can have moved
-        it on and let go of it in between. Run anyway, the step downloaded a finished job's
-        stems a second time (and placed them as "(2)" copies) or probed a file twice.
+        The scheduler's read may be stale by the time a worker starts: a worker that held the
+        job can have moved it on, or put off its next poll, and let go of it in between. Run
+        anyway, the step downloaded a finished job's stems a second time (and placed them as
+        "(2)" copies), probed a file twice, or polled again at once after a failed poll. A job
+        that changed is left to the next tick, which decides on the record as it is now.
         """
 
         def run() -> object:
             current = self.context.store.get(job.id)
-            if current.state is not job.state:
+            if current != job:
                 return current
             return step(current)
 
