@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mvsepd.store import JobStore
-from tests.chaos.inputs import InputFile, plan_inputs
+from tests.chaos.inputs import InputFile, plan_inputs, plan_spares
 from tests.chaos.invariants import problems_after_run
 from tests.chaos.moments import MOMENTS, Observer
 from tests.integration.support import Setup, start_daemon_process, stop_process, wait_until
@@ -109,14 +109,18 @@ class ChaosRun:
         reserved = max(2, files // 10)
         self.pending = list(self.inputs[:-reserved])
         self.reserve = list(self.inputs[-reserved:])
+        # Dropped by the extra rounds that chase a moment not caught yet (a small run can finish
+        # all its files before each moment was caught), or when every other file is gone.
+        # Their own generator: the run's choices stay those of its seed whether or not any is
+        # needed.
+        self.spares = plan_spares(random.Random(f"spares {seed}"), extra_rounds)
         self.written: list[InputFile] = []
         self.kills = kills
         self.extra_rounds = extra_rounds
         self.round_timeout = round_timeout
         self.finish_timeout = finish_timeout
-        self.observer = Observer(setup, self.inputs)
-        self.report = ChaosReport(seed=seed, files=len(self.inputs))
-        self.report.distinct = len({item.sha256 for item in self.inputs})
+        self.observer = Observer(setup, self.inputs + self.spares)
+        self.report = ChaosReport(seed=seed)
         self.config = setup.write_config(setup.config_text(account="concurrency: 3", stability=0.5))
         self._log_offset = 0
         self._ready_seen = 0
@@ -139,6 +143,9 @@ class ChaosRun:
             unreached = [moment for moment in MOMENTS if not self.report.moments[moment]]
             if not unreached:
                 break
+            # A fresh file: a job that has all the moments ahead of it. The jobs still on
+            # their way may be past the moment (or stuck behind a lost create's grace period).
+            self.write(1, spare=True)
             self.round(self.random.choice(unreached), rounds_left=1)
         self.finish()
         self.report.seconds = time.monotonic() - started
@@ -300,12 +307,17 @@ class ChaosRun:
         whole = int(share)
         return whole + (1 if self.random.random() < share - whole else 0)
 
-    def write(self, count: int, *, reserve: bool = False) -> list[InputFile]:
+    def write(self, count: int, *, reserve: bool = False, spare: bool = False) -> list[InputFile]:
         """Drop the next ``count`` files into the hot folder (each appears whole, by rename).
 
-        ``reserve``: take them from the files kept for stability rounds (then from the rest).
+        ``reserve``: take them from the files kept for stability rounds, then from the rest,
+        then from the spares. ``spare``: take them from the spares only.
         """
-        queues = (self.reserve, self.pending) if reserve else (self.pending,)
+        queues: tuple[list[InputFile], ...] = (self.pending,)
+        if spare:
+            queues = (self.spares,)
+        elif reserve:
+            queues = (self.reserve, self.pending, self.spares)
         dropped: list[InputFile] = []
         for queue in queues:
             taken = queue[: count - len(dropped)]
@@ -316,6 +328,8 @@ class ChaosRun:
             temporary.write_bytes(item.data)
             os.replace(temporary, self.setup.hot / item.name)
             self.written.append(item)
+        self.report.files = len(self.written)
+        self.report.distinct = len({item.sha256 for item in self.written})
         return dropped
 
     def _all_seen(self) -> bool:

@@ -72,6 +72,16 @@ def plan_inputs(
     return files
 
 
+def plan_spares(generator: random.Random, count: int) -> list[InputFile]:
+    """Return ``count`` distinct files kept back for rounds that need a job on its way."""
+    spares = []
+    for index in range(count):
+        length = round(generator.uniform(0.2, 0.5), 2)
+        data = wav_bytes(length, seed=generator.randrange(2**31))
+        spares.append(InputFile(f"spare {index:02d}.wav", data, length))
+    return spares
+
+
 def md5_part(separation_hash: str) -> str:
     """The MD5 part of a separation hash (``20250101120000-0123456789-slug.wav``)."""
     parts = separation_hash.split("-")
