@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from mvsepd.api import MvsepClient, Transport
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.errors import MvsepError, NetworkError, UnsafeDownloadError
-from mvsepd.models import RemoteStatus
+from mvsepd.models import RemoteStatus, SeparationStatus
 from tests.integration.support import wait_until, wav_bytes
 
 #: Variables through which a user (never a server) may choose which certificates to trust.
@@ -103,6 +103,17 @@ def trust_nothing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def _finished(client: MvsepClient, separation_hash: str) -> SeparationStatus:
+    """Poll until the job is done; return its status."""
+
+    def done() -> SeparationStatus | None:
+        status = client.get_separation(separation_hash)
+        return status if status.status is RemoteStatus.DONE else None
+
+    finished: SeparationStatus = wait_until(done, 30, message="the job to finish")
+    return finished
+
+
 def _client(token: str, server: str) -> MvsepClient:
     return MvsepClient(token, server=server, transport=Transport(retries=0, sleep=lambda s: None))
 
@@ -129,13 +140,7 @@ def test_a_server_with_an_untrusted_certificate_is_refused_everywhere(
     # A result file on that server (its URL as an honest job would give it).
     plain = _client(token, tls.emulator.url)
     created = plain.create_separation(audio, sep_type=20)
-    status = wait_until(
-        lambda: (lambda answer: answer if answer.status is RemoteStatus.DONE else None)(
-            plain.get_separation(created.hash)
-        ),
-        30,
-        message="the job to finish",
-    )
+    status = _finished(plain, created.hash)
     stem = dataclasses.replace(
         status.files[0], url=status.files[0].url.replace(tls.emulator.url, tls.url)
     )
@@ -155,13 +160,7 @@ def test_trusted_by_the_user_it_works_and_a_redirect_to_http_is_still_refused(
     audio = tmp_path / "song.wav"
     audio.write_bytes(wav_bytes(0.2))
     created = client.create_separation(audio, sep_type=20)
-    status = wait_until(
-        lambda: (lambda answer: answer if answer.status is RemoteStatus.DONE else None)(
-            client.get_separation(created.hash)
-        ),
-        30,
-        message="the job to finish",
-    )
+    status = _finished(client, created.hash)
     tls.redirect_to_http = True
     with pytest.raises(UnsafeDownloadError, match="host is not the job's server"):
         client.download_result(status.files[0], tmp_path / "stem.wav")
