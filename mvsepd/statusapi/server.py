@@ -158,6 +158,15 @@ class StatusApi:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def listening_on(self) -> tuple[str, int] | None:
+        """The address and port the kernel says the API's socket is bound to (None until
+        started): what reaches it, whatever the configuration asked for."""
+        if self._server is None:
+            return None
+        host, port = self._server.socket.getsockname()[:2]
+        return str(host), int(port)
+
     def start(self) -> None:
         """Bind, serve in a daemon thread, and write the runtime file."""
         if not is_loopback(self.host):

@@ -46,7 +46,8 @@ SOAK_FAULTS: tuple[tuple[str, float, tuple[str, ...] | None, float | None], ...]
 )
 
 pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads the daemon's figures from /proc"
+    not sys.platform.startswith("linux"),
+    reason="the soak reads the daemon's memory, descriptors and threads from /proc (Linux only)",
 )
 
 
