@@ -22,27 +22,13 @@ from pydantic import (
 )
 
 from mvsepd import naming
-from mvsepd.models import OutputFormat, Secret
+from mvsepd.models import AUDIO_EXTENSIONS, OutputFormat, Secret
 from mvsepd.presets import PresetSpec
 
 DEFAULT_TOKEN_ENV = "MVSEP_API_TOKEN"  # noqa: S105 (the name of a variable, not a credential)
 
-#: Audio types soundfile reads, plus the compressed formats MVSEP accepts.
-DEFAULT_PATTERNS = (
-    "*.wav",
-    "*.wave",
-    "*.aif",
-    "*.aiff",
-    "*.flac",
-    "*.ogg",
-    "*.oga",
-    "*.opus",
-    "*.mp3",
-    "*.m4a",
-    "*.aac",
-    "*.caf",
-    "*.w64",
-)
+#: What a hot folder takes when its `patterns` are not given.
+DEFAULT_PATTERNS = tuple(f"*.{extension}" for extension in AUDIO_EXTENSIONS)
 
 #: Quiet time before a file counts as completely written, local and polled folders.
 DEFAULT_STABILITY_SECONDS = 5.0

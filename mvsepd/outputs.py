@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from mvsepd import naming
 from mvsepd.errors import OutputError
 from mvsepd.hashing import file_sha256
+from mvsepd.models import AUDIO_EXTENSIONS
 
 STAGING_DIR_NAME = ".mvsepd-staging"
 MANIFEST_NAME = "manifest.json"
@@ -75,12 +76,9 @@ class WrittenFile:
     sha256: str
 
 
-#: Extensions a stem may get. The server names the file and sends its bytes; were any
-#: extension taken, it could place "song - Vocals.desktop" (or .exe, .command, .lnk) where the
-#: user double-clicks stems.
-AUDIO_EXTENSIONS = frozenset(
-    {"wav", "wave", "flac", "mp3", "m4a", "aac", "ogg", "oga", "opus", "aif", "aiff"}
-)
+#: A stem keeps the server's extension only when it is an audio one (``AUDIO_EXTENSIONS``):
+#: the server names the file and sends its bytes, and were any extension taken it could place
+#: "song - Vocals.desktop" (or .exe, .command, .lnk) where the user double-clicks stems.
 #: Longest stem label used in a file name: real labels ("Instrumental") are far shorter, and
 #: a bounded label leaves room in 255 bytes for the " 2" that keeps two stems apart.
 MAX_LABEL_BYTES = 100

@@ -26,7 +26,7 @@ from mvsepd.models.catalog import (
     OutputVariant,
     PriceRule,
 )
-from mvsepd.models.formats import OutputFormat
+from mvsepd.models.formats import AUDIO_EXTENSIONS, OutputFormat
 from mvsepd.models.jobs import JobRecord, JobState
 from mvsepd.models.secret import Secret
 from mvsepd.models.separation import (
@@ -40,6 +40,7 @@ from mvsepd.models.separation import (
 )
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "ActionResult",
     "Algorithm",
     "AlgorithmField",

@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import enum
 
+#: Audio file types: those soundfile reads, plus the compressed formats MVSEP accepts. Hot
+#: folders take these by default, and a stem is saved only under one of them.
+AUDIO_EXTENSIONS = (
+    "wav",
+    "wave",
+    "aif",
+    "aiff",
+    "flac",
+    "ogg",
+    "oga",
+    "opus",
+    "mp3",
+    "m4a",
+    "aac",
+    "caf",
+    "w64",
+)
+
 
 class OutputFormat(enum.IntEnum):
     """MVSEP's ``output_format`` numbers (API page, "output formats" table)."""
