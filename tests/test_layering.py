@@ -51,6 +51,7 @@ LIBRARY_OWNERS = {
     "sqlite3": {"store"},
     "watchdog": {"intake"},
     "soundfile": {"audio", "emulator"},
+    "soxr": {"audio", "emulator"},
     "pystray": {"tray"},
 }
 

@@ -2,7 +2,8 @@
 
     mvsepd emulator [--host 127.0.0.1] [--port N] [--account TOKEN[:free|premium[:CREDITS]]]...
                     [--queue-seconds S] [--processing-seconds S] [--fault NAME=RATE]... [--seed N]
-                    [--workers N] [--no-rate-limit] [--no-range] [--allow-remote]
+                    [--workers N] [--output-rate HZ|source] [--no-rate-limit] [--no-range]
+                    [--allow-remote]
 
 Prints ``listening on http://HOST:PORT`` once the socket is bound, then one line per account
 with its token, and serves until SIGINT or SIGTERM.
@@ -65,6 +66,21 @@ def parse_fault(text: str) -> tuple[str, float]:
     return name, rate
 
 
+def parse_output_rate(text: str) -> int | None:
+    """``source`` (echo the input's rate, channels and length) or a rate in Hz."""
+    if text.strip().lower() == "source":
+        return None
+    try:
+        rate = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a rate in Hz (44100 is MVSEP's) or 'source', got {text!r}"
+        ) from None
+    if not 1000 <= rate <= 768_000:
+        raise argparse.ArgumentTypeError(f"rate {rate} Hz is outside 1000..768000")
+    return rate
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mvsepd emulator", description="Run a local MVSEP-compatible server."
@@ -83,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-seconds", type=float, default=defaults.queue_seconds)
     parser.add_argument("--processing-seconds", type=float, default=defaults.processing_seconds)
     parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument(
+        "--output-rate",
+        type=parse_output_rate,
+        default=defaults.output_rate,
+        metavar="HZ|source",
+        help="rate of the stems: 44100 like MVSEP's models (default; stereo, ceil length), "
+        "or 'source' to echo the input's rate, channels and length",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -121,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             queue_seconds=args.queue_seconds,
             processing_seconds=args.processing_seconds,
             workers=args.workers,
+            output_rate=args.output_rate,
             seed=args.seed,
             rate_limit=not args.no_rate_limit,
             range_requests=not args.no_range,

@@ -272,6 +272,7 @@ class JobStore:
                 block_frames=self._settings.render_block_frames,
                 ffmpeg=self._ffmpeg,
                 gain=job.gain,
+                output_rate=self._settings.output_rate,
             )
         except Exception as error:  # noqa: BLE001 - any failure of the fake model fails the job
             with self.lock:

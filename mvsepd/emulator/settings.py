@@ -70,6 +70,9 @@ class EmulatorSettings:
     """Length of the audio invented for URLs the emulator cannot fetch (anything not loopback)."""
 
     # --- audio ---
+    output_rate: int | None = 44100
+    """Rate of every stem (MVSEP's models run at 44.1 kHz in stereo, whatever came in [INF]);
+    None echoes the source's rate, channels and length (stems then sum back to the input)."""
     ffmpeg_binary: str | None = "ffmpeg"
     """Program used for m4a output (and for inputs libsndfile cannot read); None disables it."""
     render_block_frames: int = 65536
@@ -102,5 +105,7 @@ class EmulatorSettings:
             raise ValueError("workers must be at least 1")
         if self.chunk_seconds <= 0:
             raise ValueError("chunk_seconds must be positive")
+        if self.output_rate is not None and not 1000 <= self.output_rate <= 768_000:
+            raise ValueError("output_rate must be between 1000 and 768000 Hz, or None")
         if self.render_block_frames < 1024:
             raise ValueError("render_block_frames must be at least 1024")
