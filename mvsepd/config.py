@@ -148,6 +148,42 @@ class PresetConfig(_Section):
         )
 
 
+ConformMode = Literal["source", "off"]
+ContainerChoice = Literal["source", "wav", "flac", "aiff"]
+SampleFormatChoice = Literal["source", "pcm16", "pcm24", "float"]
+ChannelsChoice = Literal["source", "stereo"]
+
+
+class StemSettings(_Section):
+    """How stems are written: conformed to their source (rate, channels, length, sample format,
+    container, BWF timestamp) or as MVSEP sent them. The ``defaults`` section holds these for
+    every folder; a folder may set any of them itself."""
+
+    conform: ConformMode = Field(
+        "source",
+        description="source: stems in the source's rate, channels, length, sample format, "
+        "container and BWF timestamp; off: MVSEP's files unchanged.",
+    )
+    container: ContainerChoice = Field(
+        "source", description="source (WAV, AIFF or FLAC as the source; WAV for others), or one."
+    )
+    sample_format: SampleFormatChoice = Field(
+        "source", description="source (lossy sources: pcm24), pcm16, pcm24 or float."
+    )
+    channels: ChannelsChoice = Field(
+        "source", description="source (mono stems for a mono source), or stereo as MVSEP sends."
+    )
+    residual: bool = Field(
+        False, description="Also write a Residual stem: the source minus the stems."
+    )
+    keep_mvsep_files: bool = Field(
+        False, description="Also keep MVSEP's files as sent, in a 'MVSEP files' subfolder."
+    )
+
+
+_STEM_KEYS = tuple(StemSettings.model_fields)
+
+
 class FolderConfig(_Section):
     """One hot folder."""
 
@@ -184,6 +220,20 @@ class FolderConfig(_Section):
     existing_files: Literal["process", "skip"] = Field(
         "skip",
         description="Files already there the first time this folder is watched: process or skip.",
+    )
+    conform: ConformMode | None = Field(None, description="As defaults.conform, for this folder.")
+    container: ContainerChoice | None = Field(
+        None, description="As defaults.container, for this folder."
+    )
+    sample_format: SampleFormatChoice | None = Field(
+        None, description="As defaults.sample_format, for this folder."
+    )
+    channels: ChannelsChoice | None = Field(
+        None, description="As defaults.channels, for this folder."
+    )
+    residual: bool | None = Field(None, description="As defaults.residual, for this folder.")
+    keep_mvsep_files: bool | None = Field(
+        None, description="As defaults.keep_mvsep_files, for this folder."
     )
 
     @property
@@ -264,10 +314,37 @@ class Config(_Section):
     folders: tuple[FolderConfig, ...] = ()
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)  # type: ignore[arg-type]
+    defaults: StemSettings = Field(
+        default_factory=StemSettings,  # type: ignore[arg-type]
+        description="Stem settings for every folder that does not set them itself.",
+    )
 
     def preset_specs(self) -> dict[str, PresetSpec]:
         """Return every preset as a ``PresetSpec``, by name."""
         return {name: preset.spec(name) for name, preset in self.presets.items()}
+
+    def stem_settings(self, folder: FolderConfig) -> StemSettings:
+        """The stem settings in force for ``folder``: its own, else the defaults."""
+        own = {key: getattr(folder, key) for key in _STEM_KEYS if getattr(folder, key) is not None}
+        return self.defaults.model_copy(update=own) if own else self.defaults
+
+
+def advice(config: Config) -> list[str]:
+    """Warnings about a valid configuration that will not do what its user most likely wants."""
+    notes: list[str] = []
+    lossy = {OutputFormat.MP3: "mp3", OutputFormat.M4A: "m4a"}
+    for index, folder in enumerate(config.folders):
+        preset = config.presets.get(folder.preset)
+        if preset is None or preset.output_format not in lossy:
+            continue
+        if config.stem_settings(folder).conform == "source":
+            notes.append(
+                f"folders[{index}] ({folder.path}): preset {folder.preset!r} asks MVSEP for "
+                f"{lossy[preset.output_format]}, which is lossy; its stems are converted to "
+                "the source's format anyway, so ask for flac24 (lossless, and as small as "
+                "MVSEP's lossless formats get)"
+            )
+    return notes
 
 
 def logical_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:

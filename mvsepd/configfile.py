@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mvsepd.config import Config, logical_problems
+from mvsepd.config import Config, advice, logical_problems
 from mvsepd.errors import ConfigError
 from mvsepd.models import Secret
 
@@ -261,7 +261,7 @@ def load_config(path: Path) -> LoadedConfig:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read: {error}"]) from None
     config = parse_config(text, str(path))
-    warnings: list[str] = []
+    warnings: list[str] = advice(config)
     if config.account.token is not None and _readable_by_others(path):
         warnings.append(
             f"{path} holds the API token and other users can read it; "

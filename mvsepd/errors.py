@@ -13,6 +13,7 @@ ever carries the API token.
     ├── DaemonError
     │   ├── AlreadyRunningError     another daemon holds the state directory's lock
     │   └── DaemonUnreachableError  no daemon answers on the status API
+    ├── AudioError                  audio that does not decode, or cannot be written as asked
     ├── OutputError                 stems could not be written (disk full, permissions, ...)
     ├── ServiceError                a service could not be installed, removed or queried
     └── MvsepError                  anything that went wrong talking to MVSEP
@@ -91,6 +92,10 @@ class DaemonUnreachableError(DaemonError):
     """No daemon answers: not running, or its runtime file is stale."""
 
     transient = True
+
+
+class AudioError(MvsepdError):
+    """Audio that cannot be read or written as needed: names the file and says why."""
 
 
 class OutputError(MvsepdError):

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from mvsepd import naming
 from mvsepd.errors import OutputError
 from mvsepd.hashing import file_sha256
-from mvsepd.models import AUDIO_EXTENSIONS
+from mvsepd.models import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS
 
 STAGING_DIR_NAME = ".mvsepd-staging"
 MANIFEST_NAME = "manifest.json"
@@ -40,10 +40,13 @@ Collision = Literal["unique", "replace", "fail"]
 
 @dataclass(frozen=True)
 class StemRequest:
-    """One file to place: MVSEP's label for it and the extension it has."""
+    """One file to place: its label and extension, optionally the name it is staged under and
+    a subfolder of the stems' folder it goes into (MVSEP's files kept as sent)."""
 
     label: str
     extension: str
+    staged_name: str | None = None
+    subfolder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,16 +88,22 @@ MAX_LABEL_BYTES = 100
 
 
 def extension_of(names: Iterable[str | None], default: str) -> str:
-    """Return the audio extension of the first name (a download name, a URL) that has one."""
+    """Return the extension of the first name (a download name, a URL) with an audio one, or
+    with one of the other kinds of result MVSEP makes (MIDI, text); else ``default``."""
     for name in names:
         if not name:
             continue
         last = PurePosixPath(urlsplit(name).path).name if "://" in name else name
         if "." in last:
             extension = last.rsplit(".", 1)[1].lower()
-            if extension in AUDIO_EXTENSIONS:
+            if extension in AUDIO_EXTENSIONS or extension in OTHER_RESULT_EXTENSIONS:
                 return extension
     return default
+
+
+def is_audio(extension: str) -> bool:
+    """True for the extensions of audio stems (not MIDI or text results)."""
+    return extension in AUDIO_EXTENSIONS
 
 
 def staging_dir(root: Path, job_id: int) -> Path:
@@ -124,6 +133,8 @@ def plan(
     for index, stem in enumerate(stems):
         label = naming.truncate_bytes(stem.label, MAX_LABEL_BYTES) or "Result"
         final = naming.render(template, {**values, "stem": label, "ext": stem.extension}, root=root)
+        if stem.subfolder is not None:
+            final = final.parent / naming.safe_component(stem.subfolder) / final.name
         # At most len(stems) names are taken, so one of these numbers is free; the bound keeps
         # a template that cannot tell numbered names apart from looping for ever.
         for counter in range(2, len(stems) + 2):
@@ -134,12 +145,20 @@ def plan(
                 {**values, "stem": f"{label} {counter}", "ext": stem.extension},
                 root=root,
             )
+            if stem.subfolder is not None:
+                final = final.parent / naming.safe_component(stem.subfolder) / final.name
         if final in used:
             raise OutputError(f"cannot give the stem {stem.label!r} a name of its own")
         used.add(final)
-        staged = staging / f"{index:02d}.{naming.safe_component(stem.extension)}"
+        staged = staging / (
+            stem.staged_name or f"{index:02d}.{naming.safe_component(stem.extension)}"
+        )
         targets.append(OutputTarget(label=label, staged=staged, final=final))
-    directories = {target.final.parent for target in targets}
+    directories = {
+        target.final.parent
+        for target, stem in zip(targets, stems, strict=True)
+        if stem.subfolder is None
+    } or {target.final.parent for target in targets}
     if len(directories) == 1:
         manifest = next(iter(directories)) / MANIFEST_NAME
     else:
@@ -254,6 +273,26 @@ def written_manifest(output_plan: OutputPlan) -> dict[str, Any] | None:
         if document.get("job_id") == output_plan.job_id:
             return document
     return None
+
+
+def sweep_staging(root: Path, keep: Callable[[int], bool]) -> list[Path]:
+    """Remove the staging folders below ``root`` of jobs ``keep`` says are over (failed,
+    cancelled, done, unknown); return what was removed."""
+    removed: list[Path] = []
+    parent = root / STAGING_DIR_NAME
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        number = entry.name.removeprefix("job-")
+        if entry.name.startswith("job-") and number.isdigit() and keep(int(number)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    with contextlib.suppress(OSError):
+        parent.rmdir()
+    return removed
 
 
 def discard(staging: Path) -> None:

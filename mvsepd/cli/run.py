@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from mvsepd import audio, logsetup
+from mvsepd import logsetup
+from mvsepd.audio.demo import write_demo_track
 from mvsepd.cli.common import config_option, handle_errors, load, say
 from mvsepd.configfile import parse_config
 from mvsepd.daemon import Daemon, run_foreground
@@ -162,7 +163,7 @@ def demo(directory: Path | None, timeout: float) -> None:
 def _export_slowly(track: Path) -> None:
     """Write the track the way a DAW does: in place, in pieces, header completed last."""
     staging = track.with_name(".render.wav")
-    audio.write_demo_track(staging)
+    write_demo_track(staging)
     data = staging.read_bytes()
     staging.unlink()
     with track.open("wb") as handle:

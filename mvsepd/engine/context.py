@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from mvsepd import lifecycle
+from mvsepd import lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.config import Config, FolderConfig
 from mvsepd.engine.catalog import CatalogCache
@@ -161,8 +161,12 @@ class Context:
             self.live.pop(job_id, None)
 
     def fail(self, job: JobRecord, reason: str) -> JobRecord:
-        """Move a job to ``failed`` with the reason, log it once, and tell status clients."""
+        """Move a job to ``failed`` with the reason, log it once, and tell status clients.
+
+        Whatever the job had staged goes: a failed job leaves no half-fetched files behind.
+        """
         failed = self.store.transition(job.id, JobState.FAILED, reason=reason)
+        outputs.discard(outputs.staging_dir(self.output_root(job), job.id))
         self.feed.bump()
         log.warning("job_failed", job=job.id, file=Path(job.source_path).name, reason=reason)
         return failed
@@ -197,3 +201,15 @@ class Context:
     def folder_for(self, folder_path: str) -> FolderRuntime | None:
         """Return the runtime folder a job came from, if it is still configured."""
         return self.folders.get(Path(folder_path))
+
+    def output_root(self, job: JobRecord) -> Path:
+        """Where a job's stems go: its folder's output root, or the default layout's when the
+        folder left the configuration while the job ran."""
+        folder = self.folder_for(job.folder_path)
+        if folder is not None:
+            return folder.output_root
+        return naming.output_root(
+            naming.DEFAULT_OUTPUT_TEMPLATE,
+            parent=Path(job.folder_path).parent,
+            folder=Path(job.folder_path).name,
+        )

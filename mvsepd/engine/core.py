@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from mvsepd import errors
+from mvsepd import errors, outputs
 from mvsepd.engine import fetch, ingest, remote
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
@@ -65,6 +65,7 @@ class Engine:
         """
         store = self.context.store
         for folder in self.context.folders.values():
+            self._sweep_staging(folder.output_root)
             key = str(folder.path)
             if store.folder_first_watched(key) is not None:
                 continue
@@ -84,6 +85,18 @@ class Engine:
                     files=skipped,
                     note="present before the folder was first watched (existing_files: skip)",
                 )
+
+    def _sweep_staging(self, root: Path) -> None:
+        """Remove what jobs that are over (failed, cancelled, done, forgotten) left staged."""
+
+        def unfinished(job_id: int) -> bool:
+            try:
+                return not self.context.store.get(job_id).state.terminal
+            except StoreError:
+                return False
+
+        for removed in outputs.sweep_staging(root, unfinished):
+            log.info("staging_removed", folder=str(removed), note="its job is over")
 
     def is_known(self, folder: Path, relative_path: str, stat: FileStat) -> bool:
         """True when this exact file (path, size, mtime) was already handled."""

@@ -16,6 +16,7 @@ import structlog
 
 from mvsepd import __version__, errors, lifecycle, naming, outputs
 from mvsepd.config import FolderConfig
+from mvsepd.engine import stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
 from mvsepd.hashing import file_sha256
 from mvsepd.lifecycle import Outcome
@@ -54,32 +55,23 @@ def _place(
 ) -> JobRecord:
     folder = context.folder_for(job.folder_path)
     source = Path(job.source_path)
+    root = context.output_root(job)
     if folder is not None:
-        root, template, collision = (
-            folder.output_root,
-            folder.config.output,
-            folder.config.on_collision,
-        )
+        template, collision = folder.config.output, folder.config.on_collision
         subdir = _subdir(source, folder.path)
     else:
         # The folder left the configuration while the job ran: use the default layout.
-        root = naming.output_root(
-            naming.DEFAULT_OUTPUT_TEMPLATE,
-            parent=Path(job.folder_path).parent,
-            folder=Path(job.folder_path).name,
-        )
         template, collision, subdir = naming.DEFAULT_OUTPUT_TEMPLATE, "unique", ""
     default_extension = OutputFormat(job.output_format or 0).extension
-    stems = [
-        outputs.StemRequest(
-            file.type or "Result",
-            outputs.extension_of((file.download_name, file.url), default_extension),
-        )
-        for file in files
-    ]
+    settings = (
+        context.config.stem_settings(folder.config)
+        if folder is not None
+        else context.config.defaults
+    )
+    layout = stems.lay_out(job, files, default_extension, settings)
     values = {"track": source.stem, "preset": job.preset_name, "subdir": subdir}
     output_plan = outputs.plan(
-        job_id=job.id, root=root, template=template, values=values, stems=stems
+        job_id=job.id, root=root, template=template, values=values, stems=layout.requests
     )
     earlier = outputs.written_manifest(output_plan)
     if earlier is not None and earlier.get("mvsep", {}).get("hash") == job.separation_hash:
@@ -89,7 +81,7 @@ def _place(
         names = [str(item.get("name")) for item in earlier.get("outputs", [])]
         log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
     else:
-        names = _fetch_and_finalize(context, job, output_plan, files, algorithm, collision)
+        names = _fetch_and_finalize(context, job, output_plan, layout, files, algorithm, collision)
     if folder is not None and folder.config.after_success == "move":
         _move_original(folder.config, source, job)
     done = context.store.transition(
@@ -114,34 +106,59 @@ def _fetch_and_finalize(
     context: Context,
     job: JobRecord,
     output_plan: outputs.OutputPlan,
+    layout: stems.ResultLayout,
     files: tuple[ResultFile, ...],
     algorithm: str | None,
     collision: outputs.Collision,
 ) -> list[str]:
-    """Download every stem not yet fetched or placed, then move them all into place."""
+    """Download every stem not yet fetched, conform them, then move them all into place."""
     outputs.prepare(output_plan)
     placed = outputs.already_placed(output_plan)
-    total = len(files)
-    for index, (target, result) in enumerate(zip(output_plan.targets, files, strict=True)):
-        if target.staged.exists() or target.final in placed:
-            continue  # fetched, or even moved into place, by an earlier attempt
+    report = stems.saved_report(output_plan)
+    original = _original(job)
+    if report is None and not placed:
+        total = len(files)
+        for index, result in enumerate(files):
+            downloaded = output_plan.staging_dir / layout.downloads[index]
+            if downloaded.exists():
+                continue  # fetched by an earlier attempt
 
-        def progress(done: int, size: int, index: int = index) -> None:
-            context.set_live(job.id, f"downloading {index + 1}/{total}", done, size)
+            def progress(done: int, size: int, index: int = index) -> None:
+                context.set_live(job.id, f"downloading {index + 1}/{total}", done, size)
 
-        context.client.download_result(
-            result,
-            target.staged,
-            server=job.server,
-            max_bytes=_download_cap(result, job),
-            progress=progress,
+            context.client.download_result(
+                result,
+                downloaded,
+                server=job.server,
+                max_bytes=_download_cap(result, job),
+                progress=progress,
+            )
+            context.feed.bump()
+        context.set_live(job.id, "checking stems", 0, 0)
+        report = stems.process(
+            job, output_plan, layout, files, original=original, origin=_origin(job, algorithm)
         )
-        context.feed.bump()
     context.clear_live(job.id)
-    written = outputs.finalize(
-        output_plan, _manifest(context, job, algorithm), on_collision=collision
-    )
+    manifest = _manifest(context, job, algorithm, original)
+    if report is not None:
+        manifest["conform"] = report
+    written = outputs.finalize(output_plan, manifest, on_collision=collision)
     return [item.path.name for item in written]
+
+
+def _original(job: JobRecord) -> Path | None:
+    """The source file, if it still holds the job's audio (else its stems are conformed from
+    what was recorded of it, without the checks against its samples)."""
+    source = Path(job.source_path)
+    try:
+        return source if file_sha256(source) == job.content_sha256 else None
+    except OSError:
+        return None
+
+
+def _origin(job: JobRecord, algorithm: str | None) -> str:
+    model = algorithm or (f"sep_type {job.sep_type}" if job.sep_type is not None else "MVSEP")
+    return f"mvsepd preset {job.preset_name}; MVSEP {model}"
 
 
 def _move_original(folder: FolderConfig, source: Path, job: JobRecord) -> None:
@@ -172,18 +189,17 @@ def _download_cap(result: ResultFile, job: JobRecord) -> int:
     return max(_MIN_DOWNLOAD_CAP, 32 * (job.source_size or 0))
 
 
-def _manifest(context: Context, job: JobRecord, algorithm: str | None) -> dict[str, Any]:
+def _manifest(
+    context: Context, job: JobRecord, algorithm: str | None, original: Path | None
+) -> dict[str, Any]:
     source = Path(job.source_path)
-    try:
-        source_sha256 = file_sha256(source)
-    except OSError:
-        source_sha256 = job.content_sha256
     return {
         "mvsepd_version": __version__,
         "job_id": job.id,
         "source": {
             "path": str(source),
-            "sha256": source_sha256,
+            "sha256": job.content_sha256,
+            "unchanged": original is not None,
             "size": job.source_size,
             "duration_seconds": job.duration_seconds,
         },

@@ -8,11 +8,12 @@ is visible in ``mvsepd status`` and the tray, and the original is left untouched
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import structlog
 
-from mvsepd import audio, cost
+from mvsepd import audio, cost, errors
 from mvsepd.engine.context import Context
 from mvsepd.hashing import file_sha256
 from mvsepd.intake import ReadyFile
@@ -99,6 +100,9 @@ def probe(context: Context, job: JobRecord) -> JobRecord:
         return context.fail(job, verdict.reason)
     info = verdict.info or audio.probe(path)
     duration = info.duration_seconds
+    source_audio = _describe(path)
+    if duration is None and source_audio is not None:
+        duration = source_audio.duration_seconds
     estimate = None
     preset = context.preset(job.preset_name)
     if duration is not None and not isinstance(preset, PresetProblem) and preset.algorithm:
@@ -109,6 +113,7 @@ def probe(context: Context, job: JobRecord) -> JobRecord:
         expected=JobState.DISCOVERED,
         duration_seconds=duration,
         credits_estimate=estimate,
+        source_audio=json.dumps(source_audio.to_json()) if source_audio is not None else None,
         reason=None,
     )
     context.feed.bump()
@@ -119,3 +124,16 @@ def probe(context: Context, job: JobRecord) -> JobRecord:
         credits=estimate,
     )
     return updated
+
+
+def _describe(path: Path) -> audio.SourceAudio | None:
+    """What the source is, for conforming its stems (None when it cannot be decoded here: its
+    stems are then placed as MVSEP sends them, and the manifest says why)."""
+    try:
+        return audio.describe(path)
+    except errors.AudioError as error:
+        log.info("source_not_described", file=str(path), reason=str(error))
+        return None
+    except OSError as error:
+        log.info("source_not_described", file=str(path), reason=error.strerror)
+        return None

@@ -26,7 +26,7 @@ from mvsepd.models.catalog import (
     OutputVariant,
     PriceRule,
 )
-from mvsepd.models.formats import AUDIO_EXTENSIONS, OutputFormat
+from mvsepd.models.formats import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS, OutputFormat
 from mvsepd.models.jobs import JobRecord, JobState
 from mvsepd.models.secret import Secret
 from mvsepd.models.separation import (
@@ -41,6 +41,7 @@ from mvsepd.models.separation import (
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "OTHER_RESULT_EXTENSIONS",
     "ActionResult",
     "Algorithm",
     "AlgorithmField",

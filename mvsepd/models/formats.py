@@ -22,6 +22,10 @@ AUDIO_EXTENSIONS = (
     "w64",
 )
 
+#: Results of MVSEP's models that are not audio (MIDI of the transcription models, text of
+#: the speech and lyrics models): placed with their own extension, never converted.
+OTHER_RESULT_EXTENSIONS = ("mid", "midi", "txt", "srt", "vtt", "lrc", "json")
+
 
 class OutputFormat(enum.IntEnum):
     """MVSEP's ``output_format`` numbers (API page, "output formats" table)."""

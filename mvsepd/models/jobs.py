@@ -84,6 +84,8 @@ class JobRecord:
     updated_at: float
     finished_at: float | None
     polls: int = 0
+    #: JSON: what the source's audio is (``mvsepd.audio.SourceAudio``), recorded when probed.
+    source_audio: str | None = None
 
     @property
     def source_name(self) -> str:

@@ -60,6 +60,7 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
         "separation_hash",
         "upload_started_at",
         "finished_at",
+        "source_audio",
     }
 )
 

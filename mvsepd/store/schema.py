@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -73,6 +73,11 @@ MIGRATIONS: dict[int, str] = {
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # 2: what the source is (rate, channels, length, format, BWF chunks), read when the job is
+    # probed, so its stems can be conformed even if the original is moved before they arrive.
+    2: """
+    ALTER TABLE jobs ADD COLUMN source_audio TEXT;
     """,
 }
 

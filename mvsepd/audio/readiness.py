@@ -1,6 +1,6 @@
-"""Reading source audio: is a file complete, what is it, how long does it play (adapter).
+"""Is a file complete, what is it, how long does it play.
 
-The only daemon module that imports soundfile. ``check`` answers "may this file be uploaded
+``check`` answers "may this file be uploaded
 yet?" without trusting the writer: WAV and AIFF writers put placeholder sizes in their headers
 until they finish, so the RIFF/FORM and data chunk sizes must agree with the file's size; FLAC
 and Ogg files must decode at their end. Formats libsndfile cannot read (m4a, aac) are checked
@@ -223,30 +223,3 @@ def _check_with_soundfile(path: Path, head: bytes) -> AudioCheck:
         return AudioCheck(Completeness.INCOMPLETE, f"cannot be read yet: {error.strerror}")
     info = AudioInfo(frames / sample_rate, sample_rate, channels, frames, audio_format)
     return AudioCheck(Completeness.COMPLETE, info=info)
-
-
-def write_demo_track(path: Path, *, seconds: float = 8.0, sample_rate: int = 44100) -> None:
-    """Write a short stereo WAV with drums, bass and a sung-like melody (for ``mvsepd demo``)."""
-    import numpy
-
-    frames = int(seconds * sample_rate)
-    time_axis = numpy.arange(frames) / sample_rate
-    beat = 0.5
-    position = time_axis % beat
-    kick = numpy.sin(2 * numpy.pi * 55 * position) * numpy.exp(-position * 18)
-    generator = numpy.random.default_rng(7)
-    hat_position = (time_axis + beat / 2) % beat
-    hats = generator.uniform(-1, 1, frames) * numpy.exp(-hat_position * 60) * 0.25
-    bass_notes = numpy.array([55.0, 55.0, 65.4, 49.0])
-    bass_frequency = bass_notes[(time_axis // (beat * 4)).astype(int) % len(bass_notes)]
-    bass = numpy.sign(numpy.sin(2 * numpy.pi * bass_frequency * time_axis)) * 0.18
-    melody_notes = numpy.array([440.0, 494.0, 523.3, 587.3, 523.3, 494.0])
-    melody_frequency = melody_notes[(time_axis // beat).astype(int) % len(melody_notes)]
-    vibrato = 1 + 0.01 * numpy.sin(2 * numpy.pi * 5.5 * time_axis)
-    phase = 2 * numpy.pi * numpy.cumsum(melody_frequency * vibrato) / sample_rate
-    voice = sum(numpy.sin(phase * harmonic) / harmonic for harmonic in (1, 2, 3, 4)) * 0.22
-    left = kick * 0.6 + hats * 0.8 + bass + voice
-    right = kick * 0.6 + hats * 0.5 + bass + voice
-    stereo = numpy.stack([left, right], axis=1)
-    stereo /= max(1.0, float(numpy.abs(stereo).max()) / 0.9)
-    soundfile.write(str(path), stereo, sample_rate, subtype="PCM_16")
