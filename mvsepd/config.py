@@ -148,7 +148,16 @@ class PresetConfig(_Section):
         )
 
 
-ConformMode = Literal["source", "off"]
+def _conform_word(value: object) -> object:
+    # YAML 1.1 reads a bare `off` as false (and `on` as true): take them as the words written.
+    if value is False:
+        return "off"
+    if value is True:
+        return "source"
+    return value
+
+
+ConformMode = Annotated[Literal["source", "off"], BeforeValidator(_conform_word)]
 ContainerChoice = Literal["source", "wav", "flac", "aiff"]
 SampleFormatChoice = Literal["source", "pcm16", "pcm24", "float"]
 ChannelsChoice = Literal["source", "stereo"]

@@ -238,8 +238,12 @@ def _sent(stem: StemFile) -> StemReport:
     """Check MVSEP's file and describe it (frames are counted when it is decoded)."""
     path = stem.downloaded
     verdict = readiness.check(path)
+    if verdict.completeness is readiness.Completeness.INVALID:
+        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is not audio: {verdict.reason}")
     if verdict.completeness is not readiness.Completeness.COMPLETE:
-        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is unusable: {verdict.reason}")
+        # A download is complete by now: what looks unfinished was cut short by the server.
+        reason = verdict.reason.replace(" (still being written, or truncated)", "")
+        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is cut short: {reason}")
     try:
         with decode.open_reader(path, stem.name) as reader:
             described: dict[str, Any] = {

@@ -141,6 +141,9 @@ class FfmpegReader(Reader):
             return
         stderr = process.stderr.read() if process.stderr is not None else b""
         status = process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
         self._process = None
         if status != 0:
             words = stderr.decode("utf-8", "replace").strip().splitlines()

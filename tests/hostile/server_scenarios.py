@@ -8,6 +8,7 @@ afterwards meets an honest server.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,34 @@ def poisoned_names(value: str) -> Callable[[Harness], str]:
         return " | ".join(stem.name for stem in stems)
 
     return scenario
+
+
+def spoiled_stems(spoil: Callable[[bytes], bytes]) -> Callable[[Harness], str]:
+    """Every stem of the hostile job arrives as ``spoil(its real bytes)``, whole and with the
+    right length: only decoding it shows that it is not audio. The job fails, naming the stem;
+    no stem of it is placed, and nothing staged is left."""
+
+    def scenario(harness: Harness) -> str:
+        def answer(request: Any, forward: Any) -> Response:
+            real = forward()
+            return Response(spoil(real.get_data()), mimetype="audio/wav")
+
+        harness.front.add(Rule(STORAGE, answer, containing="hostile"))
+        drop_hostile(harness)
+        job = harness.job(NAME, (JobState.FAILED,))
+        assert job.output_dir is None
+        outputs = harness.setup.outputs
+        placed = [path for path in outputs.rglob("*") if path.is_file()] if outputs.exists() else []
+        assert placed == [], f"files of a job whose stems do not decode: {placed}"
+        return harness.shown_reason(job)
+
+    return scenario
+
+
+def random_bytes(real: bytes) -> bytes:
+    return os.urandom(len(real))
+
+
+def cut_after_header(real: bytes) -> bytes:
+    """The header (which announces every frame), then only a third of the audio."""
+    return real[: 44 + (len(real) - 44) // 3]

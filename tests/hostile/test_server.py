@@ -23,6 +23,7 @@ from tests.hostile.server_scenarios import (
     STORAGE,
     TWO_GIGABYTES,
     create_answered,
+    cut_after_header,
     front_status,
     garbled_create,
     gone_at_download,
@@ -30,9 +31,11 @@ from tests.hostile.server_scenarios import (
     invalid_token,
     poisoned_names,
     queue_full,
+    random_bytes,
     redirected,
     refused,
     result_urls,
+    spoiled_stems,
     status_unreadable,
     waited_out,
     web_page_for_a_stem,
@@ -213,6 +216,26 @@ SERVER: list[Case] = [
         "a 2 KB stem served with Content-Length: 2147483648",
         f"the server offers {TWO_GIGABYTES} bytes, more than the limit of {DOWNLOAD_CAP}",
         huge_body(declared=True),
+    ),
+    # Stems that arrive whole but are not audio: decoded end to end before anything is placed.
+    Case(
+        "random-bytes-stem",
+        "every stem is random bytes of the right length",
+        "is not audio: not an audio file soundfile can read",
+        spoiled_stems(random_bytes),
+    ),
+    Case(
+        "truncated-wav-stem",
+        "every stem is a WAV header announcing all its audio, then a third of it",
+        "is cut short: the WAV header announces",
+        spoiled_stems(cut_after_header),
+    ),
+    Case(
+        "random-bytes-stem-unconformed",
+        "every stem is random bytes, in a folder with conform: off",
+        "is not audio: not an audio file soundfile can read",
+        spoiled_stems(random_bytes),
+        config={"folder": "conform: off"},
     ),
     # Result names from the server become safe names inside the output root.
     Case(
