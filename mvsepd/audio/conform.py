@@ -21,7 +21,7 @@ import itertools
 import math
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ _LAG_WINDOWS = 40
 #: Subsets of stems are compared for the best null only up to this many stems.
 _MAX_SUBSET_STEMS = 12
 RESIDUAL_LABEL = "Residual"
+#: A subset of stems whose sum is this close to the source partitions it.
+_NULLS_DB = -50.0
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,14 @@ def conform(
     source_name: str,
     origin: str,
     residual_output: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ConformReport:
     """Write every stem in the source's format (see the module docstring).
 
     ``source_path`` is the original when it still holds the job's audio (None otherwise: no
     lag check, null figure or residual then). ``source_name`` and ``origin`` (the preset and
-    model) go into the stems' ``bext`` description and coding history.
+    model) go into the stems' ``bext`` description and coding history. ``progress`` is told
+    the frames written so far and in all, block by block.
     """
     target = choose_target(source, wanted)
     report = ConformReport("source", [_sent(stem) for stem in stems], notes=list(target.notes))
@@ -172,7 +176,7 @@ def conform(
     outputs = [stem.output for stem in stems]
     labels = [stem.label for stem in stems]
     try:
-        sums = _write_stems(layout, original, stems, parts, lag, report)
+        sums = _write_stems(layout, original, stems, parts, lag, report, progress)
         if original is not None:
             report.null_db = _decibels(sums.error_energy, sums.source_energy)
             report.best_null = _best_subset(report, sums)
@@ -333,6 +337,7 @@ def _write_stems(
     parts: Sequence[Path],
     lag: align.Lag,
     report: ConformReport,
+    progress: Callable[[int, int], None] | None,
 ) -> _Sums:
     count = len(stems)
     sums = _Sums(np.zeros((count, count)), np.zeros(count))
@@ -349,7 +354,9 @@ def _write_stems(
         original = None
         if source_path is not None:
             original = layout.aligned(stack.enter_context(decode.open_reader(source_path)))
-        for _ in layout.blocks:
+        for block_index in layout.blocks:
+            if progress is not None:
+                progress(min(block_index * _BLOCK, layout.source.frames), layout.source.frames)
             values = []
             for index, (stream, writer) in enumerate(zip(streams, writers, strict=True)):
                 quantized = quantize(_read(stream, stems[index]), subtype)
@@ -433,11 +440,13 @@ def _write_residual(
 
 
 def _best_subset(report: ConformReport, sums: _Sums) -> dict[str, Any] | None:
-    """The stems whose sum nulls best against the source (ties: the most stems)."""
+    """The stems whose sum nulls against the source: the subset with the most stems among those
+    that null as well as the best one, or to below ``_NULLS_DB`` (quantisation alone makes a
+    smaller subset of a perfect partition null a few dB deeper)."""
     count = len(report.stems)
     if count > _MAX_SUBSET_STEMS or sums.source_energy <= 0:
         return None
-    best: tuple[float, int, tuple[int, ...]] | None = None
+    figures = []
     for size in range(1, count + 1):
         for subset in itertools.combinations(range(count), size):
             chosen = list(subset)
@@ -446,16 +455,15 @@ def _best_subset(report: ConformReport, sums: _Sums) -> dict[str, Any] | None:
                 - 2 * sums.cross[chosen].sum()
                 + sums.gram[np.ix_(chosen, chosen)].sum()
             )
-            key = (_decibels(max(0.0, float(error)), sums.source_energy), -size, subset)
-            # Within 0.5 dB counts as equal: rounding must not pick a smaller subset.
-            if (
-                best is None
-                or key[0] < best[0] - 0.5
-                or (abs(key[0] - best[0]) <= 0.5 and -size < best[1])
-            ):
-                best = key
-    assert best is not None
-    return {"stems": [report.stems[i].label for i in best[2]], "null_db": best[0]}
+            figures.append((_decibels(max(0.0, float(error)), sums.source_energy), subset))
+    best = min(decibels for decibels, _ in figures)
+    good = [
+        (decibels, subset)
+        for decibels, subset in figures
+        if decibels <= best + 0.5 or (best <= _NULLS_DB and decibels <= _NULLS_DB)
+    ]
+    decibels, subset = min(good, key=lambda item: (-len(item[1]), item[0]))
+    return {"stems": [report.stems[i].label for i in subset], "null_db": decibels}
 
 
 def _stamp_all(

@@ -25,6 +25,8 @@ from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, Resul
 log = structlog.get_logger("mvsepd.engine")
 
 _MIN_DOWNLOAD_CAP = 8 * 1024 * 1024
+#: The live phase while stems are checked and brought to their source's format.
+CONFORMING = "conforming"
 
 
 def download(context: Context, job: JobRecord) -> JobRecord:
@@ -134,9 +136,19 @@ def _fetch_and_finalize(
                 progress=progress,
             )
             context.feed.bump()
-        context.set_live(job.id, "checking stems", 0, 0)
+        context.set_live(job.id, CONFORMING, 0, 0)
+
+        def conforming(done: int, total: int) -> None:
+            context.set_live(job.id, CONFORMING, done, total)
+
         report = stems.process(
-            job, output_plan, layout, files, original=original, origin=_origin(job, algorithm)
+            job,
+            output_plan,
+            layout,
+            files,
+            original=original,
+            origin=_origin(job, algorithm),
+            progress=conforming,
         )
     context.clear_live(job.id)
     manifest = _manifest(context, job, algorithm, original)

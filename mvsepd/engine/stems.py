@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,7 @@ def process(
     *,
     original: Path | None,
     origin: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Conform (or, with ``conform: off``, decode-check) the downloaded stems; save and return
     the report. ``original`` is the source file when it still holds the job's audio.
@@ -171,6 +172,7 @@ def process(
             source_name=Path(job.source_path).name,
             origin=origin,
             residual_output=residual_output,
+            progress=progress,
         )
     else:
         report = audio.verify(stems)

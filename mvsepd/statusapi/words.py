@@ -89,6 +89,10 @@ def summary(
     state = job.state
     if state is JobState.SUBMITTED:
         return _at_mvsep(job)
+    if state is JobState.DOWNLOADING and transfer is not None and transfer.phase == "conforming":
+        percent = transfer.percent()
+        words = "fitting stems to the source"
+        return f"{words} {percent:.0f} %" if percent is not None else words
     if state in (JobState.UPLOADING, JobState.DOWNLOADING):
         verb = "uploading" if state is JobState.UPLOADING else "downloading"
         percent = transfer.percent() if transfer is not None else None

@@ -123,7 +123,10 @@ def test_ixml_timestamps_are_rewritten_and_its_file_uid_renewed() -> None:
 
 def test_ixml_with_a_timestamp_it_cannot_rewrite_is_dropped() -> None:
     # A timestamp written another way (an attribute, CDATA) would keep the old position.
-    document = b"<BWFXML><TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO a='1'>5</TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO></BWFXML>"
+    document = (
+        b"<BWFXML><TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO a='1'>5"
+        b"</TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO></BWFXML>"
+    )
     assert riff.ixml_with_timestamp(document, time_reference=1, rate=48000) is None
     assert riff.ixml_with_timestamp(b"\xff\xfe not utf-8", time_reference=1, rate=48000) is None
 

@@ -72,7 +72,8 @@ class ChaosReport:
     finish_seconds: float = 0.0
 
     def summary(self) -> str:
-        moments = ", ".join(f"{name} {self.moments[name]}" for name in (*MOMENTS, "reconcile"))
+        seen = (*MOMENTS, "reconcile", "conform")
+        moments = ", ".join(f"{name} {self.moments[name]}" for name in seen)
         rounds = ", ".join(f"{name} {count}" for name, count in sorted(self.rounds.items()))
         fired = ", ".join(f"{name} {count}" for name, count in sorted(self.fired.items()) if count)
         missed = ", ".join(f"{name} {count}" for name, count in sorted(self.missed.items()))

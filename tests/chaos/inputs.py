@@ -9,10 +9,13 @@ which is how the emulator's jobs are matched back to the files here.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+
+import soundfile
 
 from tests.integration.support import wav_bytes
 
@@ -39,6 +42,12 @@ class InputFile:
     def md5_prefix(self) -> str:
         """The part of MVSEP's separation hash that names the uploaded bytes."""
         return hashlib.md5(self.data, usedforsecurity=False).hexdigest()[:10]
+
+    @property
+    def audio_shape(self) -> tuple[int, int, int]:
+        """(rate, channels, frames) of the file's audio."""
+        with soundfile.SoundFile(io.BytesIO(self.data)) as handle:
+            return int(handle.samplerate), int(handle.channels), int(handle.frames)
 
     @property
     def track(self) -> str:

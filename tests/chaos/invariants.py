@@ -5,7 +5,8 @@ Checked once the daemon has been stopped cleanly at the end:
 - every distinct input was created at MVSEP exactly once (nothing paid twice, nothing for
   content that was never dropped), identical copies included;
 - every input has exactly one job: ``done`` with all its stems (each decodes at the input's
-  length; the manifest's SHA-256 values match the files; no ``name (2)`` copies), or ``failed``
+  rate, channels and exact frame count, conformed from MVSEP's 44.1 kHz; the manifest's
+  SHA-256 values match the files; no ``name (2)`` copies), or ``failed``
   with a reason, and then only because MVSEP failed it (transient faults are waited out);
 - no ``.part``, temporary file or staging folder anywhere next to the hot folder;
 - every original is byte-identical to what was written;
@@ -126,9 +127,13 @@ def _stem_problems(setup: Setup, item: InputFile, job: JobRecord, remote: JobSna
             continue
         if file_sha256(path) != entry["sha256"]:
             problems.append(f"{item.name}: stem {path.name} does not match its manifest")
-        duration = soundfile.info(str(path)).duration
-        if abs(duration - item.seconds) > 0.01:
-            problems.append(f"{item.name}: stem {path.name} lasts {duration:.3f} s")
+        placed = soundfile.info(str(path))
+        shape = (placed.samplerate, placed.channels, placed.frames)
+        if shape != item.audio_shape:
+            problems.append(
+                f"{item.name}: stem {path.name} is (rate, channels, frames) {shape}, "
+                f"its source {item.audio_shape}"
+            )
     extra = sorted(path.name for path in folder.iterdir() if path.name not in listed)
     if extra:
         problems.append(f"{item.name}: files beside its stems and manifest: {extra}")

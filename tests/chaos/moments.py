@@ -10,6 +10,10 @@ The moments of the issue, told apart from the outside (job store, emulator, file
 - ``rename``: a job is ``downloading`` while its stems are being moved into place (some are
   already in the output folder, or the staging folder records moves).
 
+``conform`` (stems being converted to their source's format: hidden ``.part`` files in the
+staging folder) lasts milliseconds for the run's short files; it is reported when caught, and
+``test_regressions`` kills a daemon there on purpose.
+
 ``reconcile`` (an ``uploading`` job looking for a lost create that MVSEP never made) is
 reported too. The store is read the way another process reads it (SQLite WAL).
 """
@@ -28,7 +32,7 @@ from tests.integration.support import Setup
 MOMENTS = ("stability", "upload", "after_create", "polling", "download", "rename")
 STAGING = ".mvsepd-staging"
 #: Files a staging folder holds besides the stems being fetched.
-_BOOKKEEPING = frozenset({"plan.json", "moved.json"})
+_BOOKKEEPING = frozenset({"plan.json", "moved.json", "conform.json"})
 
 
 class Observer:
@@ -71,6 +75,21 @@ class Observer:
             return False
         return any(name not in _BOOKKEEPING for name in names)
 
+    def conforming(self, job: JobRecord) -> bool:
+        """True while a job's stems are being written in their source's format."""
+        try:
+            names = os.listdir(self.staging(job))
+        except OSError:
+            return False
+        return "conform.json" not in names and any(
+            name.startswith(".") and name.endswith(".part") for name in names
+        )
+
+    def any_conforming(self) -> bool:
+        return any(
+            job.state is JobState.DOWNLOADING and self.conforming(job) for job in self.jobs()
+        )
+
     def any_finalizing(self) -> bool:
         """A cheap file-system-only check, fast enough to spin on while waiting for a rename."""
         root = self.setup.outputs / STAGING
@@ -100,6 +119,8 @@ class Observer:
             elif job.state is JobState.DOWNLOADING:
                 if self.finalizing(job):
                     hit.add("rename")
+                elif self.conforming(job):
+                    hit.add("conform")
                 elif self.half_fetched(job):
                     hit.add("download")
         return hit

@@ -135,6 +135,12 @@ def read(path: Path) -> tuple[np.ndarray, int]:
     return data, int(rate)
 
 
+def total_of(paths: list[Path]) -> np.ndarray:
+    """The sum of the stems at ``paths`` (all of one shape)."""
+    arrays = [read(path)[0] for path in paths]
+    return np.asarray(np.sum(arrays, axis=0))
+
+
 def lag_of(total: np.ndarray, source: np.ndarray, max_lag: int = 8192) -> int:
     """The lag (samples) at which Σ stems best matches the source (plain cross-correlation)."""
     left, right = total.mean(axis=1), source.mean(axis=1)

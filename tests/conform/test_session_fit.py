@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import wavinfo
 
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.models import JobState
-from tests.conform.material import Source, lag_of, null_db, read, write_source
+from tests.conform.material import Source, lag_of, null_db, read, total_of, write_source
 from tests.integration.support import FAST_DAEMON, Setup, running_daemon, wait_until
 
 FORMATS = {"mp3": 0, "wav16": 1, "flac16": 2, "m4a": 3, "wav32": 4, "flac24": 5}
@@ -40,7 +40,7 @@ SOURCES = [
     Source("mp3 48k stereo", 48000, 2, "", container="MP3"),
 ]
 #: What each source's stems are written as: (container, subtype).
-EXPECTED_FORMAT = {
+EXPECTED_FORMAT: dict[str, Callable[[Source], tuple[str, str]]] = {
     "WAV": lambda source: ("WAV", source.subtype),
     "AIFF": lambda source: ("AIFF", source.subtype),
     "FLAC": lambda source: ("FLAC", source.subtype),
@@ -116,7 +116,7 @@ def mvsep_like(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.mark.parametrize("output_format", list(FORMATS))
 @pytest.mark.parametrize("source", SOURCES, ids=[source.name for source in SOURCES])
 def test_every_stem_fits_its_source(mvsep_like: Any, output_format: str, source: Source) -> None:
-    setup, manifests = mvsep_like
+    _, manifests = mvsep_like
     manifest = manifests[(output_format, source.name)]
     original_path = Path(manifest["source"]["path"])
     original, _ = read(original_path)
@@ -190,7 +190,7 @@ def test_stems_of_an_echoing_model_null_to_the_precision_of_their_format(
     _, manifests = echoing
     manifest = manifests[(output_format, source.name)]
     original, _ = read(Path(manifest["source"]["path"]))
-    total = sum(read(stem)[0] for stem in _stems(manifest))
+    total = total_of(_stems(manifest))
     bits = min(FORMAT_BITS[output_format] or 0, PLACED_BITS[source.subtype])
     bound = -70.0 if bits <= 16 else -90.0
     assert lag_of(total, original) == 0
