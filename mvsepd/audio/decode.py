@@ -91,9 +91,9 @@ class SoundfileReader(Reader):
             and self._read < self._announced
         ):
             raise AudioError(
-                    f"{self._name}: the file ends after {self._read} of the "
-                    f"{self._announced} frames its header announces (truncated)"
-                )
+                f"{self._name}: the file ends after {self._read} of the "
+                f"{self._announced} frames its header announces (truncated)"
+            )
         return block
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -155,9 +156,55 @@ def demo(directory: Path | None, timeout: float) -> None:
         raise SystemExit(int(ExitStatus.JOB_FAILED))
     output = Path(job.output_dir or "")
     say(f"stems ready in {output}:")
-    for stem in sorted(output.iterdir()):
-        say(f"  {stem.name}")
+    for line in _fit_lines(hot / "Demo track.wav", output):
+        say(line)
     raise SystemExit(int(ExitStatus.OK))
+
+
+def _fit_lines(export: Path, output: Path) -> list[str]:
+    """How the stems compare with the export: rate, channels, length, sample format, timestamp,
+    and the null of their sum against it."""
+    from mvsepd.audio import describe, riff
+
+    def shape(path: Path) -> str:
+        described = describe(path)
+        stamp = riff.Bext.parse(described.bext) if described.bext else None
+        where = _clock(stamp.time_reference / described.rate) if stamp else "no timestamp"
+        bits = {"PCM_16": "16-bit", "PCM_24": "24-bit", "FLOAT": "32-bit float"}
+        return (
+            f"{described.rate} Hz, {described.channels} ch, {described.frames} frames, "
+            f"{bits.get(described.subtype or '', described.subtype)}, at {where}"
+        )
+
+    manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+    conform = manifest.get("conform", {})
+    sent = {(s["mvsep"]["rate"], s["mvsep"]["channels"]) for s in conform.get("stems", [])}
+    lines = [
+        f"  {Path(item['path']).name}:  {shape(Path(item['path']))}" for item in manifest["outputs"]
+    ]
+    lines.append(f"  (the export, {export.name}:  {shape(export)})")
+    sent_words = " and ".join(
+        f"{rate} Hz with {channels} channels" for rate, channels in sorted(sent)
+    )
+    lines.append(f"MVSEP sent {sent_words}; each stem now matches the export, sample for sample.")
+    best = conform.get("best_null")
+    if best:
+        lines.append(
+            f"Started at the export's sample 0 (lag {conform.get('lag_samples')}); "
+            f"{' + '.join(best['stems'])} null against it at {best['null_db']:.1f} dB"
+            + (
+                " (what lies above 20 kHz does not pass MVSEP's 44.1 kHz models)."
+                if describe(export).rate > 44100
+                else "."
+            )
+        )
+    return lines
+
+
+def _clock(seconds: float) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, rest = divmod(rest, 60)
+    return f"{int(hours):02d}:{int(minutes):02d}:{rest:06.3f}"
 
 
 def _export_slowly(track: Path) -> None:

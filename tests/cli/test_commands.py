@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import pytest
+import wavinfo
 
 from mvsepd.cli import cli, main
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
@@ -221,3 +222,17 @@ def test_demo_runs_offline_from_a_fresh_install(tmp_path: Path) -> None:
     assert "stems ready in" in result.stdout
     stems = list((tmp_path / "demo" / "Exports stems" / "Demo track").glob("*.wav"))
     assert len(stems) == 5
+    # The export is what a DAW bounces (48 kHz, 24-bit, stamped one hour into the session),
+    # and the closing lines show every stem matching it.
+    export = wavinfo.WavInfoReader(str(tmp_path / "demo" / "Exports" / "Demo track.wav"))
+    assert (export.fmt.sample_rate, export.fmt.bits_per_sample) == (48000, 24)
+    assert export.bext.time_reference == 3600 * 48000
+    lines = result.stdout.splitlines()
+    fits = [
+        line for line in lines if "48000 Hz, 2 ch, 384000 frames, 24-bit, at 01:00:00.000" in line
+    ]
+    assert len(fits) == 6  # five stems and the export
+    for stem in stems:
+        assert wavinfo.WavInfoReader(str(stem)).bext.time_reference == 3600 * 48000
+    assert any("MVSEP sent 44100 Hz" in line for line in lines)
+    assert any("null against it at" in line for line in lines)
