@@ -32,7 +32,7 @@ import soundfile
 from mvsepd import __version__
 from mvsepd.audio import align, decode, readiness, riff
 from mvsepd.audio.formats import SourceAudio, StemFormat, TargetFormat, choose_target
-from mvsepd.audio.stream import Aligned, map_channels, quantize
+from mvsepd.audio.stream import Aligned, Prefetch, map_channels, quantize
 from mvsepd.errors import AudioError
 from mvsepd.hashing import file_sha256
 
@@ -350,22 +350,35 @@ def _write_stems(
         streams = [
             layout.aligned(reader, lag=shift) for reader, shift in zip(readers, shifts, strict=True)
         ]
+        blocks = len(layout.blocks)
+        ahead = []
+        for stream in streams:
+            prefetch = Prefetch(stream, _BLOCK, blocks)
+            stack.callback(prefetch.close)
+            ahead.append(prefetch)
         writers = [stack.enter_context(_writer(part, layout)) for part in parts]
         original = None
         if source_path is not None:
-            original = layout.aligned(stack.enter_context(decode.open_reader(source_path)))
+            source_stream = layout.aligned(stack.enter_context(decode.open_reader(source_path)))
+            original = Prefetch(source_stream, _BLOCK, blocks)
+            stack.callback(original.close)
         for block_index in layout.blocks:
             if progress is not None:
                 progress(min(block_index * _BLOCK, layout.source.frames), layout.source.frames)
             values = []
-            for index, (stream, writer) in enumerate(zip(streams, writers, strict=True)):
-                quantized = quantize(_read(stream, stems[index]), subtype)
+            for index, (prefetch, writer) in enumerate(zip(ahead, writers, strict=True)):
+                try:
+                    block = prefetch.read()
+                except AudioError as error:
+                    raise _undecodable(stems[index], error) from None
+                quantized = quantize(block, subtype)
                 writer.write(quantized.data)
                 report.stems[index].clipped_samples += quantized.clipped
                 values.append(quantized.values)
             if original is not None:
-                _accumulate(sums, original.read(_BLOCK), values)
+                _accumulate(sums, original.read(), values)
         for index, stream in enumerate(streams):
+            ahead[index].close()
             try:
                 stream.finish()
             except AudioError as error:
@@ -376,11 +389,18 @@ def _write_stems(
 
 
 def _accumulate(sums: _Sums, mix: np.ndarray, values: Sequence[np.ndarray]) -> None:
-    flat = np.stack([value.ravel() for value in values])
-    sums.gram += flat @ flat.T
-    sums.cross += flat @ mix.ravel()
-    sums.source_energy += float(np.dot(mix.ravel(), mix.ravel()))
-    error = (mix - np.sum(values, axis=0)).ravel()
+    flat_mix = mix.ravel()
+    flat = [value.ravel() for value in values]
+    error = flat_mix.copy()
+    for index, stem in enumerate(flat):
+        error -= stem
+        sums.cross[index] += float(np.dot(stem, flat_mix))
+        for other in range(index + 1):
+            product = float(np.dot(stem, flat[other]))
+            sums.gram[index, other] += product
+            if other != index:
+                sums.gram[other, index] += product
+    sums.source_energy += float(np.dot(flat_mix, flat_mix))
     sums.error_energy += float(np.dot(error, error))
 
 

@@ -15,6 +15,8 @@ the null figure is the placed files' own.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,11 +110,17 @@ class Aligned:
 
 @dataclass(frozen=True)
 class Quantized:
-    """A block as written: ``data`` for soundfile, ``values`` as a reader gets them back."""
+    """A block as written: ``data`` for soundfile, and ``steps / scale`` the values a reader
+    gets back (``values``, computed only when asked)."""
 
     data: npt.NDArray[np.generic]
-    values: Audio
+    steps: Audio
+    scale: float
     clipped: int
+
+    @property
+    def values(self) -> Audio:
+        return self.steps if self.scale == 1.0 else self.steps * (1.0 / self.scale)
 
 
 def quantize(block: Audio, subtype: str) -> Quantized:
@@ -120,16 +128,69 @@ def quantize(block: Audio, subtype: str) -> Quantized:
     bits = _PCM_BITS.get(subtype) or _ALAC_BITS.get(subtype)
     if bits is None:
         if subtype == "DOUBLE":
-            return Quantized(block, block, 0)
+            return Quantized(block, block, 1.0, 0)
         as_float = block.astype(np.float32)
-        return Quantized(as_float, as_float.astype(np.float64), 0)
+        return Quantized(as_float, as_float.astype(np.float64), 1.0, 0)
     scale = float(1 << (bits - 1))
-    steps = np.rint(block * scale)
-    over = (steps > scale - 1) | (steps < -scale)
-    clipped = int(np.count_nonzero(over))
-    if clipped:
-        steps = np.clip(steps, -scale, scale - 1)
+    steps = block * scale
+    np.rint(steps, out=steps)
+    clipped = 0
+    if steps.size and (steps.max() > scale - 1 or steps.min() < -scale):
+        clipped = int(np.count_nonzero((steps > scale - 1) | (steps < -scale)))
+        np.clip(steps, -scale, scale - 1, out=steps)
     # Written as 32-bit integers: libsndfile keeps the top ``bits`` bits, so the stored value
-    # is exactly ``steps`` (a float write would scale by its own rule).
-    data = steps.astype(np.int64) << (32 - bits)
-    return Quantized(data.astype(np.int32), steps / scale, clipped)
+    # is exactly ``steps`` (its own float conversion truncates 16-bit WAV samples instead of
+    # rounding them).
+    data = steps.astype(np.int32)
+    if bits < 32:
+        data <<= 32 - bits
+    return Quantized(data, steps, scale, clipped)
+
+
+class Prefetch:
+    """Reads an ``Aligned`` stream ahead in a thread of its own, a few blocks at most.
+
+    soxr and libsndfile release the GIL, so each stem's decoding and resampling runs beside
+    the writing of the others (and of its own earlier blocks): on two cores a conversion takes
+    about half the time. A failure in the thread is raised by the next ``read``.
+    """
+
+    _DEPTH = 2
+
+    def __init__(self, stream: Aligned, block: int, blocks: int) -> None:
+        self.stream = stream
+        self._queue: queue.Queue[Audio | BaseException] = queue.Queue(self._DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(block, blocks), name="mvsepd-conform", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, block: int, blocks: int) -> None:
+        try:
+            for _ in range(blocks):
+                if not self._put(self.stream.read(block)):
+                    return
+        except BaseException as error:  # noqa: BLE001 (handed to the reader, who raises it)
+            self._put(error)
+
+    def _put(self, item: Audio | BaseException) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(self) -> Audio:
+        """The next block (raises what the thread ran into)."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop the thread and wait for it."""
+        self._stop.set()
+        self._thread.join()
