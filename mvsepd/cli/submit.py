@@ -1,7 +1,9 @@
 """``mvsepd submit FILE``: one file, now, with progress bars; the stems land next to it.
 
 It does not use the daemon's job store: it is an explicit, one-off request. Interrupting it
-after the upload leaves the job at MVSEP; the hash is printed so nothing is lost.
+after the upload leaves the job at MVSEP; the hash is printed so nothing is lost. The stems are
+conformed to the file's format as the daemon's are (the configuration's ``defaults``), unless
+``--as-sent`` asks for MVSEP's files unchanged.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from rich.progress import (
 from mvsepd import audio, cost, lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.cli.common import config_option, handle_errors, load, say
-from mvsepd.config import Config
-from mvsepd.errors import InputError, MvsepError
+from mvsepd.config import Config, StemSettings
+from mvsepd.engine import stems
+from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
 from mvsepd.presets import PresetSpec, ResolvedPreset, resolve
@@ -44,6 +47,11 @@ SUBMIT_TEMPLATE = "{parent}/{track} stems/{track} - {stem}.{ext}"
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the stems (default: '<track> stems' next to the file).",
 )
+@click.option(
+    "--as-sent",
+    is_flag=True,
+    help="Keep MVSEP's files as sent (44.1 kHz stereo) instead of matching FILE's format.",
+)
 @config_option
 @handle_errors
 def submit(
@@ -53,17 +61,25 @@ def submit(
     options: tuple[str, ...],
     output_format: str | None,
     output: Path | None,
+    as_sent: bool,
     config_path: Path | None,
 ) -> None:
-    """Separate one FILE now and wait for its stems, with progress bars."""
+    """Separate one FILE now and wait for its stems, with progress bars.
+
+    The stems get FILE's sample rate, channels, length, sample format and Broadcast WAV
+    timestamp (as the daemon's do), unless --as-sent.
+    """
     if not file.is_file():
         raise InputError(f"{file}: no such file (give the path of an audio file)", field="file")
     loaded = load(config_path)
     spec = _spec(loaded.config, preset, sep_type, options, output_format)
+    settings = loaded.config.defaults
+    if as_sent:
+        settings = settings.model_copy(update={"conform": "off"})
     with MvsepClient(loaded.token(), loaded.config.account.server) as client:
         resolved = resolve(spec, client.algorithms())
         _announce(file, resolved)
-        status = _run(client, file, resolved, output)
+        status = _run(client, file, resolved, output, settings)
     if status.status is not RemoteStatus.DONE:
         raise SystemExit(int(ExitStatus.JOB_FAILED))
 
@@ -110,7 +126,11 @@ def _announce(file: Path, preset: ResolvedPreset) -> None:
 
 
 def _run(
-    client: MvsepClient, file: Path, preset: ResolvedPreset, output: Path | None
+    client: MvsepClient,
+    file: Path,
+    preset: ResolvedPreset,
+    output: Path | None,
+    settings: StemSettings,
 ) -> SeparationStatus:
     columns = (
         TextColumn("{task.description}"),
@@ -133,7 +153,7 @@ def _run(
         if status.status is not RemoteStatus.DONE:
             say(f"MVSEP: {status.raw_status}: {status.message or 'no reason given'}", err=True)
             return status
-        _download(client, file, status, created.server, output, progress)
+        _download(client, file, status, created.server, output, progress, settings)
     return status
 
 
@@ -178,37 +198,55 @@ def _download(
     server: str,
     output: Path | None,
     progress: Progress,
+    settings: StemSettings,
 ) -> None:
     parent = (output or file.parent).expanduser()
     template = SUBMIT_TEMPLATE if output is None else "{parent}/{track} - {stem}.{ext}"
     default_extension = _format_extension(status.output_format)
-    stems = [
-        outputs.StemRequest(
-            item.type or "Result",
-            outputs.extension_of((item.download_name, item.url), default_extension),
-        )
-        for item in status.files
-    ]
+
+    def source_of() -> audio.SourceAudio | None:
+        try:
+            return audio.describe(file)
+        except (AudioError, OSError):
+            return None
+
+    layout = stems.lay_out(status.files, default_extension, settings, source_of)
     plan = outputs.plan(
         job_id=os.getpid(),
         root=naming.output_root(template, parent=parent, folder=parent.name),
         template=template,
         values={"track": file.stem, "preset": "", "subdir": ""},
-        stems=stems,
+        stems=layout.requests,
     )
     outputs.prepare(plan)
-    for target, item in zip(plan.targets, status.files, strict=True):
-        task = progress.add_task(f"stem {target.label}", total=item.approximate_size)
+    for index, item in enumerate(status.files):
+        task = progress.add_task(f"stem {item.type or 'Result'}", total=item.approximate_size)
 
         def advance(done: int, total: int, task: TaskID = task) -> None:
             progress.update(task, completed=done, total=total)
 
-        client.download_result(item, target.staged, server=server, progress=advance)
-    written = outputs.finalize(plan, {"source": str(file), "mvsep": {"hash": status.hash}})
+        staged = plan.staging_dir / layout.downloads[index]
+        client.download_result(item, staged, server=server, progress=advance)
+    fitting = progress.add_task("fitting stems to the file", total=None)
+    report = stems.process(
+        plan,
+        layout,
+        status.files,
+        source_name=file.name,
+        original=file,
+        origin=f"mvsepd submit; MVSEP {status.algorithm or 'separation'}",
+        progress=lambda done, total: progress.update(fitting, completed=done, total=total),
+    )
+    progress.update(fitting, completed=1, total=1)
+    written = outputs.finalize(
+        plan, {"source": str(file), "mvsep": {"hash": status.hash}, "conform": report}
+    )
     progress.stop()
     say(f"stems in {plan.manifest.parent}:")
     for placed in written:
         say(f"  {placed.path.name}")
+    for note in report.get("notes", []):
+        say(f"note: {note}")
 
 
 def _format_extension(label: str | None) -> str:

@@ -9,6 +9,7 @@ reason; a result URL that points anywhere but the job's own host is refused.
 from __future__ import annotations
 
 import datetime
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def _place(
         if folder is not None
         else context.config.defaults
     )
-    layout = stems.lay_out(job, files, default_extension, settings)
+    layout = stems.lay_out(
+        files, default_extension, settings, functools.partial(stems.source_audio, job)
+    )
     values = {"track": source.stem, "preset": job.preset_name, "subdir": subdir}
     output_plan = outputs.plan(
         job_id=job.id, root=root, template=template, values=values, stems=layout.requests
@@ -142,10 +145,10 @@ def _fetch_and_finalize(
             context.set_live(job.id, CONFORMING, done, total)
 
         report = stems.process(
-            job,
             output_plan,
             layout,
             files,
+            source_name=Path(job.source_path).name,
             original=original,
             origin=_origin(job, algorithm),
             progress=conforming,

@@ -76,18 +76,19 @@ def source_audio(job: JobRecord) -> audio.SourceAudio | None:
 
 
 def lay_out(
-    job: JobRecord,
     files: Sequence[ResultFile],
     default_extension: str,
     settings: StemSettings,
+    source_of: Callable[[], audio.SourceAudio | None],
 ) -> ResultLayout:
-    """Decide the files a job places (see the module docstring)."""
+    """Decide the files a job places (see the module docstring); ``source_of`` tells what the
+    source is (asked only when there are stems to conform)."""
     extensions = [
         outputs.extension_of((result.download_name, result.url), default_extension)
         for result in files
     ]
     is_audio = tuple(outputs.is_audio(extension) for extension in extensions)
-    source = source_audio(job) if settings.conform == "source" and any(is_audio) else None
+    source = source_of() if settings.conform == "source" and any(is_audio) else None
     why = None
     if settings.conform == "source" and any(is_audio) and source is None:
         why = "the source cannot be decoded here (m4a/AAC needs ffmpeg): stems placed as sent"
@@ -135,11 +136,11 @@ def saved_report(plan: outputs.OutputPlan) -> dict[str, Any] | None:
 
 
 def process(
-    job: JobRecord,
     plan: outputs.OutputPlan,
     layout: ResultLayout,
     files: Sequence[ResultFile],
     *,
+    source_name: str,
     original: Path | None,
     origin: str,
     progress: Callable[[int, int], None] | None = None,
@@ -169,7 +170,7 @@ def process(
             original,
             stems,
             stem_format(layout.settings),
-            source_name=Path(job.source_path).name,
+            source_name=source_name,
             origin=origin,
             residual_output=residual_output,
             progress=progress,
@@ -181,7 +182,7 @@ def process(
     document = report.to_json()
     _save(plan.staging_dir / _REPORT_NAME, document)
     for note in document.get("notes", []):
-        log.info("stems_note", job=job.id, note=note)
+        log.info("stems_note", job=plan.job_id, note=note)
     return document
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import pytest
+import soundfile
 import wavinfo
 
 from mvsepd.cli import cli, main
@@ -172,14 +173,24 @@ presets:
     )
     song = home / "song.wav"
     write_wav(song, 0.5)
+    source = soundfile.info(str(song))
     os.environ["MVSEP_API_TOKEN"] = account.token
     try:
         assert main(["submit", str(song), "--preset", "vocals", "--config", str(config)]) == 0
+        # The stems match the file (a 22.05 kHz WAV), not MVSEP's 44.1 kHz FLACs ...
+        stems = sorted(path.name for path in (home / "song stems").iterdir())
+        assert stems == ["manifest.json", "song - Other.wav", "song - Vocals.wav"]
+        placed = soundfile.info(str(home / "song stems" / "song - Vocals.wav"))
+        assert (placed.samplerate, placed.frames) == (source.samplerate, source.frames)
+        # ... unless asked for MVSEP's files as sent.
+        arguments = ["submit", str(song), "--preset", "vocals", "--as-sent", "--output"]
+        assert main([*arguments, str(home / "as sent"), "--config", str(config)]) == 0
     finally:
         del os.environ["MVSEP_API_TOKEN"]
-    stems = sorted(path.name for path in (home / "song stems").iterdir())
-    assert stems == ["manifest.json", "song - Other.flac", "song - Vocals.flac"]
-    assert emulator.state.create_count() == 1
+    as_sent = sorted(path.name for path in (home / "as sent").iterdir())
+    assert as_sent == ["manifest.json", "song - Other.flac", "song - Vocals.flac"]
+    assert soundfile.info(str(home / "as sent" / "song - Vocals.flac")).samplerate == 44100
+    assert emulator.state.create_count() == 2
 
 
 def test_submit_refuses_bad_input_before_the_network(
