@@ -27,7 +27,7 @@ from mvsepd.models.catalog import (
     PriceRule,
 )
 from mvsepd.models.formats import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS, OutputFormat
-from mvsepd.models.jobs import JobRecord, JobState
+from mvsepd.models.jobs import DeliveryRecord, DeliveryState, JobRecord, JobState
 from mvsepd.models.secret import Secret
 from mvsepd.models.separation import (
     RemoteCreated,
@@ -46,6 +46,8 @@ __all__ = [
     "Algorithm",
     "AlgorithmField",
     "AlgorithmScope",
+    "DeliveryRecord",
+    "DeliveryState",
     "DemoEntry",
     "FieldCondition",
     "HistoryEntry",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 
 class JobState(str, enum.Enum):
@@ -86,6 +88,60 @@ class JobRecord:
     polls: int = 0
     #: JSON: what the source's audio is (``mvsepd.audio.SourceAudio``), recorded when probed.
     source_audio: str | None = None
+    #: What is sent: ``file`` (an upload of ``source_path``), ``url``, ``prompt`` (no upload),
+    #: ``matchering`` (a target and a reference). Details in ``input_json``.
+    input_kind: str = "file"
+    input_json: str | None = None
+    #: The short hash of a URL create, until MVSEP gives the real one.
+    remote_hash: str | None = None
+    #: A chain step's parent job and the stem of it that this job takes as input.
+    parent_job_id: int | None = None
+    from_stem: str | None = None
+    #: Credits set aside for a whole chain when its first step was priced (None: the estimate).
+    credits_reserved: int | None = None
+
+    @property
+    def input(self) -> Mapping[str, Any]:
+        """``input_json`` read (empty for a plain file upload)."""
+        if not self.input_json:
+            return {}
+        value = json.loads(self.input_json)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def source_name(self) -> str:
+        """The name of the file the user dropped (a chain step's: the file that started it)."""
+        root = self.input.get("root_path")
+        return PurePath(str(root) if root else self.source_path).name
+
+
+class DeliveryState(str, enum.Enum):
+    """Where one placing of a job's results stands."""
+
+    WAITING = "waiting"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One place a job's results go: the drop that made the job, the same audio dropped in a
+    second place, or a step of a chain run (``chain`` and ``step`` set; ``source_path`` is then
+    the file that started the chain). Empty ``chain``/``step`` for a plain preset."""
+
+    id: int
+    job_id: int
+    folder_path: str
+    source_path: str
+    preset_name: str
+    chain: str
+    step: str
+    parent_delivery_id: int | None
+    state: DeliveryState
+    reason: str | None
+    output_dir: str | None
+    created_at: float
+    updated_at: float
 
     @property
     def source_name(self) -> str:

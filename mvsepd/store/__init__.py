@@ -25,10 +25,11 @@ from mvsepd import lifecycle
 from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.models import JobRecord, JobState
 from mvsepd.store import records, schema
+from mvsepd.store.deliveries import DeliveryCalls, DeliveryKeys
 from mvsepd.store.records import SourceRecord
 from mvsepd.store.schema import SCHEMA_VERSION
 
-__all__ = ["SCHEMA_VERSION", "JobStore", "SourceRecord"]
+__all__ = ["SCHEMA_VERSION", "DeliveryKeys", "JobStore", "SourceRecord"]
 
 #: Job columns a progress update may change without a state transition.
 _PROGRESS_FIELDS = frozenset(
@@ -61,11 +62,13 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
         "upload_started_at",
         "finished_at",
         "source_audio",
+        "remote_hash",
+        "credits_reserved",
     }
 )
 
 
-class JobStore:
+class JobStore(DeliveryCalls):
     """The SQLite job store. Thread-safe: one connection, guarded by a lock."""
 
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
@@ -104,6 +107,9 @@ class JobStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _now(self) -> float:
+        return self._clock()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -151,21 +157,34 @@ class JobStore:
         sep_type: int | None,
         options: Mapping[str, str],
         output_format: int | None,
+        input_kind: str = "file",
+        input_json: str | None = None,
+        parent_job_id: int | None = None,
+        from_stem: str | None = None,
+        credits_reserved: int | None = None,
+        delivery: DeliveryKeys | None = None,
     ) -> tuple[JobRecord, bool]:
-        """Return the job with this identity and whether it was created now (as ``discovered``)."""
+        """Return the job with this identity and whether it was created now (as ``discovered``).
+
+        In the same transaction the job gets the delivery ``delivery`` names (by default: its
+        folder and source, no chain), if it has no such delivery yet.
+        """
         now = self._clock()
         with self._transaction() as connection:
             row = connection.execute(
                 "SELECT * FROM jobs WHERE content_sha256 = ? AND preset_fingerprint = ?",
                 (content_sha256, preset_fingerprint),
             ).fetchone()
+            keys = delivery or DeliveryKeys(folder_path, source_path, preset_name)
             if row is not None:
+                self._insert_delivery(connection, int(row["id"]), keys, now)
                 return records.job_from_row(row), False
             cursor = connection.execute(
                 """INSERT INTO jobs (content_sha256, preset_fingerprint, preset_name, folder_path,
                        source_path, source_size, state, sep_type, options_json, output_format,
+                       input_kind, input_json, parent_job_id, from_stem, credits_reserved,
                        created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     content_sha256,
                     preset_fingerprint,
@@ -177,6 +196,11 @@ class JobStore:
                     sep_type,
                     json.dumps(dict(options), sort_keys=True),
                     output_format,
+                    input_kind,
+                    input_json,
+                    parent_job_id,
+                    from_stem,
+                    credits_reserved,
                     now,
                     now,
                 ),
@@ -186,6 +210,8 @@ class JobStore:
                 "INSERT INTO events (job_id, at, from_state, to_state, detail) VALUES (?,?,?,?,?)",
                 (job_id, now, None, JobState.DISCOVERED.value, records.path_to_db(source_path)),
             )
+            assert job_id is not None
+            self._insert_delivery(connection, job_id, keys, now)
             created = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return records.job_from_row(created), True
 
@@ -232,6 +258,20 @@ class JobStore:
             )
             updated = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return records.job_from_row(updated)
+
+    def set_separation_hash(self, job_id: int, separation_hash: str) -> JobRecord:
+        """Record the real hash of a submitted URL job (MVSEP answered it after fetching)."""
+        with self._transaction() as connection:
+            changed = connection.execute(
+                "UPDATE jobs SET separation_hash = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (separation_hash, self._clock(), job_id, JobState.SUBMITTED.value),
+            ).rowcount
+            row = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no job with id {job_id}")
+        if not changed:
+            raise IllegalTransitionError(job_id, row["state"], JobState.SUBMITTED.value)
+        return records.job_from_row(row)
 
     def update_progress(self, job_id: int, **changes: Any) -> JobRecord:
         """Record progress (queue position, bytes, next poll) without changing the state."""
@@ -285,9 +325,11 @@ class JobStore:
         return {JobState(row["state"]): int(row["n"]) for row in rows}
 
     def credits_committed_since(self, since: float) -> int:
-        """Return the estimated credits of jobs submitted at or after ``since``."""
+        """Return the estimated credits of jobs submitted at or after ``since`` (a chain's
+        first step counts what it reserved for the whole chain)."""
         rows = self._query(
-            "SELECT COALESCE(SUM(credits_estimate), 0) AS total FROM jobs "
+            "SELECT COALESCE(SUM(COALESCE(credits_reserved, credits_estimate)), 0) AS total "
+            "FROM jobs "
             "WHERE upload_started_at >= ? AND state NOT IN (?, ?)",
             [since, JobState.CANCELLED.value, JobState.STABLE.value],
         )
@@ -393,14 +435,17 @@ class JobStore:
         if check and check[0][0] != "ok":
             problems.extend(f"sqlite: {row[0]}" for row in check)
         known = {state.value for state in JobState}
-        for row in self._query("SELECT id, state, resume_state, separation_hash FROM jobs"):
+        rows = self._query("SELECT id, state, resume_state, separation_hash, remote_hash FROM jobs")
+        for row in rows:
             if row["state"] not in known:
                 problems.append(f"job {row['id']}: unknown state {row['state']!r}")
                 continue
             state = JobState(row["state"])
+            waiting_for_remote = state is JobState.SUBMITTED and row["remote_hash"]
             if (
                 state in (JobState.SUBMITTED, JobState.DOWNLOADING, JobState.DONE)
                 and not row["separation_hash"]
+                and not waiting_for_remote
             ):
                 problems.append(f"job {row['id']}: {state.value} without a separation hash")
             if state is JobState.RETRY_WAIT and row["resume_state"] not in {

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from mvsepd.models import JobRecord, JobState
+from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, JobState
 
 _BYTES_PREFIX = "\0fs:"
 
@@ -70,9 +70,6 @@ def column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
 JOB_FIELD_NAMES = [item.name for item in fields(JobRecord)]
 
 
-JOB_FIELD_NAMES = [item.name for item in fields(JobRecord)]
-
-
 def job_from_row(row: sqlite3.Row) -> JobRecord:
     data: dict[str, Any] = {}
     for name in JOB_FIELD_NAMES:
@@ -96,4 +93,22 @@ def source_from_row(row: sqlite3.Row) -> SourceRecord:
         content_sha256=row["content_sha256"],
         job_id=row["job_id"],
         verdict=row["verdict"],
+    )
+
+
+def delivery_from_row(row: sqlite3.Row) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=int(row["id"]),
+        job_id=int(row["job_id"]),
+        folder_path=path_from_db(row["folder_path"]),
+        source_path=path_from_db(row["source_path"]),
+        preset_name=row["preset_name"],
+        chain=row["chain"],
+        step=row["step"],
+        parent_delivery_id=row["parent_delivery_id"],
+        state=DeliveryState(row["state"]),
+        reason=row["reason"],
+        output_dir=row["output_dir"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
     )

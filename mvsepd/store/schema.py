@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -78,6 +78,43 @@ MIGRATIONS: dict[int, str] = {
     # probed, so its stems can be conformed even if the original is moved before they arrive.
     2: """
     ALTER TABLE jobs ADD COLUMN source_audio TEXT;
+    """,
+    # 3: jobs fed by other things than a file (a link, a prompt, a target and its reference, a
+    # stem of an earlier chain step), their lineage, credits reserved for a whole chain; and
+    # deliveries: every place a job's results go (the drop that made it, the same audio dropped
+    # elsewhere, a chain's step), each placed once. Existing jobs get their own delivery.
+    3: """
+    ALTER TABLE jobs ADD COLUMN input_kind TEXT NOT NULL DEFAULT 'file';
+    ALTER TABLE jobs ADD COLUMN input_json TEXT;
+    ALTER TABLE jobs ADD COLUMN remote_hash TEXT;
+    ALTER TABLE jobs ADD COLUMN parent_job_id INTEGER REFERENCES jobs (id);
+    ALTER TABLE jobs ADD COLUMN from_stem TEXT;
+    ALTER TABLE jobs ADD COLUMN credits_reserved INTEGER;
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id),
+        folder_path TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        preset_name TEXT NOT NULL,
+        chain TEXT NOT NULL DEFAULT '',
+        step TEXT NOT NULL DEFAULT '',
+        parent_delivery_id INTEGER REFERENCES deliveries (id),
+        state TEXT NOT NULL,
+        reason TEXT,
+        output_dir TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (job_id, folder_path, source_path, chain, step)
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (state);
+    CREATE INDEX deliveries_by_job ON deliveries (job_id);
+    INSERT INTO deliveries (job_id, folder_path, source_path, preset_name, state, reason,
+                            output_dir, created_at, updated_at)
+        SELECT id, folder_path, source_path, preset_name,
+               CASE state WHEN 'done' THEN 'done' WHEN 'failed' THEN 'failed'
+                          WHEN 'cancelled' THEN 'failed' ELSE 'waiting' END,
+               reason, output_dir, created_at, updated_at
+        FROM jobs;
     """,
 }
 
