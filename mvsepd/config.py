@@ -1,13 +1,13 @@
-"""The configuration model: every option, its default, and the checks a schema cannot express.
+"""The configuration model: every option and its default.
 
 Domain layer. ``mvsepd.configfile`` reads YAML into this model and reports problems with file
-and line; this module owns the shape (pydantic, unknown keys refused) and the cross-field
-rules (presets that exist, hot folders that do not nest, outputs outside every watched tree).
+and line; this module owns the shape (pydantic, unknown keys refused); the cross-field rules
+(presets that exist, hot folders that do not nest, outputs outside every watched tree) are in
+``mvsepd.configrules``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,16 +19,20 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from mvsepd import naming
+from mvsepd.chains import ChainConfig
 from mvsepd.models import AUDIO_EXTENSIONS, OutputFormat, Secret
 from mvsepd.presets import PresetSpec
 
 DEFAULT_TOKEN_ENV = "MVSEP_API_TOKEN"  # noqa: S105 (the name of a variable, not a credential)
 
-#: What a hot folder takes when its `patterns` are not given.
-DEFAULT_PATTERNS = tuple(f"*.{extension}" for extension in AUDIO_EXTENSIONS)
+#: What a hot folder takes when its `patterns` are not given: audio, and the files that start
+#: a job without being audio (links, prompts, sidecars; see ``mvsepd.intake.triggers``).
+TRIGGER_PATTERNS = ("*.url", "*.webloc", "*.desktop", "*.txt", "*.mvsep.yaml")
+DEFAULT_PATTERNS = (*(f"*.{extension}" for extension in AUDIO_EXTENSIONS), *TRIGGER_PATTERNS)
 
 #: Quiet time before a file counts as completely written, local and polled folders.
 DEFAULT_STABILITY_SECONDS = 5.0
@@ -193,11 +197,26 @@ class StemSettings(_Section):
 _STEM_KEYS = tuple(StemSettings.model_fields)
 
 
+def _preset_names(value: object) -> object:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return value
+
+
 class FolderConfig(_Section):
     """One hot folder."""
 
     path: UserPath = Field(description="The folder to watch.")
-    preset: str = Field(description="Name of the preset to use for files dropped here.")
+    preset: Annotated[str | tuple[str, ...], BeforeValidator(_preset_names)] = Field(
+        description="A preset or chain for files dropped here, or a list of them (one job each)."
+    )
+    reference: UserPath | None = Field(
+        None,
+        description="Matchering: the reference track every file dropped here is matched to "
+        "(without it, Song.wav pairs with Song.reference.wav).",
+    )
     patterns: tuple[str, ...] = Field(
         DEFAULT_PATTERNS, description="File names to take (shell patterns, case-insensitive)."
     )
@@ -244,6 +263,21 @@ class FolderConfig(_Section):
     keep_mvsep_files: bool | None = Field(
         None, description="As defaults.keep_mvsep_files, for this folder."
     )
+
+    @property
+    def preset_names(self) -> tuple[str, ...]:
+        """The presets (or chains) of this folder, one job each per file."""
+        return (self.preset,) if isinstance(self.preset, str) else self.preset
+
+    @field_validator("preset")
+    @classmethod
+    def _some_preset(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        names = (value,) if isinstance(value, str) else value
+        if not names or any(not name.strip() for name in names):
+            raise ValueError("name a preset (or a chain), or list several")
+        if len(set(names)) != len(names):
+            raise ValueError("a preset is listed twice")
+        return value
 
     @property
     def effective_stability_seconds(self) -> float:
@@ -327,6 +361,27 @@ class Config(_Section):
         default_factory=StemSettings,  # type: ignore[arg-type]
         description="Stem settings for every folder that does not set them itself.",
     )
+    chains: dict[str, ChainConfig] = Field(
+        default_factory=dict,
+        description="Several MVSEP jobs in a row; a folder's preset may name a chain.",
+    )
+
+    @model_validator(mode="after")
+    def _default_templates(self) -> Config:
+        """A folder that leaves ``output`` out gets the layout its presets need: a folder per
+        preset when there are several, the step in the name for a chain."""
+        folders = []
+        for folder in self.folders:
+            if "output" not in folder.model_fields_set:
+                names = folder.preset_names
+                if len(names) > 1:
+                    folder = folder.model_copy(update={"output": naming.FAN_OUT_OUTPUT_TEMPLATE})
+                elif names[0] in self.chains and names[0] not in self.presets:
+                    folder = folder.model_copy(update={"output": naming.CHAIN_OUTPUT_TEMPLATE})
+            folders.append(folder)
+        if folders == list(self.folders):
+            return self
+        return self.model_copy(update={"folders": tuple(folders)})
 
     def preset_specs(self) -> dict[str, PresetSpec]:
         """Return every preset as a ``PresetSpec``, by name."""
@@ -336,101 +391,6 @@ class Config(_Section):
         """The stem settings in force for ``folder``: its own, else the defaults."""
         own = {key: getattr(folder, key) for key in _STEM_KEYS if getattr(folder, key) is not None}
         return self.defaults.model_copy(update=own) if own else self.defaults
-
-
-def advice(config: Config) -> list[str]:
-    """Warnings about a valid configuration that will not do what its user most likely wants."""
-    notes: list[str] = []
-    lossy = {OutputFormat.MP3: "mp3", OutputFormat.M4A: "m4a"}
-    for index, folder in enumerate(config.folders):
-        preset = config.presets.get(folder.preset)
-        if preset is None or preset.output_format not in lossy:
-            continue
-        if config.stem_settings(folder).conform == "source":
-            notes.append(
-                f"folders[{index}] ({folder.path}): preset {folder.preset!r} asks MVSEP for "
-                f"{lossy[preset.output_format]}, which is lossy; its stems are converted to "
-                "the source's format anyway, so ask for flac24 (lossless, and as small as "
-                "MVSEP's lossless formats get)"
-            )
-    return notes
-
-
-def logical_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
-    """Return every rule the schema cannot express that the config breaks, with its key path."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    known_presets = ", ".join(sorted(config.presets)) or "none defined"
-    roots = [_absolute(folder.path) for folder in config.folders]
-    for index, folder in enumerate(config.folders):
-        where: tuple[str | int, ...] = ("folders", index)
-        if folder.preset not in config.presets:
-            problems.append(
-                (
-                    (*where, "preset"),
-                    f'no preset named "{folder.preset}"; known: {known_presets}',
-                )
-            )
-        for other_index, other in enumerate(roots):
-            if other_index == index:
-                continue
-            if roots[index] == other and other_index < index:
-                problems.append(((*where, "path"), f"the same folder as folders[{other_index}]"))
-            elif naming.is_within(roots[index], other) and roots[index] != other:
-                problems.append(
-                    (
-                        (*where, "path"),
-                        f"lies inside folders[{other_index}] ({other}); hot folders may not nest",
-                    )
-                )
-        output_root = _absolute(folder.output_root())
-        for other_index, other in enumerate(roots):
-            if naming.is_within(output_root, other):
-                problems.append(
-                    (
-                        (*where, "output"),
-                        f"stems would be written to {output_root}, inside the watched folder "
-                        f"folders[{other_index}] ({other}); choose a place outside it",
-                    )
-                )
-        if folder.after_success == "move":
-            if folder.move_to is None:
-                problems.append(((*where, "move_to"), "after_success: move needs move_to"))
-            else:
-                target = _absolute(folder.move_to)
-                for other_index, other in enumerate(roots):
-                    if naming.is_within(target, other):
-                        problems.append(
-                            (
-                                (*where, "move_to"),
-                                f"{target} lies inside the watched folder folders[{other_index}]",
-                            )
-                        )
-    if not _is_loopback(config.daemon.status_host) and not config.daemon.allow_remote_status:
-        problems.append(
-            (
-                ("daemon", "status_host"),
-                f"{config.daemon.status_host} is not a loopback address; the status API would "
-                "be reachable from the network. Use 127.0.0.1, or set allow_remote_status: true",
-            )
-        )
-    return problems
-
-
-def _absolute(path: Path) -> Path:
-    expanded = path.expanduser()
-    try:
-        return expanded.resolve()
-    except OSError:
-        return expanded.absolute()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def json_schema() -> dict[str, Any]:

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mvsepd.config import Config, advice, logical_problems
+from mvsepd.config import Config
+from mvsepd.configrules import advice, logical_problems
 from mvsepd.errors import ConfigError
 from mvsepd.models import Secret
 
@@ -207,6 +208,32 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = getattr(error, "problem", None) or str(error)
     return f"{where}not valid YAML: {problem}"
+
+
+def read_yaml_mapping(text: str, source: str) -> dict[str, Any]:
+    """Read a small YAML mapping (a sidecar file) with the configuration's hardening: no unknown
+    tags, bounded depth and alias expansion, no duplicate keys. Raise ConfigError saying why."""
+    positions = _Positions()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = {} if node is None else _to_python(node, (), positions)
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [_yaml_problem(error)]) from None
+    except RecursionError:
+        raise ConfigError(
+            source, [f"values are nested more than {MAX_DEPTH} levels deep"]
+        ) from None
+    except _Refused as refused:
+        raise ConfigError(source, [str(refused)]) from None
+    problems = [
+        f"line {line}: {format_key_path(path)}: duplicate key"
+        for path, line in positions.duplicates
+    ]
+    if not isinstance(data, dict):
+        problems.append("the file must be a mapping (key: value) at top")
+    if problems:
+        raise ConfigError(source, problems)
+    return data
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:

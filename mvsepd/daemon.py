@@ -29,7 +29,8 @@ from mvsepd.api import MvsepClient
 from mvsepd.config import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
 from mvsepd.errors import AlreadyRunningError
-from mvsepd.models import JobState, Secret
+from mvsepd.intake import triggers
+from mvsepd.models import AlgorithmScope, JobState, Secret
 from mvsepd.paths import AppPaths, ensure_private_directory
 from mvsepd.sdnotify import Notifier
 from mvsepd.statusapi import StatusApi
@@ -118,7 +119,10 @@ def _unlock_file(handle: IO[str]) -> None:
 
 
 def readiness(path: Path) -> intake.ReadinessVerdict:
-    """Tell the intake whether a quiet file is complete audio (the audio module decides)."""
+    """Tell the intake whether a quiet file is complete audio (the audio module decides); a
+    link, prompt or sidecar file is complete once quiet (it is read when its job is made)."""
+    if triggers.is_trigger(path.name):
+        return _trigger_readiness(path)
     verdict = audio.check(path)
     mapping = {
         audio.Completeness.COMPLETE: intake.Readiness.READY,
@@ -127,6 +131,22 @@ def readiness(path: Path) -> intake.ReadinessVerdict:
         audio.Completeness.GONE: intake.Readiness.GONE,
     }
     return intake.ReadinessVerdict(mapping[verdict.completeness], verdict.reason)
+
+
+def _trigger_readiness(path: Path) -> intake.ReadinessVerdict:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return intake.ReadinessVerdict(intake.Readiness.GONE, "the file was removed")
+    except OSError as error:
+        return intake.ReadinessVerdict(intake.Readiness.INCOMPLETE, str(error.strerror))
+    if size > triggers.MAX_TRIGGER_BYTES:
+        return intake.ReadinessVerdict(
+            intake.Readiness.INVALID,
+            f"larger than {triggers.MAX_TRIGGER_BYTES // 1024} KiB; a link, prompt or sidecar "
+            "file is a few lines",
+        )
+    return intake.ReadinessVerdict(intake.Readiness.READY)
 
 
 @dataclass
@@ -186,6 +206,7 @@ class Daemon:
                 lost_upload_grace_seconds=config.daemon.lost_upload_grace_seconds,
             ),
             started_at=clock(),
+            work_dir=paths.cache_dir / "chain-stems",
         )
         for folder in config.folders:
             path = _absolute(folder.path)
@@ -208,7 +229,7 @@ class Daemon:
         self.engine = Engine(self.context, self.intake)
 
     def _fetch_catalog(self) -> bytes:
-        return self.client.algorithms_answer()
+        return self.client.algorithms_answer(list(AlgorithmScope))
 
     def start(self) -> None:
         """Apply the first-run policy, start watching (the first scan runs now), then ready."""
@@ -247,12 +268,19 @@ class Daemon:
         self.status_api = status_api
 
     def preset_problems(self) -> list[str]:
-        """Return every preset that cannot be used, in words (empty when all resolve)."""
-        return [
+        """Return every preset and chain that cannot be used, in words (empty when all
+        resolve), and advice about chains (two steps MVSEP could do as one job)."""
+        problems = [
             f"presets.{name}: {problem}"
             for name, problem in self.context.presets.items()
             if isinstance(problem, Exception)
         ]
+        problems += [
+            f"chains.{name}: {plan}"
+            for name, plan in self.context.chains.items()
+            if isinstance(plan, Exception)
+        ]
+        return problems
 
     def report_preset_problems(self) -> None:
         """Log presets that cannot be used; files in their folders fail with the reason."""

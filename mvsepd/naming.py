@@ -9,7 +9,8 @@ at most 255 bytes.
 Placeholders: ``{parent}`` (the hot folder's parent), ``{folder}`` (the hot folder's name),
 ``{subdir}`` (the source's sub-folder inside a recursive hot folder, or nothing), ``{track}``
 (the source file name without extension), ``{stem}`` (MVSEP's label for the stem, e.g.
-"Vocals"), ``{ext}`` (the output format's extension), ``{preset}`` (the preset name).
+"Vocals"), ``{ext}`` (the output format's extension), ``{preset}`` (the preset or chain
+name), ``{step}`` (a chain's step, empty outside chains).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ import unicodedata
 from pathlib import Path, PurePath
 
 DEFAULT_OUTPUT_TEMPLATE = "{parent}/{folder} stems/{track}/{track} - {stem}.{ext}"
+#: The default of a folder with several presets: each preset's stems in a folder of its own.
+FAN_OUT_OUTPUT_TEMPLATE = "{parent}/{folder} stems/{track}/{preset}/{track} - {stem}.{ext}"
+#: The default of a folder fed to a chain: "Other" comes from several steps.
+CHAIN_OUTPUT_TEMPLATE = "{parent}/{folder} stems/{track}/{track} - {step} - {stem}.{ext}"
 
-PLACEHOLDERS = frozenset({"parent", "folder", "subdir", "track", "stem", "ext", "preset"})
+PLACEHOLDERS = frozenset({"parent", "folder", "subdir", "track", "stem", "ext", "preset", "step"})
 #: Placeholders whose value changes per job; the output root stops before the first of them.
-_PER_JOB = frozenset({"subdir", "track", "stem", "ext", "preset"})
+_PER_JOB = frozenset({"subdir", "track", "stem", "ext", "preset", "step"})
 #: Placeholders a template must contain so that no two stems or tracks share a file name.
 REQUIRED_PLACEHOLDERS = frozenset({"track", "stem", "ext"})
 

@@ -111,6 +111,11 @@ def staging_dir(root: Path, job_id: int) -> Path:
     return root / STAGING_DIR_NAME / f"job-{job_id}"
 
 
+def delivery_staging_dir(root: Path, delivery_id: int) -> Path:
+    """Return the staging folder of a second place a job's results go (its own output root)."""
+    return root / STAGING_DIR_NAME / f"delivery-{delivery_id}"
+
+
 def plan(
     *,
     job_id: int,
@@ -118,13 +123,17 @@ def plan(
     template: str,
     values: Mapping[str, str],
     stems: Sequence[StemRequest],
+    staging: Path | None = None,
+    manifest_name: str = MANIFEST_NAME,
 ) -> OutputPlan:
     """Return the job's output plan, reusing the one saved by an interrupted earlier attempt.
 
-    ``values`` holds the per-track placeholders (``track``, ``preset``, ``subdir``). Two stems
-    with the same label get " 2", " 3" added to the later ones so that none overwrites another.
+    ``values`` holds the per-track placeholders (``track``, ``preset``, ``subdir``, ``step``).
+    Two stems with the same label get " 2", " 3" added to the later ones so that none
+    overwrites another. ``staging`` defaults to the job's own staging folder; a second place
+    for the same job's results stages apart (``delivery_staging_dir``).
     """
-    staging = staging_dir(root, job_id)
+    staging = staging or staging_dir(root, job_id)
     saved = _load_plan(staging)
     if saved is not None and [t.label for t in saved.targets] == [s.label for s in stems]:
         return saved
@@ -159,12 +168,18 @@ def plan(
         for target, stem in zip(targets, stems, strict=True)
         if stem.subfolder is None
     } or {target.final.parent for target in targets}
+    if not directories:
+        # Nothing is kept (a chain step that only feeds the next): its manifest goes where
+        # its stems would have gone.
+        directories = {
+            naming.render(template, {**values, "stem": "_", "ext": "_"}, root=root).parent
+        }
     if len(directories) == 1:
-        manifest = next(iter(directories)) / MANIFEST_NAME
+        manifest = next(iter(directories)) / manifest_name
     else:
-        common = Path(os.path.commonpath([str(d) for d in directories])) if directories else root
+        common = Path(os.path.commonpath([str(d) for d in directories]))
         track = naming.safe_component(values.get("track", "track"))
-        manifest = common / naming.truncate_name(f"{track}.{MANIFEST_NAME}")
+        manifest = common / naming.truncate_name(f"{track}.{manifest_name}")
     result = OutputPlan(job_id, root, staging, tuple(targets), manifest)
     return result
 
@@ -250,6 +265,20 @@ def finalize(
     return written
 
 
+def make_staging(staging: Path) -> None:
+    """Create a staging folder. Raise OutputError if its output root is unusable."""
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        root = staging.parent.parent
+        raise OutputError(f"cannot write below {root}: {error.strerror or error}") from None
+
+
+def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """Write a JSON document whole or not at all (through a temporary file beside it)."""
+    _write_atomically(path, json.dumps(dict(document), indent=2, ensure_ascii=False))
+
+
 def already_placed(output_plan: OutputPlan) -> set[Path]:
     """Return the final names of the stems an interrupted ``finalize`` already moved in place."""
     progress = _load_progress(output_plan.staging_dir)
@@ -275,9 +304,11 @@ def written_manifest(output_plan: OutputPlan) -> dict[str, Any] | None:
     return None
 
 
-def sweep_staging(root: Path, keep: Callable[[int], bool]) -> list[Path]:
-    """Remove the staging folders below ``root`` of jobs ``keep`` says are over (failed,
-    cancelled, done, unknown); return what was removed."""
+def sweep_staging(
+    root: Path, keep: Callable[[int], bool], keep_delivery: Callable[[int], bool]
+) -> list[Path]:
+    """Remove the staging folders below ``root`` of jobs and deliveries that are over (failed,
+    cancelled, done, unknown: ``keep`` and ``keep_delivery`` say False); return what went."""
     removed: list[Path] = []
     parent = root / STAGING_DIR_NAME
     try:
@@ -285,8 +316,11 @@ def sweep_staging(root: Path, keep: Callable[[int], bool]) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        number = entry.name.removeprefix("job-")
-        if entry.name.startswith("job-") and number.isdigit() and keep(int(number)):
+        kind, _, number = entry.name.partition("-")
+        if number.isdigit() and (
+            (kind == "job" and keep(int(number)))
+            or (kind == "delivery" and keep_delivery(int(number)))
+        ):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)

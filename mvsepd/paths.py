@@ -25,7 +25,9 @@ CONFIG_FILE_NAME = "config.yaml"
 TOKEN_FILE_NAME = "token"  # noqa: S105 (a file name, not a credential)
 STORE_FILE_NAME = "jobs.sqlite3"
 LOCK_FILE_NAME = "daemon.lock"
-CATALOG_CACHE_NAME = "algorithms.json"
+#: Every scope (uploads, text-only models, matchering); the name changed with the scopes, so an
+#: older single-scope cache is never read as the whole catalog.
+CATALOG_CACHE_NAME = "algorithms.all-scopes.json"
 RUNTIME_FILE_NAME = "statusapi.json"
 LOG_FILE_NAME = "mvsepd.log"
 

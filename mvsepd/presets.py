@@ -11,6 +11,7 @@ Domain layer: pure functions over ``mvsepd.models``.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,30 @@ class PresetSpec:
     output_format: OutputFormat = OutputFormat.WAV16
 
 
+class InputKind(str, enum.Enum):
+    """What a model takes, and so what a folder with its preset is fed: uploaded audio files
+    (and links to them), text prompts (no upload), or a target with a reference (matchering)."""
+
+    UPLOAD = "upload"
+    PROMPT = "prompt"
+    MATCHERING = "matchering"
+
+
+_KIND_OF_SCOPE = {
+    AlgorithmScope.SINGLE_UPLOAD: InputKind.UPLOAD,
+    AlgorithmScope.NO_UPLOAD: InputKind.PROMPT,
+    AlgorithmScope.MATCHERING_UPLOAD: InputKind.MATCHERING,
+}
+_KIND_WORDS = {
+    InputKind.UPLOAD: "takes one uploaded audio file (or a link to one)",
+    InputKind.PROMPT: "is text-only (no upload): a folder of prompts (.txt, .mvsep.yaml) feeds it",
+    InputKind.MATCHERING: "takes a target and a reference track: a folder with reference: PATH, "
+    "or Song.wav with Song.reference.wav, feeds it",
+}
+#: Longest prompt sent [INF: MVSEP's limit is not documented; far above any spoken sentence].
+PROMPT_MAX_CHARACTERS = 5000
+
+
 @dataclass(frozen=True)
 class ResolvedPreset:
     """A preset checked against the catalog: the exact create fields, plus its identity."""
@@ -41,6 +66,47 @@ class ResolvedPreset:
     fingerprint: str
     #: The catalog entry, when one was at hand (None for a numeric preset resolved offline).
     algorithm: Algorithm | None = None
+    kind: InputKind = InputKind.UPLOAD
+    #: The field that carries a prompt (found by its text, "Text prompt"), if the model has one.
+    prompt_field: str | None = None
+    #: Required free-text fields the preset leaves to each file (a prompt in Name.txt).
+    text_from_file: tuple[str, ...] = ()
+
+    def with_file_options(self, extra: Mapping[str, str]) -> ResolvedPreset:
+        """The preset with one file's own options (a prompt, a speaker) added; its fingerprint
+        covers them, so each distinct text is a job of its own."""
+        options = {**self.options, **extra}
+        return ResolvedPreset(
+            name=self.name,
+            sep_type=self.sep_type,
+            algorithm_name=self.algorithm_name,
+            options=options,
+            output_format=self.output_format,
+            fingerprint=fingerprint(self.sep_type, options, self.output_format),
+            algorithm=self.algorithm,
+            kind=self.kind,
+            prompt_field=self.prompt_field,
+            text_from_file=tuple(name for name in self.text_from_file if not options.get(name)),
+        )
+
+
+def kind_of(algorithm: Algorithm) -> InputKind:
+    """What ``algorithm`` takes (see ``InputKind``)."""
+    return _KIND_OF_SCOPE.get(algorithm.audio_widget, InputKind.UPLOAD)
+
+
+def prompt_field(algorithm: Algorithm) -> str | None:
+    """The name of the field that carries the text to speak or generate from, by its meaning
+    ("Text prompt"; VibeVoice keeps it in add_opt2), never by a fixed key."""
+    texts = [f for f in algorithm.fields if f.is_free_text]
+    for wanted in ("text prompt", "prompt", "text"):
+        for candidate in texts:
+            if _normalise(candidate.text) == wanted:
+                return candidate.name
+    for candidate in texts:
+        if "prompt" in _normalise(candidate.text):
+            return candidate.name
+    return None
 
 
 class PresetProblem(ValueError):
@@ -132,24 +198,35 @@ def _find_value(option_field: AlgorithmField, value: str) -> str:
     )
 
 
-def resolve(spec: PresetSpec, catalog: Sequence[Algorithm] | None) -> ResolvedPreset:
+def resolve(
+    spec: PresetSpec,
+    catalog: Sequence[Algorithm] | None,
+    *,
+    kinds: frozenset[InputKind] = frozenset({InputKind.UPLOAD}),
+    text_from_file: bool = False,
+) -> ResolvedPreset:
     """Given a preset and the catalog, return the exact create fields. Raise PresetProblem.
 
-    Without a catalog only a numeric ``sep_type`` with ``add_optN`` option keys can be resolved
-    (nothing can be checked); anything that needs a lookup raises PresetProblem.
+    ``kinds``: what the preset may be fed where it is used (a chain step only takes audio).
+    ``text_from_file``: a required text left out of the preset comes with each file (a
+    prompt in Name.txt); otherwise it is a problem. Without a catalog only a numeric
+    ``sep_type`` with ``add_optN`` option keys can be resolved (nothing can be checked).
     """
     if catalog is None:
         return _resolve_offline(spec)
     algorithm = find_algorithm(catalog, spec.sep_type)
     if not algorithm.is_active:
         raise PresetProblem(f"sep_type: {algorithm.name} ({algorithm.render_id}) is disabled")
-    if (
-        algorithm.audio_widget is not AlgorithmScope.SINGLE_UPLOAD
-        or algorithm.audio_upload_disabled
-    ):
+    kind = kind_of(algorithm)
+    if kind is InputKind.UPLOAD and algorithm.audio_upload_disabled:
         raise PresetProblem(
-            f"sep_type: {algorithm.name} ({algorithm.render_id}) does not take one uploaded "
-            f"file ({algorithm.audio_widget.value}), so a hot folder cannot feed it"
+            f"sep_type: {algorithm.name} ({algorithm.render_id}) takes no upload at MVSEP now"
+        )
+    if kind not in kinds:
+        accepted = " or ".join(sorted(k.value for k in kinds))
+        raise PresetProblem(
+            f"sep_type: {algorithm.name} ({algorithm.render_id}) {_KIND_WORDS[kind]}; "
+            f"here only a model that is fed by {accepted} fits"
         )
     options: dict[str, str] = {}
     for key, value in spec.options.items():
@@ -157,16 +234,17 @@ def resolve(spec: PresetSpec, catalog: Sequence[Algorithm] | None) -> ResolvedPr
         if option_field.name in options:
             raise PresetProblem(f"options.{key}: {option_field.name} is given twice")
         options[option_field.name] = _find_value(option_field, str(value))
-    for option_field in algorithm.fields:
-        if (
-            option_field.is_free_text
-            and option_field.required
-            and not options.get(option_field.name)
-        ):
-            raise PresetProblem(
-                f"options.{option_field.name}: {option_field.text!r} is required for "
-                f"{algorithm.name}"
-            )
+    missing = tuple(
+        option_field.name
+        for option_field in algorithm.fields
+        if option_field.is_free_text
+        and option_field.required
+        and not options.get(option_field.name)
+    )
+    if missing and not text_from_file:
+        first = algorithm.field_named(missing[0])
+        text = first.text if first is not None else missing[0]
+        raise PresetProblem(f"options.{missing[0]}: {text!r} is required for {algorithm.name}")
     return ResolvedPreset(
         name=spec.name,
         sep_type=algorithm.render_id,
@@ -175,7 +253,39 @@ def resolve(spec: PresetSpec, catalog: Sequence[Algorithm] | None) -> ResolvedPr
         output_format=spec.output_format,
         fingerprint=fingerprint(algorithm.render_id, options, spec.output_format),
         algorithm=algorithm,
+        kind=kind,
+        prompt_field=prompt_field(algorithm),
+        text_from_file=missing,
     )
+
+
+def file_options(
+    preset: ResolvedPreset, given: Mapping[str, str], *, prompt: str | None
+) -> dict[str, str]:
+    """One file's own options (a sidecar's, a prompt), checked against the catalog like a
+    preset's. Raise PresetProblem naming the field and what would be accepted."""
+    algorithm = preset.algorithm
+    chosen: dict[str, str] = {}
+    if algorithm is not None:
+        for key, value in given.items():
+            option_field = _find_field(algorithm, key)
+            chosen[option_field.name] = _find_value(option_field, str(value))
+    else:
+        chosen.update({key: str(value) for key, value in given.items()})
+    if prompt is not None:
+        if preset.prompt_field is None:
+            raise PresetProblem(
+                f"prompt: {preset.algorithm_name} has no text prompt field to put it in"
+            )
+        if not prompt.strip():
+            raise PresetProblem("prompt: it is empty; write the text to speak or generate from")
+        if len(prompt) > PROMPT_MAX_CHARACTERS:
+            raise PresetProblem(
+                f"prompt: {len(prompt)} characters, more than the {PROMPT_MAX_CHARACTERS} "
+                "mvsepd sends; shorten it or split it into several files"
+            )
+        chosen[preset.prompt_field] = prompt
+    return chosen
 
 
 def _resolve_offline(spec: PresetSpec) -> ResolvedPreset:

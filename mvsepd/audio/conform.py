@@ -49,11 +49,11 @@ _NULLS_DB = -50.0
 @dataclass(frozen=True)
 class StemFile:
     """One audio stem of a job: MVSEP's file as downloaded, and where its conformed copy goes
-    (the same path with ``conform: off``)."""
+    (None: read for the null figure and the start, not written; a chain step's unkept stem)."""
 
     label: str
     downloaded: Path
-    output: Path
+    output: Path | None
     name: str
 
 
@@ -172,19 +172,25 @@ def conform(
             report.notes.append(
                 "the start could not be verified: the stems do not resemble the source"
             )
-    parts = [_part(stem.output) for stem in stems]
-    outputs = [stem.output for stem in stems]
-    labels = [stem.label for stem in stems]
+    written = [stem for stem in stems if stem.output is not None]
+    parts = [_part(stem.output) for stem in written if stem.output is not None]
+    outputs = [stem.output for stem in written if stem.output is not None]
+    labels = [stem.label for stem in written]
     try:
         sums = _write_stems(layout, original, stems, parts, lag, report, progress)
         if original is not None:
             report.null_db = _decibels(sums.error_energy, sums.source_energy)
             report.best_null = _best_subset(report, sums)
-            if residual_output is not None:
+            chosen = set((report.best_null or {}).get("stems") or labels)
+            if residual_output is not None and not chosen <= set(labels):
+                report.notes.append(
+                    "no Residual: the stems that sum to the source are not all kept"
+                )
+            elif residual_output is not None:
                 parts.append(_part(residual_output))
                 outputs.append(residual_output)
                 labels.append(RESIDUAL_LABEL)
-                report.residual = _write_residual(layout, original, parts, report)
+                report.residual = _write_residual(layout, original, stems, parts, report)
         elif residual_output is not None:
             report.notes.append("no Residual: it needs the original")
         report.timestamp = _stamp_all(layout, parts, labels, f"{source_name}; {origin}", report)
@@ -356,7 +362,11 @@ def _write_stems(
             prefetch = Prefetch(stream, _BLOCK, blocks)
             stack.callback(prefetch.close)
             ahead.append(prefetch)
-        writers = [stack.enter_context(_writer(part, layout)) for part in parts]
+        written = iter(parts)
+        writers = [
+            stack.enter_context(_writer(next(written), layout)) if stem.output is not None else None
+            for stem in stems
+        ]
         original = None
         if source_path is not None:
             source_stream = layout.aligned(stack.enter_context(decode.open_reader(source_path)))
@@ -372,8 +382,9 @@ def _write_stems(
                 except AudioError as error:
                     raise _undecodable(stems[index], error) from None
                 quantized = quantize(block, subtype)
-                writer.write(quantized.data)
-                report.stems[index].clipped_samples += quantized.clipped
+                if writer is not None:
+                    writer.write(quantized.data)
+                    report.stems[index].clipped_samples += quantized.clipped
                 values.append(quantized.values)
             if original is not None:
                 _accumulate(sums, original.read(), values)
@@ -384,7 +395,8 @@ def _write_stems(
             except AudioError as error:
                 raise _undecodable(stems[index], error) from None
             report.stems[index].mvsep["frames"] = stream.decoded
-            _describe_written(report.stems[index], layout, shifts[index])
+            if stems[index].output is not None:
+                _describe_written(report.stems[index], layout, shifts[index])
     return sums
 
 
@@ -438,11 +450,17 @@ def _describe_written(stem: StemReport, layout: _Layout, shift: int) -> None:
 
 
 def _write_residual(
-    layout: _Layout, source_path: Path, parts: Sequence[Path], report: ConformReport
+    layout: _Layout,
+    source_path: Path,
+    stems: Sequence[StemFile],
+    parts: Sequence[Path],
+    report: ConformReport,
 ) -> StemReport:
-    """Write source − (the stems that null best) into the last of ``parts``."""
+    """Write source − (the stems that null best) into the last of ``parts`` (the others are
+    the written stems, in order)."""
     chosen = (report.best_null or {}).get("stems") or [stem.label for stem in report.stems]
-    indexes = [index for index, stem in enumerate(report.stems) if stem.label in chosen]
+    written = [stem for stem in stems if stem.output is not None]
+    indexes = [index for index, stem in enumerate(written) if stem.label in chosen]
     residual = StemReport(RESIDUAL_LABEL, {"name": "source - " + " - ".join(chosen)})
     with contextlib.ExitStack() as stack:
         original = layout.aligned(stack.enter_context(decode.open_reader(source_path)))

@@ -70,17 +70,18 @@ def algorithms(
     server_url, cache_path, _ = _server(config_path, server)
     scopes = list(AlgorithmScope) if scope == "all" else [AlgorithmScope(scope)]
     with MvsepClient(None, server_url) as client:
-        if scopes == [AlgorithmScope.SINGLE_UPLOAD]:
-            cache = CatalogCache(
-                cache_path, lambda: client.algorithms_answer(scopes), refresh_seconds=24 * 3600
-            )
-            if cache.needs_refresh():
-                cache.refresh()
-            if cache.algorithms is None:
-                raise MvsepdError(cache.state.last_error or "MVSEP's catalog is unavailable")
-            catalog: Sequence[Algorithm] = cache.algorithms
-        else:
-            catalog = client.algorithms(scopes)
+        cache = CatalogCache(
+            cache_path,
+            lambda: client.algorithms_answer(list(AlgorithmScope)),
+            refresh_seconds=24 * 3600,
+        )
+        if cache.needs_refresh():
+            cache.refresh()
+        if cache.algorithms is None:
+            raise MvsepdError(cache.state.last_error or "MVSEP's catalog is unavailable")
+        catalog: Sequence[Algorithm] = [
+            algorithm for algorithm in cache.algorithms if algorithm.audio_widget in scopes
+        ]
     found = _search(catalog, search)
     if as_json:
         print_json([_as_dict(algorithm) for algorithm in found])

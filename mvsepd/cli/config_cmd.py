@@ -18,7 +18,7 @@ from mvsepd.cli.common import (
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
-from mvsepd.models import Algorithm
+from mvsepd.models import Algorithm, AlgorithmScope
 from mvsepd.presets import PresetProblem, resolve
 
 STARTER = """# mvsepd configuration (written by `mvsepd config init`).
@@ -107,7 +107,7 @@ def _catalog(cache_path: Path, config: config_model.Config) -> list[Algorithm] |
     with MvsepClient(None, config.account.server) as client:
         cache = CatalogCache(
             cache_path,
-            client.algorithms_answer,
+            lambda: client.algorithms_answer(list(AlgorithmScope)),
             refresh_seconds=config.daemon.catalog_refresh_hours * 3600,
         )
         if cache.needs_refresh():

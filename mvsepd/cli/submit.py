@@ -225,13 +225,14 @@ def _download(
         def advance(done: int, total: int, task: TaskID = task) -> None:
             progress.update(task, completed=done, total=total)
 
-        staged = plan.staging_dir / layout.downloads[index]
-        client.download_result(item, staged, server=server, progress=advance)
+        downloaded = plan.staging_dir / layout.downloads[index]
+        client.download_result(item, downloaded, server=server, progress=advance)
     fitting = progress.add_task("fitting stems to the file", total=None)
     report = stems.process(
         plan,
         layout,
         status.files,
+        downloads=plan.staging_dir,
         source_name=file.name,
         original=file,
         origin=f"mvsepd submit; MVSEP {status.algorithm or 'separation'}",

@@ -6,25 +6,31 @@ changes job states only through ``JobStore.transition``. Everything mutable here
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
 from mvsepd import lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
+from mvsepd.chains import ChainPlan, plan_chain
 from mvsepd.config import Config, FolderConfig
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
 from mvsepd.models import JobRecord, JobState, SeparationStatus, UserInfo
-from mvsepd.presets import PresetProblem, ResolvedPreset, resolve
+from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
 from mvsepd.store import JobStore
 
 log = structlog.get_logger("mvsepd.engine")
+
+ALL_KINDS = frozenset(InputKind)
 
 #: MVSEP deletes results about 72 hours after a job was created.
 RESULT_LIFETIME_SECONDS = 72 * 3600
@@ -122,27 +128,58 @@ class Context:
     account: AccountState = field(default_factory=AccountState)
     folders: dict[Path, FolderRuntime] = field(default_factory=dict)
     presets: dict[str, ResolvedPreset | PresetProblem] = field(default_factory=dict)
+    chains: dict[str, ChainPlan | PresetProblem] = field(default_factory=dict)
+    #: Where stems fed from one chain step to the next wait (content-addressed, local).
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mvsepd-work")
     live: dict[int, LiveProgress] = field(default_factory=dict)
     finished_status: dict[int, SeparationStatus] = field(default_factory=dict)
     not_found_counts: dict[int, int] = field(default_factory=dict)
     #: When this process last stopped sending a job's upload without learning its outcome.
     sends_ended: dict[int, float] = field(default_factory=dict)
     cancel_requested: set[int] = field(default_factory=set)
+    #: Deliveries of done jobs that failed for a passing reason, and when to try again.
+    delivery_retry_at: dict[int, float] = field(default_factory=dict)
+    delivery_attempts: dict[int, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.time)
 
     def resolve_presets(self) -> None:
-        """Resolve every preset against the catalog at hand (numeric ones work without it)."""
+        """Resolve every preset and chain against the catalog at hand (numeric ones work
+        without it). A folder's preset may take uploads, prompts or matchering pairs; a text
+        the preset leaves out comes with each file."""
         algorithms = self.catalog.algorithms
         resolved: dict[str, ResolvedPreset | PresetProblem] = {}
-        for name, spec in self.config.preset_specs().items():
+        specs = self.config.preset_specs()
+        for name, spec in specs.items():
             try:
-                resolved[name] = resolve(spec, algorithms)
+                resolved[name] = resolve(spec, algorithms, kinds=ALL_KINDS, text_from_file=True)
             except PresetProblem as problem:
                 resolved[name] = problem
+        chains: dict[str, ChainPlan | PresetProblem] = {}
+        for name, chain in self.config.chains.items():
+            try:
+                chains[name] = plan_chain(name, chain, specs, algorithms)
+            except PresetProblem as problem:
+                chains[name] = problem
         with self.lock:
             self.presets = resolved
+            self.chains = chains
+
+    def chain(self, name: str) -> ChainPlan | PresetProblem | None:
+        """Return a resolved chain, the problem that keeps it from being used, or None when
+        ``name`` is not a chain."""
+        with self.lock:
+            return self.chains.get(name)
+
+    @property
+    def loopback_links_allowed(self) -> bool:
+        """Links to this machine are fetched only by a MVSEP on this machine (the emulator)."""
+        server = urlsplit(self.client.server).hostname or ""
+        try:
+            return server == "localhost" or ipaddress.ip_address(server).is_loopback
+        except ValueError:
+            return False
 
     def preset(self, name: str) -> ResolvedPreset | PresetProblem:
         """Return a resolved preset, or the problem that keeps it from being used."""
@@ -166,6 +203,7 @@ class Context:
         Whatever the job had staged goes: a failed job leaves no half-fetched files behind.
         """
         failed = self.store.transition(job.id, JobState.FAILED, reason=reason)
+        self.store.fail_deliveries_of(job.id, reason)
         outputs.discard(outputs.staging_dir(self.output_root(job), job.id))
         self.feed.bump()
         log.warning("job_failed", job=job.id, file=Path(job.source_path).name, reason=reason)
@@ -205,11 +243,15 @@ class Context:
     def output_root(self, job: JobRecord) -> Path:
         """Where a job's stems go: its folder's output root, or the default layout's when the
         folder left the configuration while the job ran."""
-        folder = self.folder_for(job.folder_path)
+        return self.output_root_of(job.folder_path)
+
+    def output_root_of(self, folder_path: str) -> Path:
+        """A hot folder's output root (the default layout's for a folder no longer configured)."""
+        folder = self.folder_for(folder_path)
         if folder is not None:
             return folder.output_root
         return naming.output_root(
             naming.DEFAULT_OUTPUT_TEMPLATE,
-            parent=Path(job.folder_path).parent,
-            folder=Path(job.folder_path).name,
+            parent=Path(folder_path).parent,
+            folder=Path(folder_path).name,
         )

@@ -22,13 +22,13 @@ from typing import Any
 import structlog
 
 from mvsepd import errors, outputs
-from mvsepd.engine import fetch, ingest, remote
+from mvsepd.engine import deliver, fetch, ingest, remote
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
 from mvsepd.engine.workers import Workers
 from mvsepd.errors import IllegalTransitionError, MvsepdError, StoreError
 from mvsepd.intake import FileStat, Intake
-from mvsepd.models import JobRecord, JobState
+from mvsepd.models import DeliveryState, JobRecord, JobState
 from mvsepd.presets import PresetProblem
 from mvsepd.store import SourceRecord
 
@@ -95,7 +95,13 @@ class Engine:
             except StoreError:
                 return False
 
-        for removed in outputs.sweep_staging(root, unfinished):
+        def waiting(delivery_id: int) -> bool:
+            try:
+                return self.context.store.delivery(delivery_id).state is DeliveryState.WAITING
+            except StoreError:
+                return False
+
+        for removed in outputs.sweep_staging(root, unfinished, waiting):
             log.info("staging_removed", folder=str(removed), note="its job is over")
 
     def is_known(self, folder: Path, relative_path: str, stat: FileStat) -> bool:
@@ -186,6 +192,20 @@ class Engine:
             jobs.sort(key=lambda job: job.id)
         ready = [job for job in jobs if not self._workers.busy(job.id) and self._dispatch(job, now)]
         self._assign_slots(ready, free_slots, now)
+        self._dispatch_late_deliveries(now)
+
+    def _dispatch_late_deliveries(self, now: float) -> None:
+        """Deliveries of jobs that are done already: the same input dropped again, a chain
+        that reuses a finished job."""
+        context = self.context
+        for delivery in context.store.late_deliveries():
+            due = context.delivery_retry_at.get(delivery.id)
+            if due is not None and due > now:
+                self._next_due = min(self._next_due or due, due)
+                continue
+            self._workers.submit(
+                delivery.job_id, None, functools.partial(deliver.late_step, context, delivery)
+            )
 
     def _dispatch(self, job: JobRecord, now: float) -> bool:
         """Hand a job that needs work to a worker; return True if it waits for a slot instead."""
@@ -404,6 +424,7 @@ class Engine:
         updated = self.context.store.transition(
             job_id, JobState.STABLE, expected=job.state, **changes
         )
+        self.context.store.reopen_deliveries_of(job_id)
         self.context.feed.bump()
         self.wake()
         log.info("job_retried", job=job_id)
@@ -436,6 +457,7 @@ class Engine:
                 self.context.cancel_requested.add(job_id)
                 return "cancelling: checking whether MVSEP received the upload first"
             self._transition(job, JobState.CANCELLED, reason="cancelled by the user")
+            self.context.store.fail_deliveries_of(job_id, "cancelled by the user")
             return "cancelled before it reached MVSEP"
         finally:
             self._workers.release(job_id)
@@ -448,6 +470,7 @@ class Engine:
             self.context.store.transition(job.id, JobState.CANCELLED, reason=words)
         except (IllegalTransitionError, StoreError) as error:
             return f"could not cancel: {error}"
+        self.context.store.fail_deliveries_of(job.id, words)
         self.context.feed.bump()
         log.info("job_cancelled", job=job.id, detail=words)
         return words

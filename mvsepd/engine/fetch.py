@@ -9,25 +9,28 @@ reason; a result URL that points anywhere but the job's own host is refused.
 from __future__ import annotations
 
 import datetime
-import functools
 from pathlib import Path
-from typing import Any
 
 import structlog
 
-from mvsepd import __version__, errors, lifecycle, naming, outputs
+from mvsepd import errors, lifecycle, outputs
 from mvsepd.config import FolderConfig
-from mvsepd.engine import stems
+from mvsepd.engine import deliver, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
-from mvsepd.hashing import file_sha256
 from mvsepd.lifecycle import Outcome
-from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, ResultFile
+from mvsepd.models import (
+    DeliveryRecord,
+    DeliveryState,
+    JobRecord,
+    JobState,
+    RemoteStatus,
+    ResultFile,
+)
+from mvsepd.store import DeliveryKeys
 
 log = structlog.get_logger("mvsepd.engine")
 
 _MIN_DOWNLOAD_CAP = 8 * 1024 * 1024
-#: The live phase while stems are checked and brought to their source's format.
-CONFORMING = "conforming"
 
 
 def download(context: Context, job: JobRecord) -> JobRecord:
@@ -56,124 +59,93 @@ def download(context: Context, job: JobRecord) -> JobRecord:
 def _place(
     context: Context, job: JobRecord, files: tuple[ResultFile, ...], algorithm: str | None
 ) -> JobRecord:
-    folder = context.folder_for(job.folder_path)
-    source = Path(job.source_path)
-    root = context.output_root(job)
-    if folder is not None:
-        template, collision = folder.config.output, folder.config.on_collision
-        subdir = _subdir(source, folder.path)
-    else:
-        # The folder left the configuration while the job ran: use the default layout.
-        template, collision, subdir = naming.DEFAULT_OUTPUT_TEMPLATE, "unique", ""
-    default_extension = OutputFormat(job.output_format or 0).extension
-    settings = (
-        context.config.stem_settings(folder.config)
-        if folder is not None
-        else context.config.defaults
-    )
-    layout = stems.lay_out(
-        files, default_extension, settings, functools.partial(stems.source_audio, job)
-    )
-    values = {"track": source.stem, "preset": job.preset_name, "subdir": subdir}
-    output_plan = outputs.plan(
-        job_id=job.id, root=root, template=template, values=values, stems=layout.requests
-    )
-    earlier = outputs.written_manifest(output_plan)
-    if earlier is not None and earlier.get("mvsep", {}).get("hash") == job.separation_hash:
-        # An earlier attempt placed every stem and wrote the manifest, then stopped before the
-        # job was marked done: mark it now instead of fetching and placing the stems again.
-        outputs.discard(output_plan.staging_dir)
-        names = [str(item.get("name")) for item in earlier.get("outputs", [])]
-        log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
-    else:
-        names = _fetch_and_finalize(context, job, output_plan, layout, files, algorithm, collision)
-    if folder is not None and folder.config.after_success == "move":
-        _move_original(folder.config, source, job)
+    """Fetch what the job's waiting deliveries need, once, and place each of them."""
+    deliveries = context.store.deliveries(job.id)
+    if not deliveries:
+        context.store.add_delivery(
+            job.id, DeliveryKeys(job.folder_path, job.source_path, job.preset_name)
+        )
+        deliveries = context.store.deliveries(job.id)
+    primary = deliveries[0]
+    downloads = outputs.staging_dir(context.output_root_of(primary.folder_path), job.id)
+    waiting = [d for d in deliveries if d.state is DeliveryState.WAITING]
+    placements = [
+        deliver.place_for(context, job, d, files, primary=d.id == primary.id) for d in waiting
+    ]
+    needed: set[int] = set()
+    for placement in placements:
+        needed |= placement.layout.needed | deliver.fed_by(placement, files)
+    _fetch(context, job, files, sorted(needed), downloads, placements)
+    for placement in placements:
+        deliver.fulfil(context, job, placement, files, downloads, algorithm)
+    outputs.discard(downloads)
+    _after_success(context, job, primary)
     done = context.store.transition(
         job.id,
         JobState.DONE,
         expected=JobState.DOWNLOADING,
-        output_dir=str(output_plan.manifest.parent),
+        output_dir=context.store.delivery(primary.id).output_dir,
         reason=None,
     )
     context.feed.bump()
-    log.info(
-        "stems_ready",
-        job=job.id,
-        file=source.name,
-        folder=str(output_plan.manifest.parent),
-        stems=names,
-    )
     return done
 
 
-def _fetch_and_finalize(
+def _fetch(
     context: Context,
     job: JobRecord,
-    output_plan: outputs.OutputPlan,
-    layout: stems.ResultLayout,
     files: tuple[ResultFile, ...],
-    algorithm: str | None,
-    collision: outputs.Collision,
-) -> list[str]:
-    """Download every stem not yet fetched, conform them, then move them all into place."""
-    outputs.prepare(output_plan)
-    placed = outputs.already_placed(output_plan)
-    report = stems.saved_report(output_plan)
-    original = _original(job)
-    if report is None and not placed:
-        total = len(files)
-        for index, result in enumerate(files):
-            downloaded = output_plan.staging_dir / layout.downloads[index]
-            if downloaded.exists():
-                continue  # fetched by an earlier attempt
+    needed: list[int],
+    downloads: Path,
+    placements: list[deliver.Placement],
+) -> None:
+    """Download each needed result not fetched yet (resumable ``.part`` files)."""
+    outputs.make_staging(downloads)
+    names = placements[0].layout.downloads if placements else ()
+    total = len(needed)
+    for position, index in enumerate(needed):
+        downloaded = downloads / names[index]
+        if downloaded.exists() or _placed_already(placements, index):
+            continue
 
-            def progress(done: int, size: int, index: int = index) -> None:
-                context.set_live(job.id, f"downloading {index + 1}/{total}", done, size)
+        def progress(done: int, size: int, position: int = position) -> None:
+            context.set_live(job.id, f"downloading {position + 1}/{total}", done, size)
 
-            context.client.download_result(
-                result,
-                downloaded,
-                server=job.server,
-                max_bytes=_download_cap(result, job),
-                progress=progress,
-            )
-            context.feed.bump()
-        context.set_live(job.id, CONFORMING, 0, 0)
-
-        def conforming(done: int, total: int) -> None:
-            context.set_live(job.id, CONFORMING, done, total)
-
-        report = stems.process(
-            output_plan,
-            layout,
-            files,
-            source_name=Path(job.source_path).name,
-            original=original,
-            origin=_origin(job, algorithm),
-            progress=conforming,
+        context.client.download_result(
+            files[index],
+            downloaded,
+            server=job.server,
+            max_bytes=_download_cap(files[index], job),
+            progress=progress,
         )
+        context.feed.bump()
     context.clear_live(job.id)
-    manifest = _manifest(context, job, algorithm, original)
-    if report is not None:
-        manifest["conform"] = report
-    written = outputs.finalize(output_plan, manifest, on_collision=collision)
-    return [item.path.name for item in written]
 
 
-def _original(job: JobRecord) -> Path | None:
-    """The source file, if it still holds the job's audio (else its stems are conformed from
-    what was recorded of it, without the checks against its samples)."""
-    source = Path(job.source_path)
-    try:
-        return source if file_sha256(source) == job.content_sha256 else None
-    except OSError:
-        return None
+def _placed_already(placements: list[deliver.Placement], index: int) -> bool:
+    """True when every delivery that needs result ``index`` has its stems prepared or placed
+    (an interrupted attempt got that far; the download is not needed again)."""
+    for placement in placements:
+        if index not in placement.layout.needed:
+            continue
+        if stems.saved_report(placement.plan) is None and not outputs.already_placed(
+            placement.plan
+        ):
+            return False
+    return True
 
 
-def _origin(job: JobRecord, algorithm: str | None) -> str:
-    model = algorithm or (f"sep_type {job.sep_type}" if job.sep_type is not None else "MVSEP")
-    return f"mvsepd preset {job.preset_name}; MVSEP {model}"
+def _after_success(context: Context, job: JobRecord, primary: DeliveryRecord) -> None:
+    """``after_success: move``, once no job of this folder still needs the original."""
+    folder = context.folder_for(primary.folder_path)
+    if folder is None or folder.config.after_success != "move" or job.parent_job_id:
+        return
+    others = context.store.deliveries(
+        folder_path=primary.folder_path, source_path=primary.source_path
+    )
+    if any(d.state is DeliveryState.WAITING and d.job_id != job.id for d in others):
+        return  # another preset (fan-out) or a chain step still works on it
+    _move_original(folder.config, Path(primary.source_path), job)
 
 
 def _move_original(folder: FolderConfig, source: Path, job: JobRecord) -> None:
@@ -202,40 +174,6 @@ def _download_cap(result: ResultFile, job: JobRecord) -> int:
         return max(_MIN_DOWNLOAD_CAP, int(approximate * 1.5) + 1024 * 1024)
     # No size given: a stem can be larger than an mp3 source, but not without bound.
     return max(_MIN_DOWNLOAD_CAP, 32 * (job.source_size or 0))
-
-
-def _manifest(
-    context: Context, job: JobRecord, algorithm: str | None, original: Path | None
-) -> dict[str, Any]:
-    source = Path(job.source_path)
-    return {
-        "mvsepd_version": __version__,
-        "job_id": job.id,
-        "source": {
-            "path": str(source),
-            "sha256": job.content_sha256,
-            "unchanged": original is not None,
-            "size": job.source_size,
-            "duration_seconds": job.duration_seconds,
-        },
-        "preset": {
-            "name": job.preset_name,
-            "sep_type": job.sep_type,
-            "algorithm": algorithm,
-            "options": dict(job.options),
-            "output_format": OutputFormat(job.output_format or 0).config_name,
-        },
-        "mvsep": {
-            "hash": job.separation_hash,
-            "server": job.server,
-            "credits_estimate": job.credits_estimate,
-        },
-        "timings": {
-            "discovered": _iso(job.created_at),
-            "upload_started": _iso(job.upload_started_at),
-            "finished": _iso(context.clock()),
-        },
-    }
 
 
 def _iso(moment: float | None) -> str | None:

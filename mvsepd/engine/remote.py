@@ -11,7 +11,8 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 import structlog
 
@@ -33,11 +34,19 @@ def _stat(path: Path) -> tuple[int, int] | None:
 
 
 def upload(context: Context, job: JobRecord) -> JobRecord:
-    """Send an uploading job's file to MVSEP and store the hash it answers with."""
+    """Send an uploading job to MVSEP (its file, its link, its prompt, or its target and
+    reference) and store the hash it answers with."""
+    if job.input_kind == "url":
+        return _create_from_url(context, job)
+    if job.input_kind == "prompt":
+        return _create_from_prompt(context, job)
     path = Path(job.source_path)
     before = _stat(path)
     if before is None:
         return context.fail(job, "the file was removed before it could be uploaded")
+    reference = Path(job.input["reference"]) if job.input_kind == "matchering" else None
+    if reference is not None and _stat(reference) is None:
+        return context.fail(job, f"the reference {reference} was removed before the upload")
     last_bump = [0.0]
 
     def progress(sent: int, total: int) -> None:
@@ -49,14 +58,25 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
 
     assert job.sep_type is not None and job.output_format is not None
     try:
-        created = context.client.create_separation(
-            path,
-            sep_type=job.sep_type,
-            options=job.options,
-            output_format=OutputFormat(job.output_format),
-            catalog=context.catalog.algorithms,
-            progress=progress,
-        )
+        if reference is not None:
+            created = context.client.create_matchering(
+                path,
+                reference,
+                sep_type=job.sep_type,
+                options=job.options,
+                output_format=OutputFormat(job.output_format),
+                catalog=context.catalog.algorithms,
+                progress=progress,
+            )
+        else:
+            created = context.client.create_separation(
+                path,
+                sep_type=job.sep_type,
+                options=job.options,
+                output_format=OutputFormat(job.output_format),
+                catalog=context.catalog.algorithms,
+                progress=progress,
+            )
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
         context.clear_live(job.id)
         return _upload_failed(context, job, error)
@@ -81,6 +101,64 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
     return submitted
 
 
+def _create_from_url(context: Context, job: JobRecord) -> JobRecord:
+    """Ask MVSEP to fetch a link; keep the short hash it answers with until the real one."""
+    assert job.sep_type is not None and job.output_format is not None
+    try:
+        created = context.client.create_separation_from_url(
+            str(job.input["url"]),
+            remote_type=str(job.input.get("remote_type") or "direct"),
+            sep_type=job.sep_type,
+            options=job.options,
+            output_format=OutputFormat(job.output_format),
+            catalog=context.catalog.algorithms,
+        )
+    except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
+        return _upload_failed(context, job, error)
+    submitted = context.store.transition(
+        job.id,
+        JobState.SUBMITTED,
+        expected=JobState.UPLOADING,
+        remote_hash=created.short_hash,
+        server=created.server,
+        remote_status="fetching",
+        polls=0,
+        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        reason=None,
+    )
+    context.feed.bump()
+    log.info("job_submitted", job=job.id, link=job.input.get("url"), server=created.server)
+    return submitted
+
+
+def _create_from_prompt(context: Context, job: JobRecord) -> JobRecord:
+    """A text-only model: no upload, the prompt is one of the options."""
+    assert job.sep_type is not None and job.output_format is not None
+    try:
+        created = context.client.create_without_upload(
+            sep_type=job.sep_type,
+            options=job.options,
+            output_format=OutputFormat(job.output_format),
+            catalog=context.catalog.algorithms,
+        )
+    except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
+        return _upload_failed(context, job, error)
+    submitted = context.store.transition(
+        job.id,
+        JobState.SUBMITTED,
+        expected=JobState.UPLOADING,
+        separation_hash=created.hash,
+        server=created.server,
+        remote_status=RemoteStatus.WAITING.value,
+        polls=0,
+        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        reason=None,
+    )
+    context.feed.bump()
+    log.info("job_submitted", job=job.id, prompt_file=Path(job.source_path).name)
+    return submitted
+
+
 def _changed_during_upload(context: Context, job: JobRecord) -> JobRecord:
     reason = (
         "the file changed while it was being uploaded; MVSEP may have received a mix of old "
@@ -97,7 +175,7 @@ def _changed_during_upload(context: Context, job: JobRecord) -> JobRecord:
 def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> JobRecord:
     now = context.clock()
     if isinstance(error, errors.InputError):
-        if not Path(job.source_path).exists():
+        if job.input_kind in ("file", "matchering") and not Path(job.source_path).exists():
             return context.fail(job, "the file was removed before it could be uploaded")
         return context.fail(job, str(error))
     verdict = lifecycle.judge_error(error)
@@ -231,7 +309,7 @@ def _find_upload(
         )
         if other.separation_hash
     }
-    name = Path(job.source_path).name
+    name = upload_name(job)
     named: list[tuple[float, HistoryEntry]] = []
     unnamed: list[tuple[float, HistoryEntry]] = []
     for entry in entries:
@@ -256,6 +334,17 @@ def _find_upload(
     return None
 
 
+def upload_name(job: JobRecord) -> str:
+    """The file name MVSEP saw for a job (its hash carries a slug of it): the file's, the
+    target's, the link's last path part, or the prompt's first words."""
+    if job.input_kind == "url":
+        path = urlsplit(str(job.input.get("url", ""))).path
+        return PurePosixPath(unquote(path)).name or "remote-audio"
+    if job.input_kind == "prompt":
+        return str(job.input.get("prompt", ""))[:60] + ".wav"
+    return Path(job.source_path).name
+
+
 def _parse_time(text: str | None) -> float | None:
     if not text:
         return None
@@ -267,7 +356,8 @@ def _parse_time(text: str | None) -> float | None:
 
 def poll(context: Context, job: JobRecord) -> JobRecord:
     """Ask MVSEP how a submitted job stands; record its queue position or move it on."""
-    assert job.separation_hash is not None
+    if job.separation_hash is None:
+        return _poll_remote(context, job)
     now = context.clock()
     try:
         status = context.client.get_separation(job.separation_hash, server=job.server)
@@ -333,6 +423,54 @@ def poll(context: Context, job: JobRecord) -> JobRecord:
     ):
         context.feed.bump()
     return updated
+
+
+def _poll_remote(context: Context, job: JobRecord) -> JobRecord:
+    """A link MVSEP is fetching: ask get-remote until it names the real job."""
+    assert job.remote_hash is not None
+    now = context.clock()
+    try:
+        status = context.client.get_remote(job.remote_hash, server=job.server)
+    except errors.MvsepError as error:
+        verdict = lifecycle.judge_error(error)
+        if isinstance(error, errors.NotFoundError):
+            return _not_found(context, job, now)
+        delay = lifecycle.retry_delay(min(job.polls + 1, 8), rng=context.rng)
+        return context.store.update_progress(
+            job.id,
+            polls=job.polls + 1,
+            next_attempt_at=now + delay,
+            reason=f"checking MVSEP failed ({verdict.reason}); trying again",
+        )
+    if status.status is RemoteStatus.FAILED:
+        return context.fail(
+            job, f"MVSEP could not fetch the link: {status.message or 'no reason given'}"
+        )
+    if status.separation_hash:
+        found = context.store.set_separation_hash(job.id, status.separation_hash)
+        context.store.update_progress(job.id, next_attempt_at=now, reason=None)
+        context.feed.bump()
+        log.info("link_fetched", job=job.id, note="MVSEP has the audio; following its job")
+        return found
+    if status.status is RemoteStatus.NOT_FOUND:
+        return _not_found(context, job, now)
+    delay = lifecycle.poll_delay(
+        job.polls,
+        status.status,
+        queue_position=status.current_order,
+        rng=context.rng,
+        first=context.settings.poll_first_seconds,
+        maximum=context.settings.poll_max_seconds,
+    )
+    return context.store.update_progress(
+        job.id,
+        remote_status="fetching" if status.status is RemoteStatus.UNKNOWN else status.raw_status,
+        queue_count=status.queue_count,
+        current_order=status.current_order,
+        polls=job.polls + 1,
+        next_attempt_at=now + delay,
+        reason=None,
+    )
 
 
 def _not_found(context: Context, job: JobRecord, now: float) -> JobRecord:

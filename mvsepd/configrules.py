@@ -1,0 +1,156 @@
+"""The rules of a configuration that its schema cannot express, and advice about valid ones.
+
+Domain layer. ``logical_problems`` finds what makes a configuration unusable (a folder naming
+no preset or chain, nested hot folders, stems written into a watched tree, a reference inside
+its own folder); ``advice`` what is valid but most likely not meant (lossy stems converted).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from mvsepd import naming
+from mvsepd.config import Config, FolderConfig
+from mvsepd.models import OutputFormat
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def advice(config: Config) -> list[str]:
+    """Warnings about a valid configuration that will not do what its user most likely wants."""
+    notes: list[str] = []
+    lossy = {OutputFormat.MP3: "mp3", OutputFormat.M4A: "m4a"}
+    for index, folder in enumerate(config.folders):
+        if config.stem_settings(folder).conform != "source":
+            continue
+        for name in folder.preset_names:
+            preset = config.presets.get(name)
+            if preset is None or preset.output_format not in lossy:
+                continue
+            notes.append(
+                f"folders[{index}] ({folder.path}): preset {name!r} asks MVSEP for "
+                f"{lossy[preset.output_format]}, which is lossy; its stems are converted to "
+                "the source's format anyway, so ask for flac24 (lossless, and as small as "
+                "MVSEP's lossless formats get)"
+            )
+    return notes
+
+
+def logical_problems(config: Config) -> list[Problem]:
+    """Return every rule the schema cannot express that the config breaks, with its key path."""
+    problems = _chain_problems(config)
+    roots = [_absolute(folder.path) for folder in config.folders]
+    for index, folder in enumerate(config.folders):
+        problems.extend(_folder_problems(config, index, folder, roots))
+    if not _is_loopback(config.daemon.status_host) and not config.daemon.allow_remote_status:
+        problems.append(
+            (
+                ("daemon", "status_host"),
+                f"{config.daemon.status_host} is not a loopback address; the status API would "
+                "be reachable from the network. Use 127.0.0.1, or set allow_remote_status: true",
+            )
+        )
+    return problems
+
+
+def _chain_problems(config: Config) -> list[Problem]:
+    problems: list[Problem] = []
+    for name in config.chains:
+        if name in config.presets:
+            problems.append(
+                (("chains", name), f'"{name}" is both a preset and a chain; rename one')
+            )
+    for name, chain in config.chains.items():
+        for step_index, step in enumerate(chain.steps):
+            if step.preset is not None and step.preset not in config.presets:
+                problems.append(
+                    (
+                        ("chains", name, "steps", step_index, "preset"),
+                        f'no preset named "{step.preset}"; known: '
+                        f"{', '.join(sorted(config.presets)) or 'none defined'}",
+                    )
+                )
+    return problems
+
+
+def _folder_problems(
+    config: Config, index: int, folder: FolderConfig, roots: list[Path]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    known_presets = ", ".join(sorted([*config.presets, *config.chains])) or "none defined"
+    where: tuple[str | int, ...] = ("folders", index)
+    for preset_name in folder.preset_names:
+        if preset_name not in config.presets and preset_name not in config.chains:
+            problems.append(
+                (
+                    (*where, "preset"),
+                    f'no preset or chain named "{preset_name}"; known: {known_presets}',
+                )
+            )
+    if folder.reference is not None:
+        reference = _absolute(folder.reference)
+        if naming.is_within(reference, roots[index]):
+            problems.append(
+                (
+                    (*where, "reference"),
+                    f"{reference} lies inside the folder it is the reference for; it would "
+                    "be taken as a target too; keep it outside",
+                )
+            )
+    for other_index, other in enumerate(roots):
+        if other_index == index:
+            continue
+        if roots[index] == other and other_index < index:
+            problems.append(((*where, "path"), f"the same folder as folders[{other_index}]"))
+        elif naming.is_within(roots[index], other) and roots[index] != other:
+            problems.append(
+                (
+                    (*where, "path"),
+                    f"lies inside folders[{other_index}] ({other}); hot folders may not nest",
+                )
+            )
+    output_root = _absolute(folder.output_root())
+    for other_index, other in enumerate(roots):
+        if naming.is_within(output_root, other):
+            problems.append(
+                (
+                    (*where, "output"),
+                    f"stems would be written to {output_root}, inside the watched folder "
+                    f"folders[{other_index}] ({other}); choose a place outside it",
+                )
+            )
+    problems.extend(_move_problems(folder, where, roots))
+    return problems
+
+
+def _move_problems(
+    folder: FolderConfig, where: tuple[str | int, ...], roots: list[Path]
+) -> list[Problem]:
+    if folder.after_success != "move":
+        return []
+    if folder.move_to is None:
+        return [((*where, "move_to"), "after_success: move needs move_to")]
+    target = _absolute(folder.move_to)
+    return [
+        ((*where, "move_to"), f"{target} lies inside the watched folder folders[{other_index}]")
+        for other_index, other in enumerate(roots)
+        if naming.is_within(target, other)
+    ]
+
+
+def _absolute(path: Path) -> Path:
+    expanded = path.expanduser()
+    try:
+        return expanded.resolve()
+    except OSError:
+        return expanded.absolute()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
