@@ -20,6 +20,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "exits": (0, "leaf"),
     "config": (1, "domain"),
     "configfile": (1, "domain"),
+    "configrules": (1, "domain"),
+    "chains": (1, "domain"),
     "lifecycle": (1, "domain"),
     "presets": (1, "domain"),
     "cost": (1, "domain"),

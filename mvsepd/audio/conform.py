@@ -302,8 +302,11 @@ def _read(stream: Aligned, stem: StemFile, frames: int = _BLOCK) -> np.ndarray:
 
 
 def _measure_lag(layout: _Layout, source_path: Path, stems: Sequence[StemFile]) -> align.Lag:
-    """The lag of Σ stems against the source, on the first windows where the source sounds."""
-    width, margin = align.WINDOW, align.MAX_LAG
+    """The lag of Σ stems against the source, on the first windows where the source sounds
+    (a short source is compared whole, with a search as wide as a quarter of it)."""
+    frames = layout.source.frames
+    width = min(align.WINDOW, frames)
+    margin = min(align.MAX_LAG, max(1, frames // 4))
     mono = _Layout(layout.source, layout.target, 1)
     with contextlib.ExitStack() as stack:
         source_stream = mono.aligned(stack.enter_context(decode.open_reader(source_path)))
@@ -328,7 +331,9 @@ def _measure_lag(layout: _Layout, source_path: Path, stems: Sequence[StemFile]) 
             following = stem_sum()
             if not align.is_silent(reference):
                 candidate = np.concatenate([previous[-margin:], current, following[:margin]])
-                found = align.find_lag(reference, candidate[: reference.size + 2 * margin])
+                found = align.find_lag(
+                    reference, candidate[: reference.size + 2 * margin], max_lag=margin
+                )
                 if found.confidence >= align.MIN_CONFIDENCE:
                     return found
                 best = max(best, found, key=lambda lag: lag.confidence)

@@ -21,6 +21,7 @@ multipliers / 60)``, at least 1 [DOC formula].
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -289,6 +290,7 @@ class Admission:
                 tags=None,
                 input_path=input_path,
                 input_size=0 if input_file is None else input_file.size,
+                input_sha256="" if input_path is None else _sha256(input_path),
                 kind=kind,
                 gain=gain,
                 fail_message=FAULT_FAILURE if fail else (None if info else UNREADABLE),
@@ -327,3 +329,11 @@ def _extension_for(info: AudioInfo | None) -> str:
     return {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "MP3": "mp3", "OGG": "ogg"}.get(
         info.container, "wav"
     )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -335,6 +335,7 @@ class JobStore:
             files=tuple(job.targets) if job.status == DONE else (),
             input_name=None if job.input_path is None else job.input_path.name,
             input_size=job.input_size,
+            input_sha256=job.input_sha256,
             tags=job.tags,
             removed=job.removed,
             expired=job.expired,

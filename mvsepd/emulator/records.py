@@ -43,6 +43,9 @@ class Job:
     tags: dict[str, Any] | None
     input_path: Path | None = None
     input_size: int = 0
+    #: SHA-256 of the bytes received for the job's file (the target of a matchering pair);
+    #: empty for jobs without an upload. An emulator record for tests, not on the wire.
+    input_sha256: str = ""
     kind: str = "single_upload"
     gain: float = 1.0
     fail_message: str | None = None
@@ -95,6 +98,7 @@ class JobSnapshot:
     files: tuple[StemTarget, ...]
     input_name: str | None
     input_size: int
+    input_sha256: str
     tags: dict[str, Any] | None
     removed: bool
     expired: bool

@@ -202,9 +202,13 @@ class Context:
 
         Whatever the job had staged goes: a failed job leaves no half-fetched files behind.
         """
+        # Staged files go first: once the job reads "failed", nothing of it is left.
+        outputs.discard(outputs.staging_dir(self.output_root(job), job.id))
+        for delivery in self.store.deliveries(job.id):
+            root = self.output_root_of(delivery.folder_path)
+            outputs.discard(outputs.delivery_staging_dir(root, delivery.id))
         failed = self.store.transition(job.id, JobState.FAILED, reason=reason)
         self.store.fail_deliveries_of(job.id, reason)
-        outputs.discard(outputs.staging_dir(self.output_root(job), job.id))
         self.feed.bump()
         log.warning("job_failed", job=job.id, file=Path(job.source_path).name, reason=reason)
         return failed

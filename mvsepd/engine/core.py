@@ -64,6 +64,7 @@ class Engine:
         no credits) unless the folder says ``existing_files: process``.
         """
         store = self.context.store
+        deliver.sweep_work_dir(self.context)
         for folder in self.context.folders.values():
             self._sweep_staging(folder.output_root)
             key = str(folder.path)

@@ -116,9 +116,10 @@ def fulfil(
         # delivery was marked done: mark it now instead of placing the stems again.
         if plan.staging_dir != downloads:
             outputs.discard(plan.staging_dir)
+        names = [str(item.get("name")) for item in earlier.get("outputs", [])]
         log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
     else:
-        _stage_and_finalize(context, job, placement, files, downloads, algorithm)
+        names = _stage_and_finalize(context, job, placement, files, downloads, algorithm)
     if placement.step is not None and placement.chain is not None:
         _feed_next_steps(context, job, placement, files, downloads)
     done = context.store.finish_delivery(
@@ -127,7 +128,7 @@ def fulfil(
     if plan.staging_dir != downloads:
         outputs.discard(plan.staging_dir)
     if placement.chain is not None:
-        _finish_chain_run(context, done, placement.chain)
+        _finish_chain_run(context, done, placement.chain, finishing=job.id)
     context.feed.bump()
     log.info(
         "stems_ready",
@@ -135,6 +136,7 @@ def fulfil(
         file=Path(delivery.source_path).name,
         folder=str(plan.manifest.parent),
         step=delivery.step or None,
+        stems=names,
     )
     return done
 
@@ -146,7 +148,7 @@ def _stage_and_finalize(
     files: Sequence[ResultFile],
     downloads: Path,
     algorithm: str | None,
-) -> None:
+) -> list[str]:
     plan, layout, delivery = placement.plan, placement.layout, placement.delivery
     outputs.prepare(plan)
     placed = outputs.already_placed(plan)
@@ -172,7 +174,8 @@ def _stage_and_finalize(
     manifest = manifest_of(context, job, delivery, algorithm, original)
     if report is not None:
         manifest["conform"] = report
-    outputs.finalize(plan, manifest, on_collision=placement.collision)
+    written = outputs.finalize(plan, manifest, on_collision=placement.collision)
+    return [item.path.name for item in written]
 
 
 #: The live phase while stems are checked and brought to their source's format.
@@ -248,6 +251,14 @@ def _feed_next_steps(
         child = placement.chain.step(child_id)
         preset = child.preset
         content = intermediate.stem
+        keys = DeliveryKeys(
+            delivery.folder_path,
+            delivery.source_path,
+            placement.chain.name,
+            placement.chain.name,
+            child_id,
+            delivery.id,
+        )
         job_input: dict[str, Any] = {
             "chain": placement.chain.name,
             "step": child_id,
@@ -269,15 +280,10 @@ def _feed_next_steps(
             input_json=json.dumps(job_input, ensure_ascii=False),
             parent_job_id=job.id,
             from_stem=label,
-            delivery=DeliveryKeys(
-                delivery.folder_path,
-                delivery.source_path,
-                placement.chain.name,
-                placement.chain.name,
-                child_id,
-                delivery.id,
-            ),
+            delivery=keys,
         )
+        if not created:
+            context.store.add_delivery(child_job.id, keys)
         log.info(
             "chain_step_ready" if created else "chain_step_known",
             job=child_job.id,
@@ -300,7 +306,9 @@ def _keep_intermediate(context: Context, download: Path) -> Path:
     return target
 
 
-def _finish_chain_run(context: Context, delivery: DeliveryRecord, chain: ChainPlan) -> None:
+def _finish_chain_run(
+    context: Context, delivery: DeliveryRecord, chain: ChainPlan, *, finishing: int
+) -> None:
     """Once every step of a chain run is placed: its manifest (each step with its MVSEP hash,
     credits and lineage), and the work folder's stems no unfinished job needs any more."""
     run = [
@@ -345,12 +353,13 @@ def _finish_chain_run(context: Context, delivery: DeliveryRecord, chain: ChainPl
         outputs.write_json(directory / outputs.MANIFEST_NAME, document)
     except OSError as error:
         log.warning("chain_manifest_unwritable", folder=str(directory), error=str(error))
-    _sweep_work_dir(context)
+    sweep_work_dir(context, finishing=finishing)
     log.info("chain_done", chain=chain.name, file=Path(delivery.source_path).name, steps=len(steps))
 
 
-def _sweep_work_dir(context: Context) -> None:
-    """Remove feeding stems whose jobs are all over."""
+def sweep_work_dir(context: Context, *, finishing: int | None = None) -> None:
+    """Remove feeding stems whose jobs are all over (``finishing``: a job placing its last
+    delivery now, over once it returns)."""
     try:
         entries = list(context.work_dir.iterdir())
     except OSError:
@@ -358,7 +367,7 @@ def _sweep_work_dir(context: Context) -> None:
     needed = {
         Path(job.source_path).name
         for job in context.store.jobs()
-        if job.parent_job_id is not None and not job.state.terminal
+        if job.parent_job_id is not None and not job.state.terminal and job.id != finishing
     }
     for entry in entries:
         if entry.name not in needed and not entry.name.startswith("."):
@@ -489,7 +498,7 @@ def _place_copies(
         "source": {"path": str(source), "sha256": job.content_sha256},
         "copied_from": {"job_id": job.id, "folder": sibling.output_dir},
     }
-    outputs.finalize(plan, document, on_collision=collision)
+    written = outputs.finalize(plan, document, on_collision=collision)
     done = context.store.finish_delivery(
         delivery.id, DeliveryState.DONE, output_dir=str(plan.manifest.parent)
     )
@@ -499,6 +508,7 @@ def _place_copies(
         job=job.id,
         file=source.name,
         folder=str(plan.manifest.parent),
+        stems=[item.path.name for item in written],
         note=f"the same input with the same preset as job {job.id}: its stems, no new job",
     )
     return done

@@ -112,14 +112,17 @@ def _make(context: Context, request: sources.JobRequest) -> tuple[JobRecord, boo
         job=job.id,
         state=job.state.value,
         note=(
-            "same input with the same preset: not submitted again; its stems are placed here too"
-            if added
-            else "same input with the same preset; not submitted again"
+            f"same {_what(request.kind)} with the same preset: not submitted again"
+            + ("; its stems are placed here too" if added else "")
         ),
     )
     if added:
         context.feed.bump()
     return job, False
+
+
+def _what(kind: str) -> str:
+    return {"url": "link", "prompt": "prompt", "matchering": "pair"}.get(kind, "audio")
 
 
 def _refuse(

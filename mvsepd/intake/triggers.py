@@ -185,7 +185,8 @@ def check_url(url: str, *, where: str, allow_loopback: bool = False) -> str:
     host = (parts.hostname or "").casefold()
     if not host:
         raise InputError(f"{where}: the link {text[:200]!r} names no host", field="url")
-    if not allow_loopback and _is_local(host):
+    locality = _locality(host)
+    if locality == "private" or (locality == "loopback" and not allow_loopback):
         raise InputError(
             f"{where}: the link points at this machine or its network ({host}); MVSEP fetches "
             "links from the internet, so it cannot reach it",
@@ -266,14 +267,20 @@ def _webloc_url(path: Path) -> str:
     return url.strip()
 
 
-def _is_local(host: str) -> bool:
+def _locality(host: str) -> str | None:
+    """ "loopback" for this machine, "private" for its networks, None for the internet. A
+    loopback link is fetched only by an MVSEP on this machine (the emulator, in tests)."""
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
+        return "loopback"
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
+        return None
+    if address.is_loopback:
+        return "loopback"
+    if address.is_private or address.is_link_local or address.is_unspecified:
+        return "private"
+    return None
 
 
 def _option_text(value: object) -> str:

@@ -166,8 +166,8 @@ class JobStore(DeliveryCalls):
     ) -> tuple[JobRecord, bool]:
         """Return the job with this identity and whether it was created now (as ``discovered``).
 
-        In the same transaction the job gets the delivery ``delivery`` names (by default: its
-        folder and source, no chain), if it has no such delivery yet.
+        A new job gets, in the same transaction, its first delivery: ``delivery`` (by default
+        its folder and source, no chain). An existing job's new places are ``add_delivery``'s.
         """
         now = self._clock()
         with self._transaction() as connection:
@@ -177,7 +177,6 @@ class JobStore(DeliveryCalls):
             ).fetchone()
             keys = delivery or DeliveryKeys(folder_path, source_path, preset_name)
             if row is not None:
-                self._insert_delivery(connection, int(row["id"]), keys, now)
                 return records.job_from_row(row), False
             cursor = connection.execute(
                 """INSERT INTO jobs (content_sha256, preset_fingerprint, preset_name, folder_path,

@@ -62,6 +62,9 @@ def _changes_during_upload(harness: Harness) -> str:
     return harness.shown_reason(first)
 
 
+STEMS = ("Bass", "Drums", "Instrumental", "Other", "Vocals")
+
+
 def _same_audio_twice(harness: Harness) -> str:
     data = wav_bytes(0.2, seed=5)
     harness.drop("take.wav", data)
@@ -74,9 +77,11 @@ def _same_audio_twice(harness: Harness) -> str:
         message="the copy to be looked at",
     )
     assert record.verdict == "duplicate"
+    # A duplicate is no job of its own, and not paid again; it gets the first result's stems.
+    wait_until(lambda: "stems_copied" in harness.log.text(), 10, message="the copies")
     assert setup.server.state.create_count(setup.token) == 1
-    # A duplicate is no job of its own: the log is where it is said.
-    wait_until(lambda: "already_known" in harness.log.text(), 5, message="the log line")
+    copies = sorted(path.name for path in (setup.outputs / "take copy").iterdir())
+    assert copies == sorted([f"take copy - {stem}.wav" for stem in STEMS] + ["manifest.json"])
     return harness.log.text()
 
 
@@ -155,7 +160,7 @@ AUDIO: list[Case] = [
     Case(
         "same-content-two-names",
         "the same audio saved under a second name",
-        "same audio with the same preset; not submitted again",
+        "same audio with the same preset: not submitted again; its stems are placed here too",
         _same_audio_twice,
     ),
     Case(

@@ -136,8 +136,8 @@ def _hard_links(harness: Harness) -> str:
     )
     assert record.verdict == "duplicate"
     setup = harness.setup
+    wait_until(lambda: "stems_copied" in harness.log.text(), 10, message="the copies")
     assert setup.server.state.create_count(setup.token) == 1
-    wait_until(lambda: "already_known" in harness.log.text(), 5, message="the log line")
     return harness.log.text()
 
 
@@ -227,7 +227,7 @@ FILES: list[Case] = [
     Case(
         "hard-links",
         "a second hard link to a file already processed",
-        "same audio with the same preset; not submitted again",
+        "same audio with the same preset: not submitted again; its stems are placed here too",
         _hard_links,
     ),
     Case(
