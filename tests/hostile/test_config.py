@@ -78,7 +78,8 @@ CONFIG: list[ConfigCase] = [
     ConfigCase(
         "unknown-top-level-key",
         "`folder:` for `folders:`",
-        "folder: unknown key; known keys: account, chains, daemon, defaults, folders, limits, presets",
+        "folder: unknown key; known keys: account, chains, daemon, defaults, folders, limits, "
+        "presets",
         lambda base: PRESETS + f'folder:\n  - path: "{base / "Hot"}"\n',
     ),
     ConfigCase(
