@@ -281,8 +281,8 @@ def file_options(
             raise PresetProblem("prompt: it is empty; write the text to speak or generate from")
         if len(prompt) > PROMPT_MAX_CHARACTERS:
             raise PresetProblem(
-                f"prompt: {len(prompt)} characters, more than the {PROMPT_MAX_CHARACTERS} "
-                "mvsepd sends; shorten it or split it into several files"
+                f"prompt: {len(prompt)} characters (trimmed), more than the "
+                f"{PROMPT_MAX_CHARACTERS} mvsepd sends; shorten it or split it into several files"
             )
         chosen[preset.prompt_field] = prompt
     return chosen

@@ -46,6 +46,8 @@ def ingest(context: Context, ready: ReadyFile) -> list[JobRecord]:
     if folder is None:
         return []
     with _folder_lock(folder.path):
+        # Recorded first: a partner this file completes (a reference, a sidecar) sees it.
+        _record(context, folder.path, ready, None, None, "checking")
         try:
             outcomes = sources.requests_for(context, folder, ready)
         except FileNotFoundError:
