@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mvsepd import config as config_model
+from mvsepd.chains import plan_chain
 from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
@@ -19,7 +20,7 @@ from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import Algorithm, AlgorithmScope
-from mvsepd.presets import PresetProblem, resolve
+from mvsepd.presets import InputKind, PresetProblem, resolve
 
 STARTER = """# mvsepd configuration (written by `mvsepd config init`).
 # Every option is described in config.example.yaml in mvsepd's source, and
@@ -87,11 +88,20 @@ def check(config_path: Path | None, offline: bool) -> None:
     except ConfigError as error:
         problems.extend(error.problems)
     catalog = None if offline else _catalog(loaded.paths.catalog_cache, loaded.config)
-    for name, preset in loaded.config.preset_specs().items():
+    specs = loaded.config.preset_specs()
+    for name, preset in specs.items():
         try:
-            resolve(preset, catalog)
+            resolve(preset, catalog, kinds=frozenset(InputKind), text_from_file=True)
         except PresetProblem as problem:
             problems.append(f"presets.{name}.{problem}")
+    for name, chain in loaded.config.chains.items():
+        try:
+            plan = plan_chain(name, chain, specs, catalog)
+        except PresetProblem as problem:
+            problems.append(str(problem))
+            continue
+        for advice in plan.advice:
+            say(f"note: {advice}")
     for folder in loaded.config.folders:
         if not folder.path.expanduser().is_dir():
             say(f"note: {folder.path} does not exist yet; it is watched once it does")

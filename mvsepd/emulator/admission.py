@@ -44,6 +44,7 @@ from mvsepd.emulator.probe import AudioInfo, decode_with_ffmpeg, getid3_tags, pr
 from mvsepd.emulator.render import StemTarget, matchering_gain
 from mvsepd.emulator.settings import EmulatorSettings
 from mvsepd.emulator.storage import Storage
+from mvsepd.emulator.transcripts import result_kind
 
 QUEUE_FULL = "You already have unprocessed file in queue. Please wait before adding new file!"
 PREMIUM_ONLY = "Seperation type is unavailable until you purchase premium membership"
@@ -305,7 +306,7 @@ class Admission:
         algorithm = order.algorithm
         algo_slug = algorithm_slug(algorithm.name)
         number = algorithm.model_number(order.chosen)
-        extension = order.output_format.extension
+        extension = result_kind(algorithm.name) or order.output_format.extension
         targets = []
         for key, label in algorithm.outputs(order.chosen).items():
             stem = slugify(key, fallback="stem")

@@ -36,6 +36,7 @@ from mvsepd.emulator.records import (
 )
 from mvsepd.emulator.render import render
 from mvsepd.emulator.settings import EmulatorSettings
+from mvsepd.emulator.transcripts import MIDI, result_kind, write_midi, write_text
 
 __all__ = [
     "ACTIVE",
@@ -263,17 +264,25 @@ class JobStore:
         job.finished_at = at
         self._free_slots.append(at)
 
+    def _write_results(self, job: Job) -> None:
+        kind = result_kind(job.algorithm.name)
+        if kind is not None:
+            for target in job.targets:
+                (write_midi if kind == MIDI else write_text)(target.path, job.duration)
+            return
+        render(
+            job.source_path,
+            job.targets,
+            job.output_format,
+            block_frames=self._settings.render_block_frames,
+            ffmpeg=self._ffmpeg,
+            gain=job.gain,
+            output_rate=self._settings.output_rate,
+        )
+
     def _render(self, job: Job) -> None:
         try:
-            render(
-                job.source_path,
-                job.targets,
-                job.output_format,
-                block_frames=self._settings.render_block_frames,
-                ffmpeg=self._ffmpeg,
-                gain=job.gain,
-                output_rate=self._settings.output_rate,
-            )
+            self._write_results(job)
         except Exception as error:  # noqa: BLE001 - any failure of the fake model fails the job
             with self.lock:
                 job.render_state = "error"

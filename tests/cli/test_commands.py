@@ -112,6 +112,32 @@ presets:
     assert "presets.good" not in err
 
 
+def test_config_check_proves_chains_and_says_where_two_steps_could_be_one(
+    home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / "config.yaml"
+    base = f"""account: {{server: "{emulator.url}", token: AbCdEfGhIjKlMnOpQrStUvWxYz0123}}
+presets:
+  speech: {{sep_type: 115}}
+chains:
+  kit:
+    steps:
+      - {{id: drums, sep_type: 44}}
+      - {{id: parts, from: drums/Drums, sep_type: 37, options: {{add_opt2: "Use as is"}}}}
+"""
+    path.write_text(base)
+    path.chmod(0o600)
+    assert main(["config", "check", "--config", str(path)]) == 0
+    captured = capsys.readouterr()
+    # A text-only model is a valid preset (for a folder of prompts).
+    assert "presets.speech" not in captured.err
+    assert "could be one MVSEP job" in captured.out
+    path.write_text(base.replace("drums/Drums", "drums/Vocals"))
+    assert main(["config", "check", "--config", str(path)]) == 78
+    err = capsys.readouterr().err
+    assert "chains.kit.steps[1] (parts): from 'drums/Vocals': step 'drums' makes no stem" in err
+
+
 def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "schema"]) == 0
     schema = json.loads(capsys.readouterr().out)

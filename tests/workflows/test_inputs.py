@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conform.material import Source, write_source
-from tests.integration.support import wav_bytes
+from tests.integration.support import wait_until, wav_bytes
 from tests.workflows.support import daemon_for, done, folder_config, settle, world
 
 
@@ -135,3 +135,35 @@ def test_matchering_pairs_and_a_reference_folder_make_matchering_creates(tmp_pat
         assert len(remote) == 3 and {job.kind for job in remote} == {"matchering_upload"}
         assert sorted(p.name for p in (place.stems_of("Pairs")).iterdir()) == ["Song"]
         assert sorted(p.name for p in place.stems_of("Album").iterdir()) == ["Track 0", "Track 1"]
+
+
+def test_midi_results_are_placed_with_their_own_extension_untouched(tmp_path: Path) -> None:
+    with world(tmp_path) as place:
+        hot = place.folder("Piano")
+        body = "presets:\n  midi: {sep_type: 114}\nfolders:\n" + folder_config(hot, "midi")
+        with daemon_for(place, body) as daemon:
+            write_source(hot, Source("Etude", 48000, 2, "PCM_24"), seed=14)
+            done(settle(daemon, 1))
+        (job,) = place.remote_jobs()
+        placed = place.stems_of("Piano") / "Etude" / "Etude - Result.mid"
+        assert placed.read_bytes().startswith(b"MThd")
+        assert placed.read_bytes() == job.files[0].path.read_bytes()
+
+
+def test_a_voice_cloning_take_waits_for_its_text_and_sends_it(tmp_path: Path) -> None:
+    with world(tmp_path) as place:
+        hot = place.folder("Voices")
+        body = "presets:\n  clone: {sep_type: 103}\nfolders:\n" + folder_config(hot, "clone")
+        with daemon_for(place, body) as daemon:
+            write_source(hot, Source("Narrator", 44100, 1, "PCM_16"), seed=15)
+            wait_until(
+                lambda: daemon.store.source(str(hot), "Narrator.wav") is not None,
+                10,
+                message="the take to be seen",
+            )
+            assert daemon.store.jobs() == []  # it waits for its text
+            (hot / "Narrator.txt").write_text("Once upon a time.\n", encoding="utf-8")
+            (job,) = done(settle(daemon, 1))
+        (remote,) = place.remote_jobs()
+        assert remote.options["add_opt2"] == "Once upon a time."
+        assert job.input_kind == "file"
