@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mvsepd.chains import ChainPlan
 from mvsepd.engine import Engine
 from mvsepd.models import JobRecord, JobState
 from mvsepd.statusapi import words
@@ -77,22 +78,29 @@ class Picture:
         percent = transfer.percent() if transfer is not None else None
         uploading = job.state is JobState.UPLOADING
         downloading = job.state is JobState.DOWNLOADING
-        source = Path(job.source_path)
+        source = Path(str(job.input.get("root_path") or job.source_path))
         folder = Path(job.folder_path)
         try:
             relative = str(source.relative_to(folder))
         except ValueError:
             relative = source.name
+        summary = words.summary(job, transfer, paused=paused, now=self._clock())
+        chain, step = job.input.get("chain"), job.input.get("step")
+        position = self._step_position(str(chain), str(step)) if chain and step else None
+        if position is not None:
+            summary = f"step {position[0]} of {position[1]}: {step}, {summary}"
         return {
             "id": job.id,
             "folder": job.folder_path,
             "file": job.source_name,
             "relative_path": relative,
-            "source_path": job.source_path,
+            "source_path": str(source),
             "preset": job.preset_name,
             "state": job.state.value,
             "phase": words.phase(job),
-            "summary": words.summary(job, transfer, paused=paused, now=self._clock()),
+            "summary": summary,
+            "chain": chain,
+            "step": step,
             "remote_status": job.remote_status,
             "current_order": job.current_order,
             "queue_count": job.queue_count,
@@ -112,6 +120,15 @@ class Picture:
             "updated_at": job.updated_at,
             "finished_at": job.finished_at,
         }
+
+    def _step_position(self, chain: str, step: str) -> tuple[int, int] | None:
+        plan = self._context.chain(chain)
+        if not isinstance(plan, ChainPlan):
+            return None
+        for index, each in enumerate(plan.steps):
+            if each.id == step:
+                return index + 1, len(plan.steps)
+        return None
 
     def job_detail(self, job_id: int) -> dict[str, Any]:
         """One job with its separation hash and its history. StoreError if there is none."""
@@ -177,10 +194,12 @@ class Picture:
     # --- the whole picture --------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Everything a client shows, in one JSON object (see the README, "The status API")."""
+        """Everything a client shows, in one JSON object (see the README, "The status API").
+
+        A chain run is one line: its current step (``/v1/jobs`` lists every step)."""
         now = self._clock()
         context = self._context
-        jobs = self.jobs()
+        jobs = _one_line_per_chain(self.jobs())
         midnight = _local_midnight(now)
         done_today = sum(
             1
@@ -207,3 +226,29 @@ class Picture:
             "done_today": done_today,
             "jobs": jobs,
         }
+
+
+def _one_line_per_chain(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep, of each chain run's steps, the one at work (else the last one)."""
+    runs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    kept: list[dict[str, Any]] = []
+    for job in jobs:
+        if not job.get("chain"):
+            kept.append(job)
+            continue
+        key = (job["folder"], job["chain"], job["source_path"])
+        current = runs.get(key)
+        if current is None or _ahead(job, current):
+            runs[key] = job
+    kept.extend(runs.values())
+    return sorted(kept, key=lambda job: int(job["id"]))
+
+
+def _ahead(job: dict[str, Any], current: dict[str, Any]) -> bool:
+    """True when ``job`` says more about its run than ``current``: at work beats finished, a
+    later step beats an earlier one."""
+    working = job["phase"] not in ("done", "cancelled")
+    current_working = current["phase"] not in ("done", "cancelled")
+    if working != current_working:
+        return working
+    return int(job["id"]) > int(current["id"])

@@ -149,3 +149,25 @@ def test_a_kill_at_each_step_boundary_pays_no_step_twice(tmp_path: Path, boundar
         assert len(remote) == 3, [job.hash for job in remote]
         with JobStore(setup.paths.store_file) as store:
             _check_chain(place.stems_of("Vocal takes"), store, remote, "Lead")
+
+
+def test_status_shows_a_chain_as_one_line_with_its_current_step(tmp_path: Path) -> None:
+    from mvsepd.statusapi.picture import DaemonFacts, Picture
+
+    with world(tmp_path) as place:
+        hot = place.folder("Vocal takes")
+        with daemon_for(place, _body(hot)) as daemon:
+            write_source(hot, Source("Lead", 44100, 2, "PCM_16"), seed=8)
+            seen: set[str] = set()
+            picture = Picture(daemon.daemon.engine, DaemonFacts("test", 1, time.time()))
+
+            def finished() -> bool:
+                lines = [job for job in picture.status()["jobs"] if job["chain"]]
+                assert len(lines) <= 1, lines  # one line for the whole run
+                seen.update(str(job["summary"]) for job in lines)
+                return bool(lines) and lines[0]["step"] == "denoise" and lines[0]["phase"] == "done"
+
+            wait_until(finished, 60, message="the chain to finish", interval=0.01)
+        steps = {summary.split(",")[0] for summary in seen}
+        assert "step 1 of 3: split" in steps and "step 3 of 3: denoise" in steps
+        assert any(s.startswith("step 2 of 3: dereverb") for s in seen)
