@@ -6,7 +6,7 @@ MVSEP's stems to that format (``decode``, ``stream``, ``align`` and ``riff`` are
 ``demo`` writes the demo's track the way a DAW exports one.
 """
 
-from mvsepd.audio.conform import RESIDUAL_LABEL, ConformReport, StemFile, conform, verify
+from mvsepd.audio.conform import conform, verify
 from mvsepd.audio.formats import (
     Conform,
     SourceAudio,
@@ -16,6 +16,7 @@ from mvsepd.audio.formats import (
     describe,
 )
 from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
+from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
 
 __all__ = [
     "RESIDUAL_LABEL",

@@ -17,19 +17,18 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import structlog
 
-from mvsepd import errors, outputs
-from mvsepd.engine import deliver, fetch, ingest, remote
+from mvsepd import outputs
+from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, remote
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
+from mvsepd.engine.control import EngineControl
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
 from mvsepd.engine.workers import Workers
 from mvsepd.errors import IllegalTransitionError, MvsepdError, StoreError
 from mvsepd.intake import FileStat, Intake
 from mvsepd.models import DeliveryState, JobRecord, JobState
-from mvsepd.presets import PresetProblem
 from mvsepd.store import SourceRecord
 
 log = structlog.get_logger("mvsepd.engine")
@@ -44,7 +43,7 @@ PREMIUM_CONCURRENCY = 10
 _PENDING_TICK_SECONDS = 0.1
 
 
-class Engine:
+class Engine(EngineControl):
     """Drives jobs from finished files to stems in place."""
 
     def __init__(self, context: Context, intake: Intake) -> None:
@@ -64,7 +63,7 @@ class Engine:
         no credits) unless the folder says ``existing_files: process``.
         """
         store = self.context.store
-        deliver.sweep_work_dir(self.context)
+        chainrun.sweep_work_dir(self.context)
         for folder in self.context.folders.values():
             self._sweep_staging(folder.output_root)
             key = str(folder.path)
@@ -148,10 +147,6 @@ class Engine:
             sleep = min(sleep, max(0.0, due - self.context.clock()))
         return sleep
 
-    def wake(self) -> None:
-        """Make the next tick happen now (after a control request)."""
-        self._wake.set()
-
     def shutdown(self, timeout: float) -> bool:
         """Stop taking new work and wait up to ``timeout`` s; return True if all work ended."""
         self.context.stopping.set()
@@ -205,7 +200,7 @@ class Engine:
                 self._next_due = min(self._next_due or due, due)
                 continue
             self._workers.submit(
-                delivery.job_id, None, functools.partial(deliver.late_step, context, delivery)
+                delivery.job_id, None, functools.partial(late.late_step, context, delivery)
             )
 
     def _dispatch(self, job: JobRecord, now: float) -> bool:
@@ -225,7 +220,7 @@ class Engine:
         elif state is JobState.UPLOADING:
             if job.next_attempt_at is None or job.next_attempt_at <= now:
                 self._workers.submit(
-                    job.id, None, self._fresh(job, functools.partial(remote.reconcile, context))
+                    job.id, None, self._fresh(job, functools.partial(reconcile.reconcile, context))
                 )
         elif job.id in context.cancel_requested and job.separation_hash:
             self._workers.submit(job.id, None, functools.partial(self._cancel_now, job))
@@ -337,7 +332,7 @@ class Engine:
             self._transition(job, JobState.STABLE, reason=None)
 
     def _poll_then_fetch(self, job: JobRecord) -> None:
-        polled = remote.poll(self.context, job)
+        polled = polling.poll(self.context, job)
         if polled.state is JobState.DOWNLOADING and not self.context.stopping.is_set():
             fetch.download(self.context, polled)
         self._wake.set()
@@ -364,121 +359,3 @@ class Engine:
             slots = int(configured)
         limit = context.config.limits.max_concurrent_jobs
         return min(slots, limit) if limit is not None else slots
-
-    def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> None:
-        try:
-            self.context.store.transition(job.id, state, expected=job.state, **changes)
-        except (IllegalTransitionError, StoreError) as error:
-            log.debug("transition_skipped", job=job.id, error=str(error))
-            return
-        self.context.feed.bump()
-
-    # --- control (the status API calls these) -----------------------------------------------
-
-    def pause(self) -> None:
-        """Stop submitting new jobs (uploads in flight, polls and downloads go on)."""
-        self.context.store.set_flag("paused", "1")
-        self.context.feed.bump()
-        log.info("paused")
-
-    def resume(self) -> None:
-        """Submit jobs again."""
-        self.context.store.set_flag("paused", None)
-        self.context.feed.bump()
-        self.wake()
-        log.info("resumed")
-
-    @property
-    def paused(self) -> bool:
-        """True while submission is paused."""
-        return self.context.store.flag("paused") is not None
-
-    def retry(self, job_id: int) -> JobRecord:
-        """Start a failed, cancelled or done job again from ``stable`` (this spends credits)."""
-        job = self.context.store.get(job_id)
-        if not job.state.terminal and job.state is not JobState.HELD:
-            raise errors.InputError(
-                f"job {job_id} is {job.state.value}; only failed, cancelled, done or held "
-                "jobs can be retried",
-                field="job",
-            )
-        changes: dict[str, Any] = {
-            "reason": None,
-            "attempts": 0,
-            "separation_hash": None,
-            "remote_status": None,
-            "queue_count": None,
-            "current_order": None,
-            "finished_at": None,
-        }
-        # The preset may have been fixed since the job failed: use it as it is now.
-        preset = self.context.preset(job.preset_name)
-        if isinstance(preset, PresetProblem):
-            if job.sep_type is None:
-                raise errors.InputError(f"job {job_id}: preset {job.preset_name!r}: {preset}")
-        else:
-            changes.update(
-                sep_type=preset.sep_type,
-                options=dict(preset.options),
-                output_format=int(preset.output_format),
-            )
-        updated = self.context.store.transition(
-            job_id, JobState.STABLE, expected=job.state, **changes
-        )
-        self.context.store.reopen_deliveries_of(job_id)
-        self.context.feed.bump()
-        self.wake()
-        log.info("job_retried", job=job_id)
-        return updated
-
-    def cancel(self, job_id: int) -> str:
-        """Cancel a job; return what happened, in words.
-
-        A job waiting at MVSEP is cancelled there (its credits are refunded); one MVSEP already
-        works on cannot be, so mvsepd stops tracking it and says so.
-        """
-        job = self.context.store.get(job_id)
-        if job.state.terminal:
-            raise errors.InputError(f"job {job_id} is already {job.state.value}", field="job")
-        if not self._workers.claim(job_id):
-            # A worker has it now (an upload, a poll): it is cancelled as soon as that ends.
-            self.context.cancel_requested.add(job_id)
-            self.wake()
-            return "cancelling: mvsepd is talking to MVSEP about it; it stops right after"
-        try:
-            job = self.context.store.get(job_id)
-            if job.separation_hash and job.state in (
-                JobState.SUBMITTED,
-                JobState.DOWNLOADING,
-                JobState.RETRY_WAIT,
-            ):
-                return self._cancel_now(job)
-            if job.state is JobState.UPLOADING:
-                # An upload that was interrupted: it may exist at MVSEP; reconcile first.
-                self.context.cancel_requested.add(job_id)
-                return "cancelling: checking whether MVSEP received the upload first"
-            self._transition(job, JobState.CANCELLED, reason="cancelled by the user")
-            self.context.store.fail_deliveries_of(job_id, "cancelled by the user")
-            return "cancelled before it reached MVSEP"
-        finally:
-            self._workers.release(job_id)
-            self.wake()
-
-    def _cancel_now(self, job: JobRecord) -> str:
-        words = remote.cancel_remote(self.context, job)
-        self.context.cancel_requested.discard(job.id)
-        try:
-            self.context.store.transition(job.id, JobState.CANCELLED, reason=words)
-        except (IllegalTransitionError, StoreError) as error:
-            return f"could not cancel: {error}"
-        self.context.store.fail_deliveries_of(job.id, words)
-        self.context.feed.bump()
-        log.info("job_cancelled", job=job.id, detail=words)
-        return words
-
-    def rescan(self) -> int:
-        """Scan every folder now; return how many new files are being checked."""
-        found = self.intake.rescan()
-        self.context.feed.bump()
-        self.wake()
-        return found

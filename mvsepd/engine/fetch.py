@@ -15,7 +15,7 @@ import structlog
 
 from mvsepd import errors, lifecycle, outputs
 from mvsepd.config import FolderConfig
-from mvsepd.engine import deliver, stems
+from mvsepd.engine import deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
 from mvsepd.lifecycle import Outcome
 from mvsepd.models import (
@@ -70,11 +70,11 @@ def _place(
     downloads = outputs.staging_dir(context.output_root_of(primary.folder_path), job.id)
     waiting = [d for d in deliveries if d.state is DeliveryState.WAITING]
     placements = [
-        deliver.place_for(context, job, d, files, primary=d.id == primary.id) for d in waiting
+        placing.place_for(context, job, d, files, primary=d.id == primary.id) for d in waiting
     ]
     needed: set[int] = set()
     for placement in placements:
-        needed |= placement.layout.needed | deliver.fed_by(placement, files)
+        needed |= placement.layout.needed | placing.fed_by(placement, files)
     _fetch(context, job, files, sorted(needed), downloads, placements)
     for placement in placements:
         deliver.fulfil(context, job, placement, files, downloads, algorithm)
@@ -97,7 +97,7 @@ def _fetch(
     files: tuple[ResultFile, ...],
     needed: list[int],
     downloads: Path,
-    placements: list[deliver.Placement],
+    placements: list[placing.Placement],
 ) -> None:
     """Download each needed result not fetched yet (resumable ``.part`` files)."""
     outputs.make_staging(downloads)
@@ -122,7 +122,7 @@ def _fetch(
     context.clear_live(job.id)
 
 
-def _placed_already(placements: list[deliver.Placement], index: int) -> bool:
+def _placed_already(placements: list[placing.Placement], index: int) -> bool:
     """True when every delivery that needs result ``index`` has its stems prepared or placed
     (an interrupted attempt got that far; the download is not needed again)."""
     for placement in placements:

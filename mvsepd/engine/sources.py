@@ -26,11 +26,12 @@ from typing import Any
 
 from mvsepd import audio
 from mvsepd.chains import ChainPlan
+from mvsepd.engine import partners
 from mvsepd.engine.context import Context, FolderRuntime
+from mvsepd.engine.partners import Waiting
 from mvsepd.errors import InputError
 from mvsepd.hashing import file_sha256
 from mvsepd.intake import ReadyFile, triggers
-from mvsepd.models import AUDIO_EXTENSIONS
 from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, file_options
 from mvsepd.store import DeliveryKeys
 
@@ -56,14 +57,8 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """The file waits for a partner (``reason`` says which); its arrival makes the job."""
-
-    reason: str
-
-
 Outcome = JobRequest | Refusal | Waiting
+AUDIO, TARGET = partners.audio_partner, partners.target_partner
 
 
 def requests_for(context: Context, folder: FolderRuntime, ready: ReadyFile) -> list[Outcome]:
@@ -141,7 +136,7 @@ def _upload(
     path, name = ready.path, ready.path.name
     if triggers.is_link_file(name):
         link = triggers.read_link(path, allow_loopback=context.loopback_links_allowed)
-        sidecar = _sidecar_of(context, folder, path)
+        sidecar = partners.sidecar_of(context, folder, path)
         if isinstance(sidecar, Waiting):
             return sidecar
         remote_type = (sidecar.remote_type if sidecar else None) or link.remote_type
@@ -154,10 +149,14 @@ def _upload(
             )
             remote_type = sidecar.remote_type or triggers.remote_type_for(url)
             return _url_request(preset, preset_name, path, keys, url, remote_type)
-        return _partner_of(context, folder, ready, preset_name, preset, keys, _audio_partner)
+        return _partner_of(
+            context, folder, ready, preset_name, preset, keys, partners.audio_partner
+        )
     if triggers.is_text_file(name):
         if preset.text_from_file:
-            return _partner_of(context, folder, ready, preset_name, preset, keys, _audio_partner)
+            return _partner_of(
+                context, folder, ready, preset_name, preset, keys, partners.audio_partner
+            )
         found = triggers.text_as_url(triggers.read_text(path))
         if found is None:
             return Waiting("a text file that is not a link (ignored)")
@@ -174,13 +173,13 @@ def _audio_upload(
     preset: ResolvedPreset,
     keys: DeliveryKeys,
 ) -> Outcome:
-    sidecar = _sidecar_of(context, folder, path)
+    sidecar = partners.sidecar_of(context, folder, path)
     if isinstance(sidecar, Waiting):
         return sidecar
     prompt = sidecar.prompt if sidecar else None
     if preset.text_from_file and prompt is None:
         text_file = path.with_name(triggers.track_of(path.name) + triggers.TEXT_SUFFIX)
-        if not _is_ready(context, folder, text_file):
+        if not partners.is_ready(context, folder, text_file):
             return Waiting(f"waiting for {text_file.name}, the text {preset.algorithm_name} needs")
         prompt = triggers.read_text(text_file)
     extra = file_options(preset, sidecar.options if sidecar else {}, prompt=prompt)
@@ -230,18 +229,18 @@ def _prompt(
         sidecar = triggers.read_sidecar(path)
         options, prompt = sidecar.options, sidecar.prompt
         if prompt is None:
-            if not _exists(text_file):
+            if not partners.exists(text_file):
                 raise InputError(
                     f"{name}: no prompt: give prompt: in it, or a {text_file.name} beside it",
                     field="prompt",
                 )
-            if not _is_ready(context, folder, text_file):
+            if not partners.is_ready(context, folder, text_file):
                 return Waiting(f"waiting for {text_file.name}")
             prompt = triggers.read_text(text_file)
     else:
         prompt = triggers.read_text(path)
-        if _exists(sidecar_file):
-            if not _is_ready(context, folder, sidecar_file):
+        if partners.exists(sidecar_file):
+            if not partners.is_ready(context, folder, sidecar_file):
                 return Waiting(f"waiting for {sidecar_file.name}")
             sidecar = triggers.read_sidecar(sidecar_file)
             options = sidecar.options
@@ -249,7 +248,7 @@ def _prompt(
     extra = file_options(preset, options, prompt=prompt)
     resolved = preset.with_file_options(extra)
     identity = _digest("prompt", json.dumps(dict(sorted(extra.items())), ensure_ascii=False))
-    keys = DeliveryKeys(keys.folder_path, str(text_file if _exists(text_file) else path),
+    keys = DeliveryKeys(keys.folder_path, str(text_file if partners.exists(text_file) else path),
                         keys.preset_name, keys.chain, keys.step)  # fmt: skip
     return JobRequest(identity, resolved, preset_name, "prompt", path, keys, {"prompt": prompt})
 
@@ -273,14 +272,16 @@ def _matchering(
             field="reference",
         )
     if triggers.is_reference_name(name) or triggers.is_sidecar(name):
-        return _partner_of(context, folder, ready, preset_name, preset, keys, _target_partner)
-    sidecar = _sidecar_of(context, folder, path)
+        return _partner_of(
+            context, folder, ready, preset_name, preset, keys, partners.target_partner
+        )
+    sidecar = partners.sidecar_of(context, folder, path)
     if isinstance(sidecar, Waiting):
         return sidecar
     reference = folder.config.reference or (sidecar.reference if sidecar else None)
     if reference is not None:
         reference = reference.expanduser()
-        verdict = audio.check(reference) if _is_file(reference) else None
+        verdict = audio.check(reference) if partners.is_file(reference) else None
         if verdict is None or verdict.completeness is not audio.Completeness.COMPLETE:
             why = "does not exist" if verdict is None else verdict.reason
             raise InputError(
@@ -289,8 +290,8 @@ def _matchering(
                 field="reference",
             )
     else:
-        found = _reference_partner(path)
-        if found is None or not _is_ready(context, folder, found):
+        found = partners.reference_partner(path)
+        if found is None or not partners.is_ready(context, folder, found):
             wanted = found.name if found else f"{path.stem}{triggers.REFERENCE_MARK}.wav"
             return Waiting(f"waiting for its reference {wanted}")
         reference = found
@@ -307,38 +308,6 @@ def _matchering(
     )
 
 
-def _reference_partner(target: Path) -> Path | None:
-    for extension in AUDIO_EXTENSIONS:
-        for candidate in (extension, extension.upper()):
-            found = target.with_name(f"{target.stem}{triggers.REFERENCE_MARK}.{candidate}")
-            if _is_file(found):
-                return found
-    return None
-
-
-def _target_partner(partner: Path) -> Path | None:
-    track = triggers.track_of(partner.name)
-    if track.casefold().endswith(triggers.REFERENCE_MARK):
-        track = track[: -len(triggers.REFERENCE_MARK)]
-    return _first_audio(partner.parent, track, skip_references=True)
-
-
-def _audio_partner(partner: Path) -> Path | None:
-    return _first_audio(partner.parent, triggers.track_of(partner.name), skip_references=False)
-
-
-def _first_audio(folder: Path, track: str, *, skip_references: bool) -> Path | None:
-    for extension in AUDIO_EXTENSIONS:
-        for candidate in (extension, extension.upper()):
-            found = folder / f"{track}.{candidate}"
-            if _is_file(found) and not (skip_references and triggers.is_reference_name(found.name)):
-                return found
-    return None
-
-
-# --- partners --------------------------------------------------------------------------------
-
-
 def _partner_of(
     context: Context,
     folder: FolderRuntime,
@@ -351,43 +320,13 @@ def _partner_of(
     """A sidecar, text or reference arrived: if the file it goes with waits for it, that
     file's job is made now; otherwise the file's own arrival will read this one."""
     partner = find(ready.path)
-    if partner is None or not _is_ready(context, folder, partner):
+    if partner is None or not partners.is_ready(context, folder, partner):
         return Waiting(f"{ready.path.name} waits for the file it goes with")
-    stand_in = ReadyFile(folder.path, partner, _relative(folder, partner), ready.stat)
+    stand_in = ReadyFile(folder.path, partner, partners.relative(folder, partner), ready.stat)
     keys = DeliveryKeys(keys.folder_path, str(partner), keys.preset_name, keys.chain, keys.step)
     if preset.kind is InputKind.MATCHERING:
         return _matchering(context, folder, stand_in, preset_name, preset, keys)
     return _audio_upload(context, folder, partner, preset_name, preset, keys)
-
-
-def _sidecar_of(
-    context: Context, folder: FolderRuntime, path: Path
-) -> triggers.Sidecar | Waiting | None:
-    sidecar = path.with_name(triggers.track_of(path.name) + triggers.SIDECAR_SUFFIX)
-    if sidecar == path or not _exists(sidecar):
-        return None
-    if not _is_ready(context, folder, sidecar):
-        return Waiting(f"waiting for {sidecar.name} to be completely written")
-    return triggers.read_sidecar(sidecar)
-
-
-def _is_ready(context: Context, folder: FolderRuntime, path: Path) -> bool:
-    """True when the intake already found ``path`` complete and it is unchanged since."""
-    record = context.store.source(str(folder.path), _relative(folder, path))
-    if record is None:
-        return False
-    try:
-        status = path.stat()
-    except OSError:
-        return False
-    return record.size == status.st_size and record.mtime_ns == status.st_mtime_ns
-
-
-def _relative(folder: FolderRuntime, path: Path) -> str:
-    try:
-        return path.relative_to(folder.path).as_posix()
-    except ValueError:
-        return path.name
 
 
 def _digest(kind: str, text: str) -> str:
@@ -406,18 +345,3 @@ def refusal_identity(path: Path, preset_name: str) -> str:
 def partners_waiting(outcomes: Sequence[Outcome]) -> list[str]:
     """The reasons of the outcomes that wait (for the log)."""
     return [outcome.reason for outcome in outcomes if isinstance(outcome, Waiting)]
-
-
-def _exists(path: Path) -> bool:
-    """``path.exists()``, False where its name cannot even be looked up (too long)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:
-        return False

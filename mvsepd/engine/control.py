@@ -1,0 +1,153 @@
+"""What the status API asks of the engine: pause, resume, retry, cancel, rescan.
+
+A mixin of ``Engine``: every request changes jobs only through ``JobStore.transition`` and
+wakes the scheduler, so its effect is seen at once. A job a worker holds (an upload, a poll) is
+cancelled as soon as that step ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+
+from mvsepd import errors
+from mvsepd.engine import polling
+from mvsepd.engine.context import Context
+from mvsepd.engine.workers import Workers
+from mvsepd.errors import IllegalTransitionError, StoreError
+from mvsepd.intake import Intake
+from mvsepd.models import JobRecord, JobState
+from mvsepd.presets import PresetProblem
+
+log = structlog.get_logger("mvsepd.engine")
+
+
+class EngineControl:
+    """The control requests of ``Engine`` (which provides the parts named here)."""
+
+    context: Context
+    intake: Intake
+    _workers: Workers
+    _wake: threading.Event
+
+    def wake(self) -> None:
+        """Make the next tick happen now (after a control request)."""
+        self._wake.set()
+
+    def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> None:
+        try:
+            self.context.store.transition(job.id, state, expected=job.state, **changes)
+        except (IllegalTransitionError, StoreError) as error:
+            log.debug("transition_skipped", job=job.id, error=str(error))
+            return
+        self.context.feed.bump()
+
+    def pause(self) -> None:
+        """Stop submitting new jobs (uploads in flight, polls and downloads go on)."""
+        self.context.store.set_flag("paused", "1")
+        self.context.feed.bump()
+        log.info("paused")
+
+    def resume(self) -> None:
+        """Submit jobs again."""
+        self.context.store.set_flag("paused", None)
+        self.context.feed.bump()
+        self.wake()
+        log.info("resumed")
+
+    @property
+    def paused(self) -> bool:
+        """True while submission is paused."""
+        return self.context.store.flag("paused") is not None
+
+    def retry(self, job_id: int) -> JobRecord:
+        """Start a failed, cancelled or done job again from ``stable`` (this spends credits)."""
+        job = self.context.store.get(job_id)
+        if not job.state.terminal and job.state is not JobState.HELD:
+            raise errors.InputError(
+                f"job {job_id} is {job.state.value}; only failed, cancelled, done or held "
+                "jobs can be retried",
+                field="job",
+            )
+        changes: dict[str, Any] = {
+            "reason": None,
+            "attempts": 0,
+            "separation_hash": None,
+            "remote_status": None,
+            "queue_count": None,
+            "current_order": None,
+            "finished_at": None,
+        }
+        # The preset may have been fixed since the job failed: use it as it is now.
+        preset = self.context.preset(job.preset_name)
+        if isinstance(preset, PresetProblem):
+            if job.sep_type is None:
+                raise errors.InputError(f"job {job_id}: preset {job.preset_name!r}: {preset}")
+        else:
+            changes.update(
+                sep_type=preset.sep_type,
+                options=dict(preset.options),
+                output_format=int(preset.output_format),
+            )
+        updated = self.context.store.transition(
+            job_id, JobState.STABLE, expected=job.state, **changes
+        )
+        self.context.store.reopen_deliveries_of(job_id)
+        self.context.feed.bump()
+        self.wake()
+        log.info("job_retried", job=job_id)
+        return updated
+
+    def cancel(self, job_id: int) -> str:
+        """Cancel a job; return what happened, in words.
+
+        A job waiting at MVSEP is cancelled there (its credits are refunded); one MVSEP already
+        works on cannot be, so mvsepd stops tracking it and says so.
+        """
+        job = self.context.store.get(job_id)
+        if job.state.terminal:
+            raise errors.InputError(f"job {job_id} is already {job.state.value}", field="job")
+        if not self._workers.claim(job_id):
+            # A worker has it now (an upload, a poll): it is cancelled as soon as that ends.
+            self.context.cancel_requested.add(job_id)
+            self.wake()
+            return "cancelling: mvsepd is talking to MVSEP about it; it stops right after"
+        try:
+            job = self.context.store.get(job_id)
+            if job.separation_hash and job.state in (
+                JobState.SUBMITTED,
+                JobState.DOWNLOADING,
+                JobState.RETRY_WAIT,
+            ):
+                return self._cancel_now(job)
+            if job.state is JobState.UPLOADING:
+                # An upload that was interrupted: it may exist at MVSEP; reconcile first.
+                self.context.cancel_requested.add(job_id)
+                return "cancelling: checking whether MVSEP received the upload first"
+            self._transition(job, JobState.CANCELLED, reason="cancelled by the user")
+            self.context.store.fail_deliveries_of(job_id, "cancelled by the user")
+            return "cancelled before it reached MVSEP"
+        finally:
+            self._workers.release(job_id)
+            self.wake()
+
+    def _cancel_now(self, job: JobRecord) -> str:
+        words = polling.cancel_remote(self.context, job)
+        self.context.cancel_requested.discard(job.id)
+        try:
+            self.context.store.transition(job.id, JobState.CANCELLED, reason=words)
+        except (IllegalTransitionError, StoreError) as error:
+            return f"could not cancel: {error}"
+        self.context.store.fail_deliveries_of(job.id, words)
+        self.context.feed.bump()
+        log.info("job_cancelled", job=job.id, detail=words)
+        return words
+
+    def rescan(self) -> int:
+        """Scan every folder now; return how many new files are being checked."""
+        found = self.intake.rescan()
+        self.context.feed.bump()
+        self.wake()
+        return found
