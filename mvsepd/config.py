@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     WithJsonSchema,
@@ -24,6 +22,7 @@ from pydantic import (
 
 from mvsepd import naming
 from mvsepd.chains import ChainConfig
+from mvsepd.folderdefaults import FolderOverrides, FolderSettings, Section
 from mvsepd.models import AUDIO_EXTENSIONS, OutputFormat, Secret
 from mvsepd.presets import PresetSpec
 
@@ -82,8 +81,7 @@ SecretField = Annotated[
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+_Section = Section
 
 
 class AccountConfig(_Section):
@@ -105,6 +103,11 @@ class AccountConfig(_Section):
     concurrency: Literal["auto"] | Annotated[int, Field(ge=1, le=100)] = Field(
         "auto",
         description="Unfinished jobs the plan allows at once: auto asks MVSEP (free: 1).",
+    )
+    max_upload_mb: Literal["auto"] | Annotated[float, Field(gt=0)] = Field(
+        "auto",
+        description="Largest file MVSEP takes, in MB (MiB): auto is 100 on the free plan and "
+        "no limit known on premium; a file still larger after compression is refused.",
     )
 
     @field_validator("server")
@@ -152,51 +155,6 @@ class PresetConfig(_Section):
         )
 
 
-def _conform_word(value: object) -> object:
-    # YAML 1.1 reads a bare `off` as false (and `on` as true): take them as the words written.
-    if value is False:
-        return "off"
-    if value is True:
-        return "source"
-    return value
-
-
-ConformMode = Annotated[Literal["source", "off"], BeforeValidator(_conform_word)]
-ContainerChoice = Literal["source", "wav", "flac", "aiff"]
-SampleFormatChoice = Literal["source", "pcm16", "pcm24", "float"]
-ChannelsChoice = Literal["source", "stereo"]
-
-
-class StemSettings(_Section):
-    """How stems are written: conformed to their source (rate, channels, length, sample format,
-    container, BWF timestamp) or as MVSEP sent them. The ``defaults`` section holds these for
-    every folder; a folder may set any of them itself."""
-
-    conform: ConformMode = Field(
-        "source",
-        description="source: stems in the source's rate, channels, length, sample format, "
-        "container and BWF timestamp; off: MVSEP's files unchanged.",
-    )
-    container: ContainerChoice = Field(
-        "source", description="source (WAV, AIFF or FLAC as the source; WAV for others), or one."
-    )
-    sample_format: SampleFormatChoice = Field(
-        "source", description="source (lossy sources: pcm24), pcm16, pcm24 or float."
-    )
-    channels: ChannelsChoice = Field(
-        "source", description="source (mono stems for a mono source), or stereo as MVSEP sends."
-    )
-    residual: bool = Field(
-        False, description="Also write a Residual stem: the source minus the stems."
-    )
-    keep_mvsep_files: bool = Field(
-        False, description="Also keep MVSEP's files as sent, in a 'MVSEP files' subfolder."
-    )
-
-
-_STEM_KEYS = tuple(StemSettings.model_fields)
-
-
 def _preset_names(value: object) -> object:
     if isinstance(value, str):
         return value
@@ -205,7 +163,7 @@ def _preset_names(value: object) -> object:
     return value
 
 
-class FolderConfig(_Section):
+class FolderConfig(FolderOverrides):
     """One hot folder."""
 
     path: UserPath = Field(description="The folder to watch.")
@@ -248,20 +206,6 @@ class FolderConfig(_Section):
     existing_files: Literal["process", "skip"] = Field(
         "skip",
         description="Files already there the first time this folder is watched: process or skip.",
-    )
-    conform: ConformMode | None = Field(None, description="As defaults.conform, for this folder.")
-    container: ContainerChoice | None = Field(
-        None, description="As defaults.container, for this folder."
-    )
-    sample_format: SampleFormatChoice | None = Field(
-        None, description="As defaults.sample_format, for this folder."
-    )
-    channels: ChannelsChoice | None = Field(
-        None, description="As defaults.channels, for this folder."
-    )
-    residual: bool | None = Field(None, description="As defaults.residual, for this folder.")
-    keep_mvsep_files: bool | None = Field(
-        None, description="As defaults.keep_mvsep_files, for this folder."
     )
 
     @property
@@ -357,8 +301,8 @@ class Config(_Section):
     folders: tuple[FolderConfig, ...] = ()
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)  # type: ignore[arg-type]
-    defaults: StemSettings = Field(
-        default_factory=StemSettings,  # type: ignore[arg-type]
+    defaults: FolderSettings = Field(
+        default_factory=FolderSettings,  # type: ignore[arg-type]
         description="Stem settings for every folder that does not set them itself.",
     )
     chains: dict[str, ChainConfig] = Field(
@@ -387,10 +331,9 @@ class Config(_Section):
         """Return every preset as a ``PresetSpec``, by name."""
         return {name: preset.spec(name) for name, preset in self.presets.items()}
 
-    def stem_settings(self, folder: FolderConfig) -> StemSettings:
-        """The stem settings in force for ``folder``: its own, else the defaults."""
-        own = {key: getattr(folder, key) for key in _STEM_KEYS if getattr(folder, key) is not None}
-        return self.defaults.model_copy(update=own) if own else self.defaults
+    def folder_settings(self, folder: FolderConfig) -> FolderSettings:
+        """The settings in force for ``folder`` (upload, stems): its own, else the defaults."""
+        return folder.settings_over(self.defaults)
 
 
 def json_schema() -> dict[str, Any]:

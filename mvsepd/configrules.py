@@ -22,7 +22,7 @@ def advice(config: Config) -> list[str]:
     notes: list[str] = []
     lossy = {OutputFormat.MP3: "mp3", OutputFormat.M4A: "m4a"}
     for index, folder in enumerate(config.folders):
-        if config.stem_settings(folder).conform != "source":
+        if config.folder_settings(folder).conform != "source":
             continue
         for name in folder.preset_names:
             preset = config.presets.get(name)

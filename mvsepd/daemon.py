@@ -207,6 +207,7 @@ class Daemon:
             ),
             started_at=clock(),
             work_dir=paths.cache_dir / "chain-stems",
+            upload_dir=paths.cache_dir / "uploads",
         )
         for folder in config.folders:
             path = _absolute(folder.path)

@@ -57,10 +57,12 @@ class MvsepClient(AccountCalls):
         is_demo: bool = False,
         catalog: Sequence[Algorithm] | None = None,
         progress: Progress | None = None,
+        upload_name: str | None = None,
     ) -> SeparationCreated:
         """Given an audio file and a model (``render_id``), upload it and return the new job.
 
-        The file is streamed; ``progress`` gets ``(bytes_sent, bytes_total)``. Raise InputError
+        The file is streamed under ``upload_name`` (default: its own name); ``progress`` gets
+        ``(bytes_sent, bytes_total)``. Raise InputError
         before any upload for a missing/empty file, bad options or, with ``catalog``, an
         unknown model or option; QueueFullError, PremiumRequiredError, FileTooLargeError or
         InvalidRequestError when MVSEP refuses; OutcomeUnknownError when the answer was lost
@@ -70,7 +72,7 @@ class MvsepClient(AccountCalls):
             sep_type, options, output_format, is_demo, catalog, AlgorithmScope.SINGLE_UPLOAD
         )
         with inputs.open_input(audio, "audio") as audio_file:
-            files = [("audiofile", upload_part(Path(audio), audio_file))]
+            files = [("audiofile", upload_part(Path(audio), audio_file, upload_name))]
             return self._upload(
                 "/separation/create",
                 fields,

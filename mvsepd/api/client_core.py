@@ -216,10 +216,12 @@ def dataset_type_text(value: object) -> str:
     return text
 
 
-def upload_part(path: Path, handle: BinaryIO) -> UploadFile:
-    """Return the multipart file part for an open file: its name, the file, a content type."""
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return (path.name, handle, content_type)
+def upload_part(path: Path, handle: BinaryIO, name: str | None = None) -> UploadFile:
+    """Return the multipart file part for an open file: its name (``name``, else the file's),
+    the file, a content type."""
+    sent_name = name or path.name
+    content_type = mimetypes.guess_type(sent_name)[0] or "application/octet-stream"
+    return (sent_name, handle, content_type)
 
 
 def _scrub(error: MvsepError, token: Secret | None) -> None:

@@ -17,6 +17,7 @@ from mvsepd.audio.formats import (
 )
 from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
 from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
+from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
 
 __all__ = [
     "RESIDUAL_LABEL",
@@ -29,10 +30,13 @@ __all__ = [
     "StemFile",
     "StemFormat",
     "TargetFormat",
+    "UploadEncoding",
+    "UploadPlan",
     "check",
     "choose_target",
     "conform",
     "describe",
+    "plan_upload",
     "probe",
     "verify",
 ]

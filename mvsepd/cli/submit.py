@@ -26,10 +26,11 @@ from rich.progress import (
 from mvsepd import audio, cost, lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.cli.common import config_option, handle_errors, load, say
-from mvsepd.config import Config, StemSettings
+from mvsepd.config import Config
 from mvsepd.engine import stems
 from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
+from mvsepd.folderdefaults import FolderSettings
 from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
 from mvsepd.presets import PresetSpec, ResolvedPreset, resolve
 
@@ -130,7 +131,7 @@ def _run(
     file: Path,
     preset: ResolvedPreset,
     output: Path | None,
-    settings: StemSettings,
+    settings: FolderSettings,
 ) -> SeparationStatus:
     columns = (
         TextColumn("{task.description}"),
@@ -198,7 +199,7 @@ def _download(
     server: str,
     output: Path | None,
     progress: Progress,
-    settings: StemSettings,
+    settings: FolderSettings,
 ) -> None:
     parent = (output or file.parent).expanduser()
     template = SUBMIT_TEMPLATE if output is None else "{parent}/{track} - {stem}.{ext}"

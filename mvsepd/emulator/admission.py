@@ -292,6 +292,7 @@ class Admission:
                 input_path=input_path,
                 input_size=0 if input_file is None else input_file.size,
                 input_sha256="" if input_path is None else _sha256(input_path),
+                input_filename="" if input_file is None else input_file.filename,
                 kind=kind,
                 gain=gain,
                 fail_message=FAULT_FAILURE if fail else (None if info else UNREADABLE),

@@ -19,6 +19,7 @@ import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from mvsepd.emulator.accounts import Account, AccountStore
 from mvsepd.emulator.records import (
@@ -124,6 +125,15 @@ class JobStore:
         with self.lock:
             job = self._jobs.get(separation_hash)
             return None if job is None else self._snapshot(job, self._clock())
+
+    def received_file(self, separation_hash: str) -> Path | None:
+        """The bytes a job's create received, as kept for rendering (None once removed or
+        for a job without an upload). For tests: what went over the wire, exactly."""
+        with self.lock:
+            job = self._jobs.get(separation_hash)
+            if job is None or job.input_path is None or not job.input_path.exists():
+                return None
+            return job.input_path
 
     def snapshots(self) -> list[JobSnapshot]:
         self.tick()
@@ -345,6 +355,7 @@ class JobStore:
             input_name=None if job.input_path is None else job.input_path.name,
             input_size=job.input_size,
             input_sha256=job.input_sha256,
+            received_name=job.input_filename,
             tags=job.tags,
             removed=job.removed,
             expired=job.expired,

@@ -46,6 +46,8 @@ class Job:
     #: SHA-256 of the bytes received for the job's file (the target of a matchering pair);
     #: empty for jobs without an upload. An emulator record for tests, not on the wire.
     input_sha256: str = ""
+    #: The file name the upload was sent under (MVSEP's slug is made from it).
+    input_filename: str = ""
     kind: str = "single_upload"
     gain: float = 1.0
     fail_message: str | None = None
@@ -99,6 +101,8 @@ class JobSnapshot:
     input_name: str | None
     input_size: int
     input_sha256: str
+    #: The name the file was uploaded under ("" without an upload).
+    received_name: str
     tags: dict[str, Any] | None
     removed: bool
     expired: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from mvsepd.emulator.accounts import AccountInfo, AccountStore
@@ -28,6 +29,10 @@ class EmulatorState:
 
     def job(self, separation_hash: str) -> JobSnapshot | None:
         return self._jobs.snapshot(separation_hash)
+
+    def received_file(self, separation_hash: str) -> Path | None:
+        """The bytes the job's create received, while the emulator keeps them (None after)."""
+        return self._jobs.received_file(separation_hash)
 
     def credits(self, token: str) -> int:
         """The credit balance (``premium_minutes``) of a token's account; KeyError if unknown."""

@@ -78,6 +78,11 @@ class LiveProgress:
     total: int
 
 
+MEBIBYTE = 1024 * 1024
+#: About 100 MB on the free plan, as two integrators found (API-NOTES §6); over it, create fails.
+FREE_PLAN_MAX_UPLOAD_BYTES = 100 * MEBIBYTE
+
+
 class AccountState:
     """What is known of the MVSEP account: plan, credits, whether the token works."""
 
@@ -107,6 +112,15 @@ class AccountState:
         with self._lock:
             return self.token_problem is None
 
+    def max_upload_bytes(self, configured: str | float) -> int | None:
+        """The largest upload the account takes (None: no limit known): the configured MB,
+        else MVSEP's free-plan limit while the account is known to be free."""
+        if configured != "auto":
+            return int(float(configured) * MEBIBYTE)
+        with self._lock:
+            free = self.user is not None and not self.user.is_premium
+        return FREE_PLAN_MAX_UPLOAD_BYTES if free else None
+
     def spends_credits(self) -> bool:
         """True unless the account is known to use the free queue."""
         with self._lock:
@@ -131,6 +145,8 @@ class Context:
     chains: dict[str, ChainPlan | PresetProblem] = field(default_factory=dict)
     #: Where stems fed from one chain step to the next wait (content-addressed, local).
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mvsepd-work")
+    #: Where a file being sent as FLAC is encoded (local; removed after the upload).
+    upload_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mvsepd-uploads")
     live: dict[int, LiveProgress] = field(default_factory=dict)
     finished_status: dict[int, SeparationStatus] = field(default_factory=dict)
     not_found_counts: dict[int, int] = field(default_factory=dict)

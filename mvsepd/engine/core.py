@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 
 from mvsepd import outputs
-from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, remote
+from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, remote, sending
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
 from mvsepd.engine.control import EngineControl
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
@@ -64,6 +64,7 @@ class Engine(EngineControl):
         """
         store = self.context.store
         chainrun.sweep_work_dir(self.context)
+        sending.sweep(self.context)
         for folder in self.context.folders.values():
             self._sweep_staging(folder.output_root)
             key = str(folder.path)

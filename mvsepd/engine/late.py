@@ -171,7 +171,7 @@ def _settings_of(context: Context, folder_path: str) -> Any:
     folder = context.folder_for(folder_path)
     if folder is None:
         return context.config.defaults
-    return context.config.stem_settings(folder.config)
+    return context.config.folder_settings(folder.config)
 
 
 def _read_manifest(directory: Path, job_id: int) -> dict[str, Any] | None:

@@ -53,7 +53,7 @@ def place_for(
     root = context.output_root_of(delivery.folder_path)
     if folder is not None:
         template, collision = folder.config.output, folder.config.on_collision
-        settings = context.config.stem_settings(folder.config)
+        settings = context.config.folder_settings(folder.config)
         subdir = subdir_of(source, folder.path)
     else:
         # The folder left the configuration while the job ran: use the default layout.
@@ -171,6 +171,9 @@ def manifest_of(
     }
     if job.input_kind != "file":
         document["input"] = {"kind": job.input_kind, **job.input}
+    if job.upload:
+        # What went over the wire: the original, or its samples as lossless FLAC.
+        document["upload"] = dict(job.upload)
     if delivery.chain:
         document["chain"] = {
             "name": delivery.chain,

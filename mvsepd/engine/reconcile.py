@@ -143,14 +143,16 @@ def _find_upload(
 
 
 def upload_name(job: JobRecord) -> str:
-    """The file name MVSEP saw for a job (its hash carries a slug of it): the file's, the
-    target's, the link's last path part, or the prompt's first words."""
+    """The file name MVSEP saw for a job (its hash carries a slug of it): the name it was sent
+    under (``Take.flac`` for a WAV sent as FLAC), else the file's or the target's, the link's
+    last path part, or the prompt's first words."""
     if job.input_kind == "url":
         path = urlsplit(str(job.input.get("url", ""))).path
         return PurePosixPath(unquote(path)).name or "remote-audio"
     if job.input_kind == "prompt":
         return str(job.input.get("prompt", ""))[:60] + ".wav"
-    return Path(job.source_path).name
+    sent = job.upload.get("name")
+    return str(sent) if sent else Path(job.source_path).name
 
 
 def _parse_time(text: str | None) -> float | None:

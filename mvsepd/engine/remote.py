@@ -13,6 +13,7 @@ from pathlib import Path
 import structlog
 
 from mvsepd import errors, lifecycle
+from mvsepd.engine import sending
 from mvsepd.engine.context import HOLD_TOKEN, Context
 from mvsepd.lifecycle import Outcome
 from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus
@@ -64,14 +65,16 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
                 progress=progress,
             )
         else:
-            created = context.client.create_separation(
-                path,
-                sep_type=job.sep_type,
-                options=job.options,
-                output_format=OutputFormat(job.output_format),
-                catalog=context.catalog.algorithms,
-                progress=progress,
-            )
+            with sending.prepared(context, job, path) as plan:
+                created = context.client.create_separation(
+                    plan.path,
+                    sep_type=job.sep_type,
+                    options=job.options,
+                    output_format=OutputFormat(job.output_format),
+                    catalog=context.catalog.algorithms,
+                    progress=progress,
+                    upload_name=plan.name,
+                )
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
         context.clear_live(job.id)
         return _upload_failed(context, job, error)

@@ -25,8 +25,8 @@ from typing import Any
 import structlog
 
 from mvsepd import audio, naming, outputs
-from mvsepd.config import StemSettings
 from mvsepd.errors import AudioError
+from mvsepd.folderdefaults import FolderSettings
 from mvsepd.models import JobRecord, ResultFile
 
 log = structlog.get_logger("mvsepd.engine")
@@ -52,7 +52,7 @@ class ResultLayout:
     conforming: bool
     #: The request of the Residual stem, if one is written.
     residual_index: int | None
-    settings: StemSettings
+    settings: FolderSettings
     source: audio.SourceAudio | None
     #: Why stems are placed as sent although the folder asks to conform them.
     unconformed_because: str | None = None
@@ -67,7 +67,7 @@ class ResultLayout:
         )
 
 
-def stem_format(settings: StemSettings) -> audio.StemFormat:
+def stem_format(settings: FolderSettings) -> audio.StemFormat:
     """The audio adapter's view of a folder's stem settings."""
     return audio.StemFormat(
         conform=audio.Conform(settings.conform),
@@ -100,7 +100,7 @@ def download_name(index: int, result: ResultFile, default_extension: str) -> str
 def lay_out(
     files: Sequence[ResultFile],
     default_extension: str,
-    settings: StemSettings,
+    settings: FolderSettings,
     source_of: Callable[[], audio.SourceAudio | None],
     keeps: Callable[[str], bool] = lambda label: True,
 ) -> ResultLayout:

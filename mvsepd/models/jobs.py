@@ -99,6 +99,8 @@ class JobRecord:
     from_stem: str | None = None
     #: Credits set aside for a whole chain when its first step was priced (None: the estimate).
     credits_reserved: int | None = None
+    #: JSON: how the file is sent (``encoding``, ``name``, ``bytes``), decided before the upload.
+    upload_json: str | None = None
 
     @property
     def input(self) -> Mapping[str, Any]:
@@ -106,6 +108,14 @@ class JobRecord:
         if not self.input_json:
             return {}
         value = json.loads(self.input_json)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def upload(self) -> Mapping[str, Any]:
+        """``upload_json`` read (empty until the upload was prepared)."""
+        if not self.upload_json:
+            return {}
+        value = json.loads(self.upload_json)
         return value if isinstance(value, dict) else {}
 
     @property

@@ -93,6 +93,10 @@ def summary(
         percent = transfer.percent()
         words = "fitting stems to the source"
         return f"{words} {percent:.0f} %" if percent is not None else words
+    if state is JobState.UPLOADING and transfer is not None and transfer.phase == "compressing":
+        percent = transfer.percent()
+        words = "compressing for upload (lossless FLAC)"
+        return f"{words} {percent:.0f} %" if percent is not None else words
     if state in (JobState.UPLOADING, JobState.DOWNLOADING):
         verb = "uploading" if state is JobState.UPLOADING else "downloading"
         percent = transfer.percent() if transfer is not None else None

@@ -48,6 +48,7 @@ _PROGRESS_FIELDS = frozenset(
         "output_dir",
         "duration_seconds",
         "credits_estimate",
+        "upload_json",
     }
 )
 #: Job columns a transition may set along with the state.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -115,6 +115,11 @@ MIGRATIONS: dict[int, str] = {
                           WHEN 'cancelled' THEN 'failed' ELSE 'waiting' END,
                reason, output_dir, created_at, updated_at
         FROM jobs;
+    """,
+    # 4: how a file was sent (as it is, or losslessly as FLAC), under which name and how many
+    # bytes, decided before the upload so that a lost answer is looked up under that name.
+    4: """
+    ALTER TABLE jobs ADD COLUMN upload_json TEXT;
     """,
 }
 

@@ -3,7 +3,8 @@
 Checked once the daemon has been stopped cleanly at the end:
 
 - every distinct input was created at MVSEP exactly once (nothing paid twice, nothing for
-  content that was never dropped), identical copies included;
+  content that was never dropped), identical copies included; an upload sent as FLAC counts
+  for the input whose samples it decodes to, exactly;
 - every input has exactly one job: ``done`` with all its stems (each decodes at the input's
   rate, channels and exact frame count, conformed from MVSEP's 44.1 kHz; the manifest's
   SHA-256 values match the files; no ``name (2)`` copies), or ``failed``
@@ -15,6 +16,7 @@ Checked once the daemon has been stopped cleanly at the end:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -39,10 +41,23 @@ def problems_after_run(setup: Setup, written: list[InputFile]) -> list[str]:
     for item in written:
         contents.setdefault(item.sha256, item)
     remote_by_md5: dict[str, list[JobSnapshot]] = defaultdict(list)
-    for remote in setup.server.state.jobs():
-        if remote.token == setup.token:
-            remote_by_md5[md5_part(remote.hash)].append(remote)
     expected_md5 = {item.md5_prefix for item in contents.values()}
+    by_samples = {samples_sha256(setup.hot / item.name): item for item in contents.values()}
+    by_flac_name = {f"{Path(item.name).stem}.flac": contents[item.sha256] for item in written}
+    for remote in setup.server.state.jobs():
+        if remote.token != setup.token:
+            continue
+        md5 = md5_part(remote.hash)
+        received = setup.server.state.received_file(remote.hash)
+        if md5 not in expected_md5:
+            # Sent as FLAC: the same samples in other bytes (or, once MVSEP dropped the bytes
+            # of a failed job, the same name with the FLAC extension).
+            if received is not None:
+                matched = by_samples.get(samples_sha256(received))
+            else:
+                matched = by_flac_name.get(remote.received_name)
+            md5 = matched.md5_prefix if matched is not None else md5
+        remote_by_md5[md5].append(remote)
     for md5, remotes in remote_by_md5.items():
         if md5 not in expected_md5:
             problems.append(f"{len(remotes)} create(s) at MVSEP for content never dropped: {md5}")
@@ -65,6 +80,14 @@ def problems_after_run(setup: Setup, written: list[InputFile]) -> list[str]:
         )
     problems.extend(_file_problems(setup, written))
     return problems
+
+
+def samples_sha256(path: Path) -> str:
+    """SHA-256 of a file's decoded samples (as 32-bit integers) with its rate and channels."""
+    data, rate = soundfile.read(str(path), dtype="int32", always_2d=True)
+    digest = hashlib.sha256(f"{rate}:{data.shape[1]}:".encode())
+    digest.update(data.tobytes())
+    return digest.hexdigest()
 
 
 def _file_problems(setup: Setup, written: list[InputFile]) -> list[str]:

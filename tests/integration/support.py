@@ -206,6 +206,10 @@ class RunningDaemon:
     def done(self, count: int) -> bool:
         return self.states().get(JobState.DONE, 0) >= count
 
+    def finished(self, count: int) -> bool:
+        """True once ``count`` jobs have ended, done or not."""
+        return sum(n for state, n in self.states().items() if state.terminal) >= count
+
 
 @contextmanager
 def running_daemon(

@@ -57,6 +57,7 @@ def _check_chain(place_stems: Path, store: JobStore, remote: list[JobSnapshot], 
         sent = {e["label"]: e["mvsep"]["sha256"] for e in manifests[parent]["conform"]["stems"]}
         child = by_step[step]
         assert child.parent_job_id == by_step[parent].id and child.from_stem == label
+        assert child.separation_hash is not None
         assert received[child.separation_hash] == sent[label] == child.content_sha256
     names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("manifest"))
     assert names == [

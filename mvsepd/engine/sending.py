@@ -1,0 +1,120 @@
+"""Choosing the bytes an upload sends: the file, or its samples as lossless FLAC.
+
+The job keeps its identity (the source's SHA-256); only the wire changes. The choice, the
+name MVSEP sees and the bytes sent are stored before the create, so a lost answer is looked up
+in the history under that name and the manifest can say what went out. A file still over the
+account's limit after compression is refused here, before a byte is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import structlog
+
+from mvsepd import audio, errors
+from mvsepd.audio.upload import UploadPlan
+from mvsepd.engine.context import Context
+from mvsepd.models import JobRecord
+
+log = structlog.get_logger("mvsepd.engine")
+
+
+@contextlib.contextmanager
+def prepared(context: Context, job: JobRecord, path: Path) -> Iterator[UploadPlan]:
+    """Yield what to send for a file job; remove a temporary FLAC when the upload is over.
+
+    Raise InputError when it cannot fit the account's limit (naming both sizes) or the source
+    cannot be read.
+    """
+    plan = _plan(context, job, path)
+    try:
+        limit = context.account.max_upload_bytes(context.config.account.max_upload_mb)
+        if limit is not None and plan.size > limit:
+            raise errors.InputError(_too_large(path.name, plan, limit), field="audio")
+        context.store.update_progress(job.id, upload_json=json.dumps(plan.as_record()))
+        if plan.note:
+            log.info("upload_as_is", job=job.id, file=path.name, note=plan.note)
+        yield plan
+    finally:
+        if plan.temporary:
+            plan.path.unlink(missing_ok=True)
+
+
+def _plan(context: Context, job: JobRecord, path: Path) -> UploadPlan:
+    folder = context.folders.get(Path(job.folder_path))
+    settings = context.config.folder_settings(folder.config) if folder else context.config.defaults
+    last_bump = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        context.set_live(job.id, "compressing", done, total)
+        now = time.monotonic()
+        if now - last_bump[0] >= 0.5 or done >= total:
+            last_bump[0] = now
+            context.feed.bump()
+
+    try:
+        return audio.plan_upload(
+            path,
+            encoding=settings.upload_encoding,
+            float_as=settings.upload_float_as,
+            work_dir=context.upload_dir,
+            stem=f"job-{job.id}",
+            progress=progress,
+        )
+    except OSError as error:
+        if not path.exists() or not _readable(path):
+            raise errors.InputError(
+                f"{path.name} cannot be read ({error.strerror or error})", field="audio"
+            ) from None
+        # A full or unwritable cache folder must not stop the upload: send the original.
+        size = path.stat().st_size
+        note = f"could not write the FLAC in {context.upload_dir} ({error.strerror})"
+        log.warning("upload_compression_failed", job=job.id, file=path.name, error=note)
+        return UploadPlan(
+            path, path.name, audio.UploadEncoding.ORIGINAL, size, size, note, note=note
+        )
+    finally:
+        context.clear_live(job.id)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError:
+        return False
+    return True
+
+
+def _too_large(name: str, plan: UploadPlan, limit: int) -> str:
+    if plan.encoding is audio.UploadEncoding.FLAC:
+        size = f"{_mb(plan.size)} even as lossless FLAC ({_mb(plan.source_size)} as it is)"
+    else:
+        size = f"{_mb(plan.size)}"
+    return (
+        f"{name} is {size}; the account takes "
+        f"files up to {_mb(limit)} (account.max_upload_mb). Shorten or split it, or export "
+        "16/24-bit so it can be sent as FLAC"
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def sweep(context: Context) -> None:
+    """Remove what a killed daemon was encoding: every upload encodes afresh, and the folder
+    holds nothing else."""
+    try:
+        entries = list(context.upload_dir.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            log.info("upload_encoding_removed", file=entry.name, note="left by a stopped daemon")
