@@ -174,7 +174,7 @@ def test_a_kill_while_compressing_leaves_no_temporary_file_and_uploads_once(
         assert stop_process(process) == 0
     assert list(uploads.iterdir()) == [], "a temporary FLAC outlived its upload"
     assert setup.server.state.create_count() == 1
-    remote, kept = _received(setup)
+    _remote, kept = _received(setup)
     sent, _ = soundfile.read(str(kept), dtype="int32")
     original, _ = soundfile.read(str(path), dtype="int32")
     assert np.array_equal(sent, original)
