@@ -63,8 +63,11 @@ class DaemonProcess:
 
 
 @contextmanager
-def daemon_process(config_text: str, token: str, *, workdir: Path) -> Iterator[DaemonProcess]:
-    """Run ``mvsepd run`` with ``config_text`` until the block ends (then SIGTERM)."""
+def daemon_process(
+    config_text: str, token: str, *, workdir: Path, source: Path = ROOT
+) -> Iterator[DaemonProcess]:
+    """Run ``mvsepd run`` with ``config_text`` until the block ends (then SIGTERM); ``source``
+    is the checkout whose mvsepd runs (this one by default)."""
     config = workdir / "config.yaml"
     config.write_text(config_text, encoding="utf-8")
     socket_path = Path(tempfile.mkdtemp(prefix="mvsepd-bench-")) / "notify"
@@ -74,7 +77,7 @@ def daemon_process(config_text: str, token: str, *, workdir: Path) -> Iterator[D
         **os.environ,
         "MVSEP_API_TOKEN": token,
         "NOTIFY_SOCKET": str(socket_path),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(source),
         **{
             f"MVSEPD_{name}_DIR": str(workdir / name.lower())
             for name in ("CONFIG", "STATE", "CACHE", "LOG", "RUNTIME")

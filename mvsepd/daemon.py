@@ -180,7 +180,7 @@ class Daemon:
         #: The local status/control API once ``start`` ran (None when disabled).
         self.status_api: StatusApi | None = None
         self.started_at = clock()
-        self.stop_event = threading.Event()
+        self.stop_event = StopSignal()
         self.ready = threading.Event()
         ensure_private_directory(paths.state_dir)
         self.store = JobStore(paths.store_file, clock=clock)
@@ -228,6 +228,7 @@ class Daemon:
             logger=structlog.get_logger("mvsepd.intake"),
         )
         self.engine = Engine(self.context, self.intake)
+        self.stop_event.add_listener(self.engine.wake)
 
     def _fetch_catalog(self) -> bytes:
         return self.client.algorithms_answer(list(AlgorithmScope))
@@ -290,16 +291,18 @@ class Daemon:
 
     def run(self) -> None:
         """Run the engine until ``stop_event`` is set."""
-        last_status = [0.0]
+        last_status = [""]
 
         def on_tick() -> None:
             self.notifier.watchdog()
-            now = time.monotonic()
-            if self.notifier.enabled and now - last_status[0] >= 10:
-                last_status[0] = now
-                self.notifier.status(_status_line(self.store.count_by_state()))
+            if self.notifier.enabled:
+                # Only a changed line is sent: each message wakes systemd too.
+                line = _status_line(self.store.count_by_state())
+                if line != last_status[0]:
+                    last_status[0] = line
+                    self.notifier.status(line)
 
-        self.engine.run(self.stop_event, on_tick=on_tick)
+        self.engine.run(self.stop_event, on_tick=on_tick, max_sleep=self.notifier.watchdog_interval)
 
     def stop(self) -> bool:
         """Stop everything; return True if every worker ended within the grace period."""
@@ -318,6 +321,24 @@ class Daemon:
             self.store.close()
         log.info("daemon_stopped", clean=drained)
         return drained
+
+
+class StopSignal(threading.Event):
+    """The daemon's stop flag. Setting it also calls its listeners (the engine's wake-up):
+    the engine sleeps until its next deadline and must not sleep through a stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever the flag is set."""
+        self._listeners.append(listener)
+
+    def set(self) -> None:
+        super().set()
+        for listener in list(self._listeners):
+            listener()
 
 
 def _status_line(counts: dict[JobState, int]) -> str:

@@ -14,6 +14,7 @@ ever carries the API token.
     │   ├── AlreadyRunningError     another daemon holds the state directory's lock
     │   └── DaemonUnreachableError  no daemon answers on the status API
     ├── AudioError                  audio that does not decode, or cannot be written as asked
+    ├── PlanUnknownError            the account's plan is needed and not known yet
     ├── OutputError                 stems could not be written (disk full, permissions, ...)
     ├── ServiceError                a service could not be installed, removed or queried
     └── MvsepError                  anything that went wrong talking to MVSEP
@@ -28,6 +29,9 @@ ever carries the API token.
         ├── NetworkError            connection refused, reset, DNS, timeouts
         │   └── OutcomeUnknownError a create whose answer was lost: the job may exist
         └── ProtocolError           non-JSON, HTML error pages, malformed or unsafe answers
+            └── DownloadError       a result file not fetched safely and completely
+                ├── OversizeDownloadError  larger than announced
+                └── UnsafeDownloadError    a URL we refuse to fetch
             └── DownloadError       a result file that was truncated or the wrong size
                 └── UnsafeDownloadError  a result URL that is not http(s) or points elsewhere
 
@@ -96,6 +100,13 @@ class DaemonUnreachableError(DaemonError):
 
 class AudioError(MvsepdError):
     """Audio that cannot be read or written as needed: names the file and says why."""
+
+
+class PlanUnknownError(MvsepdError):
+    """A decision needs the account's plan (a file over the free plan's size limit) before
+    MVSEP has said which plan it is; it is made again once the account check answered."""
+
+    transient = True
 
 
 class OutputError(MvsepdError):
@@ -203,6 +214,10 @@ class ProtocolError(MvsepError):
 
 class DownloadError(ProtocolError):
     """A result file could not be fetched safely and completely."""
+
+
+class OversizeDownloadError(DownloadError):
+    """A result file larger than MVSEP said it would be: tried a few times, then given up."""
 
 
 class UnsafeDownloadError(DownloadError):

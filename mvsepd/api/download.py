@@ -27,8 +27,10 @@ from mvsepd.api.redaction import redact_url
 from mvsepd.api.servers import origin_of
 from mvsepd.errors import (
     DownloadError,
+    NetworkError,
     NotFoundError,
     OutputError,
+    OversizeDownloadError,
     RateLimitedError,
     ServerError,
     UnsafeDownloadError,
@@ -232,8 +234,9 @@ def _receive(
             )
         if max_bytes is not None and total > max_bytes:
             _discard(part)
-            raise DownloadError(
-                f"the server offers {total} bytes, more than the limit of {max_bytes}",
+            raise OversizeDownloadError(
+                f"the server offers {megabytes(total)}, more than the limit of "
+                f"{megabytes(max_bytes)}",
                 endpoint=endpoint,
                 status=status,
             )
@@ -280,14 +283,36 @@ def _write(
             os.fsync(output.fileno())
     except OSError as error:
         raise OutputError(f"cannot write {part.name}: {error.strerror}") from None
+    except NetworkError as error:
+        # What was written stays in the .part file: the next attempt resumes from there.
+        raise NetworkError(
+            _broke_after(written, shown_total), endpoint=error.endpoint, status=error.status
+        ) from None
     if oversize:
         _discard(part)
-        raise DownloadError(
-            f"the server sent more than {ceiling} bytes; download cut off",
+        raise OversizeDownloadError(
+            f"the server sent more than {megabytes(ceiling or 0)}; download cut off",
             endpoint=endpoint,
             status=status,
         )
     return written
+
+
+def megabytes(size: int) -> str:
+    """A byte count as people read it: ``48.0 MB`` (MiB), ``640 kB`` below one."""
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} kB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _broke_after(done: int, total: int) -> str:
+    if not total:
+        got = megabytes(done)
+    elif total >= 1024 * 1024:
+        got = f"{done / (1024 * 1024):.1f} of {megabytes(total)}"
+    else:
+        got = f"{done / 1024:.0f} of {megabytes(total)}"
+    return f"the connection broke after {got}"
 
 
 def _status_error(

@@ -370,7 +370,12 @@ def _translate(
             urllib3.exceptions.TimeoutError,
         ),
     )
-    detail = f"{_describe(exc)} [{type(exc).__name__}: {redact_text(str(exc))[:300]}]"
+    # Words only: the library's own text ("ChunkedEncodingError: ('Connection broken: ...')")
+    # says nothing to a user and goes to the debug log instead.
+    detail = _describe(exc)
+    logger.debug(
+        "transport failure on %s: %s: %s", endpoint, type(exc).__name__, redact_text(str(exc))[:300]
+    )
     if creates and not nothing_sent:
         error: MvsepError = OutcomeUnknownError(
             f"the request was sent but its answer was lost ({detail}); the job may exist",

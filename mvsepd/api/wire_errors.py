@@ -20,6 +20,7 @@ Classification, first match wins:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -222,6 +223,16 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return parse_retry_after(header(headers, "Retry-After"), now)
 
 
+def _nested_too_deeply(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except (ValueError, MemoryError):
+        return False
+    return False
+
+
 def _describe_non_json(headers: Mapping[str, str], body: bytes) -> str:
     content_type = (header(headers, "Content-Type") or "").split(";")[0].strip().lower()
     stripped = body.lstrip()[:512].lower() if isinstance(body, (bytes, bytearray)) else b""
@@ -234,7 +245,11 @@ def _describe_non_json(headers: Mapping[str, str], body: bytes) -> str:
         title = " ".join(match.group(1).decode("utf-8", "replace").split())[:120] if match else ""
         return f"HTML page instead of JSON{f' ({title!r})' if title else ''}"
     if stripped.startswith((b"{", b"[")):
-        return "malformed or truncated JSON"
+        return (
+            "JSON nested too deeply to read"
+            if _nested_too_deeply(body)
+            else ("malformed or truncated JSON")
+        )
     snippet = " ".join(body[:120].decode("utf-8", "replace").split())
     printable = "".join(ch for ch in snippet if ch.isprintable())
     return f"not JSON: {printable!r}"

@@ -3,21 +3,58 @@
 ``readiness`` answers whether a file in a hot folder is complete and what it is; ``formats``
 describes a source as its stems must match it and picks the stems' format; ``conform`` brings
 MVSEP's stems to that format (``decode``, ``stream``, ``align`` and ``riff`` are its parts);
-``demo`` writes the demo's track the way a DAW exports one.
+``upload`` chooses what an upload sends (the file, or its samples as lossless FLAC); ``demo``
+writes the demo's track the way a DAW exports one.
+
+Every name is imported on first use: numpy and libsndfile cost an idle daemon 12 MB and, via
+OpenBLAS, a thread per core, and are not needed until the first file arrives. The daemon does
+no linear algebra, so BLAS gets one thread.
 """
 
-from mvsepd.audio.conform import conform, verify
-from mvsepd.audio.formats import (
-    Conform,
-    SourceAudio,
-    StemFormat,
-    TargetFormat,
-    choose_target,
-    describe,
-)
-from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
-from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
-from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+# Before numpy loads anywhere through this package: OpenBLAS starts a thread per core otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+if TYPE_CHECKING:
+    from mvsepd.audio.conform import conform, verify
+    from mvsepd.audio.formats import (
+        Conform,
+        SourceAudio,
+        StemFormat,
+        TargetFormat,
+        choose_target,
+        describe,
+    )
+    from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
+    from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
+    from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
+
+_HOMES = {
+    "conform": "conform",
+    "verify": "conform",
+    "Conform": "formats",
+    "SourceAudio": "formats",
+    "StemFormat": "formats",
+    "TargetFormat": "formats",
+    "choose_target": "formats",
+    "describe": "formats",
+    "AudioCheck": "readiness",
+    "AudioInfo": "readiness",
+    "Completeness": "readiness",
+    "check": "readiness",
+    "probe": "readiness",
+    "RESIDUAL_LABEL": "reports",
+    "ConformReport": "reports",
+    "StemFile": "reports",
+    "UploadEncoding": "upload",
+    "UploadPlan": "upload",
+    "plan_upload": "upload",
+}
 
 __all__ = [
     "RESIDUAL_LABEL",
@@ -40,3 +77,12 @@ __all__ = [
     "probe",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -23,6 +23,7 @@ import numpy as np
 import soundfile
 
 from mvsepd.audio.stream import quantize
+from mvsepd.errors import AudioError
 
 _BLOCK_FRAMES = 65_536
 #: Containers whose integer PCM is worth compressing; FLAC, Ogg, mp3 and m4a are not touched.
@@ -91,8 +92,9 @@ def plan_upload(
 
     A FLAC is written to ``work_dir/<stem>.flac`` (through a ``.partial`` name, so a killed
     encoding never looks finished); ``progress`` gets ``(frames_done, frames_total)``. A file
-    libsndfile cannot read is sent as it is: MVSEP judges it. OSError while writing the FLAC
-    propagates (the caller decides whether to send the original instead).
+    libsndfile cannot open is sent as it is: MVSEP judges it. OSError
+    and AudioError (libsndfile could not read the source or write the FLAC) propagate: the
+    caller decides whether to send the original instead.
     """
     source_size = source.stat().st_size
     original = UploadPlan(
@@ -195,19 +197,27 @@ def _encode(
                     if progress is not None:
                         progress(done, total)
         os.replace(partial, destination)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             partial.unlink()
+        if isinstance(error, soundfile.LibsndfileError | RuntimeError) and not isinstance(
+            error, OSError
+        ):
+            # libsndfile's own words for a failed read or write (a full disk among them).
+            raise AudioError(f"could not encode {source.name} as FLAC: {error}") from None
         raise
     return destination
 
 
 def _peak(source: Path) -> float:
     peak = 0.0
-    with soundfile.SoundFile(str(source)) as reader:
-        for block in reader.blocks(_BLOCK_FRAMES, dtype="float64", always_2d=True):
-            if block.size:
-                peak = max(peak, float(np.max(np.abs(block))))
+    try:
+        with soundfile.SoundFile(str(source)) as reader:
+            for block in reader.blocks(_BLOCK_FRAMES, dtype="float64", always_2d=True):
+                if block.size:
+                    peak = max(peak, float(np.max(np.abs(block))))
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"could not read {source.name} to the end: {error}") from None
     return peak
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from mvsepd import logsetup
-from mvsepd.audio.demo import write_demo_track
 from mvsepd.cli.common import config_option, handle_errors, load, say
 from mvsepd.configfile import parse_config
 from mvsepd.daemon import Daemon, run_foreground
@@ -210,6 +209,8 @@ def _clock(seconds: float) -> str:
 def _export_slowly(track: Path) -> None:
     """Write the track the way a DAW does: in place, in pieces, header completed last."""
     staging = track.with_name(".render.wav")
+    from mvsepd.audio.demo import write_demo_track  # numpy only when the demo runs
+
     write_demo_track(staging)
     data = staging.read_bytes()
     staging.unlink()

@@ -91,6 +91,8 @@ class EmulatorApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        link = self._ctx.link
+        link.shape_request(environ)
         request = self._request_class(environ)
         try:
             response = self._dispatch(request)
@@ -100,7 +102,12 @@ class EmulatorApp:
             raise
         finally:
             request.discard_uploads()
-        return response(environ, start_response)
+        link.wait_latency()
+        body = response(environ, start_response)
+        if link.download_rate and request.path.startswith("/storage/"):
+            owner = self._ctx.jobs.owner_of(request.path.rsplit("/", 1)[-1])
+            return link.shape_download(body, owner)
+        return body
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path

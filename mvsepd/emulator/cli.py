@@ -3,6 +3,7 @@
     mvsepd emulator [--host 127.0.0.1] [--port N] [--account TOKEN[:free|premium[:CREDITS]]]...
                     [--queue-seconds S] [--processing-seconds S] [--fault NAME=RATE]... [--seed N]
                     [--workers N] [--output-rate HZ|source] [--no-rate-limit] [--no-range]
+                    [--upload-rate BYTES_PER_S] [--download-rate BYTES_PER_S] [--latency-ms N]
                     [--allow-remote]
 
 Prints ``listening on http://HOST:PORT`` once the socket is bound, then one line per account
@@ -66,6 +67,30 @@ def parse_fault(text: str) -> tuple[str, float]:
     return name, rate
 
 
+def parse_byte_rate(text: str) -> float:
+    """A link rate in bytes per second (``2500000`` is 20 Mbit/s)."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected bytes per second above 0 (2500000 is 20 Mbit/s), got {text!r}"
+        )
+    return rate
+
+
+def parse_latency(text: str) -> float:
+    """Milliseconds of delay before each answer, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, 0 or more, got {text!r}")
+    return value
+
+
 def parse_output_rate(text: str) -> int | None:
     """``source`` (echo the input's rate, channels and length) or a rate in Hz."""
     if text.strip().lower() == "source":
@@ -108,6 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
         "or 'source' to echo the input's rate, channels and length",
     )
     parser.add_argument(
+        "--upload-rate",
+        type=parse_byte_rate,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="shape each account's uploads, over all its connections, to this many bytes/s "
+        "(default: loopback speed)",
+    )
+    parser.add_argument(
+        "--download-rate",
+        type=parse_byte_rate,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="shape each account's downloads of results likewise (default: loopback speed)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=parse_latency,
+        default=0.0,
+        metavar="N",
+        help="wait N milliseconds before every answer (default: 0)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         type=parse_fault,
@@ -146,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             processing_seconds=args.processing_seconds,
             workers=args.workers,
             output_rate=args.output_rate,
+            upload_rate=args.upload_rate,
+            download_rate=args.download_rate,
+            latency_ms=args.latency_ms,
             seed=args.seed,
             rate_limit=not args.no_rate_limit,
             range_requests=not args.no_range,

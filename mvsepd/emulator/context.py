@@ -13,6 +13,7 @@ from mvsepd.emulator.admission import Admission
 from mvsepd.emulator.catalog import Catalog
 from mvsepd.emulator.faults import Faults
 from mvsepd.emulator.jobs import JobStore
+from mvsepd.emulator.link import Link
 from mvsepd.emulator.quality import QualityChecker
 from mvsepd.emulator.remote import RemoteStore
 from mvsepd.emulator.settings import EmulatorSettings
@@ -32,6 +33,9 @@ class Context:
     storage: Storage
     faults: Faults
     advance: Callable[[float], float]
+    link: Link = dataclasses.field(
+        default_factory=lambda: Link(upload_rate=None, download_rate=None, latency_seconds=0.0)
+    )
     roll_job_failure: Callable[[str], bool] = lambda path: False
 
 

@@ -126,6 +126,14 @@ class JobStore:
             job = self._jobs.get(separation_hash)
             return None if job is None else self._snapshot(job, self._clock())
 
+    def owner_of(self, file_name: str) -> str:
+        """The token of the job a result file belongs to ("" when none does)."""
+        with self.lock:
+            for job in self._jobs.values():
+                if any(target.path.name == file_name for target in job.targets):
+                    return job.token
+        return ""
+
     def received_file(self, separation_hash: str) -> Path | None:
         """The bytes a job's create received, as kept for rendering (None once removed or
         for a job without an upload). For tests: what went over the wire, exactly."""

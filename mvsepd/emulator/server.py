@@ -31,6 +31,7 @@ from mvsepd.emulator.context import Context
 from mvsepd.emulator.encoding import find_ffmpeg
 from mvsepd.emulator.faults import Faults
 from mvsepd.emulator.jobs import JobStore
+from mvsepd.emulator.link import Link
 from mvsepd.emulator.quality import QualityChecker
 from mvsepd.emulator.ratelimit import RateLimiter
 from mvsepd.emulator.remote import RemoteStore
@@ -112,6 +113,11 @@ class EmulatorServer:
             storage=self.storage,
             faults=self.faults,
             advance=self.advance,
+            link=Link(
+                upload_rate=self.settings.upload_rate,
+                download_rate=self.settings.download_rate,
+                latency_seconds=self.settings.latency_ms / 1000,
+            ),
         )
         limiter = RateLimiter(
             self.clock,

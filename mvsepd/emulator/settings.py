@@ -57,6 +57,14 @@ class EmulatorSettings:
     """Requests per window for every other API route."""
     rate_limit_window_seconds: float = 60.0
 
+    # --- the network link (real seconds, not the injected clock) ---
+    upload_rate: float | None = None
+    """Bytes per second each account may send, over all its connections; None: loopback."""
+    download_rate: float | None = None
+    """Bytes per second each account may receive from /storage; None: loopback."""
+    latency_ms: float = 0.0
+    """A fixed delay before every answer (a link's round trip)."""
+
     # --- static files ---
     range_requests: bool = True
     """Honour HTTP Range on /storage files (206 / 416). When False, always answer 200 in full."""

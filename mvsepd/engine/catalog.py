@@ -72,6 +72,11 @@ class CatalogCache:
             self._clock() - state.fetched_at >= self._refresh_seconds
         )
 
+    def refresh_due_at(self) -> float:
+        """Clock time at which ``needs_refresh`` turns true (now or earlier when it is)."""
+        fetched = self.state.fetched_at
+        return float("-inf") if fetched is None else fetched + self._refresh_seconds
+
     def refresh(self) -> bool:
         """Fetch the catalog from MVSEP and cache it. Return True if a new one arrived."""
         try:

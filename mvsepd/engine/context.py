@@ -45,7 +45,9 @@ class EngineSettings:
     """Tunables of the engine (defaults suit the real MVSEP; tests shorten them)."""
 
     workers: int = 4
-    tick_seconds: float = 1.0
+    #: The longest the engine sleeps when nothing is due (a safety net: every deadline and
+    #: every event wakes it on its own).
+    tick_seconds: float = 60.0
     poll_first_seconds: float = lifecycle.POLL_FIRST_SECONDS
     poll_max_seconds: float = lifecycle.POLL_MAX_SECONDS
     account_refresh_seconds: float = 600.0

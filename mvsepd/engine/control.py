@@ -74,6 +74,8 @@ class EngineControl:
         changes: dict[str, Any] = {
             "reason": None,
             "attempts": 0,
+            "oversize_downloads": 0,
+            "upload_json": None,
             "separation_hash": None,
             "remote_status": None,
             "queue_count": None,

@@ -110,42 +110,50 @@ class Engine(EngineControl):
         record = self.context.store.source(str(folder), relative_path)
         return record is not None and record.size == stat.size and record.mtime_ns == stat.mtime_ns
 
-    def run(self, stop: threading.Event, on_tick: Callable[[], None] | None = None) -> None:
-        """Tick until ``stop`` is set. ``on_tick`` runs after each tick (service watchdog).
+    def run(
+        self,
+        stop: threading.Event,
+        on_tick: Callable[[], None] | None = None,
+        *,
+        max_sleep: float | None = None,
+    ) -> None:
+        """Tick until ``stop`` is set. ``on_tick`` runs after each tick (service watchdog);
+        ``max_sleep`` caps the sleep between ticks (the service watchdog's interval).
 
-        Between ticks it sleeps until something can have changed: a file event, a step that
-        finished, a control request, the next due poll or retry, or (while files are being
-        checked for stability) a short interval; at most ``tick_seconds``.
+        Between ticks it sleeps until something can have changed: a watcher's event, a step
+        that finished, a control request, the next due poll, retry, supervision or upkeep, or
+        (while files are being checked for stability) a short interval; at most
+        ``tick_seconds``. Whoever sets ``stop`` must also call ``wake``.
         """
-        forwarder = threading.Thread(
-            target=self._forward_file_events, args=(stop,), name="mvsepd-events", daemon=True
-        )
-        forwarder.start()
-        while not stop.is_set():
-            try:
-                self.tick()
-            except MvsepdError as error:
-                log.error("tick_failed", error=str(error))
-            if on_tick is not None:
-                on_tick()
-            self._wake.wait(self._sleep_seconds())
-            self._wake.clear()
+        self.intake.on_event(self._wake.set)
+        try:
+            while not stop.is_set():
+                # Cleared before the tick: a wake-up during it makes the next wait return.
+                self._wake.clear()
+                try:
+                    self.tick()
+                except MvsepdError as error:
+                    log.error("tick_failed", error=str(error))
+                if on_tick is not None:
+                    on_tick()
+                if stop.is_set():
+                    break
+                sleep = self._sleep_seconds()
+                self._wake.wait(sleep if max_sleep is None else min(sleep, max_sleep))
+        finally:
+            self.intake.on_event(None)
         self._wake.set()
-
-    def _forward_file_events(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if self.intake.wait(1.0):
-                self._wake.set()
 
     def _sleep_seconds(self) -> float:
         settings = self.context.settings
-        sleep = settings.tick_seconds
+        sleep = min(settings.tick_seconds, self.intake.seconds_until_due())
         if self.intake.pending():
             # A stability window may end at any moment; look often, it costs a few stats.
             sleep = min(sleep, _PENDING_TICK_SECONDS)
-        due = self._next_due
-        if due is not None:
-            sleep = min(sleep, max(0.0, due - self.context.clock()))
+        now = self.context.clock()
+        for due in (self._next_due, self._maintenance.next_deadline()):
+            if due is not None:
+                sleep = min(sleep, max(0.0, due - now))
         return sleep
 
     def shutdown(self, timeout: float) -> bool:

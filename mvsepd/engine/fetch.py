@@ -30,6 +30,8 @@ from mvsepd.store import DeliveryKeys
 
 log = structlog.get_logger("mvsepd.engine")
 
+#: Attempts at a result larger than MVSEP announced before the job fails with that reason.
+OVERSIZE_ATTEMPTS = 3
 _MIN_DOWNLOAD_CAP = 8 * 1024 * 1024
 
 
@@ -196,6 +198,16 @@ def _download_failed(context: Context, job: JobRecord, error: BaseException) -> 
     verdict = lifecycle.judge_error(error)
     if verdict.outcome is Outcome.FAIL:
         return context.fail(job, verdict.reason)
+    if isinstance(error, errors.OversizeDownloadError):
+        # A file far larger than announced is not a passing fault: stop after a few tries.
+        tries = job.oversize_downloads + 1
+        if tries >= OVERSIZE_ATTEMPTS:
+            return context.fail(
+                job,
+                f"downloading stems failed ({verdict.reason}); gave up after {tries} "
+                "attempts. `mvsepd retry` tries again",
+            )
+        job = context.store.update_progress(job.id, oversize_downloads=tries)
     return context.retry_later(
         job,
         resume=JobState.DOWNLOADING,

@@ -51,6 +51,30 @@ class Maintenance:
         if self._context.catalog.needs_refresh() and self._catalog_retry_due(now):
             self._workers.submit_task("catalog", self.refresh_catalog)
 
+    def next_deadline(self) -> float:
+        """Clock time of the next upkeep: an account or token check, a catalog fetch (or its
+        retry), the next UTC day. The engine may sleep until then."""
+        context = self._context
+        account = context.account
+        settings = context.settings
+        deadlines = []
+        if self._workers.task_running("account"):
+            pass  # its end wakes the engine
+        elif account.token_checked_at is None:
+            deadlines.append(float("-inf"))
+        elif not account.token_valid:
+            deadlines.append(account.token_checked_at + settings.token_recheck_seconds)
+        else:
+            checked = account.checked_at or account.token_checked_at
+            deadlines.append(checked + settings.account_refresh_seconds)
+        catalog_due = context.catalog.refresh_due_at()
+        if self._catalog_attempted_at is not None:
+            catalog_due = max(catalog_due, self._catalog_attempted_at + CATALOG_RETRY_SECONDS)
+        deadlines.append(catalog_due)
+        if self._day is not None:
+            deadlines.append(self._day + DAY_SECONDS)
+        return min(deadlines)
+
     def _account_check_due(self, now: float) -> bool:
         account = self._context.account
         settings = self._context.settings

@@ -13,13 +13,16 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from mvsepd import audio, errors
-from mvsepd.audio.upload import UploadPlan
-from mvsepd.engine.context import Context
+from mvsepd.engine.context import FREE_PLAN_MAX_UPLOAD_BYTES, Context
 from mvsepd.models import JobRecord
+
+if TYPE_CHECKING:
+    from mvsepd.audio import UploadPlan
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -29,13 +32,27 @@ def prepared(context: Context, job: JobRecord, path: Path) -> Iterator[UploadPla
     """Yield what to send for a file job; remove a temporary FLAC when the upload is over.
 
     Raise InputError when it cannot fit the account's limit (naming both sizes) or the source
-    cannot be read.
+    cannot be read, PlanUnknownError when only the plan (not known yet) can tell.
     """
     plan = _plan(context, job, path)
     try:
-        limit = context.account.max_upload_bytes(context.config.account.max_upload_mb)
+        configured = context.config.account.max_upload_mb
+        limit = context.account.max_upload_bytes(configured)
         if limit is not None and plan.size > limit:
             raise errors.InputError(_too_large(path.name, plan, limit), field="audio")
+        if (
+            limit is None
+            and configured == "auto"
+            and context.account.user is None
+            and plan.size > FREE_PLAN_MAX_UPLOAD_BYTES
+        ):
+            # Too large for the free plan: sent now, it would be refused there; wait for the
+            # account check to say whether the plan takes it.
+            raise errors.PlanUnknownError(
+                f"{path.name} is {_mb(plan.size)} as sent, over the free plan's "
+                f"{_mb(FREE_PLAN_MAX_UPLOAD_BYTES)}; waiting for MVSEP to say which plan the "
+                "account has"
+            )
         context.store.update_progress(job.id, upload_json=json.dumps(plan.as_record()))
         if plan.note:
             log.info("upload_as_is", job=job.id, file=path.name, note=plan.note)
@@ -66,16 +83,18 @@ def _plan(context: Context, job: JobRecord, path: Path) -> UploadPlan:
             stem=f"job-{job.id}",
             progress=progress,
         )
-    except OSError as error:
+    except (OSError, errors.AudioError) as error:
+        words = error.strerror if isinstance(error, OSError) else None
         if not path.exists() or not _readable(path):
             raise errors.InputError(
-                f"{path.name} cannot be read ({error.strerror or error})", field="audio"
+                f"{path.name} cannot be read ({words or error})", field="audio"
             ) from None
-        # A full or unwritable cache folder must not stop the upload: send the original.
+        # A full or unwritable cache folder, or a file libsndfile reads only part of, must not
+        # stop the upload: the original is sent, as it would be without compression.
         size = path.stat().st_size
-        note = f"could not write the FLAC in {context.upload_dir} ({error.strerror})"
+        note = f"sent as it is; no FLAC could be made ({words or error})"
         log.warning("upload_compression_failed", job=job.id, file=path.name, error=note)
-        return UploadPlan(
+        return audio.UploadPlan(
             path, path.name, audio.UploadEncoding.ORIGINAL, size, size, note, note=note
         )
     finally:

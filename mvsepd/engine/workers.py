@@ -99,12 +99,18 @@ class Workers:
             finally:
                 with self._lock:
                     self._tasks.discard(name)
+                self._wake.set()
 
         try:
             self._pool.submit(run)
         except RuntimeError:  # the pool is shutting down
             with self._lock:
                 self._tasks.discard(name)
+
+    def task_running(self, name: str) -> bool:
+        """True while the named background task runs."""
+        with self._lock:
+            return name in self._tasks
 
     def _forget(self, job_id: int | None, path: Path | None) -> None:
         with self._lock:

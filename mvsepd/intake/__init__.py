@@ -1,9 +1,10 @@
 """Intake: hot folders in, completely written audio files out (adapter; the only watchdog user).
 
-``Intake`` watches each configured hot folder with its own observer (native events, or polling
-for network shares), scans every folder at start-up and every ``rescan_seconds`` (watchers miss
-events; files arrive while the daemon is down), and hands the engine each file once it has been
-quiet for its stability window with an unchanged stat and the injected readiness check agrees.
+``Intake`` watches the configured hot folders (native events through one observer shared by
+all of them, or polling for network shares, one observer per polled folder), scans every
+folder at start-up and every ``rescan_seconds`` (watchers miss events; files arrive while the
+daemon is down), and hands the engine each file once it has been quiet for its stability
+window with an unchanged stat and the injected readiness check agrees.
 It supervises its observers: a dead one is restarted, a folder that vanishes is reported
 "missing" and picked up again when it returns, a native watcher that cannot start (inotify
 limits) falls back to polling.
@@ -25,6 +26,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from mvsepd.intake.filters import (
     walk,
 )
 from mvsepd.intake.folders import HotFolder, absolute
-from mvsepd.intake.observers import EventInbox
+from mvsepd.intake.observers import EventInbox, NativeHub
 from mvsepd.intake.records import (
     FileStat,
     FolderHealth,
@@ -53,6 +55,7 @@ __all__ = [
     "ALWAYS_IGNORED_DIRECTORY_NAMES",
     "ALWAYS_IGNORED_FILE_PATTERNS",
     "SUPERVISE_SECONDS",
+    "UNHEALTHY_SUPERVISE_SECONDS",
     "FileStat",
     "FolderHealth",
     "Intake",
@@ -63,13 +66,41 @@ __all__ = [
     "WatchSpec",
 ]
 
-#: How often ``take_ready`` checks on observers and folders (clock seconds). An event about a
-#: folder itself (deleted, moved) brings the check forward to the next ``take_ready``.
-SUPERVISE_SECONDS = 2.0
+#: How often ``take_ready`` checks on observers and folders (clock seconds) while every folder
+#: is watched; a folder missing or unreadable is looked at every ``UNHEALTHY_SUPERVISE_SECONDS``.
+#: An event about a folder itself (deleted, moved) or a watcher thread that dies brings the
+#: check forward to the next ``take_ready``.
+SUPERVISE_SECONDS = 30.0
+UNHEALTHY_SUPERVISE_SECONDS = 2.0
 
 
 def _never_known(folder: Path, relative_path: str, stat: FileStat) -> bool:
     return False
+
+
+#: Intakes running in this process: told when any thread dies of an exception.
+_LIVE_INTAKES: weakref.WeakSet[Intake] = weakref.WeakSet()
+_HOOK_LOCK = threading.Lock()
+_hook_installed = False
+
+
+def _watch_thread_deaths(intake: Intake) -> None:
+    """Have ``intake`` told when a thread dies of an exception (a watchdog thread, say): it
+    then supervises at once instead of at its next check."""
+    global _hook_installed  # one process-wide hook, installed once
+    _LIVE_INTAKES.add(intake)
+    with _HOOK_LOCK:
+        if _hook_installed:
+            return
+        _hook_installed = True
+        previous = threading.excepthook
+
+        def hook(arguments: threading.ExceptHookArgs) -> None:
+            for live in list(_LIVE_INTAKES):
+                live.notice_thread_death()
+            previous(arguments)
+
+        threading.excepthook = hook
 
 
 class Intake:
@@ -99,6 +130,8 @@ class Intake:
             logger=self._logger,
         )
         self._folders: list[HotFolder] = []
+        #: One native observer for every natively watched folder.
+        self._hub = NativeHub()
         for index, spec in enumerate(specs):
             folder = HotFolder(
                 index,
@@ -107,6 +140,7 @@ class Intake:
                 tracker=self._tracker,
                 logger=self._logger,
                 problems=self._problems,
+                hub=self._hub,
             )
             if any(other.path == folder.path for other in self._folders):
                 raise InputError(f"{folder.path} is listed twice as a hot folder", field="path")
@@ -125,7 +159,7 @@ class Intake:
     # Life cycle.
 
     def start(self) -> None:
-        """Start one observer per folder, then scan every folder (events meanwhile are kept).
+        """Start watching every folder, then scan every folder (events meanwhile are kept).
 
         Observers first, scan second: a file arriving between the two is reported by the
         observer into the inbox, and the tracker merges it with what the scan found.
@@ -141,12 +175,14 @@ class Intake:
                 if folder.is_running:
                     folder.scan(now)
             self._next_rescan = now + self._rescan_seconds
-            self._next_supervise = now + SUPERVISE_SECONDS
+            self._next_supervise = now + self._supervise_interval()
+            _watch_thread_deaths(self)
             self._publish_pending()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop and join every observer (``timeout`` seconds for all together); idempotent."""
         with self._lock:
+            _LIVE_INTAKES.discard(self)
             self._started = False
             watchers = [folder.detach_watcher(join=False) for folder in self._folders]
             for folder in self._folders:
@@ -155,6 +191,7 @@ class Intake:
             for watcher in watchers:
                 if watcher is not None:
                     watcher.join(deadline - time.monotonic())
+            self._hub.stop(deadline - time.monotonic())
             self._inbox.wake()
 
     # The engine's calls.
@@ -177,6 +214,8 @@ class Intake:
                 for folder in self._folders:
                     if folder.is_running:
                         folder.scan(now)
+            for folder in self._folders:
+                folder.poll_if_due(now)
             finished = self._tracker.due(now)
             self._publish_pending()
             return finished
@@ -234,6 +273,20 @@ class Intake:
         """Files being checked for stability, with the clock time each was first seen."""
         return list(self._pending)
 
+    def on_event(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener`` (on a watcher's thread; it must return at once) whenever a watcher
+        reports something, a watcher thread dies, or intake stops."""
+        self._inbox.set_listener(listener)
+
+    def seconds_until_due(self) -> float:
+        """Seconds until ``take_ready`` has work of its own: a supervision, a rescan, or a
+        file's stability window is the engine's to watch, through ``pending``)."""
+        if self._supervise_soon:
+            return 0.0
+        polls = (folder.next_poll_at for folder in self._folders)
+        due = min(self._next_supervise, self._next_rescan, *polls)
+        return max(0.0, due - self._clock())
+
     def wait(self, timeout: float) -> bool:
         """Block up to ``timeout`` seconds until a watcher reports something; True if one did.
 
@@ -244,13 +297,15 @@ class Intake:
     def simulate_observer_crash(self, folder: Path) -> None:
         """Fault-injection seam: stop a folder's observer thread the way a crash would.
 
-        Health is left as it was, exactly as after a real crash; ``supervise`` (or a
-        ``take_ready`` once ``SUPERVISE_SECONDS`` have passed) finds the dead observer,
-        logs it and restarts it. For tests and fault drills; normal operation never calls it.
+        Health is left as it was, exactly as after a real crash, and the death is reported as
+        ``threading.excepthook`` reports a real one; the next ``take_ready`` finds the dead
+        observer, logs it and restarts it. For tests and fault drills; normal operation never
+        calls it.
         """
         with self._lock:
             (item,) = self._select(folder)
             item.crash_observer()
+        self.notice_thread_death()
 
     # Internals.
 
@@ -281,10 +336,19 @@ class Intake:
 
     def _supervise_all(self, now: float) -> None:
         self._supervise_soon = False
-        self._next_supervise = now + SUPERVISE_SECONDS
         if self._started:
             for folder in self._folders:
                 folder.supervise(now)
+        self._next_supervise = now + self._supervise_interval()
+
+    def _supervise_interval(self) -> float:
+        healthy = all(folder.is_running for folder in self._folders)
+        return SUPERVISE_SECONDS if healthy else UNHEALTHY_SUPERVISE_SECONDS
+
+    def notice_thread_death(self) -> None:
+        """Have the next ``take_ready`` supervise every folder, and wake whoever waits."""
+        self._supervise_soon = True
+        self._inbox.wake()
 
     def _select(self, folder: Path | None) -> list[HotFolder]:
         if folder is None:

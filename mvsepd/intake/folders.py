@@ -21,7 +21,14 @@ from mvsepd.intake.filters import (
     resolved,
     walk,
 )
-from mvsepd.intake.observers import EventForwarder, EventInbox, FolderWatcher, start_watcher
+from mvsepd.intake.observers import (
+    EventForwarder,
+    EventInbox,
+    FolderWatcher,
+    NativeHub,
+    ScanPolling,
+    start_watcher,
+)
 from mvsepd.intake.records import FolderHealth, FolderStatus, WatchSpec
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, describe_error, log_fields
 from mvsepd.intake.tracker import CandidateTracker, FileSite
@@ -49,8 +56,10 @@ class HotFolder:
         tracker: CandidateTracker,
         logger: IntakeLogger,
         problems: ProblemLog,
+        hub: NativeHub | None = None,
     ) -> None:
         self.index = index
+        self._hub = hub
         self.spec = spec
         self.path = absolute(spec.path)
         self.view = FolderView(
@@ -65,7 +74,9 @@ class HotFolder:
         self._tracker = tracker
         self._logger = logger
         self._problems = problems
-        self._watcher: FolderWatcher | None = None
+        self._watcher: FolderWatcher | ScanPolling | None = None
+        #: When a folder polled by intake's scans is next scanned (clock seconds).
+        self.next_poll_at = float("inf")
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) being watched
         self._native_unavailable: str | None = None  # once native failed, poll from then on
         self._unreadable = 0  # entries the last full scan could not read
@@ -98,6 +109,7 @@ class HotFolder:
                 recursive=self.spec.recursive,
                 mode="poll" if self._native_unavailable else self.spec.mode,
                 poll_interval=self.spec.poll_interval,
+                hub=self._hub,
             )
         except (FileNotFoundError, NotADirectoryError):
             self._gone()
@@ -131,9 +143,18 @@ class HotFolder:
             )
         self._set(status, self._running_detail(status))
 
-    def detach_watcher(self, *, join: bool) -> FolderWatcher | None:
+    def poll_if_due(self, now: float) -> int:
+        """Scan a folder that intake polls, when its interval has passed; return how many
+        new candidates that found."""
+        watcher = self._watcher
+        if not isinstance(watcher, ScanPolling) or now < self.next_poll_at:
+            return 0
+        return self.scan(now)
+
+    def detach_watcher(self, *, join: bool) -> FolderWatcher | ScanPolling | None:
         """Stop the observer (waiting for it when ``join``) and return it."""
         watcher, self._watcher = self._watcher, None
+        self.next_poll_at = float("inf")
         if watcher is not None:
             watcher.stop()
             if join:
@@ -197,6 +218,9 @@ class HotFolder:
         present: set[str] = set()
         unreadable: list[str] = []
         new_candidates = 0
+        if start is None and isinstance(self._watcher, ScanPolling):
+            # Every whole scan counts as a poll: the next one is an interval from now.
+            self.next_poll_at = now + self._watcher.interval
 
         def on_problem(path: str, error: OSError) -> None:
             unreadable.append(path)

@@ -1,8 +1,9 @@
 """The watchdog side of intake (the only module in mvsepd that imports watchdog).
 
-Owns one observer per hot folder: a native one (inotify, FSEvents, ReadDirectoryChangesW) or a
-polling one; the fall-back from native to polling when the native watcher cannot start (inotify
-watch or instance limits); telling whether an observer still runs; and the event hand-off.
+Owns the observers: one native observer (inotify, FSEvents, ReadDirectoryChangesW) shared by
+every natively watched folder (polled folders are scanned by intake itself); the fall-back
+from native to polling when the native watcher cannot start (inotify watch or instance
+limits); telling whether a folder's watcher still runs; and the event hand-off.
 
 Handlers run on watchdog's threads and an exception there kills the observer, so the handler
 only records the path in an ``EventInbox`` (a coalescing dict under a lock) and sets a
@@ -12,6 +13,7 @@ which path to look at again, nothing more.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -25,7 +27,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserverVFS
 
 WatchMode = Literal["native", "poll"]
@@ -44,19 +46,31 @@ class EventInbox:
         self._paths: dict[tuple[int, str], bool] = {}
         self._failed_folders: set[int] = set()
         self._wakeup = threading.Event()
+        self._listener: Callable[[], None] | None = None
+
+    def set_listener(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener`` (from the watcher's thread) whenever something is recorded: the
+        engine sleeps until then instead of asking every second."""
+        self._listener = listener
+
+    def _notify(self) -> None:
+        self._wakeup.set()
+        listener = self._listener
+        if listener is not None:
+            listener()
 
     def put(self, folder_index: int, path: str, *, is_directory: bool) -> None:
         """Record that ``path`` in folder ``folder_index`` should be looked at again."""
         with self._lock:
             key = (folder_index, path)
             self._paths[key] = self._paths.get(key, False) or is_directory
-        self._wakeup.set()
+        self._notify()
 
     def note_failure(self, folder_index: int) -> None:
         """Record that an event of this folder could not be recorded (it will be rescanned)."""
         with self._lock:
             self._failed_folders.add(folder_index)
-        self._wakeup.set()
+        self._notify()
 
     def drain(self) -> tuple[dict[tuple[int, str], bool], set[int]]:
         """Take every recorded path (with its is-directory hint) and every failed folder."""
@@ -73,8 +87,8 @@ class EventInbox:
         return self._wakeup.wait(timeout)
 
     def wake(self) -> None:
-        """Release a ``wait`` (used when intake stops)."""
-        self._wakeup.set()
+        """Release a ``wait`` (used when intake stops, or a watcher thread died)."""
+        self._notify()
 
 
 class EventForwarder(FileSystemEventHandler):
@@ -113,38 +127,135 @@ def _polling_observer(interval: float) -> BaseObserver:
     return PollingObserverVFS(os.lstat, os.scandir, polling_interval=interval)
 
 
-class FolderWatcher:
-    """One started observer watching one folder."""
+def _reader_alive(observer: BaseObserver) -> bool:
+    # The inotify observer reads the kernel's events on a thread of its own. If that thread
+    # dies (an exception, or a warning turned into one), the emitters wait forever and still
+    # look alive; watchdog exposes the thread only as a private attribute.
+    reader = getattr(observer, "_inotify_fd", None)
+    return not isinstance(reader, threading.Thread) or reader.is_alive()
 
-    def __init__(self, observer: BaseObserver, mode: WatchMode, fallback_reason: str | None):
+
+class FolderWatcher:
+    """One folder being watched: by an observer of its own, or by a watch on a shared one."""
+
+    def __init__(
+        self,
+        observer: BaseObserver,
+        mode: WatchMode,
+        fallback_reason: str | None,
+        *,
+        watch: ObservedWatch | None = None,
+        hub: NativeHub | None = None,
+    ):
         self._observer = observer
+        self._watch = watch
+        self._hub = hub
         self.mode: WatchMode = mode
         #: Why a native watcher was not possible, when this polls instead.
         self.fallback_reason = fallback_reason
 
     def is_alive(self) -> bool:
-        """True while the observer and its emitter run (an emitter stops on folder deletion)."""
-        emitters = list(self._observer.emitters)
+        """True while the observer and this folder's emitter run (an emitter stops when its
+        folder is deleted)."""
+        emitters = [
+            emitter
+            for emitter in list(self._observer.emitters)
+            if self._watch is None or emitter.watch == self._watch
+        ]
         if not (
             self._observer.is_alive()
             and bool(emitters)
             and all(emitter.is_alive() for emitter in emitters)
         ):
             return False
-        # The inotify observer reads the kernel's events on a thread of its own. If that thread
-        # dies (an exception, or a warning turned into one), the emitters wait forever and still
-        # look alive; watchdog exposes the thread only as a private attribute.
-        reader = getattr(self._observer, "_inotify_fd", None)
-        return not isinstance(reader, threading.Thread) or reader.is_alive()
+        return _reader_alive(self._observer)
 
     def stop(self) -> None:
-        """Ask the observer to stop (returns at once)."""
-        self._observer.stop()
+        """Stop watching (returns at once): the folder's watch on a shared observer, else its
+        own observer."""
+        if self._hub is not None and self._watch is not None:
+            self._hub.unschedule(self._observer, self._watch)
+        else:
+            self._observer.stop()
 
     def join(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the observer thread to end."""
-        if self._observer.is_alive():
+        """Wait up to ``timeout`` seconds for an observer of its own to end."""
+        if self._hub is None and self._observer.is_alive():
             self._observer.join(max(timeout, 0.0))
+
+
+class NativeHub:
+    """One native observer for every natively watched folder.
+
+    Each observer costs a dispatcher thread and (with inotify) a descriptor and a reader
+    thread of its own; with one for all folders, 10 folders run 12 watchdog threads instead
+    of 30. A folder's watch is scheduled on it and removed again without touching the others;
+    when the observer itself dies, the next folder to start gets a new one (and each of the
+    others finds its watch dead at supervision and starts again there).
+    """
+
+    def __init__(self, factory: ObserverFactory = _native_observer) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._observer: BaseObserver | None = None
+
+    def schedule(
+        self, handler: EventForwarder, root: str, *, recursive: bool
+    ) -> tuple[BaseObserver, ObservedWatch]:
+        """Watch ``root`` on the shared observer (started on first use); OSError as
+        ``observer.schedule`` raises it."""
+        with self._lock:
+            observer = self._observer
+            if observer is None or not observer.is_alive() or not _reader_alive(observer):
+                if observer is not None:
+                    _stop_quietly(observer)
+                observer = self._factory()
+                observer.start()
+                self._observer = observer
+            return observer, observer.schedule(handler, root, recursive=recursive)
+
+    def unschedule(self, observer: BaseObserver, watch: ObservedWatch) -> None:
+        """Stop one folder's watch (nothing when that observer or watch is gone already)."""
+        with self._lock, contextlib.suppress(KeyError, OSError):
+            observer.unschedule(watch)
+
+    def stop(self, timeout: float) -> None:
+        """Stop the shared observer and wait up to ``timeout`` seconds for it."""
+        with self._lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            _stop_quietly(observer)
+            if observer.is_alive():
+                observer.join(max(timeout, 0.0))
+
+
+class ScanPolling:
+    """A polled folder with no observer of its own: intake scans it every ``interval``
+    seconds on the engine's thread (what a polling observer does on two threads per folder,
+    and the scan finds the same files). Looks like a ``FolderWatcher`` to the folder."""
+
+    mode: WatchMode = "poll"
+
+    def __init__(self, interval: float, fallback_reason: str | None) -> None:
+        self.interval = interval
+        self.fallback_reason = fallback_reason
+        self._stopped = False
+
+    def is_alive(self) -> bool:
+        """True until stopped (there is no thread to die)."""
+        return not self._stopped
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stopped = True
+
+    def join(self, timeout: float) -> None:
+        """Nothing to wait for."""
+
+
+def _stop_quietly(observer: BaseObserver) -> None:
+    with contextlib.suppress(Exception):
+        observer.stop()
 
 
 def _start(
@@ -172,14 +283,28 @@ def start_watcher(
     poll_interval: float,
     native_factory: ObserverFactory = _native_observer,
     polling_factory: Callable[[float], BaseObserver] = _polling_observer,
-) -> FolderWatcher:
+    hub: NativeHub | None = None,
+) -> FolderWatcher | ScanPolling:
     """Start watching ``root``; fall back to polling when the native watcher cannot start.
+
+    With ``hub`` (how intake runs it) native watching is a watch on the hub's shared observer
+    and polling is ``ScanPolling`` (intake's own scans); without, each folder gets an observer
+    of its own.
 
     Raises FileNotFoundError / NotADirectoryError when the folder is not there, and OSError
     when even polling cannot read it.
     """
     fallback_reason: str | None = None
-    if mode == "native":
+    if mode == "native" and hub is not None:
+        try:
+            shared, watch = hub.schedule(handler, root, recursive=recursive)
+        except (FileNotFoundError, NotADirectoryError):
+            raise
+        except OSError as error:
+            fallback_reason = error.strerror or str(error)
+        else:
+            return FolderWatcher(shared, "native", None, watch=watch, hub=hub)
+    elif mode == "native":
         try:
             observer = _start(native_factory, handler, root, recursive=recursive)
         except (FileNotFoundError, NotADirectoryError):
@@ -190,5 +315,11 @@ def start_watcher(
             fallback_reason = error.strerror or str(error)
         else:
             return FolderWatcher(observer, "native", None)
+    if hub is not None:
+        # Run by intake: polled by its own scans. Listing once now raises what a polling
+        # observer would (a folder that is gone or unreadable).
+        with os.scandir(root) as entries:
+            next(entries, None)
+        return ScanPolling(poll_interval, fallback_reason)
     observer = _start(lambda: polling_factory(poll_interval), handler, root, recursive=recursive)
     return FolderWatcher(observer, "poll", fallback_reason)

@@ -101,6 +101,8 @@ class JobRecord:
     credits_reserved: int | None = None
     #: JSON: how the file is sent (``encoding``, ``name``, ``bytes``), decided before the upload.
     upload_json: str | None = None
+    #: Downloads refused as larger than MVSEP announced (the job fails at a few).
+    oversize_downloads: int = 0
 
     @property
     def input(self) -> Mapping[str, Any]:

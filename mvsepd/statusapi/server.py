@@ -13,6 +13,7 @@ passes ``V`` (or an upload/download in flight moves on, at most twice a second),
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -197,9 +198,11 @@ class StatusApi:
         finally:
             listener.close()  # Werkzeug keeps its own duplicate of the descriptor
         self.port = int(self._server.server_address[1])
+        # No poll interval: the loop sleeps in select() until a client connects, and ``stop``
+        # wakes it with a connection of its own (a timeout would wake it 10 times a second).
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": None},
             name="mvsepd-statusapi",
             daemon=True,
         )
@@ -221,12 +224,30 @@ class StatusApi:
         self.engine.context.feed.bump()  # releases waiting long-polls now
         remove_runtime_file(self.runtime_file, self.token)
         if self._server is not None:
-            self._server.shutdown()
+            stopper = threading.Thread(target=self._server.shutdown, name="mvsepd-statusapi-stop")
+            stopper.start()
+            # shutdown() only sets a flag the serving loop reads after select() returns: connect
+            # until the loop has seen it (a connection before the flag is set is served and the
+            # loop would sleep again).
+            deadline = time.monotonic() + 5
+            while stopper.is_alive() and time.monotonic() < deadline:
+                self._poke()
+                stopper.join(0.05)
             self._server.server_close()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def _poke(self) -> None:
+        """Open and close one connection to the API's own socket."""
+        if self._server is None:
+            return
+        address = self._server.socket.getsockname()[:2]
+        family = self._server.socket.family
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as poke:
+            poke.settimeout(1.0)
+            poke.connect(address)
 
     # --- WSGI -------------------------------------------------------------------------------
 
@@ -313,7 +334,10 @@ class StatusApi:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            if feed.wait_beyond(since, min(left, _SLICE_SECONDS)) > since:
+            # Transfers move no feed version, so they are looked at in slices; with none in
+            # flight the wait is one block (a new transfer bumps the feed when it starts).
+            step = min(left, _SLICE_SECONDS) if self.picture.transfers() else left
+            if feed.wait_beyond(since, step) > since:
                 return True
             if time.monotonic() >= progress_at and self.picture.transfers() != transfers:
                 return True

@@ -49,6 +49,7 @@ _PROGRESS_FIELDS = frozenset(
         "duration_seconds",
         "credits_estimate",
         "upload_json",
+        "oversize_downloads",
     }
 )
 #: Job columns a transition may set along with the state.

@@ -117,9 +117,11 @@ MIGRATIONS: dict[int, str] = {
         FROM jobs;
     """,
     # 4: how a file was sent (as it is, or losslessly as FLAC), under which name and how many
-    # bytes, decided before the upload so that a lost answer is looked up under that name.
+    # bytes, decided before the upload so that a lost answer is looked up under that name; and
+    # how often a result came larger than announced (the job fails after a few).
     4: """
     ALTER TABLE jobs ADD COLUMN upload_json TEXT;
+    ALTER TABLE jobs ADD COLUMN oversize_downloads INTEGER NOT NULL DEFAULT 0;
     """,
 }
 

@@ -159,8 +159,11 @@ def test_a_connection_that_keeps_breaking_leaves_the_partial_file(
     transport.mount("https://", adapter)
     destination = tmp_path / "vocals.flac"
     adapter.add("GET", PATH, Reply(200, BIG, AUDIO, fail_after=400_000))
-    with pytest.raises(NetworkError):
+    with pytest.raises(NetworkError) as broke:
         MvsepClient(TOKEN, transport=transport).download_result(stem(size_text=None), destination)
+    # Said in words a user reads in the retry reason, with how far it got; no library text.
+    assert broke.value.detail == "the connection broke after 256 of 600 kB", broke.value.detail
+    assert "Error" not in str(broke.value) and "IncompleteRead" not in str(broke.value)
     assert not destination.exists()
     assert destination.with_name("vocals.flac.part").read_bytes() == BIG[: 256 * 1024]
 
@@ -191,7 +194,7 @@ def test_a_declared_size_over_max_bytes_is_refused_before_reading(
 ) -> None:
     destination = tmp_path / "vocals.flac"
     adapter.add("GET", PATH, Reply(200, DATA, AUDIO))
-    with pytest.raises(DownloadError, match="more than the limit of 2048"):
+    with pytest.raises(DownloadError, match="more than the limit of 2 kB"):
         client.download_result(stem(), destination, max_bytes=2048)
     assert not destination.with_name("vocals.flac.part").exists()
 

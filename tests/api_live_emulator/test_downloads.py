@@ -104,7 +104,7 @@ def test_a_file_larger_than_max_bytes_is_refused_and_nothing_is_left(
     file = done.files[0]
     destination = tmp_path / "vocals.wav"
 
-    with pytest.raises(DownloadError, match="more than the limit of 1000") as refused:
+    with pytest.raises(DownloadError, match="more than the limit of 1 kB") as refused:
         premium.download_result(file, destination, max_bytes=1000)
 
     assert not isinstance(refused.value, UnsafeDownloadError)

@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from mvsepd.engine.fetch import OVERSIZE_ATTEMPTS
 from mvsepd.models import JobState
 from tests.hostile.front import (
     Answer,
@@ -232,7 +233,10 @@ def huge_body(*, declared: bool) -> Callable[[Harness], str]:
         assert largest <= DOWNLOAD_CAP, f"a file of {largest} bytes was written"
         parts = [path for path in harness.setup.leftovers() if path.name.endswith(".part")]
         assert parts == [], "a partial download was kept"
-        return harness.shown_reason(job)
+        # Not a passing fault: after a bounded number of attempts the job fails, saying why.
+        failed = harness.job(NAME, (JobState.FAILED,), timeout=60)
+        assert f"gave up after {OVERSIZE_ATTEMPTS} attempts" in (failed.reason or ""), failed
+        return harness.shown_reason(failed)
 
     return scenario
 

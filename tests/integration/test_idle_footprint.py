@@ -1,0 +1,108 @@
+"""A daemon with nothing to do stays asleep: its threads together wake at most once a second,
+it runs a bounded number of threads, and numpy is not loaded before the first file.
+
+Wakeups are counted, not timed: the voluntary context switches of every thread of the process
+(``/proc/PID/task/*/status``), each one a thread that went to sleep and was woken again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.support import Setup, start_daemon_process, stop_process, wait_until
+
+FOLDERS = 10
+WINDOW_SECONDS = 20.0
+MAX_THREADS = 16
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+
+
+def _switches(pid: int) -> int:
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def _status_field(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"{name} not in /proc/{pid}/status")
+
+
+def _config(setup: Setup, tmp: Path) -> Path:
+    extra = ""
+    for index in range(1, FOLDERS):
+        folder = tmp / "Exports" / f"Room {index}"
+        folder.mkdir(parents=True)
+        extra += f'  - {{path: "{folder}", preset: four, existing_files: process}}\n'
+    return setup.write_config(setup.config_text(extra_folders=extra))
+
+
+@contextlib.contextmanager
+def _long_poll(setup: Setup) -> Iterator[None]:
+    """Keep a long-poll open on the status API all the time, as the tray does."""
+    info = json.loads(setup.paths.runtime_file.read_text(encoding="utf-8"))
+    url = f"http://{info['host']}:{info['port']}/v1/events"
+    headers = {"Authorization": f"Bearer {info['token']}"}
+    stop = threading.Event()
+
+    def loop() -> None:
+        version: int | None = None
+        with requests.Session() as session:
+            while not stop.is_set():
+                params = {"timeout": "25", **({"since": str(version)} if version else {})}
+                with contextlib.suppress(requests.RequestException, ValueError):
+                    answer = session.get(url, params=params, headers=headers, timeout=35)
+                    version = int(answer.json()["version"])
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def _wakeups_per_second(pid: int) -> float:
+    before = _switches(pid)
+    started = time.monotonic()
+    time.sleep(WINDOW_SECONDS)
+    return (_switches(pid) - before) / (time.monotonic() - started)
+
+
+def test_an_idle_daemon_sleeps(setup: Setup, tmp_path: Path) -> None:
+    config = _config(setup, tmp_path)
+    process = start_daemon_process(setup, config)
+    try:
+        log = setup.tmp / "daemon.log"
+        wait_until(lambda: '"daemon_ready"' in log.read_text(), 60, message="the daemon")
+        # The account and catalog checks at start are work, not rest.
+        wait_until(lambda: setup.server.state.jobs() == [], 5, message="nothing to do")
+        time.sleep(3)
+        pid = process.pid
+        threads = _status_field(pid, "Threads")
+        assert threads <= MAX_THREADS, f"{threads} threads at rest"
+        rate = _wakeups_per_second(pid)
+        assert rate <= 1.0, f"{rate:.2f} wakeups per second at rest, summed over its threads"
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "numpy" not in maps and "openblas" not in maps.lower(), "numpy loaded at rest"
+        with _long_poll(setup):
+            time.sleep(1)
+            polled = _wakeups_per_second(pid)
+        assert polled <= 1.5, f"{polled:.2f} wakeups per second with a status client waiting"
+    finally:
+        assert stop_process(process) == 0
