@@ -283,6 +283,9 @@ class DaemonConfig(_Section):
     catalog_refresh_hours: float = Field(
         DEFAULT_CATALOG_REFRESH_HOURS, gt=0, description="Refetch the algorithm catalog after."
     )
+    parallel_downloads: int = Field(
+        4, ge=1, le=8, description="Stems of one job downloaded at the same time (1 to 8)."
+    )
     status_host: str = Field("127.0.0.1", description="Address of the local status API.")
     status_port: int = Field(0, ge=0, le=65535, description="Port of the status API (0: any).")
     allow_remote_status: bool = Field(

@@ -204,6 +204,7 @@ class Daemon:
                     config.daemon.poll_max_seconds, config.daemon.poll_first_seconds
                 ),
                 lost_upload_grace_seconds=config.daemon.lost_upload_grace_seconds,
+                parallel_downloads=config.daemon.parallel_downloads,
             ),
             started_at=clock(),
             work_dir=paths.cache_dir / "chain-stems",
@@ -223,6 +224,7 @@ class Daemon:
             specs,
             readiness=readiness,
             is_known=lambda folder, relative, stat: self.engine.is_known(folder, relative, stat),
+            known_snapshot=lambda folder: self.engine.known_files(folder),
             rescan_seconds=config.daemon.rescan_seconds,
             give_up_seconds=config.daemon.incomplete_after_seconds,
             logger=structlog.get_logger("mvsepd.intake"),

@@ -18,6 +18,7 @@ says. The requests session is shared and not meant for concurrent use from sever
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -341,6 +342,8 @@ class _ResponseStream:
         self._response.close()
 
 
+_SSL_REASON = re.compile(r"\[SSL: ([A-Z_]+)\] ?([^()'\"\]\[]{0,120})")
+
 _UNSENDABLE = (
     requests.exceptions.InvalidURL,
     requests.exceptions.InvalidSchema,
@@ -411,7 +414,10 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "no answer before the read timeout"
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS failed (certificate or handshake)"
+        # OpenSSL's own reason names what to fix (an untrusted certificate, a wrong host name).
+        reason = _SSL_REASON.search(str(exc))
+        suffix = f": {reason.group(1)} {reason.group(2).strip()}".rstrip() if reason else ""
+        return f"TLS failed (certificate or handshake){suffix}"
     if isinstance(exc, requests.exceptions.ProxyError):
         return "proxy failed"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):

@@ -1,23 +1,58 @@
 """The ``mvsepd`` command line (entry layer): one click group, one module per command family.
 
 ``main(argv)`` returns the exit status instead of exiting, so tests call it in-process.
+Each command's module is imported when that command runs (or ``--help`` lists them): the
+daemon's ``mvsepd run`` does not load the service installer, the status tables or the
+emulator, which it never uses.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from mvsepd import __version__, logsetup
-from mvsepd.cli.account_cmd import algorithms, login
-from mvsepd.cli.config_cmd import config_group
-from mvsepd.cli.emulator_cmd import emulator
-from mvsepd.cli.run import demo, run
-from mvsepd.cli.service_cmd import COMMANDS as SERVICE_COMMANDS
-from mvsepd.cli.status_cmd import COMMANDS as STATUS_COMMANDS
-from mvsepd.cli.submit import submit
+
+#: Command name -> "module:attribute", in the order ``--help`` lists them.
+COMMANDS = {
+    "run": "mvsepd.cli.run:run",
+    "demo": "mvsepd.cli.run:demo",
+    "submit": "mvsepd.cli.submit:submit",
+    "config": "mvsepd.cli.config_cmd:config_group",
+    "algorithms": "mvsepd.cli.account_cmd:algorithms",
+    "login": "mvsepd.cli.account_cmd:login",
+    "emulator": "mvsepd.cli.emulator_cmd:emulator",
+    "status": "mvsepd.cli.status_cmd:status",
+    "jobs": "mvsepd.cli.status_cmd:jobs",
+    "pause": "mvsepd.cli.status_cmd:pause",
+    "resume": "mvsepd.cli.status_cmd:resume",
+    "rescan": "mvsepd.cli.status_cmd:rescan",
+    "retry": "mvsepd.cli.status_cmd:retry",
+    "cancel": "mvsepd.cli.status_cmd:cancel",
+    "tray": "mvsepd.cli.status_cmd:tray",
+    "service": "mvsepd.cli.service_cmd:service_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in super().list_commands(ctx) if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):  # pragma: no cover - a wrong table entry
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mvsepd")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
@@ -32,20 +67,6 @@ def cli(context: click.Context, debug: bool) -> None:
     # Quiet, on stderr, until a command (``run``) sets up its own logging: stdout carries
     # tables and --json output that scripts read.
     logsetup.configure(level="debug" if debug else "warning", json_lines=False)
-
-
-for command in (
-    run,
-    demo,
-    submit,
-    config_group,
-    algorithms,
-    login,
-    emulator,
-    *STATUS_COMMANDS,
-    *SERVICE_COMMANDS,
-):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

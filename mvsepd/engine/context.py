@@ -60,6 +60,9 @@ class EngineSettings:
     reconcile_pages: int = 3
     #: A lost create may still be in the server's hands; absence counts only after this long.
     lost_upload_grace_seconds: float = 60.0
+    #: Result files of one job fetched at the same time (latency overlaps; one link's rate is
+    #: shared either way).
+    parallel_downloads: int = 4
 
 
 @dataclass(frozen=True)

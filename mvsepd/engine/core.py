@@ -110,6 +110,10 @@ class Engine(EngineControl):
         record = self.context.store.source(str(folder), relative_path)
         return record is not None and record.size == stat.size and record.mtime_ns == stat.mtime_ns
 
+    def known_files(self, folder: Path) -> dict[str, tuple[int, int]]:
+        """Every file of ``folder`` already handled, by relative path: (size, mtime_ns)."""
+        return self.context.store.source_stats(str(folder))
+
     def run(
         self,
         stop: threading.Event,

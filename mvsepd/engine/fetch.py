@@ -8,7 +8,10 @@ reason; a result URL that points anywhere but the job's own host is refused.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
+import functools
+import threading
 from pathlib import Path
 
 import structlog
@@ -101,27 +104,56 @@ def _fetch(
     downloads: Path,
     placements: list[placing.Placement],
 ) -> None:
-    """Download each needed result not fetched yet (resumable ``.part`` files)."""
+    """Download each needed result not fetched yet (resumable ``.part`` files), up to
+    ``parallel_downloads`` at once; the first failure is raised once the others ended (what
+    they fetched stays for the next attempt)."""
     outputs.make_staging(downloads)
     names = placements[0].layout.downloads if placements else ()
+    wanted = [
+        index
+        for index in needed
+        if not (downloads / names[index]).exists() and not _placed_already(placements, index)
+    ]
+    if not wanted:
+        return
+    moved: dict[int, tuple[int, int]] = {}
+    lock = threading.Lock()
     total = len(needed)
-    for position, index in enumerate(needed):
-        downloaded = downloads / names[index]
-        if downloaded.exists() or _placed_already(placements, index):
-            continue
 
-        def progress(done: int, size: int, position: int = position) -> None:
-            context.set_live(job.id, f"downloading {position + 1}/{total}", done, size)
+    def progress(index: int, done: int, size: int) -> None:
+        with lock:
+            moved[index] = (done, size)
+            sent = sum(pair[0] for pair in moved.values())
+            whole = sum(pair[1] for pair in moved.values())
+            finished = total - len(wanted) + sum(1 for d, z in moved.values() if z and d >= z)
+        context.set_live(job.id, f"downloading {min(finished + 1, total)}/{total}", sent, whole)
 
+    def fetch_one(index: int) -> None:
         context.client.download_result(
             files[index],
-            downloaded,
+            downloads / names[index],
             server=job.server,
             max_bytes=_download_cap(files[index], job),
-            progress=progress,
+            progress=functools.partial(progress, index),
         )
         context.feed.bump()
-    context.clear_live(job.id)
+
+    try:
+        at_once = max(1, min(context.settings.parallel_downloads, len(wanted)))
+        if at_once == 1:
+            for index in wanted:
+                fetch_one(index)
+            return
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=at_once, thread_name_prefix=f"mvsepd-download-{job.id}"
+        ) as pool:
+            futures = [pool.submit(fetch_one, index) for index in wanted]
+        errors_seen = [future.exception() for future in futures]
+        first = next((error for error in errors_seen if error is not None), None)
+        if first is not None:
+            raise first
+    finally:
+        context.clear_live(job.id)
 
 
 def _placed_already(placements: list[placing.Placement], index: int) -> bool:

@@ -49,7 +49,7 @@ from mvsepd.intake.records import (
     WatchSpec,
 )
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, log_fields
-from mvsepd.intake.tracker import CandidateTracker
+from mvsepd.intake.tracker import CandidateTracker, KnownSnapshot
 
 __all__ = [
     "ALWAYS_IGNORED_DIRECTORY_NAMES",
@@ -112,6 +112,7 @@ class Intake:
         *,
         readiness: Callable[[Path], ReadinessVerdict],
         is_known: Callable[[Path, str, FileStat], bool] = _never_known,
+        known_snapshot: KnownSnapshot | None = None,
         clock: Callable[[], float] = time.monotonic,
         rescan_seconds: float = 300.0,
         give_up_seconds: float = 600.0,
@@ -141,6 +142,7 @@ class Intake:
                 logger=self._logger,
                 problems=self._problems,
                 hub=self._hub,
+                known_snapshot=known_snapshot,
             )
             if any(other.path == folder.path for other in self._folders):
                 raise InputError(f"{folder.path} is listed twice as a hot folder", field="path")

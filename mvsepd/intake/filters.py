@@ -15,8 +15,9 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mvsepd.intake.records import FileStat, WatchSpec
 
@@ -98,6 +99,10 @@ class NameFilter:
         self.ignore = tuple(ignore)
         self._take = _compile(_name_pattern(pattern) for pattern in self.patterns)
         self._skip = _compile(_name_pattern(pattern) for pattern in self.ignore)
+        # The always-ignored and the folder's own ignores in one expression: one match a name.
+        self._refuse = _compile(
+            [*ALWAYS_IGNORED_FILE_PATTERNS, *(_name_pattern(pattern) for pattern in self.ignore)]
+        )
 
     @classmethod
     def for_spec(cls, spec: WatchSpec) -> NameFilter:
@@ -107,9 +112,10 @@ class NameFilter:
     def accepts_file(self, name: str) -> bool:
         """True when a file of this name may be taken."""
         folded = name.casefold()
-        if _matches(_ALWAYS_IGNORED_FILES, folded) or _matches(self._skip, folded):
+        refuse, take = self._refuse, self._take
+        if refuse is not None and refuse.match(folded) is not None:
             return False
-        return _matches(self._take, folded)
+        return take is not None and take.match(folded) is not None
 
     def accepts_directory(self, name: str) -> bool:
         """True when a sub-folder of this name may be entered (recursive folders only)."""
@@ -173,9 +179,8 @@ class FolderView:
         return is_within(self.real_root, resolved(path))
 
 
-@dataclass(frozen=True)
-class FoundFile:
-    """An eligible regular file found by a walk."""
+class FoundFile(NamedTuple):
+    """An eligible regular file found by a walk (a named tuple: one per file per scan)."""
 
     path: str
     relative_path: str  # "/"-separated
@@ -219,14 +224,32 @@ def file_stat_if_regular(
     return FileStat.of(os.stat(path)) if os.name == "nt" else FileStat.of(link_status)
 
 
+def _listing(
+    directory: str, *, raise_problem: bool, on_problem: ProblemCallback
+) -> list[os.DirEntry[str]] | None:
+    """The entries of ``directory`` in name order; a problem is raised (the walk's own start)
+    or told to ``on_problem`` (None then)."""
+    try:
+        with os.scandir(directory) as scanner:
+            return sorted(scanner, key=lambda entry: entry.name)
+    except OSError as error:
+        if raise_problem:
+            raise
+        on_problem(directory, error)
+        return None
+
+
 def walk(
     view: FolderView,
     start: str | None = None,
     *,
     on_problem: ProblemCallback,
     on_ignored: IgnoredCallback,
+    known: Mapping[str, tuple[int, int]] | None = None,
 ) -> Iterator[FoundFile]:
-    """Every eligible file below ``start`` (default: the root), in name order, depth first.
+    """Every eligible file below ``start`` (default: the root), in name order, depth first;
+    a plain file that ``known`` lists (by relative path) with its size and mtime is passed
+    over, the common case of a rescan.
 
     Directory symlinks are never entered. A problem listing the starting directory is raised
     (the caller decides between "missing" and "error"); problems below it go to ``on_problem``
@@ -236,33 +259,51 @@ def walk(
     first_parts = relative_parts(view.root, first)
     if first_parts is None:
         return
+    names = view.names
+    # A rescan of a folder of 10,000 files does this 10,000 times: decisions that hold for a
+    # whole directory are made once for it, and a plain file's lstat comes from its entry.
+    plain_stat = os.name != "nt"  # on Windows only os.stat fills in st_ino
     stack: list[tuple[str, tuple[str, ...]]] = [(first, first_parts)]
     while stack:
         directory, parts = stack.pop()
-        try:
-            with os.scandir(directory) as scanner:
-                entries = sorted(scanner, key=lambda entry: entry.name)
-        except OSError as error:
-            if directory == first:
-                raise
-            on_problem(directory, error)
+        entries = _listing(directory, raise_problem=directory == first, on_problem=on_problem)
+        if entries is None:
             continue
+        files_here = (not parts or view.recursive) and all(
+            names.accepts_directory(part) for part in parts
+        )
+        prefix = "/".join(parts) + "/" if parts else ""
+        accepts = names.accepts_file
         subdirectories: list[tuple[str, tuple[str, ...]]] = []
         for entry in entries:
-            entry_parts = (*parts, entry.name)
+            name = entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if view.recursive and view.names.accepts_directory(entry.name):
-                        subdirectories.append((entry.path, entry_parts))
+                    if view.recursive and names.accepts_directory(name):
+                        subdirectories.append((entry.path, (*parts, name)))
                     continue
-                if not view.eligible_parts(entry_parts):
+                if not files_here or not accepts(name):
                     continue
-                found = file_stat_if_regular(view, entry.path, on_ignored=on_ignored)
+                if plain_stat and not entry.is_symlink():
+                    status = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(status.st_mode):
+                        on_ignored(entry.path, "not a regular file (a pipe, socket or device)")
+                        continue
+                    if known is not None and known.get(prefix + name) == (
+                        status.st_size,
+                        status.st_mtime_ns,
+                    ):
+                        continue
+                    found: FileStat | None = FileStat(
+                        status.st_size, status.st_mtime_ns, status.st_ino
+                    )
+                else:
+                    found = file_stat_if_regular(view, entry.path, on_ignored=on_ignored)
             except FileNotFoundError:  # removed while we looked
                 continue
             except OSError as error:
                 on_problem(entry.path, error)
                 continue
             if found is not None:
-                yield FoundFile(entry.path, "/".join(entry_parts), found)
+                yield FoundFile(entry.path, prefix + name, found)
         stack.extend(reversed(subdirectories))

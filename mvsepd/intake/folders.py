@@ -31,7 +31,7 @@ from mvsepd.intake.observers import (
 )
 from mvsepd.intake.records import FolderHealth, FolderStatus, WatchSpec
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, describe_error, log_fields
-from mvsepd.intake.tracker import CandidateTracker, FileSite
+from mvsepd.intake.tracker import CandidateTracker, FileSite, KnownSnapshot
 
 #: How long stopping an observer waits for its thread.
 JOIN_SECONDS = 1.0
@@ -57,9 +57,11 @@ class HotFolder:
         logger: IntakeLogger,
         problems: ProblemLog,
         hub: NativeHub | None = None,
+        known_snapshot: KnownSnapshot | None = None,
     ) -> None:
         self.index = index
         self._hub = hub
+        self._known_snapshot = known_snapshot
         self.spec = spec
         self.path = absolute(spec.path)
         self.view = FolderView(
@@ -215,7 +217,6 @@ class HotFolder:
         Returns how many became new candidates. A folder that turns out to be gone or
         unreadable changes status instead of raising.
         """
-        present: set[str] = set()
         unreadable: list[str] = []
         new_candidates = 0
         if start is None and isinstance(self._watcher, ScanPolling):
@@ -226,16 +227,24 @@ class HotFolder:
             unreadable.append(path)
             self._problems.note(path, error)
 
+        tracker = self._tracker
+        known = None
+        if start is None and self._known_snapshot is not None:
+            known = self._known_snapshot(self.path)
+            tracker.begin_scan(self.path, known)
+        settle = tracker.scan_settler(self.path)
         try:
             for found in walk(
                 self.view,
                 start,
                 on_problem=on_problem,
-                on_ignored=self._tracker.note_ignored,
+                on_ignored=tracker.note_ignored,
+                known=known,
             ):
-                present.add(found.path)
+                if settle(found.path, found.relative_path, found.stat):
+                    continue
                 site = self.site(found.path, found.relative_path)
-                if self._tracker.offer(site, found.stat, now, from_event=False):
+                if tracker.offer(site, found.stat, now, from_event=False):
                     new_candidates += 1
         except (FileNotFoundError, NotADirectoryError):
             if start is None:
@@ -249,11 +258,13 @@ class HotFolder:
             else:
                 self._problems.note(start, error)
             return new_candidates
+        finally:
+            tracker.end_scan(self.path)
         if start is None:
             if not unreadable:
                 # Only a complete listing may forget files: behind an unreadable sub-folder
                 # they are still there, just not visible.
-                self._tracker.prune_settled(self.path, present)
+                self._tracker.prune_settled(self.path)
             if unreadable or self._unreadable:
                 self._unreadable = len(unreadable)
                 self._set(self.status, self._running_detail(self.status))

@@ -15,7 +15,7 @@ caller passes, which ``Intake`` takes from its injected clock.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from mvsepd.intake.texts import IntakeLogger, describe_error, duration_words, lo
 
 ReadinessCheck = Callable[[Path], ReadinessVerdict]
 KnownCheck = Callable[[Path, str, FileStat], bool]
+#: Every file a folder's owner already handled, by relative path: its (size, mtime_ns).
+KnownSnapshot = Callable[[Path], Mapping[str, tuple[int, int]]]
 
 #: Shortest pause between two readiness checks of a file that stays incomplete, so that a
 #: stability window of 0 s cannot turn a stuck file into a busy loop.
@@ -71,7 +73,41 @@ class CandidateTracker:
         self._candidates: dict[str, _Candidate] = {}
         # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
         self._settled: dict[str, tuple[Path, FileStat]] = {}
+        # The keys of ``_settled`` by folder, so a full scan prunes its own in O(its files).
+        self._settled_keys: dict[Path, set[str]] = {}
         self._ignored_logged: set[str] = set()
+        # During a full scan: what the owner knew of the folder when the scan began. A file
+        # it lists with the same stat is known; any other is asked about one by one, so a
+        # record written during the scan is still seen.
+        self._snapshots: dict[Path, Mapping[str, tuple[int, int]]] = {}
+
+    def begin_scan(self, folder: Path, known: Mapping[str, tuple[int, int]]) -> None:
+        """Use ``known`` for ``folder`` until ``end_scan``: one read instead of one per file."""
+        self._snapshots[folder] = known
+
+    def end_scan(self, folder: Path) -> None:
+        """Stop using the folder's snapshot."""
+        self._snapshots.pop(folder, None)
+
+    def scan_settler(self, folder: Path) -> Callable[[str, str, FileStat], bool]:
+        """For one full scan of ``folder``: a check that returns True (nothing more to do)
+        when the file at a key is settled with this stat already, or the scan's snapshot
+        knows it with this size and mtime. The common case of a rescan, decided with two
+        dictionary lookups; a known file is not copied into the settled table (an event about
+        it later asks the owner once)."""
+        settled = self._settled
+        candidates = self._candidates
+        snapshot = self._snapshots.get(folder, {})
+
+        def settle(key: str, relative_path: str, stat: FileStat) -> bool:
+            previous = settled.get(key)
+            if previous is not None and previous[1] == stat:
+                return True
+            if key in candidates:
+                return False
+            return snapshot.get(relative_path) == (stat.size, stat.mtime_ns)
+
+        return settle
 
     def offer(self, site: FileSite, stat: FileStat, now: float, *, from_event: bool) -> bool:
         """Take note of a file; True when it became a new candidate.
@@ -93,9 +129,9 @@ class CandidateTracker:
                 candidate.next_check = max(candidate.next_check, now)
             return False
         if self._known(site, stat):
-            self._settled[key] = (site.folder, stat)
+            self._mark_settled(key, site.folder, stat)
             return False
-        self._settled.pop(key, None)
+        self._unsettle(key)
         self._candidates[key] = _Candidate(
             site=site, stat=stat, first_seen=now, last_change=now, next_check=now
         )
@@ -104,23 +140,25 @@ class CandidateTracker:
     def forget(self, path: str, *, subtree: bool = False) -> None:
         """Drop what is known about ``path`` (and, for a directory, everything below it)."""
         self._candidates.pop(path, None)
-        self._settled.pop(path, None)
+        self._unsettle(path)
         if subtree:
             prefix = path.rstrip(os.sep) + os.sep
-            for table in (self._candidates, self._settled):
-                for key in [key for key in table if key.startswith(prefix)]:
-                    del table[key]
+            for key in [key for key in self._candidates if key.startswith(prefix)]:
+                del self._candidates[key]
+            for key in [key for key in self._settled if key.startswith(prefix)]:
+                self._unsettle(key)
 
     def drop_folder(self, folder: Path) -> None:
         """Stop checking every candidate of a folder (it vanished); settled versions stay."""
         for key in [key for key, item in self._candidates.items() if item.site.folder == folder]:
             del self._candidates[key]
 
-    def prune_settled(self, folder: Path, present: set[str]) -> None:
-        """Forget settled versions of ``folder`` that a full scan no longer found on disk."""
-        for key in [key for key, (owner, _) in self._settled.items() if owner == folder]:
-            if key not in present and not os.path.lexists(key):
-                del self._settled[key]
+    def prune_settled(self, folder: Path) -> None:
+        """Forget settled versions of ``folder`` that are no longer on disk (after a complete
+        scan; the table holds only files handled since start-up, not the whole folder)."""
+        for key in list(self._settled_keys.get(folder, ())):
+            if not os.path.lexists(key):
+                self._unsettle(key)
 
     def pending(self) -> list[tuple[Path, float]]:
         """Candidates being checked, with the time each was first seen."""
@@ -272,10 +310,25 @@ class CandidateTracker:
 
     def _settle(self, key: str, site: FileSite, stat: FileStat) -> None:
         self._candidates.pop(key, None)
-        self._settled[key] = (site.folder, stat)
+        self._mark_settled(key, site.folder, stat)
+
+    def _mark_settled(self, key: str, folder: Path, stat: FileStat) -> None:
+        previous = self._settled.get(key)
+        if previous is not None and previous[0] != folder:
+            self._settled_keys.get(previous[0], set()).discard(key)
+        self._settled[key] = (folder, stat)
+        keys = self._settled_keys.get(folder)
+        if keys is None:
+            keys = self._settled_keys[folder] = set()
+        keys.add(key)
+
+    def _unsettle(self, key: str) -> None:
+        previous = self._settled.pop(key, None)
+        if previous is not None:
+            self._settled_keys.get(previous[0], set()).discard(key)
 
     def _drop(self, key: str, why: str) -> None:
         candidate = self._candidates.pop(key, None)
-        self._settled.pop(key, None)
+        self._unsettle(key)
         if candidate is not None:
             self._logger.debug(log_fields("candidate dropped", path=candidate.site.path, why=why))

@@ -354,6 +354,16 @@ class JobStore(DeliveryCalls):
         )
         return records.source_from_row(rows[0]) if rows else None
 
+    def source_stats(self, folder_path: str) -> dict[str, tuple[int, int]]:
+        """Return (size, mtime_ns) of every recorded file of a hot folder, by relative path:
+        one read for a whole scan."""
+        rows = self._query(
+            "SELECT relative_path, size, mtime_ns FROM sources WHERE folder_path = ?",
+            [records.path_to_db(folder_path)],
+        )
+        from_db = records.path_from_db
+        return {from_db(row[0]): (row[1], row[2]) for row in rows}
+
     def sources_in(self, folder_path: str) -> dict[str, SourceRecord]:
         """Return every recorded file of a hot folder, by relative path."""
         rows = self._query(

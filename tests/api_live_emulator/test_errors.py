@@ -25,6 +25,7 @@ from mvsepd.errors import (
     NetworkError,
     NotFoundError,
     OutcomeUnknownError,
+    OversizeDownloadError,
     PremiumRequiredError,
     ProtocolError,
     QueueFullError,
@@ -336,4 +337,8 @@ def test_every_error_here_belongs_to_the_mvsep_branch() -> None:
             branch.add(kind)
         pending.extend(kind.__subclasses__())
 
-    assert branch - {MvsepError} == raised | {DownloadError, UnsafeDownloadError}
+    assert branch - {MvsepError} == raised | {
+        DownloadError,
+        OversizeDownloadError,
+        UnsafeDownloadError,
+    }

@@ -47,7 +47,11 @@ def all_commands() -> list[list[str]]:
     found: list[list[str]] = [[]]
 
     def walk(group: click.Group, prefix: list[str]) -> None:
-        for name, command in group.commands.items():
+        # Through list/get_command: the top group imports its commands on first use.
+        context = click.Context(group)
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
+            assert command is not None, f"{[*prefix, name]} is listed but does not load"
             found.append([*prefix, name])
             if isinstance(command, click.Group):
                 walk(command, [*prefix, name])
