@@ -1,7 +1,5 @@
 """The daemon's figures, each next to a baseline measured in the same run.
 
-- idle CPU of a daemon watching 10 folders (native events, and polling) vs a bare watchdog
-  observer on the same folders;
 - start-up time with N already-processed files vs walking and stat-ing the same tree;
 - per-job overhead over 100 jobs against an instant emulator vs a minimal serial client;
 - delay from the end of a write to the upload, beyond the stability window;
@@ -22,7 +20,6 @@ from typing import Any
 
 from benchmarks.harness import (
     ROOT,
-    cpu_seconds,
     daemon_process,
     folders_config,
     write_wav,
@@ -33,23 +30,6 @@ from mvsepd.models import RemoteStatus
 from mvsepd.store import JobStore
 
 INSTANT = EmulatorSettings(queue_seconds=0, processing_seconds=0, rate_limit=False)
-
-_WATCHDOG_BASELINE = """
-import sys, time
-from watchdog.events import FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserverVFS
-import os
-poll = sys.argv[1] == "poll"
-observers = []
-for folder in sys.argv[2:]:
-    observer = PollingObserverVFS(os.stat, os.scandir, polling_interval=30) if poll else Observer()
-    observer.schedule(FileSystemEventHandler(), folder, recursive=False)
-    observer.start()
-    observers.append(observer)
-print("ready", flush=True)
-time.sleep(3600)
-"""
 
 _WALK_BASELINE = """
 import os, sys, time
@@ -70,51 +50,6 @@ def _folders(base: Path, count: int) -> list[Path]:
         folder.mkdir(parents=True)
         folders.append(folder)
     return folders
-
-
-def idle_cpu(seconds: float = 60.0) -> dict[str, Any]:
-    """CPU % of one core used by an idle daemon with 10 folders, native and polled."""
-    results: dict[str, Any] = {}
-    with EmulatorServer(INSTANT) as server:
-        token = server.add_account().token
-        for watch in ("native", "poll"):
-            with tempfile.TemporaryDirectory() as directory:
-                work = Path(directory)
-                folders = _folders(work / "music", 10)
-                config = folders_config(server.url, folders, watch=watch)
-                with daemon_process(config, token, workdir=work) as daemon:
-                    daemon.wait_for("READY=1")
-                    time.sleep(2)  # let the catalog and account checks finish
-                    before = cpu_seconds(daemon.process.pid)
-                    time.sleep(seconds)
-                    used = cpu_seconds(daemon.process.pid) - before
-                baseline = _baseline_cpu(watch, folders, seconds)
-            results[watch] = {
-                "daemon_cpu_percent": 100 * used / seconds,
-                "watchdog_only_cpu_percent": 100 * baseline / seconds,
-                "seconds": seconds,
-            }
-    return results
-
-
-def _baseline_cpu(watch: str, folders: list[Path], seconds: float) -> float:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG_BASELINE, watch, *map(str, folders)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()
-        time.sleep(2)
-        before = cpu_seconds(process.pid)
-        time.sleep(seconds)
-        return cpu_seconds(process.pid) - before
-    finally:
-        process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def startup(files: int) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """One command, one report: every benchmark, each figure next to its baseline from the same run.
 
-    python -m benchmarks.run [--quick] [--output benchmarks/RESULTS.md]
+    python -m benchmarks.run [--quick] [--output benchmarks/RESULTS.md] [--before REV]
+                             [--official-client PATH/mvsep_client.py]
 
 Prints the report and writes it as Markdown, with the machine, Python and library versions in
 its header. ``--quick`` shortens every measurement (a smoke run; its figures are not the
@@ -10,6 +11,7 @@ published ones). A benchmark prints figures; it is not a test, and nothing here 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import importlib.metadata
@@ -18,15 +20,25 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import conform_speed, daemon_figures
+from benchmarks import (
+    conform_speed,
+    daemon_figures,
+    idle_footprint,
+    report_conform,
+    report_link,
+    time_to_stems,
+)
 from benchmarks.download_speed import download_speed
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The last commit before the idle-footprint work: what "before" measures by default.
+BEFORE_IDLE_WORK = "cb1d77d"
 LIBRARIES = (
     "requests",
     "requests-toolbelt",
@@ -99,12 +111,56 @@ def _timed(name: str, step: Callable[[], Any]) -> Any:
     return value
 
 
-def measure(quick: bool) -> dict[str, Any]:
+@contextlib.contextmanager
+def _worktree(revision: str) -> Iterator[Path]:
+    """A checkout of ``revision`` beside this one (removed afterwards)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "before"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), revision],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(path)],
+                cwd=ROOT,
+                check=False,
+                capture_output=True,
+            )
+
+
+def _idle(seconds: float, before: str) -> dict[str, Any]:
+    with _worktree(before) as checkout:
+        figures = idle_footprint.measure(seconds, checkout)
+    figures["before_commit"] = before
+    return figures
+
+
+def _link(quick: bool, official: Path | None, reuse: Path | None) -> dict[str, Any]:
+    if reuse is not None:
+        # The longest part (about 25 minutes): ``python -m benchmarks.time_to_stems --json``.
+        figures: dict[str, Any] = json.loads(reuse.read_text(encoding="utf-8"))
+        return figures
+    return time_to_stems.measure(
+        1 if quick else 3, 10.0 if quick else 60.0, official, seconds=60.0 if quick else 300.0
+    )
+
+
+def measure(
+    quick: bool, before: str, official: Path | None, reuse_link: Path | None = None
+) -> dict[str, Any]:
     """Run every benchmark; return the raw figures."""
     return {
+        "idle": _timed("idle footprint", lambda: _idle(10 if quick else 60, before)),
+        "link": _timed(
+            "time to stems on a shaped link", lambda: _link(quick, official, reuse_link)
+        ),
         "upload": _timed("upload memory and speed", lambda: _upload(128 if quick else 1024)),
         "download": _timed("download speed", lambda: download_speed(64 if quick else 256)),
-        "idle": _timed("idle CPU", lambda: daemon_figures.idle_cpu(10 if quick else 60)),
         "startup": [
             _timed(f"start-up with {count} files", functools.partial(daemon_figures.startup, count))
             for count in ((1_000, 10_000) if quick else (10_000, 100_000))
@@ -183,24 +239,9 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         _row(["mvsepd (resumable, size-capped)", f"{download['mvsepd_mib_per_second']:.0f}"]),
         _row(["curl -o (baseline)", "n/a" if curl is None else f"{curl:.0f}"]),
     ]
-    idle = figures["idle"]
-    lines += [
-        "",
-        f"## Idle CPU, 10 watched folders, {idle['native']['seconds']:.0f} s",
-        "",
-        _row(["watching", "mvsepd daemon", "bare watchdog observers (baseline)"]),
-        _row(["---"] * 3),
-    ]
-    for mode in ("native", "poll"):
-        lines.append(
-            _row(
-                [
-                    "native events" if mode == "native" else "polling (every 30 s)",
-                    f"{idle[mode]['daemon_cpu_percent']:.2f} % of a core",
-                    f"{idle[mode]['watchdog_only_cpu_percent']:.2f} % of a core",
-                ]
-            )
-        )
+    lines += report_link.idle(figures["idle"])
+    lines += report_link.upload_bytes(figures["link"])
+    lines += report_link.time_to_stems(figures["link"])
     lines += [
         "",
         "## Start-up with already-processed files (to READY=1, median of 3)",
@@ -275,86 +316,8 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         f"Both run with time scaled down {requests['time_scale']:.0f}x (the wait, the "
         "poll intervals); the counts are the same as at full scale.",
     ]
-    lines += _conform_report(figures["conform"], figures["alignment"])
+    lines += report_conform.conform(figures["conform"], figures["alignment"])
     return "\n".join(lines) + "\n"
-
-
-def _conform_report(conform: dict[str, Any], alignment: list[dict[str, Any]]) -> list[str]:
-    def seconds(value: float | None) -> str:
-        return "n/a (no ffmpeg)" if value is None else f"{value:.2f} s"
-
-    ffmpeg_vhq = conform["ffmpeg_vhq_seconds"]
-    ratio = (
-        f"{conform['mvsepd_seconds'] / ffmpeg_vhq:.2f}x ffmpeg's time at the same precision"
-        if ffmpeg_vhq
-        else "no ffmpeg to compare with"
-    )
-    lines = [
-        "",
-        f"## Conform: a {conform['minutes']:.0f}-minute 44.1 kHz stereo float stem "
-        f"({conform['stem_mib']} MiB) to 48 kHz 24-bit (median of {conform['repeats']})",
-        "",
-        _row(["tool", "time", "peak memory growth"]),
-        _row(["---"] * 3),
-        _row(
-            [
-                "mvsepd conform (soxr VHQ, streamed; decode, resample, round, write)",
-                seconds(conform["mvsepd_seconds"]),
-                f"{conform['mvsepd_growth_mib']:.1f} MiB",
-            ]
-        ),
-        _row(
-            [
-                "mvsepd conform with the source at hand (+ lag search, null figure)",
-                seconds(conform["mvsepd_checked_seconds"]),
-                f"{conform['mvsepd_checked_growth_mib']:.1f} MiB",
-            ]
-        ),
-        _row(
-            [
-                "ffmpeg -af aresample=resampler=soxr:precision=28 (same precision, baseline)",
-                seconds(ffmpeg_vhq),
-                "",
-            ]
-        ),
-        _row(
-            [
-                "ffmpeg -af aresample=resampler=soxr (its default precision 20)",
-                seconds(conform["ffmpeg_seconds"]),
-                "",
-            ]
-        ),
-        "",
-        f"mvsepd takes {ratio}.",
-        "",
-        "## Alignment and null after conform, per MVSEP output format",
-        "",
-        "A 20 s 48 kHz 24-bit stereo take of noise band-limited below 18 kHz with a slow swell, "
-        "through the emulator in its MVSEP-like mode (44.1 kHz stereo stems) and back; the lag "
-        "and null are measured on the placed stems by an independent cross-correlation.",
-        "",
-        _row(["MVSEP format", "lag after conform (samples)", "null (dB)", "manifest's null (dB)"]),
-        _row(["---"] * 4),
-    ]
-    for row in alignment:
-        lines.append(
-            _row(
-                [
-                    row["format"],
-                    str(row["lag_samples"]),
-                    f"{row['null_db']:.1f}",
-                    f"{row['manifest_null_db']:.1f}",
-                ]
-            )
-        )
-    lines += [
-        "",
-        "Lossy formats do not null on noise (mp3 and AAC keep how it sounds, not its waveform); "
-        "their stems still start on the source's sample 0. wav16 nulls less deeply than "
-        "flac16 because libsndfile truncates (not rounds) float samples written to 16-bit WAV, "
-        "as MVSEP's own writer does.",
-    ]
-    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -362,8 +325,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shortened smoke run")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--before",
+        default=BEFORE_IDLE_WORK,
+        metavar="REV",
+        help=f"the commit whose idle footprint is shown as 'before' (default {BEFORE_IDLE_WORK})",
+    )
+    parser.add_argument(
+        "--official-client",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="ZFTurbo's python_example3/mvsep_client.py, run beside mvsepd when given",
+    )
+    parser.add_argument(
+        "--link-figures",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="take the time-to-stems figures from `python -m benchmarks.time_to_stems --json` "
+        "instead of measuring them again",
+    )
     arguments = parser.parse_args(argv)
-    figures = measure(arguments.quick)
+    figures = measure(
+        arguments.quick, arguments.before, arguments.official_client, arguments.link_figures
+    )
     text = report(figures, arguments.quick)
     arguments.output.write_text(text, encoding="utf-8")
     if arguments.json:

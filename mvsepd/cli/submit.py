@@ -80,7 +80,7 @@ def submit(
     with MvsepClient(loaded.token(), loaded.config.account.server) as client:
         resolved = resolve(spec, client.algorithms())
         _announce(file, resolved)
-        status = _run(client, file, resolved, output, settings)
+        status = _run(client, file, resolved, output, settings, loaded.paths.cache_dir)
     if status.status is not RemoteStatus.DONE:
         raise SystemExit(int(ExitStatus.JOB_FAILED))
 
@@ -132,6 +132,7 @@ def _run(
     preset: ResolvedPreset,
     output: Path | None,
     settings: FolderSettings,
+    cache_dir: Path,
 ) -> SeparationStatus:
     columns = (
         TextColumn("{task.description}"),
@@ -141,14 +142,21 @@ def _run(
         TimeRemainingColumn(),
     )
     with Progress(*columns, transient=False) as progress:
-        upload = progress.add_task("upload", total=file.stat().st_size)
-        created = client.create_separation(
-            file,
-            sep_type=preset.sep_type,
-            options=preset.options,
-            output_format=preset.output_format,
-            progress=lambda sent, total: progress.update(upload, completed=sent, total=total),
-        )
+        # As the daemon sends it: integer PCM as lossless FLAC, the rest as it is.
+        plan = _upload_plan(file, settings, cache_dir, progress)
+        try:
+            upload = progress.add_task("upload", total=plan.size)
+            created = client.create_separation(
+                plan.path,
+                sep_type=preset.sep_type,
+                options=preset.options,
+                output_format=preset.output_format,
+                progress=lambda sent, total: progress.update(upload, completed=sent, total=total),
+                upload_name=plan.name,
+            )
+        finally:
+            if plan.temporary:
+                plan.path.unlink(missing_ok=True)
         queue = progress.add_task("queued", total=None)
         status = _wait(client, created.hash, created.server, progress, queue)
         if status.status is not RemoteStatus.DONE:
@@ -156,6 +164,30 @@ def _run(
             return status
         _download(client, file, status, created.server, output, progress, settings)
     return status
+
+
+def _upload_plan(
+    file: Path, settings: FolderSettings, cache_dir: Path, progress: Progress
+) -> audio.UploadPlan:
+    task = progress.add_task("compress", total=None, visible=settings.upload_encoding == "flac")
+    try:
+        plan = audio.plan_upload(
+            file,
+            encoding=settings.upload_encoding,
+            float_as=settings.upload_float_as,
+            work_dir=cache_dir / "uploads",
+            stem=f"submit-{os.getpid()}",
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    except (OSError, AudioError) as error:
+        say(f"{file.name}: sent as it is; no FLAC could be made ({error})", err=True)
+        size = file.stat().st_size
+        return audio.UploadPlan(file, file.name, audio.UploadEncoding.ORIGINAL, size, size, "")
+    finally:
+        progress.remove_task(task)
+    if plan.note:
+        say(f"{file.name}: {plan.note}", err=True)
+    return plan
 
 
 def _wait(

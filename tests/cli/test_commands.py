@@ -207,6 +207,15 @@ presets:
     os.environ["MVSEP_API_TOKEN"] = account.token
     try:
         assert main(["submit", str(song), "--preset", "vocals", "--config", str(config)]) == 0
+        # Sent as the daemon sends it: the same samples as lossless FLAC.
+        (remote,) = emulator.state.jobs()
+        assert remote.received_name == "song.flac"
+        received = emulator.state.received_file(remote.hash)
+        assert received is not None
+        sent, _ = soundfile.read(str(received), dtype="int32")
+        original, _ = soundfile.read(str(song), dtype="int32")
+        assert (sent == original).all()
+        assert not list((home / "cache" / "uploads").iterdir()), "the FLAC outlived the upload"
         # The stems match the file (a 22.05 kHz WAV), not MVSEP's 44.1 kHz FLACs ...
         stems = sorted(path.name for path in (home / "song stems").iterdir())
         assert stems == ["manifest.json", "song - Other.wav", "song - Vocals.wav"]
