@@ -100,8 +100,18 @@ daemon:
                     if daemon.process.poll() is not None:
                         raise RuntimeError("the daemon stopped; see its log in " + str(work))
                 seconds = time.monotonic() - started
-            (job,) = server.state.jobs()
-            return {"seconds": seconds, "bytes_received": job.input_size, "files": len(job.files)}
+            return _record(server, seconds)
+
+
+def _record(server: EmulatorServer, seconds: float) -> dict[str, Any]:
+    (job,) = server.state.jobs()
+    stem_bytes = sum(target.path.stat().st_size for target in job.files if target.path.exists())
+    return {
+        "seconds": seconds,
+        "bytes_received": job.input_size,
+        "files": len(job.files),
+        "stem_bytes": stem_bytes,
+    }
 
 
 def baseline_once(source: Path, processing_seconds: float) -> dict[str, Any]:
@@ -146,8 +156,7 @@ def baseline_once(source: Path, processing_seconds: float) -> dict[str, Any]:
                         if chunk:
                             handle.write(chunk)
             seconds = time.monotonic() - started
-            (job,) = server.state.jobs()
-            return {"seconds": seconds, "bytes_received": job.input_size, "files": len(job.files)}
+            return _record(server, seconds)
 
 
 def official_once(client: Path, source: Path, processing_seconds: float) -> dict[str, Any]:
@@ -262,7 +271,9 @@ def measure(
                 "bytes_received": results[0]["bytes_received"],
                 "files": results[0]["files"],
                 "failures": [row["failure"] for row in results if row.get("failure")],
+                "stem_bytes": results[0].get("stem_bytes"),
             }
+        figures["wav16_stem_bytes"] = figures["baseline"]["stem_bytes"]
         return figures
 
 

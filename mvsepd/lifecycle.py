@@ -105,13 +105,15 @@ def poll_delay(
 
     Starts at ``first`` (5 s) and grows by half each poll up to ``maximum`` (30 s); a job
     deep in the queue (tenth place or worse) is polled at the maximum straight away, and a job
-    that is merging (nearly finished) at no more than twice the first interval.
+    that is being processed or merged (its stems come next) at no more than twice the first
+    interval.
     """
     delay = min(maximum, first * (1.5 ** max(0, polls_so_far)))
     if status is RemoteStatus.WAITING and queue_position is not None and queue_position >= 10:
         delay = maximum
-    if status is RemoteStatus.MERGING:
-        # Merging is the last step before "done", the only answer that changes anything.
+    if status in (RemoteStatus.PROCESSING, RemoteStatus.MERGING):
+        # A GPU has the job: "done" is the next answer that changes anything, and every
+        # second it goes unseen the stems wait (polled at 30 s, on average 15 s each job).
         delay = min(delay, first * 2)
     delay = _jittered(delay, rng)
     if retry_after is not None:

@@ -81,6 +81,10 @@ def _place(
     for placement in placements:
         needed |= placement.layout.needed | placing.fed_by(placement, files)
     _fetch(context, job, files, sorted(needed), downloads, placements)
+    # The delivery that stages in the job's own folder goes last: finishing it removes that
+    # folder, and with it the downloads the others are placed from (two copies of one take
+    # dropped together both wait for this job).
+    placements.sort(key=lambda placement: placement.plan.staging_dir == downloads)
     for placement in placements:
         deliver.fulfil(context, job, placement, files, downloads, algorithm)
     outputs.discard(downloads)

@@ -223,31 +223,27 @@ class StatusApi:
         self._stopping.set()
         self.engine.context.feed.bump()  # releases waiting long-polls now
         remove_runtime_file(self.runtime_file, self.token)
-        if self._server is not None:
-            stopper = threading.Thread(target=self._server.shutdown, name="mvsepd-statusapi-stop")
+        server, self._server = self._server, None
+        if server is not None:
+            try:
+                address = server.socket.getsockname()[:2]
+                family = server.socket.family
+            except OSError:  # closed already
+                address, family = None, socket.AF_INET
+            stopper = threading.Thread(target=server.shutdown, name="mvsepd-statusapi-stop")
             stopper.start()
             # shutdown() only sets a flag the serving loop reads after select() returns: connect
             # until the loop has seen it (a connection before the flag is set is served and the
             # loop would sleep again).
             deadline = time.monotonic() + 5
             while stopper.is_alive() and time.monotonic() < deadline:
-                self._poke()
+                if address is not None:
+                    _poke(address, family)
                 stopper.join(0.05)
-            self._server.server_close()
-            self._server = None
+            server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def _poke(self) -> None:
-        """Open and close one connection to the API's own socket."""
-        if self._server is None:
-            return
-        address = self._server.socket.getsockname()[:2]
-        family = self._server.socket.family
-        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as poke:
-            poke.settimeout(1.0)
-            poke.connect(address)
 
     # --- WSGI -------------------------------------------------------------------------------
 
@@ -389,3 +385,10 @@ class StatusApi:
         except StoreError:
             return False
         return True
+
+
+def _poke(address: tuple[Any, ...], family: socket.AddressFamily) -> None:
+    """Open and close one connection to an address (wakes a server blocked in select())."""
+    with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as poke:
+        poke.settimeout(1.0)
+        poke.connect(address)

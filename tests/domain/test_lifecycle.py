@@ -84,7 +84,7 @@ def test_poll_starts_near_five_seconds_and_backs_off_to_thirty() -> None:
     rng = random.Random(2)
     first = lifecycle.poll_delay(0, RemoteStatus.WAITING, queue_position=5, rng=rng)
     assert 4.5 <= first <= 5.5
-    later = lifecycle.poll_delay(20, RemoteStatus.PROCESSING, rng=rng)
+    later = lifecycle.poll_delay(20, RemoteStatus.WAITING, queue_position=3, rng=rng)
     assert 27 <= later <= 33
     deep = lifecycle.poll_delay(0, RemoteStatus.WAITING, queue_position=40, rng=rng)
     assert deep >= 27
@@ -130,9 +130,12 @@ def test_judge_error_keeps_the_servers_words() -> None:
     assert "Seperation type is not set" in lifecycle.judge_error(error).reason
 
 
-def test_a_merging_job_is_polled_soon_and_a_job_first_in_line_is_not_hurried() -> None:
+def test_a_job_being_processed_is_polled_soon_and_a_job_first_in_line_is_not_hurried() -> None:
     rng = random.Random(3)
     merging = lifecycle.poll_delay(20, RemoteStatus.MERGING, rng=rng)
     assert merging <= 11
+    # Its stems come next: seen within about 10 s of "done", not 30.
+    processing = lifecycle.poll_delay(20, RemoteStatus.PROCESSING, rng=rng)
+    assert 9 <= processing <= 11
     first_in_line = lifecycle.poll_delay(20, RemoteStatus.WAITING, queue_position=1, rng=rng)
     assert first_in_line >= 27

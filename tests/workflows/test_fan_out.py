@@ -75,6 +75,29 @@ def test_the_same_audio_in_a_second_folder_gets_its_stems_there_without_a_new_jo
         ).read_bytes()
 
 
+def test_two_copies_dropped_together_both_get_stems_from_one_job(tmp_path: Path) -> None:
+    # Both copies wait for the one job: its downloads serve the two places in one go.
+    slow = EmulatorSettings(queue_seconds=0.0, processing_seconds=2.0, rate_limit=False)
+    with world(tmp_path, slow) as place:
+        first, second = place.folder("Room A"), place.folder("Room B")
+        body = (
+            PRESETS
+            + "folders:\n"
+            + folder_config(first, "vocals")
+            + folder_config(second, "vocals")
+        )
+        with daemon_for(place, body) as daemon:
+            original = write_source(first, Source("Take", 48000, 2, "PCM_24"), seed=5)
+            shutil.copyfile(original, second / "Take (copy).wav")
+            (job,) = done(settle(daemon, 1))
+            deliveries = daemon.store.deliveries(job.id)
+        assert len(place.remote_jobs()) == 1
+        assert [d.state for d in deliveries] == [DeliveryState.DONE, DeliveryState.DONE]
+        for folder, track in (("Room A", "Take"), ("Room B", "Take (copy)")):
+            names = sorted(p.name for p in (place.stems_of(folder) / track).iterdir())
+            assert names == [f"{track} - Other.wav", f"{track} - Vocals.wav", "manifest.json"]
+
+
 def test_a_second_place_whose_first_result_is_gone_is_downloaded_again(tmp_path: Path) -> None:
     with world(tmp_path) as place:
         first, second = place.folder("Room A"), place.folder("Room B")
