@@ -22,6 +22,7 @@ from benchmarks.harness import (
     ROOT,
     daemon_process,
     folders_config,
+    make_folders,
     write_wav,
 )
 from mvsepd.api import MvsepClient
@@ -43,21 +44,12 @@ print(time.monotonic() - started, count)
 """
 
 
-def _folders(base: Path, count: int) -> list[Path]:
-    folders = []
-    for index in range(count):
-        folder = base / f"hot {index:02d}"
-        folder.mkdir(parents=True)
-        folders.append(folder)
-    return folders
-
-
 def startup(files: int) -> dict[str, Any]:
     """Seconds from start to READY with ``files`` already-processed files in 10 folders."""
     with EmulatorServer(INSTANT) as server, tempfile.TemporaryDirectory() as directory:
         token = server.add_account().token
         work = Path(directory)
-        folders = _folders(work / "music", 10)
+        folders = make_folders(work / "music", 10)
         per_folder = files // len(folders)
         rows = []
         for folder in folders:
@@ -128,7 +120,7 @@ def per_job_overhead(jobs: int = 100) -> dict[str, Any]:
             bare = (time.monotonic() - started) / jobs
         with EmulatorServer(INSTANT) as server:
             token = server.add_account().token
-            (hot,) = _folders(work / "music", 1)
+            (hot,) = make_folders(work / "music", 1)
             for path in sources.iterdir():
                 path.rename(hot / path.name)
             with daemon_process(folders_config(server.url, [hot]), token, workdir=work) as d:
@@ -174,7 +166,7 @@ def stability_delay(samples: int = 10, window: float = 1.0) -> dict[str, Any]:
     with EmulatorServer(INSTANT) as server, tempfile.TemporaryDirectory() as directory:
         token = server.add_account().token
         work = Path(directory)
-        (hot,) = _folders(work / "music", 1)
+        (hot,) = make_folders(work / "music", 1)
         config = folders_config(server.url, [hot]).replace(
             "stability_seconds: 0.2", f"stability_seconds: {window}"
         )
@@ -204,7 +196,7 @@ def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
     with EmulatorServer(settings) as server, tempfile.TemporaryDirectory() as directory:
         token = server.add_account().token
         work = Path(directory)
-        (hot,) = _folders(work / "music", 1)
+        (hot,) = make_folders(work / "music", 1)
         config = folders_config(server.url, [hot]).replace(
             "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
             f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",

@@ -107,6 +107,16 @@ def daemon_process(
         socket_path.parent.rmdir()
 
 
+def make_folders(base: Path, count: int = 10) -> list[Path]:
+    """``count`` empty hot folders below ``base``."""
+    folders = []
+    for index in range(count):
+        folder = base / f"hot {index:02d}"
+        folder.mkdir(parents=True)
+        folders.append(folder)
+    return folders
+
+
 def folders_config(
     server: str, folders: list[Path], *, watch: str = "native", extra: str = ""
 ) -> str:

@@ -31,7 +31,14 @@ from typing import Any
 
 import requests
 
-from benchmarks.harness import ROOT, cpu_seconds, daemon_process, folders_config, rss_mib
+from benchmarks.harness import (
+    ROOT,
+    cpu_seconds,
+    daemon_process,
+    folders_config,
+    make_folders,
+    rss_mib,
+)
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 
 INSTANT = EmulatorSettings(queue_seconds=0, processing_seconds=0, rate_limit=False)
@@ -88,15 +95,6 @@ def window(pid: int, seconds: float) -> dict[str, float]:
     }
 
 
-def _folders(base: Path, count: int = 10) -> list[Path]:
-    folders = []
-    for index in range(count):
-        folder = base / f"hot {index:02d}"
-        folder.mkdir(parents=True)
-        folders.append(folder)
-    return folders
-
-
 @contextlib.contextmanager
 def _long_poll(runtime_dir: Path) -> Iterator[None]:
     """Hold a long-poll on the daemon's status API open, as the tray does, until the end."""
@@ -133,7 +131,7 @@ def daemon_idle(seconds: float, *, source: Path = ROOT) -> dict[str, Any]:
         for name, watch in (("native", "native"), ("long_poll", "native"), ("poll", "poll")):
             with tempfile.TemporaryDirectory() as directory:
                 work = Path(directory)
-                folders = _folders(work / "music")
+                folders = make_folders(work / "music")
                 extra_folder = ", poll_interval: 30" if watch == "poll" else ""
                 config = folders_config(server.url, folders, watch=watch).replace(
                     "stability_seconds: 0.2}", f"stability_seconds: 0.2{extra_folder}}}"
@@ -156,7 +154,7 @@ def daemon_idle(seconds: float, *, source: Path = ROOT) -> dict[str, Any]:
 def floor_idle(seconds: float) -> dict[str, float]:
     """Python with one watchdog Observer on 10 folders: what watching alone costs."""
     with tempfile.TemporaryDirectory() as directory:
-        folders = _folders(Path(directory))
+        folders = make_folders(Path(directory))
         process = subprocess.Popen(
             [sys.executable, "-c", _FLOOR, *map(str, folders)], stdout=subprocess.PIPE, text=True
         )

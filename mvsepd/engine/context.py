@@ -213,6 +213,20 @@ class Context:
         with self.lock:
             self.live[job_id] = LiveProgress(phase, done, total)
 
+    def live_reporter(self, job_id: int, phase: str) -> Callable[[int, int], None]:
+        """A progress callback for one transfer: records it for the status view and tells
+        status clients at most twice a second (and at the end)."""
+        last_bump = [0.0]
+
+        def report(done: int, total: int) -> None:
+            self.set_live(job_id, phase, done, total)
+            now = time.monotonic()
+            if now - last_bump[0] >= 0.5 or done >= total:
+                last_bump[0] = now
+                self.feed.bump()
+
+        return report
+
     def clear_live(self, job_id: int) -> None:
         """Forget a job's transfer progress."""
         with self.lock:

@@ -7,7 +7,6 @@ cancelled at MVSEP and becomes a job of its own.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import structlog
@@ -43,14 +42,7 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
     reference = Path(job.input["reference"]) if job.input_kind == "matchering" else None
     if reference is not None and _stat(reference) is None:
         return context.fail(job, f"the reference {reference} was removed before the upload")
-    last_bump = [0.0]
-
-    def progress(sent: int, total: int) -> None:
-        context.set_live(job.id, "uploading", sent, total)
-        now = time.monotonic()
-        if now - last_bump[0] >= 0.5 or sent >= total:
-            last_bump[0] = now
-            context.feed.bump()
+    progress = context.live_reporter(job.id, "uploading")
 
     assert job.sep_type is not None and job.output_format is not None
     try:

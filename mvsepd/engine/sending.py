@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,15 +64,7 @@ def prepared(context: Context, job: JobRecord, path: Path) -> Iterator[UploadPla
 def _plan(context: Context, job: JobRecord, path: Path) -> UploadPlan:
     folder = context.folders.get(Path(job.folder_path))
     settings = context.config.folder_settings(folder.config) if folder else context.config.defaults
-    last_bump = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        context.set_live(job.id, "compressing", done, total)
-        now = time.monotonic()
-        if now - last_bump[0] >= 0.5 or done >= total:
-            last_bump[0] = now
-            context.feed.bump()
-
+    progress = context.live_reporter(job.id, "compressing")
     try:
         return audio.plan_upload(
             path,
