@@ -107,9 +107,9 @@ def time_to_stems(link: dict[str, Any]) -> list[str]:
         *rows,
         "",
         "The link's rates are per account over all its connections: parallel downloads share "
-        "one 100 Mbit/s pipe, so they gain only the round trips between files. The example's "
-        "own `timeout=30` bounds its whole upload (Python's `sendall`), which needs 35 s here: "
-        "the written-out baseline gives the upload as long as it takes.",
+        "one 100 Mbit/s pipe, so they gain only the round trips between files. The written-out "
+        "baseline gives its upload as long as it takes (with the example's `timeout=30` one "
+        "run failed with a send timeout: the upload needs 35 s here).",
         "",
         _bound(link),
     ]

@@ -14,10 +14,9 @@ the hot folder, as a DAW's bounce finishes) and stops when every stem of it is i
   the whole file posted with requests ``files=``, a status request every 20 s, the stems
   downloaded one after another with ``iter_content(8192)``. ``--official-client`` also runs
   that very file once (copied, its base URL pointed at the emulator, nothing else changed).
-  Its ``timeout=30`` bounds the whole upload (Python's ``sendall`` counts it in total since
-  3.5), and an 86 MB export needs 35 s at 20 Mbit/s: its upload never completes, it retries
-  every 20 s, and it is stopped after ``processing + 240`` s. The written-out baseline gives
-  its upload an hour instead, so there is a time to compare with.
+  Its ``timeout=30`` is a socket timeout for the upload too; the written-out baseline gives
+  its upload an hour instead (one of its runs with 30 s failed with a send timeout here), and
+  the real client is stopped after ``processing + 240`` s should its upload never complete.
 
 Both ask for the same model and output format (WAV 16-bit, the example's default). The test
 signal is ``benchmarks.music`` (what it is is printed). Each figure is the median of
@@ -129,9 +128,8 @@ def baseline_once(source: Path, processing_seconds: float) -> dict[str, Any]:
                 "is_demo": "0",
             }
             with source.open("rb") as handle:
-                # No 30 s timeout here: the example's timeout=30 bounds the whole send (Python's
-                # sendall), so on this link its upload of the export never completes (see
-                # ``official_once``); the baseline waits as long as the upload takes.
+                # Not the example's timeout=30: one run with it failed here with a send timeout
+                # (an 86 MB upload takes 35 s on this link); the baseline waits for the upload.
                 created = requests.post(
                     f"{api}/separation/create",
                     data=data,
@@ -261,8 +259,7 @@ def measure(
                 rows.setdefault(name, []).append(step())
                 print(f"  {name}: {rows[name][-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
         if official is not None:
-            # Once: on this link its upload times out (see the module docstring), and every
-            # try costs it 50 s.
+            # Once: it behaves as the baseline, and a failed upload would cost it 50 s a try.
             rows["official"] = [official_once(official, wav24, processing_seconds)]
         for name, results in rows.items():
             figures[name] = {
