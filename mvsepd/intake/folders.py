@@ -228,11 +228,12 @@ class HotFolder:
             self._problems.note(path, error)
 
         tracker = self._tracker
+        # A full scan reads what the owner already handled once, and the walk passes those
+        # files over; anything else is asked about file by file (so a record written during
+        # the scan is still seen).
         known = None
         if start is None and self._known_snapshot is not None:
             known = self._known_snapshot(self.path)
-            tracker.begin_scan(self.path, known)
-        settle = tracker.scan_settler(self.path)
         try:
             for found in walk(
                 self.view,
@@ -241,7 +242,7 @@ class HotFolder:
                 on_ignored=tracker.note_ignored,
                 known=known,
             ):
-                if settle(found.path, found.relative_path, found.stat):
+                if tracker.is_settled(found.path, found.stat):
                     continue
                 site = self.site(found.path, found.relative_path)
                 if tracker.offer(site, found.stat, now, from_event=False):
@@ -258,8 +259,6 @@ class HotFolder:
             else:
                 self._problems.note(start, error)
             return new_candidates
-        finally:
-            tracker.end_scan(self.path)
         if start is None:
             if not unreadable:
                 # Only a complete listing may forget files: behind an unreadable sub-folder

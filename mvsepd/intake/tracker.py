@@ -76,38 +76,12 @@ class CandidateTracker:
         # The keys of ``_settled`` by folder, so a full scan prunes its own in O(its files).
         self._settled_keys: dict[Path, set[str]] = {}
         self._ignored_logged: set[str] = set()
-        # During a full scan: what the owner knew of the folder when the scan began. A file
-        # it lists with the same stat is known; any other is asked about one by one, so a
-        # record written during the scan is still seen.
-        self._snapshots: dict[Path, Mapping[str, tuple[int, int]]] = {}
 
-    def begin_scan(self, folder: Path, known: Mapping[str, tuple[int, int]]) -> None:
-        """Use ``known`` for ``folder`` until ``end_scan``: one read instead of one per file."""
-        self._snapshots[folder] = known
-
-    def end_scan(self, folder: Path) -> None:
-        """Stop using the folder's snapshot."""
-        self._snapshots.pop(folder, None)
-
-    def scan_settler(self, folder: Path) -> Callable[[str, str, FileStat], bool]:
-        """For one full scan of ``folder``: a check that returns True (nothing more to do)
-        when the file at a key is settled with this stat already, or the scan's snapshot
-        knows it with this size and mtime. The common case of a rescan, decided with two
-        dictionary lookups; a known file is not copied into the settled table (an event about
-        it later asks the owner once)."""
-        settled = self._settled
-        candidates = self._candidates
-        snapshot = self._snapshots.get(folder, {})
-
-        def settle(key: str, relative_path: str, stat: FileStat) -> bool:
-            previous = settled.get(key)
-            if previous is not None and previous[1] == stat:
-                return True
-            if key in candidates:
-                return False
-            return snapshot.get(relative_path) == (stat.size, stat.mtime_ns)
-
-        return settle
+    def is_settled(self, key: str, stat: FileStat) -> bool:
+        """True when intake is done with this version of the file at ``key`` (a rescan then
+        needs nothing more: no site is built for it)."""
+        settled = self._settled.get(key)
+        return settled is not None and settled[1] == stat
 
     def offer(self, site: FileSite, stat: FileStat, now: float, *, from_event: bool) -> bool:
         """Take note of a file; True when it became a new candidate.

@@ -23,7 +23,10 @@ FOLDERS = 10
 WINDOW_SECONDS = 20.0
 MAX_THREADS = 16
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir(),
+    reason="wakeups are counted in /proc/PID/task, which only Linux has",
+)
 
 
 def _switches(pid: int) -> int:
