@@ -103,6 +103,10 @@ class JobRecord:
     upload_json: str | None = None
     #: Downloads refused as larger than MVSEP announced (the job fails at a few).
     oversize_downloads: int = 0
+    #: Studio mode: the host that works on the job, and its lease number (each takeover adds
+    #: one; a write under an older number is refused). One machine: None and 0.
+    owner_host: str | None = None
+    lease_epoch: int = 0
 
     @property
     def input(self) -> Mapping[str, Any]:

@@ -8,7 +8,6 @@ after a crash finds its delivery instead of adding a second one.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -34,14 +33,20 @@ class DeliveryKeys:
 class DeliveryCalls:
     """The delivery methods of ``JobStore`` (which provides the connection and the clock)."""
 
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def _transaction(self) -> AbstractContextManager[records.Connection]:
         raise NotImplementedError
 
-    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
         raise NotImplementedError
 
     def _now(self) -> float:
         raise NotImplementedError
+
+    paths: records.PathCodec = records.PLAIN_PATHS
+
+    def _late_deliveries_filter(self) -> tuple[str, list[Any]]:
+        """SQL (`` AND ...``) keeping the late deliveries this host places (here: all)."""
+        return "", []
 
     def add_delivery(self, job_id: int, keys: DeliveryKeys) -> tuple[DeliveryRecord, bool]:
         """Return the delivery with these keys and whether it was added now (``waiting``)."""
@@ -50,17 +55,16 @@ class DeliveryCalls:
             row = connection.execute(
                 "SELECT * FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
-            return records.delivery_from_row(row), added
+            return records.delivery_from_row(row, self.paths), added
 
-    @staticmethod
     def _insert_delivery(
-        connection: sqlite3.Connection, job_id: int, keys: DeliveryKeys, now: float
+        self, connection: records.Connection, job_id: int, keys: DeliveryKeys, now: float
     ) -> tuple[int, bool]:
         """Inside a transaction: find or insert a delivery; return its id and whether it is new."""
         where = (
             job_id,
-            records.path_to_db(keys.folder_path),
-            records.path_to_db(keys.source_path),
+            self.paths.to_db(keys.folder_path),
+            self.paths.to_db(keys.source_path),
             keys.chain,
             keys.step,
         )
@@ -71,22 +75,31 @@ class DeliveryCalls:
         ).fetchone()
         if row is not None:
             return int(row["id"]), False
-        cursor = connection.execute(
+        # Two hosts may add the same delivery at once: the loser of the race finds the row.
+        inserted = connection.execute(
             """INSERT INTO deliveries (job_id, folder_path, source_path, chain, step,
                    preset_name, parent_delivery_id, state, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (job_id, folder_path, source_path, chain, step) DO NOTHING
+               RETURNING id""",
             (*where, keys.preset_name, keys.parent_delivery_id, DeliveryState.WAITING.value,
              now, now),
-        )  # fmt: skip
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid, True
+        ).fetchone()  # fmt: skip
+        if inserted is not None:
+            return int(inserted["id"]), True
+        row = connection.execute(
+            "SELECT id FROM deliveries WHERE job_id = ? AND folder_path = ? AND "
+            "source_path = ? AND chain = ? AND step = ?",
+            where,
+        ).fetchone()
+        return int(row["id"]), False
 
     def delivery(self, delivery_id: int) -> DeliveryRecord:
         """Return one delivery. Raise StoreError if there is none."""
         rows = self._query("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
         if not rows:
             raise StoreError(f"no delivery with id {delivery_id}")
-        return records.delivery_from_row(rows[0])
+        return records.delivery_from_row(rows[0], self.paths)
 
     def deliveries(
         self,
@@ -110,7 +123,7 @@ class DeliveryCalls:
         for column, value in (("folder_path", folder_path), ("source_path", source_path)):
             if value is not None:
                 clauses.append(f"{column} = ?")
-                parameters.append(records.path_to_db(value))
+                parameters.append(self.paths.to_db(value))
         if chain is not None:
             clauses.append("chain = ?")
             parameters.append(chain)
@@ -118,17 +131,22 @@ class DeliveryCalls:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY id"
-        return [records.delivery_from_row(row) for row in self._query(sql, parameters)]
+        return [records.delivery_from_row(row, self.paths) for row in self._query(sql, parameters)]
 
     def late_deliveries(self) -> list[DeliveryRecord]:
         """Waiting deliveries of jobs that are done already (the same audio dropped again after
         its stems were placed, a chain that reuses a finished job)."""
-        rows = self._query(
-            "SELECT deliveries.* FROM deliveries JOIN jobs ON jobs.id = deliveries.job_id "
-            "WHERE deliveries.state = ? AND jobs.state = ? ORDER BY deliveries.id",
-            [DeliveryState.WAITING.value, JobState.DONE.value],
+        mine, mine_parameters = self._late_deliveries_filter()
+        where = f"deliveries.state = ? AND jobs.state = ?{mine}"
+        sql = (
+            "SELECT deliveries.* FROM deliveries JOIN jobs ON jobs.id = deliveries.job_id "  # noqa: S608 (fixed text)
+            "WHERE " + where + " ORDER BY deliveries.id"
         )
-        return [records.delivery_from_row(row) for row in rows]
+        rows = self._query(
+            sql,
+            [DeliveryState.WAITING.value, JobState.DONE.value, *mine_parameters],
+        )
+        return [records.delivery_from_row(row, self.paths) for row in rows]
 
     def finish_delivery(
         self,
@@ -143,14 +161,20 @@ class DeliveryCalls:
             connection.execute(
                 "UPDATE deliveries SET state = ?, reason = ?, output_dir = ?, updated_at = ? "
                 "WHERE id = ?",
-                (state.value, reason, output_dir, self._now(), delivery_id),
+                (
+                    state.value,
+                    reason,
+                    self.paths.to_db(output_dir) if output_dir is not None else None,
+                    self._now(),
+                    delivery_id,
+                ),
             )
             row = connection.execute(
                 "SELECT * FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
         if row is None:
             raise StoreError(f"no delivery with id {delivery_id}")
-        return records.delivery_from_row(row)
+        return records.delivery_from_row(row, self.paths)
 
     def fail_deliveries_of(self, job_id: int, reason: str) -> None:
         """A job that failed or was cancelled takes its waiting deliveries with it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -122,6 +122,13 @@ MIGRATIONS: dict[int, str] = {
     4: """
     ALTER TABLE jobs ADD COLUMN upload_json TEXT;
     ALTER TABLE jobs ADD COLUMN oversize_downloads INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: who works on a job (studio mode: a host's id, its lease number and until when the
+    # lease runs). On one machine they stay empty; the columns keep both backends' rows alike.
+    5: """
+    ALTER TABLE jobs ADD COLUMN owner_host TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN lease_expires_at REAL;
     """,
 }
 

@@ -1,0 +1,405 @@
+"""What every job store does, in SQL both backends speak (``?`` placeholders).
+
+It owns the one writer of job states (``transition``, checked against ``mvsepd.lifecycle``;
+the new state, its fields and an event row are written in one transaction, the row read
+locked), progress updates that never change a state, the claiming of the account's slots
+(count and claim in one critical section), the record of source files already seen, and
+small daemon flags. A backend supplies the connection, its transactions and migrations, and
+(studio mode) who owns a job: ``_fence`` refuses a write by a host that lost the job's lease.
+
+A job's identity is (SHA-256 of its bytes, preset fingerprint), enforced by a UNIQUE index: the
+same audio with the same preset is one job, however often (and on however many hosts) it
+appears.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from mvsepd import lifecycle
+from mvsepd.errors import IllegalTransitionError, StoreError
+from mvsepd.models import JobRecord, JobState
+from mvsepd.store import records
+from mvsepd.store.deliveries import DeliveryCalls, DeliveryKeys
+from mvsepd.store.sources import SourceCalls
+
+#: Job columns a progress update may change without a state transition.
+_PROGRESS_FIELDS = frozenset(
+    {
+        "remote_status",
+        "queue_count",
+        "current_order",
+        "finished_chunks",
+        "all_chunks",
+        "progress_done",
+        "progress_total",
+        "next_attempt_at",
+        "polls",
+        "reason",
+        "server",
+        "output_dir",
+        "duration_seconds",
+        "credits_estimate",
+        "upload_json",
+        "oversize_downloads",
+    }
+)
+#: Job columns a transition may set along with the state.
+_TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
+    {
+        "resume_state",
+        "attempts",
+        "sep_type",
+        "options",
+        "output_format",
+        "separation_hash",
+        "upload_started_at",
+        "finished_at",
+        "source_audio",
+        "remote_hash",
+        "credits_reserved",
+    }
+)
+
+
+class SqlJobStore(DeliveryCalls, SourceCalls):
+    """The job store's calls over a backend's connection (see the module docstring)."""
+
+    #: Studio mode: this host's id (None on one machine, where every job is this host's).
+    host_id: str | None = None
+    #: Appended to a SELECT of the row a transaction is about to change.
+    _LOCK_ROW = ""
+
+    # --- what a backend provides ------------------------------------------------------------
+
+    def _transaction(self) -> AbstractContextManager[records.Connection]:
+        raise NotImplementedError
+
+    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _now(self) -> float:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the database."""
+        raise NotImplementedError
+
+    def __enter__(self) -> SqlJobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _serialise_slots(self, connection: records.Connection) -> None:
+        """Inside a transaction: wait until no other claim of a slot is in progress."""
+
+    def _new_owner(self) -> tuple[str | None, int, float | None]:
+        """(owner_host, lease_epoch, lease_expires_at) of a job created now."""
+        return (None, 0, None)
+
+    def _fence(self, row: records.Row, to_state: JobState) -> dict[str, Any]:
+        """Refuse (StoreError) a write to a job this host does not hold; return the ownership
+        columns the write also sets (a finished job taken up again becomes the writer's)."""
+        return {}
+
+    def _held_now(self, job: JobRecord) -> None:
+        """Note the lease a write left this host holding."""
+
+    def owns(self, job: JobRecord) -> bool:
+        """True when this host is the one to work on ``job`` (always, on one machine)."""
+        return True
+
+    def reachable(self, path: str) -> bool:
+        """True when this host can reach ``path`` (a job's or a delivery's folder)."""
+        return self.paths.reachable(path)
+
+    def _locked_job(self, connection: records.Connection, job_id: int) -> records.Row:
+        sql = f"SELECT * FROM jobs WHERE id = ?{self._LOCK_ROW}"  # noqa: S608 (fixed text)
+        row = connection.execute(sql, (job_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no job with id {job_id}")
+        return row  # type: ignore[no-any-return]
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def find_or_create(
+        self,
+        *,
+        content_sha256: str,
+        preset_fingerprint: str,
+        preset_name: str,
+        folder_path: str,
+        source_path: str,
+        source_size: int | None,
+        sep_type: int | None,
+        options: Mapping[str, str],
+        output_format: int | None,
+        input_kind: str = "file",
+        input_json: str | None = None,
+        parent_job_id: int | None = None,
+        from_stem: str | None = None,
+        credits_reserved: int | None = None,
+        delivery: DeliveryKeys | None = None,
+    ) -> tuple[JobRecord, bool]:
+        """Return the job with this identity and whether it was created now (as ``discovered``).
+
+        A new job gets, in the same transaction, its first delivery: ``delivery`` (by default
+        its folder and source, no chain). An existing job's new places are ``add_delivery``'s.
+        """
+        now = self._now()
+        keys = delivery or DeliveryKeys(folder_path, source_path, preset_name)
+        with self._transaction() as connection:
+            # Claim-once: among hosts that found the same audio at once, the one whose insert
+            # lands makes the job; the others find it (the identity is UNIQUE).
+            owner = self._new_owner()
+            inserted = connection.execute(
+                """INSERT INTO jobs (content_sha256, preset_fingerprint, preset_name, folder_path,
+                       source_path, source_size, state, sep_type, options_json, output_format,
+                       input_kind, input_json, parent_job_id, from_stem, credits_reserved,
+                       created_at, updated_at, owner_host, lease_epoch, lease_expires_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (content_sha256, preset_fingerprint) DO NOTHING
+                   RETURNING id""",
+                (
+                    content_sha256,
+                    preset_fingerprint,
+                    preset_name,
+                    self.paths.to_db(folder_path),
+                    self.paths.to_db(source_path),
+                    source_size,
+                    JobState.DISCOVERED.value,
+                    sep_type,
+                    json.dumps(dict(options), sort_keys=True),
+                    output_format,
+                    input_kind,
+                    input_json,
+                    parent_job_id,
+                    from_stem,
+                    credits_reserved,
+                    now,
+                    now,
+                    *owner,
+                ),
+            ).fetchone()
+            if inserted is None:
+                row = connection.execute(
+                    "SELECT * FROM jobs WHERE content_sha256 = ? AND preset_fingerprint = ?",
+                    (content_sha256, preset_fingerprint),
+                ).fetchone()
+                return records.job_from_row(row, self.paths), False
+            job_id = int(inserted["id"])
+            connection.execute(
+                "INSERT INTO events (job_id, at, from_state, to_state, detail) VALUES (?,?,?,?,?)",
+                (job_id, now, None, JobState.DISCOVERED.value, self.paths.to_db(source_path)),
+            )
+            self._insert_delivery(connection, job_id, keys, now)
+            created = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            job = records.job_from_row(created, self.paths)
+        self._held_now(job)
+        return job, True
+
+    def transition(
+        self,
+        job_id: int,
+        to_state: JobState,
+        *,
+        expected: JobState | Iterable[JobState] | None = None,
+        detail: str | None = None,
+        **changes: Any,
+    ) -> JobRecord:
+        """Move a job to ``to_state`` with ``changes``, and log it, in one transaction.
+
+        ``expected`` guards against a concurrent change (the state must be one of them). Raise
+        IllegalTransitionError if the lifecycle forbids the move, StoreError for an unknown job.
+        """
+        unknown = set(changes) - _TRANSITION_FIELDS
+        if unknown:
+            raise StoreError(f"a transition may not change {', '.join(sorted(unknown))}")
+        with self._transaction() as connection:
+            return self._transition(connection, job_id, to_state, expected, detail, changes)
+
+    def _transition(
+        self,
+        connection: records.Connection,
+        job_id: int,
+        to_state: JobState,
+        expected: JobState | Iterable[JobState] | None,
+        detail: str | None,
+        changes: Mapping[str, Any],
+    ) -> JobRecord:
+        """``transition`` inside a transaction: read the row locked, check, write, log."""
+        now = self._now()
+        row = self._locked_job(connection, job_id)
+        current = JobState(row["state"])
+        allowed = records.as_state_set(expected)
+        if (allowed is not None and current not in allowed) or not lifecycle.can_transition(
+            current, to_state
+        ):
+            raise IllegalTransitionError(job_id, current.value, to_state.value)
+        values = self._fence(row, to_state)
+        values.update(records.column_values(changes, self.paths))
+        values.update(state=to_state.value, updated_at=now)
+        if to_state.terminal and "finished_at" not in values:
+            values["finished_at"] = now
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        connection.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ?",  # noqa: S608 (columns whitelisted)
+            (*values.values(), job_id),
+        )
+        connection.execute(
+            "INSERT INTO events (job_id, at, from_state, to_state, detail) VALUES (?,?,?,?,?)",
+            (job_id, now, current.value, to_state.value, detail or changes.get("reason")),
+        )
+        updated = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        job = records.job_from_row(updated, self.paths)
+        self._held_now(job)
+        return job
+
+    def claim_slot(self, job_id: int, *, limit: int, **changes: Any) -> JobRecord | None:
+        """Move a job that waits for a slot to ``uploading``, if fewer than ``limit`` jobs hold
+        one; else None. Counting and claiming are one critical section for every host sharing
+        the store: counting first and claiming after let four hosts run four jobs on a limit
+        of one (the pgqueuer bug #761)."""
+        with self._transaction() as connection:
+            self._serialise_slots(connection)
+            occupying = [state.value for state in JobState if state.occupies_slot]
+            used = connection.execute(
+                f"SELECT COUNT(*) AS n FROM jobs WHERE state IN ({', '.join('?' for _ in occupying)})",  # noqa: S608,E501
+                occupying,
+            ).fetchone()
+            if int(used["n"]) >= limit:
+                return None
+            return self._transition(
+                connection,
+                job_id,
+                JobState.UPLOADING,
+                (JobState.STABLE, JobState.WAITING_SLOT),
+                None,
+                changes,
+            )
+
+    def set_separation_hash(self, job_id: int, separation_hash: str) -> JobRecord:
+        """Record the real hash of a submitted URL job (MVSEP answered it after fetching)."""
+        with self._transaction() as connection:
+            locked = self._locked_job(connection, job_id)
+            self._fence(locked, JobState.SUBMITTED)
+            changed = connection.execute(
+                "UPDATE jobs SET separation_hash = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (separation_hash, self._now(), job_id, JobState.SUBMITTED.value),
+            ).rowcount
+            row = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if not changed:
+            raise IllegalTransitionError(job_id, row["state"], JobState.SUBMITTED.value)
+        return records.job_from_row(row, self.paths)
+
+    def update_progress(self, job_id: int, **changes: Any) -> JobRecord:
+        """Record progress (queue position, bytes, next poll) without changing the state."""
+        unknown = set(changes) - _PROGRESS_FIELDS
+        if unknown:
+            raise StoreError(f"progress updates may not change {', '.join(sorted(unknown))}")
+        values = records.column_values(changes, self.paths)
+        values["updated_at"] = self._now()
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self._transaction() as connection:
+            locked = self._locked_job(connection, job_id)
+            self._fence(locked, JobState(locked["state"]))
+            connection.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ?",  # noqa: S608 (columns whitelisted)
+                (*values.values(), job_id),
+            )
+            row = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return records.job_from_row(row, self.paths)
+
+    def get(self, job_id: int) -> JobRecord:
+        """Return the job with ``job_id``. Raise StoreError if there is none."""
+        rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise StoreError(f"no job with id {job_id}")
+        return records.job_from_row(rows[0], self.paths)
+
+    def jobs(
+        self,
+        states: Iterable[JobState] | None = None,
+        *,
+        limit: int | None = None,
+        mine: bool = False,
+    ) -> list[JobRecord]:
+        """Return jobs (optionally only in ``states``, only this host's), oldest first."""
+        sql = "SELECT * FROM jobs"
+        clauses: list[str] = []
+        parameters: list[Any] = []
+        if states is not None:
+            wanted = [state.value for state in states]
+            clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
+            parameters.extend(wanted)
+        if mine and self.host_id is not None:
+            clauses.append("owner_host = ?")
+            parameters.append(self.host_id)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            parameters.append(limit)
+        return [records.job_from_row(row, self.paths) for row in self._query(sql, parameters)]
+
+    def recent(self, limit: int = 50) -> list[JobRecord]:
+        """Return the most recently changed jobs, newest first."""
+        rows = self._query("SELECT * FROM jobs ORDER BY updated_at DESC, id DESC LIMIT ?", [limit])
+        return [records.job_from_row(row, self.paths) for row in rows]
+
+    def count_by_state(self) -> dict[JobState, int]:
+        """Return how many jobs are in each state."""
+        rows = self._query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        return {JobState(row["state"]): int(row["n"]) for row in rows}
+
+    def credits_committed_since(self, since: float) -> int:
+        """Return the estimated credits of jobs submitted at or after ``since`` (a chain's
+        first step counts what it reserved for the whole chain)."""
+        rows = self._query(
+            "SELECT COALESCE(SUM(COALESCE(credits_reserved, credits_estimate)), 0) AS total "
+            "FROM jobs "
+            "WHERE upload_started_at >= ? AND state NOT IN (?, ?)",
+            [since, JobState.CANCELLED.value, JobState.STABLE.value],
+        )
+        return int(rows[0]["total"])
+
+    def events(self, job_id: int) -> list[tuple[float, str | None, str, str | None]]:
+        """Return a job's history: (time, from state, to state, detail), oldest first."""
+        rows = self._query(
+            "SELECT at, from_state, to_state, detail FROM events WHERE job_id = ? ORDER BY id",
+            [job_id],
+        )
+        return [(row["at"], row["from_state"], row["to_state"], row["detail"]) for row in rows]
+
+    # --- integrity ---------------------------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """Return everything wrong with the store (empty when healthy)."""
+        return self._row_problems()
+
+    def _row_problems(self) -> list[str]:
+        problems: list[str] = []
+        known = {state.value for state in JobState}
+        rows = self._query("SELECT id, state, resume_state, separation_hash, remote_hash FROM jobs")
+        for row in rows:
+            if row["state"] not in known:
+                problems.append(f"job {row['id']}: unknown state {row['state']!r}")
+                continue
+            state = JobState(row["state"])
+            waiting_for_remote = state is JobState.SUBMITTED and row["remote_hash"]
+            if (
+                state in (JobState.SUBMITTED, JobState.DOWNLOADING, JobState.DONE)
+                and not row["separation_hash"]
+                and not waiting_for_remote
+            ):
+                problems.append(f"job {row['id']}: {state.value} without a separation hash")
+            if state is JobState.RETRY_WAIT and row["resume_state"] not in {
+                s.value for s in lifecycle.RESUMABLE_STATES
+            }:
+                problems.append(f"job {row['id']}: retry_wait without a state to resume")
+        return problems

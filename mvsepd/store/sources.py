@@ -1,0 +1,121 @@
+"""The hot-folder records of the job store: files already seen (so a start-up scan of 10,000
+processed files hashes nothing), folders already watched, and small daemon flags (paused, token
+invalid; in studio mode they are the studio's)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from mvsepd.store import records
+from mvsepd.store.records import SourceRecord
+
+
+class SourceCalls:
+    """The source, folder and flag methods of a job store (which provides the connection)."""
+
+    paths: records.PathCodec = records.PLAIN_PATHS
+
+    def _transaction(self) -> AbstractContextManager[records.Connection]:
+        raise NotImplementedError
+
+    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _now(self) -> float:
+        raise NotImplementedError
+
+    # --- sources and folders -------------------------------------------------------------------
+
+    def source(self, folder_path: str, relative_path: str) -> SourceRecord | None:
+        """Return what is known of one file in a hot folder, if anything."""
+        rows = self._query(
+            "SELECT * FROM sources WHERE folder_path = ? AND relative_path = ?",
+            [self.paths.to_db(folder_path), self.paths.relative_to_db(relative_path)],
+        )
+        return records.source_from_row(rows[0], self.paths) if rows else None
+
+    def source_stats(self, folder_path: str) -> dict[str, tuple[int, int]]:
+        """Return (size, mtime_ns) of every recorded file of a hot folder, by relative path:
+        one read for a whole scan."""
+        rows = self._query(
+            "SELECT relative_path, size, mtime_ns FROM sources WHERE folder_path = ?",
+            [self.paths.to_db(folder_path)],
+        )
+        from_db = self.paths.relative_from_db
+        return {from_db(row["relative_path"]): (row["size"], row["mtime_ns"]) for row in rows}
+
+    def sources_in(self, folder_path: str) -> dict[str, SourceRecord]:
+        """Return every recorded file of a hot folder, by relative path."""
+        rows = self._query(
+            "SELECT * FROM sources WHERE folder_path = ?", [self.paths.to_db(folder_path)]
+        )
+        found = (records.source_from_row(row, self.paths) for row in rows)
+        return {record.relative_path: record for record in found}
+
+    def record_source(self, record: SourceRecord) -> None:
+        """Remember a file's size, mtime, content hash and what became of it."""
+        with self._transaction() as connection:
+            connection.execute(
+                """INSERT INTO sources (folder_path, relative_path, size, mtime_ns,
+                       content_sha256, job_id, verdict, seen_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (folder_path, relative_path) DO UPDATE SET
+                       size = excluded.size, mtime_ns = excluded.mtime_ns,
+                       content_sha256 = excluded.content_sha256, job_id = excluded.job_id,
+                       verdict = excluded.verdict, seen_at = excluded.seen_at""",
+                (
+                    self.paths.to_db(record.folder_path),
+                    self.paths.relative_to_db(record.relative_path),
+                    record.size,
+                    record.mtime_ns,
+                    record.content_sha256,
+                    record.job_id,
+                    record.verdict,
+                    self._now(),
+                ),
+            )
+
+    def forget_source(self, folder_path: str, relative_path: str) -> None:
+        """Forget a file (it was removed), so that a new file at that path is looked at anew."""
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM sources WHERE folder_path = ? AND relative_path = ?",
+                (self.paths.to_db(folder_path), self.paths.relative_to_db(relative_path)),
+            )
+
+    def folder_first_watched(self, folder_path: str) -> float | None:
+        """Return when a hot folder was first watched, or None if never."""
+        rows = self._query(
+            "SELECT first_watched_at FROM folders WHERE path = ?", [self.paths.to_db(folder_path)]
+        )
+        return float(rows[0]["first_watched_at"]) if rows else None
+
+    def mark_folder_watched(self, folder_path: str) -> None:
+        """Remember that a hot folder has been watched (its first scan is done)."""
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO folders (path, first_watched_at) VALUES (?, ?) "
+                "ON CONFLICT (path) DO NOTHING",
+                (self.paths.to_db(folder_path), self._now()),
+            )
+
+    # --- flags ------------------------------------------------------------------------------
+
+    def flag(self, name: str) -> str | None:
+        """Return a daemon flag's value, or None."""
+        rows = self._query("SELECT value FROM flags WHERE name = ?", [name])
+        return str(rows[0]["value"]) if rows else None
+
+    def set_flag(self, name: str, value: str | None) -> None:
+        """Set (or with None, clear) a daemon flag."""
+        with self._transaction() as connection:
+            if value is None:
+                connection.execute("DELETE FROM flags WHERE name = ?", (name,))
+            else:
+                connection.execute(
+                    "INSERT INTO flags (name, value) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (name, value),
+                )
