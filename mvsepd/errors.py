@@ -74,6 +74,19 @@ class StoreError(MvsepdError):
     """The job store failed (corrupt database, unknown job id, schema too new)."""
 
 
+class StoreUnavailableError(StoreError):
+    """The studio database cannot be reached now (a transient condition: work waits)."""
+
+
+class LeaseLostError(StoreError):
+    """Studio mode: another host holds this job now; this host must not change it."""
+
+    def __init__(self, job_id: int, owner: str | None) -> None:
+        self.job_id = job_id
+        self.owner = owner
+        super().__init__(f"job {job_id} is no longer this host's (it is {owner or 'nobody'}'s now)")
+
+
 class IllegalTransitionError(StoreError):
     """A state change that the lifecycle's transition table does not allow."""
 

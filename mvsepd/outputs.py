@@ -15,6 +15,7 @@ tree, never over an existing file, and nothing is ever deleted.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -32,6 +33,10 @@ from mvsepd.hashing import file_sha256
 from mvsepd.models import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS
 
 STAGING_DIR_NAME = ".mvsepd-staging"
+#: errno values of a file system that cannot make hard links (FAT, some SMB servers).
+_NO_HARD_LINKS = frozenset(
+    {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS, errno.EMLINK}
+)
 MANIFEST_NAME = "manifest.json"
 _PLAN_NAME = "plan.json"
 
@@ -106,9 +111,12 @@ def is_audio(extension: str) -> bool:
     return extension in AUDIO_EXTENSIONS
 
 
-def staging_dir(root: Path, job_id: int) -> Path:
-    """Return the staging folder of a job below an output root."""
-    return root / STAGING_DIR_NAME / f"job-{job_id}"
+def staging_dir(root: Path, job_id: int, lease_epoch: int = 0) -> Path:
+    """Return the staging folder of a job below an output root. A studio job taken over by
+    another host stages apart (``job-N-eE``), so what the host that lost it may still write
+    is never placed."""
+    suffix = f"-e{lease_epoch}" if lease_epoch > 1 else ""
+    return root / STAGING_DIR_NAME / f"job-{job_id}{suffix}"
 
 
 def delivery_staging_dir(root: Path, delivery_id: int) -> Path:
@@ -228,6 +236,9 @@ def finalize(
                 if recorded is None or not recorded.exists():
                     raise OutputError(f"the stem {target.label!r} was not downloaded")
                 placed = recorded  # moved by an earlier, interrupted attempt
+            elif recorded is not None and _same_file(recorded, target.staged):
+                placed = recorded  # linked by an earlier attempt that died before the unlink
+                target.staged.unlink()
             else:
                 # A name recorded by an interrupted attempt is this job's own unless a file
                 # appeared there since; then (or with no record) the policy picks the name.
@@ -235,13 +246,19 @@ def finalize(
                     placed = recorded
                 else:
                     placed = _free_name(target.final, on_collision)
-                # Recorded before the move: a stem moved by an attempt that died right after
-                # must be known as this job's, not fetched and placed a second time as "(2)".
-                if progress.get(key) != str(placed):
-                    progress[key] = str(placed)
-                    _save_progress(output_plan.staging_dir, progress)
                 placed.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(target.staged, placed)
+                while True:
+                    # Recorded before the move: a stem moved by an attempt that died right
+                    # after must be known as this job's, not placed a second time as "(2)".
+                    if progress.get(key) != str(placed):
+                        progress[key] = str(placed)
+                        _save_progress(output_plan.staging_dir, progress)
+                    try:
+                        _publish(target.staged, placed, replace=on_collision == "replace")
+                        break
+                    except FileExistsError:
+                        # Taken since it was found free (another host placing on a share).
+                        placed = _free_name(target.final, on_collision)
             written.append(
                 WrittenFile(target.label, placed, placed.stat().st_size, file_sha256(placed))
             )
@@ -316,7 +333,8 @@ def sweep_staging(
     except OSError:
         return removed
     for entry in entries:
-        kind, _, number = entry.name.partition("-")
+        kind, _, rest = entry.name.partition("-")
+        number = rest.split("-e", 1)[0]
         if number.isdigit() and (
             (kind == "job" and keep(int(number)))
             or (kind == "delivery" and keep_delivery(int(number)))
@@ -351,6 +369,35 @@ def move_original(source: Path, destination_folder: Path) -> Path:
             return target
         raise OutputError(f"cannot move {source} to {destination_folder}: {error}") from None
     return target
+
+
+def _publish(staged: Path, final: Path, *, replace: bool) -> None:
+    """Give a staged file its final name without ever overwriting a file that appeared there
+    (another host of a studio placing the same name on a share, a user's file): the final
+    name is created exclusively as a hard link, then the staged name goes. Where the file
+    system has no hard links, the name is checked and the file renamed (a narrow window)."""
+    if replace:
+        os.replace(staged, final)
+        return
+    try:
+        os.link(staged, final)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if final.exists():
+            raise FileExistsError(final) from None
+        os.replace(staged, final)
+        return
+    staged.unlink()
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _free_name(path: Path, on_collision: Collision) -> Path:

@@ -52,6 +52,8 @@ LIBRARY_OWNERS = {
     "requests_toolbelt": {"api"},
     "urllib3": {"api"},
     "sqlite3": {"store"},
+    "psycopg": {"store"},
+    "psycopg_pool": {"store"},
     "watchdog": {"intake"},
     "soundfile": {"audio", "emulator"},
     "soxr": {"audio", "emulator"},

@@ -238,7 +238,7 @@ class Context:
         Whatever the job had staged goes: a failed job leaves no half-fetched files behind.
         """
         # Staged files go first: once the job reads "failed", nothing of it is left.
-        outputs.discard(outputs.staging_dir(self.output_root(job), job.id))
+        outputs.discard(outputs.staging_dir(self.output_root(job), job.id, job.lease_epoch))
         for delivery in self.store.deliveries(job.id):
             root = self.output_root_of(delivery.folder_path)
             outputs.discard(outputs.delivery_staging_dir(root, delivery.id))

@@ -72,7 +72,8 @@ def _place(
         )
         deliveries = context.store.deliveries(job.id)
     primary = deliveries[0]
-    downloads = outputs.staging_dir(context.output_root_of(primary.folder_path), job.id)
+    root = context.output_root_of(primary.folder_path)
+    downloads = outputs.staging_dir(root, job.id, job.lease_epoch)
     waiting = [d for d in deliveries if d.state is DeliveryState.WAITING]
     placements = [
         placing.place_for(context, job, d, files, primary=d.id == primary.id) for d in waiting

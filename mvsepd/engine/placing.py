@@ -74,7 +74,11 @@ def place_for(
         "subdir": subdir,
         "step": delivery.step,
     }
-    staging = None if primary else outputs.delivery_staging_dir(root, delivery.id)
+    staging = (
+        outputs.staging_dir(root, job.id, job.lease_epoch)
+        if primary
+        else outputs.delivery_staging_dir(root, delivery.id)
+    )
     plan = outputs.plan(
         job_id=job.id,
         root=root,

@@ -1,0 +1,28 @@
+"""Fixtures of the studio tests: one PostgreSQL cluster for the session, a database per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.studio.pgserver import PostgresServer, server_binaries
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL's server is not installed (scripts/test installs postgresql)")
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A new, empty database of the session's cluster."""
+    return postgres_server.new_dsn()
