@@ -1,4 +1,7 @@
-"""The job store: identity, guarded transitions, atomic side records, durability, integrity."""
+"""The job store: identity, guarded transitions, atomic side records, durability, integrity.
+
+The contract tests take ``open_store`` and run over both backends (SQLite, and PostgreSQL as
+studio mode uses it); the SQLite file's own properties are tested on SQLite alone."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import pytest
 
 from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.models import JobState
-from mvsepd.store import SCHEMA_VERSION, JobStore, SourceRecord
+from mvsepd.store import SCHEMA_VERSION, JobStore, SourceRecord, SqlJobStore
+from tests.store.conftest import OpenStore
 
 
 class Clock:
@@ -22,7 +26,7 @@ class Clock:
         return self.now
 
 
-def new_job(store: JobStore, sha: str = "a" * 64, fingerprint: str = "f" * 64):
+def new_job(store: SqlJobStore, sha: str = "a" * 64, fingerprint: str = "f" * 64):
     return store.find_or_create(
         content_sha256=sha,
         preset_fingerprint=fingerprint,
@@ -36,8 +40,8 @@ def new_job(store: JobStore, sha: str = "a" * 64, fingerprint: str = "f" * 64):
     )
 
 
-def test_identity_is_content_plus_preset(tmp_path: Path) -> None:
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+def test_identity_is_content_plus_preset(open_store: OpenStore) -> None:
+    with open_store() as store:
         first, created = new_job(store)
         again, created_again = new_job(store)
         other_preset, created_other = new_job(store, fingerprint="e" * 64)
@@ -47,9 +51,9 @@ def test_identity_is_content_plus_preset(tmp_path: Path) -> None:
         assert first.options == {"add_opt1": "4"}
 
 
-def test_transition_writes_state_fields_and_event_together(tmp_path: Path) -> None:
+def test_transition_writes_state_fields_and_event_together(open_store: OpenStore) -> None:
     clock = Clock()
-    with JobStore(tmp_path / "jobs.sqlite3", clock=clock) as store:
+    with open_store(clock) as store:
         job, _ = new_job(store)
         store.transition(job.id, JobState.STABLE, duration_seconds=12.5, credits_estimate=1)
         clock.now += 1
@@ -67,8 +71,8 @@ def test_transition_writes_state_fields_and_event_together(tmp_path: Path) -> No
         ]
 
 
-def test_illegal_transitions_are_refused_and_change_nothing(tmp_path: Path) -> None:
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+def test_illegal_transitions_are_refused_and_change_nothing(open_store: OpenStore) -> None:
+    with open_store() as store:
         job, _ = new_job(store)
         with pytest.raises(IllegalTransitionError):
             store.transition(job.id, JobState.SUBMITTED, separation_hash="x")
@@ -77,16 +81,16 @@ def test_illegal_transitions_are_refused_and_change_nothing(tmp_path: Path) -> N
         assert len(store.events(job.id)) == 1
 
 
-def test_expected_state_guards_against_races(tmp_path: Path) -> None:
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+def test_expected_state_guards_against_races(open_store: OpenStore) -> None:
+    with open_store() as store:
         job, _ = new_job(store)
         store.transition(job.id, JobState.STABLE)
         with pytest.raises(IllegalTransitionError):
             store.transition(job.id, JobState.UPLOADING, expected=JobState.WAITING_SLOT)
 
 
-def test_progress_updates_cannot_change_state(tmp_path: Path) -> None:
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+def test_progress_updates_cannot_change_state(open_store: OpenStore) -> None:
+    with open_store() as store:
         job, _ = new_job(store)
         with pytest.raises(StoreError):
             store.update_progress(job.id, state="done")
@@ -94,8 +98,8 @@ def test_progress_updates_cannot_change_state(tmp_path: Path) -> None:
         assert (updated.queue_count, updated.current_order) == (12, 3)
 
 
-def test_a_separation_hash_belongs_to_one_job(tmp_path: Path) -> None:
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+def test_a_separation_hash_belongs_to_one_job(open_store: OpenStore) -> None:
+    with open_store() as store:
         for sha in ("a" * 64, "b" * 64):
             job, _ = new_job(store, sha=sha)
             store.transition(job.id, JobState.STABLE)
@@ -107,14 +111,13 @@ def test_a_separation_hash_belongs_to_one_job(tmp_path: Path) -> None:
         assert store.get(second.id).state is JobState.UPLOADING
 
 
-def test_state_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    with JobStore(path) as store:
+def test_state_survives_reopening(open_store: OpenStore) -> None:
+    with open_store() as store:
         job, _ = new_job(store)
         store.transition(job.id, JobState.STABLE)
         store.transition(job.id, JobState.UPLOADING)
         store.transition(job.id, JobState.SUBMITTED, separation_hash="h")
-    with JobStore(path) as store:
+    with open_store() as store:
         assert store.get(job.id).separation_hash == "h"
         assert store.integrity_problems() == []
 
@@ -146,8 +149,8 @@ def test_integrity_check_finds_inconsistent_rows(tmp_path: Path) -> None:
         assert store.integrity_problems() == [f"job {job.id}: submitted without a separation hash"]
 
 
-def test_sources_folders_and_flags(tmp_path: Path) -> None:
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+def test_sources_folders_and_flags(open_store: OpenStore) -> None:
+    with open_store() as store:
         record = SourceRecord("/hot", "a.wav", 10, 123, "a" * 64, None, "skipped")
         store.record_source(record)
         assert store.source("/hot", "a.wav") == record
@@ -163,9 +166,9 @@ def test_sources_folders_and_flags(tmp_path: Path) -> None:
         assert store.flag("paused") is None
 
 
-def test_credits_committed_since(tmp_path: Path) -> None:
+def test_credits_committed_since(open_store: OpenStore) -> None:
     clock = Clock()
-    with JobStore(tmp_path / "jobs.sqlite3", clock=clock) as store:
+    with open_store(clock) as store:
         job, _ = new_job(store)
         store.transition(job.id, JobState.STABLE, credits_estimate=3)
         assert store.credits_committed_since(clock.now - 10) == 0
@@ -174,10 +177,10 @@ def test_credits_committed_since(tmp_path: Path) -> None:
         assert store.credits_committed_since(clock.now + 10) == 0
 
 
-def test_file_names_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
+def test_file_names_that_are_not_utf8_round_trip(open_store: OpenStore) -> None:
     # A name with an invalid UTF-8 byte reaches Python as a surrogate escape.
     odd = os.fsdecode(b"/hot/caf\xe9 mix.wav")
-    with JobStore(tmp_path / "jobs.sqlite3") as store:
+    with open_store() as store:
         job, _ = store.find_or_create(
             content_sha256="c" * 64,
             preset_fingerprint="f" * 64,

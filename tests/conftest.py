@@ -1,4 +1,5 @@
-"""Fixtures of the studio tests: one PostgreSQL cluster for the session, a database per test."""
+"""Fixtures shared by test folders: one throwaway PostgreSQL cluster for the session (started
+only when a test asks for it), a new database per test."""
 
 from __future__ import annotations
 

@@ -1,0 +1,179 @@
+"""The studio store on a real PostgreSQL: the races of several hosts, leases and fencing,
+takeover, paths on a share, migrations applied once, and no password in any error."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from mvsepd.errors import LeaseLostError, StoreError
+from mvsepd.models import JobState
+from mvsepd.store import SourceRecord
+from mvsepd.store.postgres import PostgresJobStore
+
+HOSTS = 8
+
+
+def _job(store: PostgresJobStore, sha: str = "a" * 64, folder: str = "/mnt/nas/in") -> Any:
+    return store.find_or_create(
+        content_sha256=sha,
+        preset_fingerprint="f" * 64,
+        preset_name="vocals",
+        folder_path=folder,
+        source_path=f"{folder}/take.wav",
+        source_size=10,
+        sep_type=48,
+        options={},
+        output_format=1,
+    )
+
+
+def _race(target: Any, arguments: list[tuple[Any, ...]]) -> list[Any]:
+    """Run ``target`` in one process per argument tuple, all released at once by a barrier."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(len(arguments))
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=(barrier, results, *args)) for args in arguments
+    ]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    return answers
+
+
+def _create(barrier: Any, results: Any, dsn: str, host: str) -> None:
+    store = PostgresJobStore(dsn, host_id=host, shares={"nas": "/mnt/nas"})
+    barrier.wait()
+    job, created = _job(store)
+    results.put((host, job.id, created))
+    store.close()
+
+
+def _claim(barrier: Any, results: Any, dsn: str, host: str, sha: str) -> None:
+    store = PostgresJobStore(dsn, host_id=host, shares={"nas": "/mnt/nas"})
+    job, _ = _job(store, sha=sha)
+    store.transition(job.id, JobState.STABLE)
+    barrier.wait()
+    claimed = store.claim_slot(job.id, limit=1, upload_started_at=time.time())
+    results.put((host, claimed is not None))
+    store.close()
+
+
+def _open(barrier: Any, results: Any, dsn: str, host: str) -> None:
+    barrier.wait()
+    store = PostgresJobStore(dsn, host_id=host, shares={})
+    results.put(host)
+    store.close()
+
+
+def test_hosts_racing_for_one_file_make_one_job(postgres_dsn: str) -> None:
+    answers = _race(_create, [(postgres_dsn, f"room-{n}") for n in range(HOSTS)])
+    assert sum(created for _host, _id, created in answers) == 1
+    assert len({job_id for _host, job_id, _created in answers}) == 1
+
+
+def test_a_limit_of_one_holds_for_hosts_claiming_at_once(postgres_dsn: str) -> None:
+    answers = _race(
+        _claim, [(postgres_dsn, f"room-{n}", f"{n:x}" * 64) for n in range(1, 5)]
+    )
+    assert sum(claimed for _host, claimed in answers) == 1
+    with PostgresJobStore(postgres_dsn, host_id="observer", shares={}) as store:
+        assert len(store.jobs([JobState.UPLOADING])) == 1
+
+
+def test_migrations_are_applied_once_when_every_host_starts_at_once(postgres_dsn: str) -> None:
+    _race(_open, [(postgres_dsn, f"room-{n}") for n in range(4)])
+    with psycopg.connect(postgres_dsn) as connection:
+        rows = connection.execute("SELECT version, applied_by FROM schema_migrations").fetchall()
+    assert len(rows) == 1 and rows[0][0] == 1
+
+
+def test_a_database_newer_than_this_mvsepd_is_refused(postgres_dsn: str) -> None:
+    PostgresJobStore(postgres_dsn, host_id="a", shares={}).close()
+    with psycopg.connect(postgres_dsn) as connection:
+        connection.execute("INSERT INTO schema_migrations (version, applied_by) VALUES (99, 'x')")
+    with pytest.raises(StoreError, match="newer mvsepd"):
+        PostgresJobStore(postgres_dsn, host_id="a", shares={})
+
+
+def test_only_the_host_holding_the_lease_may_change_a_job(postgres_dsn: str) -> None:
+    room_a = PostgresJobStore(postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"})
+    room_b = PostgresJobStore(postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"})
+    job, _ = _job(room_a)
+    seen_by_b = room_b.get(job.id)
+    assert room_a.owns(job) and not room_b.owns(seen_by_b)
+    with pytest.raises(LeaseLostError, match="a's"):
+        room_b.transition(job.id, JobState.STABLE)
+    with pytest.raises(LeaseLostError):
+        room_b.update_progress(job.id, queue_count=3)
+    assert room_b.take_over() == []  # a's lease and heartbeat are fresh
+    assert room_a.get(job.id).state is JobState.DISCOVERED
+    room_a.close()
+    room_b.close()
+
+
+def test_a_silent_hosts_jobs_are_taken_over_and_its_late_writes_refused(
+    postgres_dsn: str,
+) -> None:
+    room_a = PostgresJobStore(postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"}, lease_seconds=1)
+    room_b = PostgresJobStore(
+        postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"}, lease_seconds=1
+    )
+    shared, _ = _job(room_a)
+    private, _ = _job(room_a, sha="b" * 64, folder="/home/a/exports")
+    room_a.transition(shared.id, JobState.STABLE)
+    time.sleep(2.2)  # a's lease and heartbeat run out; b's heartbeat goes on
+    room_b.heartbeat()
+    taken = room_b.take_over()
+    assert [(job.id, former) for job, former in taken] == [(shared.id, "a")]
+    job = taken[0][0]
+    assert job.owner_host == "b" and job.lease_epoch == 2 and room_b.owns(job)
+    assert job.folder_path == "/Volumes/nas/in"
+    # The private folder's job is a's alone: no other host can reach its file.
+    assert room_b.get(private.id).owner_host == "a"
+    with pytest.raises(LeaseLostError, match="b's"):
+        room_a.transition(shared.id, JobState.WAITING_SLOT)
+    moved = room_b.transition(shared.id, JobState.WAITING_SLOT)
+    assert moved.state is JobState.WAITING_SLOT
+    assert "taken over from a" in (room_b.events(shared.id)[-2][3] or "")
+    room_a.close()
+    room_b.close()
+
+
+def test_paths_on_a_share_are_the_same_file_on_every_host(postgres_dsn: str) -> None:
+    room_a = PostgresJobStore(postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"})
+    room_b = PostgresJobStore(postgres_dsn, host_id="b", shares={"nas": "/Volumes/studio nas"})
+    job, _ = _job(room_a)
+    assert room_b.get(job.id).source_path == "/Volumes/studio nas/in/take.wav"
+    room_a.record_source(SourceRecord("/mnt/nas/in", "take.wav", 10, 5, "a" * 64, job.id, "job"))
+    assert room_b.source_stats("/Volumes/studio nas/in") == {"take.wav": (10, 5)}
+    # A folder of one host alone is not another host's folder of the same name.
+    room_a.mark_folder_watched("/home/me/exports")
+    assert room_b.folder_first_watched("/home/me/exports") is None
+    odd = os.fsdecode(b"/mnt/nas/in/caf\xe9.wav")
+    named, _ = room_a.find_or_create(
+        content_sha256="c" * 64, preset_fingerprint="f" * 64, preset_name="p",
+        folder_path="/mnt/nas/in", source_path=odd, source_size=1, sep_type=1, options={},
+        output_format=1,
+    )  # fmt: skip
+    assert room_a.get(named.id).source_path == odd
+    room_a.close()
+    room_b.close()
+
+
+def test_errors_never_show_the_password(tmp_path: Path) -> None:
+    dsn = f"host={tmp_path} port=1 user=mixer password=s3cret-word dbname=studio"
+    with pytest.raises(StoreError) as caught:
+        PostgresJobStore(dsn, host_id="a", shares={}, connect_timeout=2)
+    assert "s3cret-word" not in str(caught.value)
+    assert "dbname=studio" in str(caught.value)
