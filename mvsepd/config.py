@@ -207,6 +207,11 @@ class FolderConfig(FolderOverrides):
         "skip",
         description="Files already there the first time this folder is watched: process or skip.",
     )
+    shared: str | None = Field(
+        None,
+        description="Studio mode: the id of the share this folder is on (store.shares maps it "
+        "to this host's mount); its files are claimed once for every host.",
+    )
 
     @property
     def preset_names(self) -> tuple[str, ...]:
@@ -296,6 +301,53 @@ class DaemonConfig(_Section):
     )
 
 
+DEFAULT_DSN_ENV = "MVSEPD_DSN"
+
+
+class StoreConfig(_Section):
+    """Where jobs are kept: SQLite on this machine, or (studio mode) a PostgreSQL database that
+    several hosts share."""
+
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite", description="sqlite (one machine) or postgres (studio mode: several hosts)."
+    )
+    dsn: SecretField | None = Field(
+        None,
+        description="PostgreSQL connection string (libpq: 'host=db dbname=mvsepd user=room'); "
+        "prefer dsn_file or the environment variable, since it may hold a password.",
+    )
+    dsn_file: UserPath | None = Field(None, description="File holding the connection string.")
+    dsn_env: str = Field(
+        DEFAULT_DSN_ENV, description="Environment variable holding the connection string."
+    )
+    host_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="This host's name in the studio (default: the machine's host name).",
+    )
+    shares: dict[str, UserPath] = Field(
+        default_factory=dict,
+        description="This host's mount of each studio share, by share id (folders say shared:).",
+    )
+    lease_seconds: float = Field(
+        30.0, ge=3, le=3600, description="A silent host's jobs are taken over after this long."
+    )
+    takeover_upload_grace_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="A job a silent host was uploading is sent again only after its lease ran "
+        "out, it is not in MVSEP's history, and this long passed (its upload could still land).",
+    )
+
+    @field_validator("shares")
+    @classmethod
+    def _share_ids(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for share in value:
+            if not share or ":" in share or "/" in share:
+                raise ValueError(f"share id {share!r}: use letters, digits, '-' or '_'")
+        return value
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -304,6 +356,7 @@ class Config(_Section):
     folders: tuple[FolderConfig, ...] = ()
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)  # type: ignore[arg-type]
+    store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
     defaults: FolderSettings = Field(
         default_factory=FolderSettings,  # type: ignore[arg-type]
         description="Stem settings for every folder that does not set them itself.",

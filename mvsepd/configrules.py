@@ -43,6 +43,7 @@ def logical_problems(config: Config) -> list[Problem]:
     roots = [_absolute(folder.path) for folder in config.folders]
     for index, folder in enumerate(config.folders):
         problems.extend(_folder_problems(config, index, folder, roots))
+    problems.extend(_studio_problems(config))
     if not _is_loopback(config.daemon.status_host) and not config.daemon.allow_remote_status:
         problems.append(
             (
@@ -51,6 +52,53 @@ def logical_problems(config: Config) -> list[Problem]:
                 "be reachable from the network. Use 127.0.0.1, or set allow_remote_status: true",
             )
         )
+    return problems
+
+
+def _studio_problems(config: Config) -> list[Problem]:
+    """A shared folder needs studio mode, a known share, and itself and its stems on it."""
+    problems: list[Problem] = []
+    store = config.store
+    if store.backend == "sqlite" and store.shares:
+        problems.append(
+            (("store", "shares"), "shares are for studio mode; set store.backend: postgres")
+        )
+    for index, folder in enumerate(config.folders):
+        if folder.shared is None:
+            continue
+        where: tuple[str | int, ...] = ("folders", index, "shared")
+        if store.backend != "postgres":
+            problems.append(
+                (where, "a shared folder needs studio mode: set store.backend: postgres")
+            )
+            continue
+        mount = store.shares.get(folder.shared)
+        if mount is None:
+            problems.append(
+                (
+                    where,
+                    f'no share "{folder.shared}" in store.shares; known: '
+                    f"{', '.join(sorted(store.shares)) or 'none'}",
+                )
+            )
+            continue
+        mount = _absolute(mount)
+        path, output_root = _absolute(folder.path), _absolute(folder.output_root())
+        if not naming.is_within(path, mount):
+            problems.append(
+                (
+                    ("folders", index, "path"),
+                    f"{path} is not on the share {folder.shared} (mounted here at {mount})",
+                )
+            )
+        elif not naming.is_within(output_root, mount):
+            problems.append(
+                (
+                    ("folders", index, "output"),
+                    f"stems would be written to {output_root}, off the share {folder.shared} "
+                    f"({mount}); the other rooms could not reach them; keep them on the share",
+                )
+            )
     return problems
 
 

@@ -24,7 +24,7 @@ from typing import IO
 
 import structlog
 
-from mvsepd import allocator, audio, intake, logsetup
+from mvsepd import allocator, audio, intake, logsetup, studiohost
 from mvsepd.api import MvsepClient
 from mvsepd.config import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
@@ -34,7 +34,6 @@ from mvsepd.models import AlgorithmScope, JobState, Secret
 from mvsepd.paths import AppPaths, ensure_private_directory
 from mvsepd.sdnotify import Notifier
 from mvsepd.statusapi import StatusApi
-from mvsepd.store import JobStore
 
 log = structlog.get_logger("mvsepd.daemon")
 
@@ -179,11 +178,11 @@ class Daemon:
         self._serve_status = status_api
         #: The local status/control API once ``start`` ran (None when disabled).
         self.status_api: StatusApi | None = None
-        self.started_at = clock()
         self.stop_event = StopSignal()
         self.ready = threading.Event()
         ensure_private_directory(paths.state_dir)
-        self.store = JobStore(paths.store_file, clock=clock)
+        self.store, clock = studiohost.open_store(config, paths, clock)
+        self.started_at = clock()
         self.client = MvsepClient(token, config.account.server)
         catalog = CatalogCache(
             paths.catalog_cache,
@@ -231,6 +230,7 @@ class Daemon:
         )
         self.engine = Engine(self.context, self.intake)
         self.stop_event.add_listener(self.engine.wake)
+        self.studio = studiohost.studio_link(self.store, self.engine, self.context)
 
     def _fetch_catalog(self) -> bytes:
         return self.client.algorithms_answer(list(AlgorithmScope))
@@ -242,6 +242,8 @@ class Daemon:
             self.context.resolve_presets()
         self.report_preset_problems()
         self.engine.prepare_folders()
+        if self.studio is not None:
+            self.studio.start()
         self.intake.start()
         if self._serve_status:
             self._start_status_api()
@@ -318,6 +320,8 @@ class Daemon:
                 hook(self)
         self.intake.stop()
         drained = self.engine.shutdown(STOP_GRACE_SECONDS)
+        if self.studio is not None:
+            self.studio.stop()
         if drained:
             self.client.close()
             self.store.close()

@@ -38,6 +38,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "logsetup": (4, "process"),
     "sdnotify": (4, "process"),
     "allocator": (4, "process"),
+    "studiohost": (4, "process"),
     "cli": (5, "entry"),
     "control": (5, "entry"),
     "tray": (5, "entry"),

@@ -26,7 +26,7 @@ from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
 from mvsepd.models import JobRecord, JobState, SeparationStatus, UserInfo
 from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
-from mvsepd.store import JobStore
+from mvsepd.store import SqlJobStore
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -137,13 +137,15 @@ class Context:
     """Shared state of one engine."""
 
     config: Config
-    store: JobStore
+    store: SqlJobStore
     client: MvsepClient
     catalog: CatalogCache
     clock: Callable[[], float] = time.time
     settings: EngineSettings = field(default_factory=EngineSettings)
     rng: random.Random = field(default_factory=random.Random)
     feed: ChangeFeed = field(default_factory=ChangeFeed)
+    #: Studio mode: why the database cannot be reached now (None while it answers).
+    studio_outage: str | None = None
     account: AccountState = field(default_factory=AccountState)
     folders: dict[Path, FolderRuntime] = field(default_factory=dict)
     presets: dict[str, ResolvedPreset | PresetProblem] = field(default_factory=dict)

@@ -53,6 +53,7 @@ class Engine(EngineControl):
         self._workers = Workers(context.settings.workers, self._wake)
         self._maintenance = Maintenance(context, self._workers, self._release_budget_holds)
         self._next_due: float | None = None
+        self._takeover_due = 0.0
 
     # --- life -------------------------------------------------------------------------------
 
@@ -172,18 +173,51 @@ class Engine(EngineControl):
         if self.context.stopping.is_set():
             return
         self._maintenance.tick()
+        self._take_over_silent_hosts()
         for ready in self.intake.take_ready():
             self._workers.submit(
                 None, ready.path, functools.partial(ingest.ingest, self.context, ready)
             )
         self._schedule()
 
+    def _take_over_silent_hosts(self) -> None:
+        """Studio mode: every half lease, take the jobs of hosts whose lease ran out. A job the
+        silent host was uploading is looked up in MVSEP's history first, and sent again only
+        after ``store.takeover_upload_grace_seconds`` (its upload may still land)."""
+        context = self.context
+        store = context.store
+        if store.host_id is None:
+            return
+        now = context.clock()
+        if now < self._takeover_due:
+            return
+        self._takeover_due = now + store.lease_seconds / 2
+        grace = context.config.store.takeover_upload_grace_seconds
+        for job, former in store.take_over():
+            log.warning(
+                "job_taken_over",
+                job=job.id,
+                state=job.state.value,
+                former_host=former,
+                note="its host stopped answering; this host finishes it",
+            )
+            if job.state is JobState.UPLOADING:
+                # Reconcile counts absence only once its grace after this moment has passed.
+                context.sends_ended[job.id] = (
+                    now + grace - context.settings.lost_upload_grace_seconds
+                )
+            context.feed.bump()
+
     def _schedule(self) -> None:
         context = self.context
+        store = context.store
         now = context.clock()
         # Jobs waiting for a slot can be thousands (a folder of bounces on the free plan); only
         # as many as there are free slots are read each tick, or every tick would cost O(jobs).
-        jobs = context.store.jobs(_ATTENTION_STATES)
+        # In a studio every host's jobs hold the account's slots; each host works on its own.
+        jobs = store.jobs(_ATTENTION_STATES)
+        slots_used = sum(1 for job in jobs if job.state.occupies_slot)
+        jobs = [job for job in jobs if store.owns(job)]
         self._next_due = min(
             (
                 job.next_attempt_at
@@ -193,11 +227,12 @@ class Engine(EngineControl):
             ),
             default=None,
         )
-        slots_used = sum(1 for job in jobs if job.state.occupies_slot)
+        if store.host_id is not None:
+            self._next_due = min(self._next_due or self._takeover_due, self._takeover_due)
         slots = self.concurrency()
         free_slots = slots - slots_used
         if free_slots > 0:
-            jobs += context.store.jobs([JobState.WAITING_SLOT], limit=free_slots)
+            jobs += store.jobs([JobState.WAITING_SLOT], limit=free_slots, mine=True)
             jobs.sort(key=lambda job: job.id)
         ready = [job for job in jobs if not self._workers.busy(job.id) and self._dispatch(job, now)]
         self._assign_slots(ready, free_slots, now)
@@ -208,6 +243,8 @@ class Engine(EngineControl):
         that reuses a finished job."""
         context = self.context
         for delivery in context.store.late_deliveries():
+            if not context.store.reachable(delivery.folder_path):
+                continue  # a folder of another studio host alone: that host places it
             due = context.delivery_retry_at.get(delivery.id)
             if due is not None and due > now:
                 self._next_due = min(self._next_due or due, due)
@@ -309,10 +346,9 @@ class Engine(EngineControl):
             if not self._workers.claim(job.id):
                 continue
             try:
-                uploading = context.store.transition(
+                uploading = context.store.claim_slot(
                     job.id,
-                    JobState.UPLOADING,
-                    expected=_SUBMITTABLE,
+                    limit=self.concurrency(),
                     upload_started_at=now,
                     server=context.client.server,
                     next_attempt_at=None,
@@ -320,6 +356,17 @@ class Engine(EngineControl):
                 )
             except (IllegalTransitionError, StoreError):
                 self._workers.release(job.id)
+                continue
+            if uploading is None:  # another host of the studio took the last slot
+                self._workers.release(job.id)
+                free_slots = 0
+                if job.state is JobState.STABLE:
+                    self._transition(
+                        job,
+                        JobState.WAITING_SLOT,
+                        reason="waiting for a free slot (the plan allows "
+                        f"{self.concurrency()} unfinished job(s) at once)",
+                    )
                 continue
             free_slots -= 1
             committed += estimate

@@ -71,6 +71,9 @@ def _place(
             job.id, DeliveryKeys(job.folder_path, job.source_path, job.preset_name)
         )
         deliveries = context.store.deliveries(job.id)
+    # In a studio a delivery in a folder of another host alone waits for that host, which
+    # places it once the job is done (late deliveries).
+    deliveries = [d for d in deliveries if context.store.reachable(d.folder_path)] or deliveries
     primary = deliveries[0]
     root = context.output_root_of(primary.folder_path)
     downloads = outputs.staging_dir(root, job.id, job.lease_epoch)

@@ -70,6 +70,8 @@ class SqlJobStore(DeliveryCalls, SourceCalls):
 
     #: Studio mode: this host's id (None on one machine, where every job is this host's).
     host_id: str | None = None
+    #: Studio mode: how long a job stays its host's without a heartbeat.
+    lease_seconds: float = 0.0
     #: Appended to a SELECT of the row a transaction is about to change.
     _LOCK_ROW = ""
 
@@ -112,6 +114,10 @@ class SqlJobStore(DeliveryCalls, SourceCalls):
     def owns(self, job: JobRecord) -> bool:
         """True when this host is the one to work on ``job`` (always, on one machine)."""
         return True
+
+    def take_over(self) -> list[tuple[JobRecord, str]]:
+        """Studio mode: take the jobs of hosts that went silent (here: there are none)."""
+        return []
 
     def reachable(self, path: str) -> bool:
         """True when this host can reach ``path`` (a job's or a delivery's folder)."""

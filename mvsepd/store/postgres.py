@@ -369,4 +369,3 @@ def _words(error: BaseException) -> str:
         return "no connection within the time allowed"
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text.replace("\n", " ")
-

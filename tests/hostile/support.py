@@ -21,7 +21,7 @@ from typing import Any
 
 from mvsepd.control import ControlClient
 from mvsepd.models import JobRecord, JobState
-from mvsepd.store import JobStore
+from mvsepd.store import SqlJobStore
 from tests.hostile.front import HostileFront, Trap
 from tests.hostile.ledger import Ledger
 from tests.hostile.logs import CapturedLog, ProcessLog, capturing_logs
@@ -94,7 +94,7 @@ class Harness:
     def jobs(self) -> list[JobRecord]:
         return self.daemon.store.jobs() if self.daemon is not None else self.setup.jobs()
 
-    def store(self) -> JobStore:
+    def store(self) -> SqlJobStore:
         """The job store of a daemon running in this process."""
         assert self.daemon is not None, "only rows with the daemon in this process"
         return self.daemon.store

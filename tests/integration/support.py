@@ -28,7 +28,7 @@ from mvsepd.emulator import EmulatorServer
 from mvsepd.engine import EngineSettings
 from mvsepd.models import JobRecord, JobState, Secret
 from mvsepd.paths import AppPaths
-from mvsepd.store import JobStore
+from mvsepd.store import JobStore, SqlJobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -197,7 +197,7 @@ class RunningDaemon:
         self.thread = threading.Thread(target=daemon.run, name="test-daemon", daemon=True)
 
     @property
-    def store(self) -> JobStore:
+    def store(self) -> SqlJobStore:
         return self.daemon.store
 
     def states(self) -> dict[JobState, int]:

@@ -6,6 +6,7 @@ Root cannot run the server, so as root the tools run as the ``postgres`` user (`
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -82,8 +83,6 @@ class PostgresServer:
         return self.dsn(name)
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             self.stop("immediate")
-        except (OSError, subprocess.SubprocessError):
-            pass
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -83,9 +83,7 @@ def test_hosts_racing_for_one_file_make_one_job(postgres_dsn: str) -> None:
 
 
 def test_a_limit_of_one_holds_for_hosts_claiming_at_once(postgres_dsn: str) -> None:
-    answers = _race(
-        _claim, [(postgres_dsn, f"room-{n}", f"{n:x}" * 64) for n in range(1, 5)]
-    )
+    answers = _race(_claim, [(postgres_dsn, f"room-{n}", f"{n:x}" * 64) for n in range(1, 5)])
     assert sum(claimed for _host, claimed in answers) == 1
     with PostgresJobStore(postgres_dsn, host_id="observer", shares={}) as store:
         assert len(store.jobs([JobState.UPLOADING])) == 1
@@ -125,7 +123,9 @@ def test_only_the_host_holding_the_lease_may_change_a_job(postgres_dsn: str) -> 
 def test_a_silent_hosts_jobs_are_taken_over_and_its_late_writes_refused(
     postgres_dsn: str,
 ) -> None:
-    room_a = PostgresJobStore(postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"}, lease_seconds=1)
+    room_a = PostgresJobStore(
+        postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"}, lease_seconds=1
+    )
     room_b = PostgresJobStore(
         postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"}, lease_seconds=1
     )

@@ -12,7 +12,7 @@ import pytest
 
 from mvsepd.emulator.jobs import JobSnapshot
 from mvsepd.models import JobState
-from mvsepd.store import JobStore
+from mvsepd.store import JobStore, SqlJobStore
 from tests.conform.material import Source, read, write_source
 from tests.integration.support import Setup, start_daemon_process, stop_process, wait_until
 from tests.workflows.support import daemon_for, done, folder_config, settle, world
@@ -38,7 +38,9 @@ def _body(hot: Path, extra_folders: str = "") -> str:
     return CHAIN + "folders:\n" + folder_config(hot, "clean-vocals") + extra_folders
 
 
-def _check_chain(place_stems: Path, store: JobStore, remote: list[JobSnapshot], track: str) -> None:
+def _check_chain(
+    place_stems: Path, store: SqlJobStore, remote: list[JobSnapshot], track: str
+) -> None:
     jobs = {job.id: job for job in store.jobs()}
     by_step = {d.step: jobs[d.job_id] for d in store.deliveries(chain="clean-vocals")}
     assert set(by_step) == {"split", "dereverb", "denoise"}
