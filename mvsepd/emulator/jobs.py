@@ -73,6 +73,8 @@ class JobStore:
         self._order: list[Job] = []
         self._free_slots = [-math.inf] * settings.workers
         self._creates: dict[str, int] = {}
+        self._refusals: dict[str, dict[str, int]] = {}
+        self._peak_unfinished: dict[str, int] = {}
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="emulator-render")
         self._closed = False
 
@@ -97,8 +99,26 @@ class JobStore:
             self._jobs[job.hash] = job
             self._order.append(job)
             self._creates[job.token] = self._creates.get(job.token, 0) + 1
+            now_unfinished = self.unfinished(job.account)
+            peak = self._peak_unfinished.get(job.token, 0)
+            self._peak_unfinished[job.token] = max(peak, now_unfinished)
         self.tick()
         return job
+
+    def record_refusal(self, token: str, message: str) -> None:
+        """Count a refused create by its message (a storm of "queue full" shows here)."""
+        with self.lock:
+            counts = self._refusals.setdefault(token, {})
+            counts[message] = counts.get(message, 0) + 1
+
+    def refusals(self, token: str) -> dict[str, int]:
+        with self.lock:
+            return dict(self._refusals.get(token, {}))
+
+    def peak_unfinished(self, token: str) -> int:
+        """The most unfinished jobs the account had at once (counted at every create)."""
+        with self.lock:
+            return self._peak_unfinished.get(token, 0)
 
     def create_count(self, token: str | None = None) -> int:
         with self.lock:

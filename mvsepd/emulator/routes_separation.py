@@ -81,6 +81,7 @@ def create(ctx: Context, request: Request) -> Response:
                 account, order, audio, fail=ctx.roll_job_failure(CREATE_PATH)
             )
     except Rejected as rejection:
+        ctx.jobs.record_refusal(account.token, rejection.message)
         return errors(rejection.message, rejection.status)
     link = f"{base_url(request)}/api/separation/get?hash={job.hash}"
     return json_response({"success": True, "data": {"link": link, "hash": job.hash}})

@@ -23,6 +23,14 @@ class EmulatorState:
         """Successful creates (jobs that exist or existed) for ``token``, or for everyone."""
         return self._jobs.create_count(token)
 
+    def refusals(self, token: str) -> dict[str, int]:
+        """Refused creates of ``token``'s account, counted by MVSEP's message."""
+        return self._jobs.refusals(token)
+
+    def peak_unfinished(self, token: str) -> int:
+        """The most unfinished jobs ``token``'s account had at once."""
+        return self._jobs.peak_unfinished(token)
+
     def jobs(self) -> list[JobSnapshot]:
         """Every job, oldest first, as of now."""
         return self._jobs.snapshots()

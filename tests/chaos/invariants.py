@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import soundfile
@@ -26,7 +27,7 @@ import soundfile
 from mvsepd.emulator.jobs import DONE, FAILED, JobSnapshot
 from mvsepd.hashing import file_sha256
 from mvsepd.models import JobRecord, JobState
-from mvsepd.store import JobStore
+from mvsepd.store import JobStore, SqlJobStore
 from tests.chaos.inputs import InputFile, md5_part
 from tests.integration.support import Setup
 
@@ -34,8 +35,13 @@ from tests.integration.support import Setup
 CRASH_MARKERS = ('"step_crashed"', '"tick_failed"', "Traceback (most recent call last)")
 
 
-def problems_after_run(setup: Setup, written: list[InputFile]) -> list[str]:
-    """Return every broken invariant, in words (empty when the run was clean)."""
+def problems_after_run(
+    setup: Setup,
+    written: list[InputFile],
+    open_store: Callable[[], SqlJobStore] | None = None,
+) -> list[str]:
+    """Return every broken invariant, in words (empty when the run was clean). ``open_store``
+    opens the store every daemon shared (by default the setup's SQLite file)."""
     problems: list[str] = []
     contents: dict[str, InputFile] = {}
     for item in written:
@@ -61,7 +67,7 @@ def problems_after_run(setup: Setup, written: list[InputFile]) -> list[str]:
     for md5, remotes in remote_by_md5.items():
         if md5 not in expected_md5:
             problems.append(f"{len(remotes)} create(s) at MVSEP for content never dropped: {md5}")
-    with JobStore(setup.paths.store_file) as store:
+    with open_store() if open_store else JobStore(setup.paths.store_file) as store:
         jobs = store.jobs()
         problems.extend(f"store: {problem}" for problem in store.integrity_problems())
     jobs_by_content: dict[str, list[JobRecord]] = defaultdict(list)
