@@ -12,8 +12,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,14 +143,9 @@ class Studio:
         self.written.extend(fresh)
         return fresh
 
-    @contextmanager
-    def observer(self) -> Iterator[PostgresJobStore]:
-        """The studio's store as a host that runs no jobs sees it."""
-        store = PostgresJobStore(self.dsn, host_id="observer", shares={"nas": str(self.share)})
-        try:
-            yield store
-        finally:
-            store.close()
+    def observer(self) -> PostgresJobStore:
+        """The studio's store as a host that runs no jobs sees it (close it after use)."""
+        return PostgresJobStore(self.dsn, host_id="observer", shares={"nas": str(self.share)})
 
     def jobs(self) -> list[JobRecord]:
         with self.observer() as store:
