@@ -40,6 +40,7 @@ class StudioHost(Setup):
     dsn: str = ""
     share: Path = field(default_factory=Path)
     clock_offset_seconds: float = 0.0
+    account_settings: str = ""
 
     @property
     def paths(self) -> AppPaths:
@@ -59,6 +60,7 @@ class StudioHost(Setup):
         text = f"""
 account:
   server: "{self.server.url}"
+  {self.account_settings}
 presets:
   four:
     sep_type: 20
@@ -88,7 +90,10 @@ daemon:
 class Studio:
     """The studio's processes and what it was given."""
 
-    def __init__(self, root: Path, server: EmulatorServer, token: str, dsn: str) -> None:
+    def __init__(
+        self, root: Path, server: EmulatorServer, token: str, dsn: str, *, account: str = ""
+    ) -> None:
+        self.account = account
         self.root = root
         self.server = server
         self.token = token
@@ -105,7 +110,7 @@ class Studio:
             self.hosts[name] = StudioHost(
                 tmp=self.root, server=self.server, token=self.token, hot=self.hot,
                 host=name, dsn=self.dsn, share=self.share,
-                clock_offset_seconds=clock_offset_seconds,
+                clock_offset_seconds=clock_offset_seconds, account_settings=self.account,
             )  # fmt: skip
         return self.hosts[name]
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.inputs import chaos_seed
 from tests.chaos.invariants import problems_after_run
+from tests.studio.chaos import StudioChaos
 from tests.studio.hosts import Studio, studio_emulator
 
 FILES = 50
@@ -24,6 +26,7 @@ def studio(tmp_path: Path, postgres_dsn: str) -> Iterator[Studio]:
             studio.stop_all()
 
 
+@pytest.mark.timeout(600)
 def test_three_hosts_share_one_folder_and_pay_each_file_once(studio: Studio) -> None:
     for name in ("room-1", "room-2", "room-3"):
         studio.start(name)
@@ -39,3 +42,32 @@ def test_three_hosts_share_one_folder_and_pay_each_file_once(studio: Studio) -> 
     assert problems_after_run(studio.setup(), studio.written, studio.observer) == []
     # Every host took part (each claimed files it found first).
     assert len(studio.done_by_host()) >= 2, studio.done_by_host()
+
+
+@pytest.fixture
+def premium_studio(tmp_path: Path, postgres_dsn: str) -> Iterator[Studio]:
+    # A slow link, so that uploads and downloads last long enough to be killed in.
+    with studio_emulator(upload_rate=150_000, download_rate=400_000) as server:
+        account = server.add_account(plan="premium", credits=1_000_000)
+        studio = Studio(tmp_path, server, account.token, postgres_dsn, account="concurrency: 3")
+        try:
+            yield studio
+        finally:
+            studio.stop_all()
+
+
+@pytest.mark.timeout(900)
+def test_hosts_killed_at_any_moment_lose_nothing_and_pay_nothing_twice(
+    premium_studio: Studio,
+) -> None:
+    report = StudioChaos(premium_studio, seed=chaos_seed(), hosts=3, files=12, kills=6).run()
+    print(report.summary())
+    assert report.kills >= 6
+
+
+@pytest.mark.full
+@pytest.mark.timeout(7200)
+def test_full_studio_chaos(premium_studio: Studio) -> None:
+    report = StudioChaos(premium_studio, seed=chaos_seed(), hosts=3, files=100, kills=100).run()
+    print(report.summary())
+    assert report.kills >= 100
