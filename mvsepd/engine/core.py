@@ -26,7 +26,12 @@ from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
 from mvsepd.engine.control import EngineControl
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
 from mvsepd.engine.workers import Workers
-from mvsepd.errors import IllegalTransitionError, MvsepdError, StoreError
+from mvsepd.errors import (
+    IllegalTransitionError,
+    MvsepdError,
+    StoreError,
+    StoreUnavailableError,
+)
 from mvsepd.intake import FileStat, Intake
 from mvsepd.models import DeliveryState, JobRecord, JobState
 from mvsepd.store import SourceRecord
@@ -137,6 +142,10 @@ class Engine(EngineControl):
                 self._wake.clear()
                 try:
                     self.tick()
+                except StoreUnavailableError:
+                    # Studio mode: the database is away (said once by the studio link); the
+                    # intake keeps watching and the next tick tries again.
+                    pass
                 except MvsepdError as error:
                     log.error("tick_failed", error=str(error))
                 if on_tick is not None:

@@ -85,7 +85,9 @@ class StudioChaos:
             self.studio.write(1, seed=self.random.randrange(2**31), prefix=f"x{extra} ")
             self._round(unreached[0])
         if written < self.files:
-            self.studio.write(self.files - written, seed=self.random.randrange(2**31), prefix="end ")
+            self.studio.write(
+                self.files - written, seed=self.random.randrange(2**31), prefix="end "
+            )
         self.studio.server.faults.clear()
         self.studio.wait_finished(timeout=300)
         self.studio.stop_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 
 from tests.chaos.inputs import chaos_seed
 from tests.chaos.invariants import problems_after_run
+from tests.integration.support import wait_until
 from tests.studio.chaos import StudioChaos
 from tests.studio.hosts import Studio, studio_emulator
+from tests.studio.pgserver import PostgresServer
 
 FILES = 50
 
@@ -71,3 +74,44 @@ def test_full_studio_chaos(premium_studio: Studio) -> None:
     report = StudioChaos(premium_studio, seed=chaos_seed(), hosts=3, files=100, kills=100).run()
     print(report.summary())
     assert report.kills >= 100
+
+
+@pytest.mark.timeout(600)
+def test_the_database_restarted_mid_run_loses_and_repeats_nothing(
+    studio: Studio, postgres_server: PostgresServer
+) -> None:
+    for name in ("room-1", "room-2", "room-3"):
+        studio.start(name)
+    studio.write(20, seed=7)
+    wait_until(lambda: studio.server.state.create_count(studio.token) >= 3, 120, message="jobs")
+    postgres_server.stop()
+    time.sleep(4)  # longer than a lease: every host finds its leases run out on return
+    postgres_server.start()
+    studio.wait_finished(timeout=300)
+    for name, process in studio.processes.items():
+        assert process.poll() is None, f"{name} exited"
+    studio.stop_all()
+    distinct = {item.sha256 for item in studio.written}
+    assert studio.server.state.create_count(studio.token) == len(distinct)
+    assert problems_after_run(studio.setup(), studio.written, studio.observer) == []
+    log = studio.process_log()
+    assert log.count('"studio_database_unreachable"') >= 1
+    assert log.count('"studio_database_back"') >= 1
+
+
+@pytest.mark.timeout(600)
+def test_a_host_whose_clock_is_an_hour_off_behaves_the_same(studio: Studio) -> None:
+    studio.start("room-1", clock_offset_seconds=3600)
+    studio.start("room-2", clock_offset_seconds=-3600)
+    studio.start("room-3")
+    studio.write(15, seed=11)
+    studio.wait_finished(timeout=240)
+    studio.stop_all()
+    distinct = {item.sha256 for item in studio.written}
+    assert studio.server.state.create_count(studio.token) == len(distinct)
+    assert studio.queue_full_refusals() == 0
+    assert problems_after_run(studio.setup(), studio.written, studio.observer) == []
+    # Times written by every host are the database's: none is an hour ahead or behind.
+    now = time.time()
+    for job in studio.jobs():
+        assert abs(job.updated_at - now) < 600, (job.id, job.owner_host, job.updated_at - now)
