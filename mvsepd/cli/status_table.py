@@ -49,9 +49,13 @@ def status_lines(picture: Mapping[str, Any]) -> list[Text]:
         f"(pid {daemon.get('pid', '?')}), MVSEP at {daemon.get('server', '?')}",
         style="",
     )
+    studio = picture.get("studio")
     if daemon.get("paused"):
-        head.append(" · submissions paused (mvsepd resume)", style="bold yellow")
+        where = " for the whole studio" if studio else ""
+        head.append(f" · submissions paused{where} (mvsepd resume)", style="bold yellow")
     lines.append(head)
+    if studio:
+        lines.append(_studio_line(studio))
     lines.append(_account_line(account))
     for folder in picture.get("folders", []):
         watch = str(folder.get("watch", "?"))
@@ -67,6 +71,29 @@ def status_lines(picture: Mapping[str, Any]) -> list[Text]:
         lines.append(Text(f"{len(arriving)} file(s) arriving (waiting until fully written)"))
     lines.append(Text(_counts_line(picture), style="dim"))
     return lines
+
+
+def _studio_line(studio: Mapping[str, Any]) -> Text:
+    """``studio host room-1 · 3 hosts: room-1, room-2, room-3 (silent 45 s)``."""
+    line = Text(f"studio host {studio.get('host')}")
+    if studio.get("outage"):
+        line.append(
+            f" · studio database unreachable ({studio['outage']}); watching goes on, new "
+            "uploads wait",
+            style="bold red",
+        )
+        return line
+    hosts = studio.get("hosts", [])
+    named = []
+    for host in hosts:
+        if host.get("stopped"):
+            named.append(f"{host['id']} (stopped)")
+        elif not host.get("alive"):
+            named.append(f"{host['id']} (silent {duration(float(host['quiet_seconds']))})")
+        else:
+            named.append(str(host["id"]))
+    line.append(f" · {len(hosts)} host(s): {', '.join(named)}", style="dim")
+    return line
 
 
 def _account_line(account: Mapping[str, Any]) -> Text:
@@ -106,6 +133,10 @@ def jobs_table(jobs: Iterable[Mapping[str, Any]], *, wide: bool) -> Table:
     table.add_column("job", justify="right")
     table.add_column("file", overflow="fold")
     table.add_column("preset")
+    jobs = list(jobs)
+    studio = any(job.get("host") for job in jobs)
+    if studio:
+        table.add_column("host")
     table.add_column("state", overflow="fold")
     if wide:
         table.add_column("credits", justify="right")
@@ -120,6 +151,7 @@ def jobs_table(jobs: Iterable[Mapping[str, Any]], *, wide: bool) -> Table:
             str(job.get("id", "")),
             str(job.get("relative_path") or job.get("file", "")),
             str(job.get("preset", "")),
+            *([str(job.get("host") or "")] if studio else []),
             summary,
         ]
         if wide:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mvsepd.chains import ChainPlan
 from mvsepd.engine import Engine
+from mvsepd.errors import StoreUnavailableError
 from mvsepd.models import JobRecord, JobState
 from mvsepd.statusapi import words
 from mvsepd.statusapi.words import Transfer
@@ -96,6 +97,7 @@ class Picture:
             "relative_path": relative,
             "source_path": str(source),
             "preset": job.preset_name,
+            "host": job.owner_host,
             "state": job.state.value,
             "phase": words.phase(job),
             "summary": summary,
@@ -198,6 +200,42 @@ class Picture:
 
         A chain run is one line: its current step (``/v1/jobs`` lists every step)."""
         now = self._clock()
+        try:
+            return self._status(now)
+        except StoreUnavailableError as error:
+            # Studio mode, the database away: what this host knows without it.
+            return self._without_store(now, str(error))
+
+    def _daemon(self, now: float, paused: bool | None) -> dict[str, Any]:
+        return {
+            "version": self._facts.version,
+            "pid": self._facts.pid,
+            "started_at": self._facts.started_at,
+            "uptime_seconds": round(max(0.0, now - self._facts.started_at), 1),
+            "paused": paused,
+            "server": self._context.client.server,
+        }
+
+    def _without_store(self, now: float, problem: str) -> dict[str, Any]:
+        context = self._context
+        return {
+            "service": "mvsepd",
+            "api": API_VERSION,
+            "version": context.feed.version,
+            "daemon": self._daemon(now, None),
+            "account": self.account(),
+            "folders": self.folders(),
+            "arriving": [str(path) for path, _first_seen in self._engine.intake.pending()],
+            "counts": {},
+            "done_today": 0,
+            "jobs": [],
+            "studio": {
+                "host": context.store.host_id,
+                "outage": context.studio_outage or problem,
+            },
+        }
+
+    def _status(self, now: float) -> dict[str, Any]:
         context = self._context
         jobs = _one_line_per_chain(self.jobs())
         midnight = _local_midnight(now)
@@ -211,21 +249,21 @@ class Picture:
             "service": "mvsepd",
             "api": API_VERSION,
             "version": context.feed.version,
-            "daemon": {
-                "version": self._facts.version,
-                "pid": self._facts.pid,
-                "started_at": self._facts.started_at,
-                "uptime_seconds": round(max(0.0, now - self._facts.started_at), 1),
-                "paused": self._engine.paused,
-                "server": context.client.server,
-            },
+            "daemon": self._daemon(now, self._engine.paused),
             "account": self.account(),
             "folders": self.folders(),
             "arriving": [str(path) for path, _first_seen in self._engine.intake.pending()],
             "counts": counts,
             "done_today": done_today,
             "jobs": jobs,
+            "studio": _with_outage(context.store.studio(), context.studio_outage),
         }
+
+
+def _with_outage(studio: dict[str, Any] | None, outage: str | None) -> dict[str, Any] | None:
+    if studio is None:
+        return None
+    return {**studio, "outage": outage}
 
 
 def _one_line_per_chain(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:

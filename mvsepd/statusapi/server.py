@@ -347,13 +347,19 @@ class StatusApi:
             {
                 "paused": True,
                 "message": "paused: no new submissions; uploads in flight, waiting jobs and "
-                "downloads go on",
+                f"downloads go on{self._studio_wide()}",
             }
         )
 
     def _resume(self, request: Request) -> Response:
         self.engine.resume()
-        return _json({"paused": False, "message": "resumed: submitting again"})
+        return _json(
+            {"paused": False, "message": f"resumed: submitting again{self._studio_wide()}"}
+        )
+
+    def _studio_wide(self) -> str:
+        """Pause and resume are the studio's: every host shares the flag."""
+        return " (on every host of the studio)" if self.engine.context.store.host_id else ""
 
     def _rescan(self, request: Request) -> Response:
         found = self.engine.rescan()

@@ -115,6 +115,10 @@ class SqlJobStore(DeliveryCalls, SourceCalls):
         """True when this host is the one to work on ``job`` (always, on one machine)."""
         return True
 
+    def studio(self) -> dict[str, Any] | None:
+        """Studio mode: this host, the database, every host and its heartbeat (else None)."""
+        return None
+
     def take_over(self) -> list[tuple[JobRecord, str]]:
         """Studio mode: take the jobs of hosts that went silent (here: there are none)."""
         return []

@@ -328,6 +328,9 @@ class PostgresJobStore(SqlJobStore):
             self._held_now(job)
         return taken
 
+    def studio(self) -> dict[str, Any] | None:
+        return {"host": self.host_id, "database": self.location, "hosts": self.hosts()}
+
     def hosts(self) -> list[dict[str, Any]]:
         """Every host of the studio: id, version, seconds since its heartbeat, stopped or not."""
         rows = self._query(

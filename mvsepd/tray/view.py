@@ -85,7 +85,11 @@ def icon_state(
     failed = [
         job for job in jobs if job.get("phase") == "failed" and job.get("id") not in dismissed
     ]
-    alert = bool(failed) or not picture.get("account", {}).get("token_valid", True)
+    alert = (
+        bool(failed)
+        or not picture.get("account", {}).get("token_valid", True)
+        or bool((picture.get("studio") or {}).get("outage"))
+    )
     paused = bool(picture.get("daemon", {}).get("paused"))
     upcoming = next_waiting(jobs)
     glyph: Glyph
@@ -144,8 +148,11 @@ def tooltip(
         parts.append(f"{failed} failed")
     if not picture.get("account", {}).get("token_valid", True):
         parts.append("API token refused")
+    studio = picture.get("studio") or {}
+    if studio.get("outage"):
+        parts.append("studio database unreachable")
     if picture.get("daemon", {}).get("paused"):
-        parts.append("paused")
+        parts.append("paused (whole studio)" if studio else "paused")
     return _clip(" · ".join(parts))
 
 
@@ -250,6 +257,7 @@ class Notifications:
     _finished: set[int] = field(default_factory=set)
     _seeded: bool = False
     _token_valid: bool = True
+    _studio_reachable: bool = True
 
     def update(self, picture: Mapping[str, Any]) -> list[Notice]:
         """Return the notices this picture calls for (none for the first one)."""
@@ -278,5 +286,16 @@ class Notifications:
                 Notice("MVSEP refused the API token", "Submissions are held; run `mvsepd login`.")
             )
         self._token_valid = token_valid
+        reachable = not (picture.get("studio") or {}).get("outage")
+        if self._seeded and self._studio_reachable != reachable:
+            notices.append(
+                Notice("Studio database back", "Submissions go on.")
+                if reachable
+                else Notice(
+                    "Studio database unreachable",
+                    "Watching goes on; new uploads wait until it is back.",
+                )
+            )
+        self._studio_reachable = reachable
         self._seeded = True
         return notices

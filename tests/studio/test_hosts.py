@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,7 @@ from tests.chaos.inputs import chaos_seed
 from tests.chaos.invariants import problems_after_run
 from tests.integration.support import wait_until
 from tests.studio.chaos import StudioChaos
-from tests.studio.hosts import Studio, studio_emulator
+from tests.studio.hosts import Studio, StudioHost, studio_emulator
 from tests.studio.pgserver import PostgresServer
 
 FILES = 50
@@ -115,3 +118,35 @@ def test_a_host_whose_clock_is_an_hour_off_behaves_the_same(studio: Studio) -> N
     now = time.time()
     for job in studio.jobs():
         assert abs(job.updated_at - now) < 600, (job.id, job.owner_host, job.updated_at - now)
+
+
+def _cli(host: StudioHost, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mvsepd", *arguments],
+        env=host.environment(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+def test_every_host_shows_the_studios_jobs_and_pause_is_studio_wide(studio: Studio) -> None:
+    for name in ("room-1", "room-2"):
+        studio.start(name)
+    studio.write(6, seed=3)
+    studio.wait_finished(timeout=120)
+    room_1, room_2 = studio.host("room-1"), studio.host("room-2")
+    wait_until(lambda: _cli(room_2, "status", "--json").returncode == 0, 30, message="status")
+    picture = json.loads(_cli(room_2, "status", "--json").stdout)
+    assert picture["studio"]["host"] == "room-2"
+    assert {host["id"] for host in picture["studio"]["hosts"]} >= {"room-1", "room-2"}
+    listed = json.loads(_cli(room_2, "jobs", "--all", "--json").stdout)
+    owners = {job["host"] for job in listed}
+    assert owners <= {"room-1", "room-2"} and len(listed) >= 6
+    assert len(owners) == 2, owners  # room-2 lists room-1's jobs too
+    table = _cli(room_2, "jobs", "--all").stdout
+    assert "host" in table and "room-1" in table
+    paused = _cli(room_1, "pause")
+    assert "every host of the studio" in paused.stdout
+    assert json.loads(_cli(room_2, "status", "--json").stdout)["daemon"]["paused"] is True
+    assert "paused for the whole studio" in _cli(room_2, "status").stdout
+    _cli(room_2, "resume")
+    assert json.loads(_cli(room_1, "status", "--json").stdout)["daemon"]["paused"] is False
