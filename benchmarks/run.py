@@ -32,6 +32,7 @@ from benchmarks import (
     idle_footprint,
     report_conform,
     report_link,
+    studio_figures,
     time_to_stems,
 )
 from benchmarks.download_speed import download_speed
@@ -151,10 +152,15 @@ def _link(quick: bool, official: Path | None, reuse: Path | None) -> dict[str, A
 
 
 def measure(
-    quick: bool, before: str, official: Path | None, reuse_link: Path | None = None
+    quick: bool,
+    before: str,
+    official: Path | None,
+    reuse_link: Path | None = None,
+    reuse_studio: Path | None = None,
 ) -> dict[str, Any]:
     """Run every benchmark; return the raw figures."""
     return {
+        "studio": _timed("studio mode, 1 to 3 hosts", lambda: _studio(quick, reuse_studio)),
         "idle": _timed("idle footprint", lambda: _idle(10 if quick else 60, before)),
         "link": _timed(
             "time to stems on a shaped link", lambda: _link(quick, official, reuse_link)
@@ -180,6 +186,13 @@ def measure(
             lambda: conform_speed.alignment(5.0 if quick else 20.0),
         ),
     }
+
+
+def _studio(quick: bool, reuse: Path | None) -> dict[str, Any]:
+    if reuse is not None:
+        figures: dict[str, Any] = json.loads(reuse.read_text(encoding="utf-8"))
+        return figures
+    return studio_figures.measure(files=8 if quick else 24, rounds=2 if quick else 5)
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -317,6 +330,7 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         "poll intervals); the counts are the same as at full scale.",
     ]
     lines += report_conform.conform(figures["conform"], figures["alignment"])
+    lines += ["", studio_figures.report(figures["studio"])]
     return "\n".join(lines) + "\n"
 
 
@@ -346,9 +360,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="take the time-to-stems figures from `python -m benchmarks.time_to_stems --json` "
         "instead of measuring them again",
     )
+    parser.add_argument(
+        "--studio-figures",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="take the studio figures from `python -m benchmarks.studio_figures --json`",
+    )
     arguments = parser.parse_args(argv)
     figures = measure(
-        arguments.quick, arguments.before, arguments.official_client, arguments.link_figures
+        arguments.quick,
+        arguments.before,
+        arguments.official_client,
+        arguments.link_figures,
+        arguments.studio_figures,
     )
     text = report(figures, arguments.quick)
     arguments.output.write_text(text, encoding="utf-8")
