@@ -85,6 +85,9 @@ def _place(
     for placement in placements:
         needed |= placement.layout.needed | placing.fed_by(placement, files)
     _fetch(context, job, files, sorted(needed), downloads, placements)
+    # In a studio, a host that lost the job while downloading (it stalled past its lease and
+    # another host took over) places nothing: the other host does.
+    context.store.check_lease(job.id)
     # The delivery that stages in the job's own folder goes last: finishing it removes that
     # folder, and with it the downloads the others are placed from (two copies of one take
     # dropped together both wait for this job).
@@ -92,6 +95,8 @@ def _place(
     for placement in placements:
         deliver.fulfil(context, job, placement, files, downloads, algorithm)
     outputs.discard(downloads)
+    for earlier in range(1, job.lease_epoch):  # what hosts that lost the job left staged
+        outputs.discard(outputs.staging_dir(root, job.id, earlier))
     _after_success(context, job, primary)
     done = context.store.transition(
         job.id,

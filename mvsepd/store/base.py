@@ -115,6 +115,10 @@ class SqlJobStore(DeliveryCalls, SourceCalls):
         """True when this host is the one to work on ``job`` (always, on one machine)."""
         return True
 
+    def check_lease(self, job_id: int) -> None:
+        """Studio mode: raise LeaseLostError unless this host still holds the job's lease
+        (asked before a step that writes outside the store, such as placing stems)."""
+
     def studio(self) -> dict[str, Any] | None:
         """Studio mode: this host, the database, every host and its heartbeat (else None)."""
         return None

@@ -10,6 +10,7 @@ to 30 s), and says so once when it is back.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -52,11 +53,9 @@ class StudioLink:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread: a notification of its own ends the wait at once."""
         self._stop.set()
-        try:
-            with self._store._transaction() as connection:
-                connection.execute("SELECT pg_notify(?, ?)", (CHANNEL, _STOP_PAYLOAD))
-        except StoreError:
-            pass  # the database is away: the thread's own wait ends within an interval
+        # The database away: the thread's own wait ends within an interval anyway.
+        with contextlib.suppress(StoreError):
+            self._store.notify(CHANNEL, _STOP_PAYLOAD)
         self._thread.join(timeout)
 
     def _run(self) -> None:

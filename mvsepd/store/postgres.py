@@ -242,6 +242,25 @@ class PostgresJobStore(SqlJobStore):
         with self._held_lock:
             return job.owner_host == self.host_id and self._held.get(job.id) == job.lease_epoch
 
+    def check_lease(self, job_id: int) -> None:
+        with self._transaction() as connection:
+            row = connection.execute(
+                f"SELECT id, state, owner_host, lease_epoch, lease_expires_at < {_DB_NOW} AS "
+                "lapsed FROM jobs WHERE id = ?",
+                (job_id,),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no job with id {job_id}")
+        with self._held_lock:
+            held = self._held.get(job_id)
+        if row["owner_host"] != self.host_id or row["lease_epoch"] != held or row["lapsed"]:
+            raise LeaseLostError(job_id, row["owner_host"])
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Send a notification (the listener's own stop signal)."""
+        with self._transaction() as connection:
+            connection.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
     def _serialise_slots(self, connection: records.Connection) -> None:
         connection.execute(_SLOTS_LOCK)
 
