@@ -50,9 +50,12 @@ class Notifier:
         message = "\n".join(lines).encode("utf-8")
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+                # Never blocks: a manager that stopped reading (its queue full) must not stall
+                # the engine, which sends from its own thread; that message is dropped.
+                sender.setblocking(False)
                 sender.connect(self._address)
                 sender.sendall(message)
-        except OSError:
+        except OSError:  # BlockingIOError included
             return False
         return True
 

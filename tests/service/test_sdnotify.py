@@ -100,3 +100,15 @@ def test_a_manager_that_went_away_is_not_an_error(tmp_path: Path) -> None:
     notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone")})
     assert notifier.enabled
     assert notifier.ready() is False
+
+
+def test_a_manager_that_stops_reading_never_stalls_the_sender(
+    listener: tuple[socket.socket, str],
+) -> None:
+    # Nobody reads the socket: once its queue is full, messages are dropped, not waited on
+    # (the engine sends STATUS from its own thread; a blocked send stopped every job).
+    _receiver, path = listener
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    results = [notifier.status(f"{index} active, 0 waiting") for index in range(5000)]
+    assert results[0] is True
+    assert results[-1] is False
