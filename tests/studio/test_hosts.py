@@ -88,7 +88,10 @@ def test_the_database_restarted_mid_run_loses_and_repeats_nothing(
     studio.write(20, seed=7)
     wait_until(lambda: studio.server.state.create_count(studio.token) >= 3, 120, message="jobs")
     postgres_server.stop()
-    time.sleep(4)  # longer than a lease: every host finds its leases run out on return
+    started = time.monotonic()
+    # Said in the status of a host while the database is away (the daemon still answers).
+    wait_until(lambda: _outage(studio.host("room-2")), 20, message="the outage in status")
+    time.sleep(max(0.0, 4 - (time.monotonic() - started)))  # longer than a lease
     postgres_server.start()
     studio.wait_finished(timeout=300)
     for name, process in studio.processes.items():
@@ -118,6 +121,14 @@ def test_a_host_whose_clock_is_an_hour_off_behaves_the_same(studio: Studio) -> N
     now = time.time()
     for job in studio.jobs():
         assert abs(job.updated_at - now) < 600, (job.id, job.owner_host, job.updated_at - now)
+
+
+def _outage(host: StudioHost) -> bool:
+    answer = _cli(host, "status", "--json")
+    if answer.returncode != 0:
+        return False
+    studio = json.loads(answer.stdout).get("studio") or {}
+    return bool(studio.get("outage"))
 
 
 def _cli(host: StudioHost, *arguments: str) -> subprocess.CompletedProcess[str]:
