@@ -30,6 +30,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 from psycopg import conninfo as pg_conninfo
+from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from mvsepd import __version__
@@ -164,6 +165,9 @@ class PostgresJobStore(SqlJobStore):
         try:
             with self._pool.connection() as connection, connection.transaction():
                 yield _Connection(connection)
+        except pg_errors.TransactionRollback as error:
+            # A deadlock or serialisation failure: the database answered; try again later.
+            raise StoreError(f"studio database: {_words(error)}") from None
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             self._mark_unavailable()
             raise StoreUnavailableError(
