@@ -165,7 +165,11 @@ class PostgresJobStore(SqlJobStore):
         try:
             with self._pool.connection() as connection, connection.transaction():
                 yield _Connection(connection)
-        except pg_errors.TransactionRollback as error:
+        except (
+            pg_errors.TransactionRollback,
+            pg_errors.DeadlockDetected,
+            pg_errors.SerializationFailure,
+        ) as error:
             # A deadlock or serialisation failure: the database answered; try again later.
             raise StoreError(f"studio database: {_words(error)}") from None
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:

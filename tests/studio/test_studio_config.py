@@ -11,7 +11,6 @@ from mvsepd import logsetup
 from mvsepd.config import StoreConfig
 from mvsepd.configfile import parse_config
 from mvsepd.errors import ConfigError
-from mvsepd.models import Secret
 from mvsepd.studiohost import studio_dsn
 from mvsepd.tray.view import Notifications, tooltip
 
@@ -33,20 +32,30 @@ def test_the_connection_string_is_taken_from_config_file_or_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MVSEPD_DSN", "host=from-env")
-    assert studio_dsn(StoreConfig(backend="postgres", dsn=Secret("host=inline"))) == "host=inline"
+    assert (
+        studio_dsn(StoreConfig.model_validate({"backend": "postgres", "dsn": "host=inline"}))
+        == "host=inline"
+    )
     dsn_file = tmp_path / "dsn"
     dsn_file.write_text("host=from-file\n", encoding="utf-8")
-    assert studio_dsn(StoreConfig(backend="postgres", dsn_file=dsn_file)) == "host=from-file"
-    assert studio_dsn(StoreConfig(backend="postgres")) == "host=from-env"
+    assert (
+        studio_dsn(StoreConfig.model_validate({"backend": "postgres", "dsn_file": dsn_file}))
+        == "host=from-file"
+    )
+    assert studio_dsn(StoreConfig.model_validate({"backend": "postgres"})) == "host=from-env"
     monkeypatch.delenv("MVSEPD_DSN")
     with pytest.raises(ConfigError, match="MVSEPD_DSN"):
-        studio_dsn(StoreConfig(backend="postgres"))
+        studio_dsn(StoreConfig.model_validate({"backend": "postgres"}))
     with pytest.raises(ConfigError, match="cannot read"):
-        studio_dsn(StoreConfig(backend="postgres", dsn_file=tmp_path / "missing"))
+        studio_dsn(
+            StoreConfig.model_validate({"backend": "postgres", "dsn_file": tmp_path / "missing"})
+        )
 
 
 def test_the_connection_string_never_shows_in_a_repr(tmp_path: Path) -> None:
-    settings = StoreConfig(backend="postgres", dsn=Secret("host=db password=hunter22-x"))
+    settings = StoreConfig.model_validate(
+        {"backend": "postgres", "dsn": "host=db password=hunter22-x"}
+    )
     assert "hunter22-x" not in repr(settings)
     assert "hunter22-x" not in settings.model_dump_json()
 
