@@ -91,6 +91,9 @@ def daemon_process(
         stdout=log,
         stderr=subprocess.STDOUT,
         env=environment,
+        # Not this checkout: `python -m` puts the working folder first on sys.path, and the
+        # mvsepd found there would win over ``source`` (the "before" daemon ran this one).
+        cwd=workdir,
     )
     try:
         yield DaemonProcess(process, notify, started, workdir)
