@@ -13,6 +13,7 @@ from pathlib import Path
 from mvsepd import naming
 from mvsepd.config import Config, FolderConfig
 from mvsepd.models import OutputFormat
+from mvsepd.paths import absolute
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -40,7 +41,7 @@ def advice(config: Config) -> list[str]:
 def logical_problems(config: Config) -> list[Problem]:
     """Return every rule the schema cannot express that the config breaks, with its key path."""
     problems = _chain_problems(config)
-    roots = [_absolute(folder.path) for folder in config.folders]
+    roots = [absolute(folder.path) for folder in config.folders]
     for index, folder in enumerate(config.folders):
         problems.extend(_folder_problems(config, index, folder, roots))
     problems.extend(_studio_problems(config))
@@ -82,8 +83,8 @@ def _studio_problems(config: Config) -> list[Problem]:
                 )
             )
             continue
-        mount = _absolute(mount)
-        path, output_root = _absolute(folder.path), _absolute(folder.output_root())
+        mount = absolute(mount)
+        path, output_root = absolute(folder.path), absolute(folder.output_root())
         if not naming.is_within(path, mount):
             problems.append(
                 (
@@ -137,7 +138,7 @@ def _folder_problems(
                 )
             )
     if folder.reference is not None:
-        reference = _absolute(folder.reference)
+        reference = absolute(folder.reference)
         if naming.is_within(reference, roots[index]):
             problems.append(
                 (
@@ -158,7 +159,7 @@ def _folder_problems(
                     f"lies inside folders[{other_index}] ({other}); hot folders may not nest",
                 )
             )
-    output_root = _absolute(folder.output_root())
+    output_root = absolute(folder.output_root())
     for other_index, other in enumerate(roots):
         if naming.is_within(output_root, other):
             problems.append(
@@ -179,20 +180,12 @@ def _move_problems(
         return []
     if folder.move_to is None:
         return [((*where, "move_to"), "after_success: move needs move_to")]
-    target = _absolute(folder.move_to)
+    target = absolute(folder.move_to)
     return [
         ((*where, "move_to"), f"{target} lies inside the watched folder folders[{other_index}]")
         for other_index, other in enumerate(roots)
         if naming.is_within(target, other)
     ]
-
-
-def _absolute(path: Path) -> Path:
-    expanded = path.expanduser()
-    try:
-        return expanded.resolve()
-    except OSError:
-        return expanded.absolute()
 
 
 def _is_loopback(host: str) -> bool:

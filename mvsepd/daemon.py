@@ -31,7 +31,7 @@ from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderR
 from mvsepd.errors import AlreadyRunningError
 from mvsepd.intake import triggers
 from mvsepd.models import AlgorithmScope, JobState, Secret
-from mvsepd.paths import AppPaths, ensure_private_directory
+from mvsepd.paths import AppPaths, absolute, ensure_private_directory
 from mvsepd.sdnotify import Notifier
 from mvsepd.statusapi import StatusApi
 
@@ -210,9 +210,9 @@ class Daemon:
             upload_dir=paths.cache_dir / "uploads",
         )
         for folder in config.folders:
-            path = _absolute(folder.path)
+            path = absolute(folder.path)
             self.context.folders[path] = FolderRuntime(
-                config=folder, path=path, output_root=_absolute(folder.output_root())
+                config=folder, path=path, output_root=absolute(folder.output_root())
             )
         self.context.resolve_presets()
         specs = [
@@ -362,14 +362,6 @@ def _status_line(counts: dict[JobState, int]) -> str:
         f"{active} active, {waiting} waiting, {counts.get(JobState.DONE, 0)} done, "
         f"{counts.get(JobState.FAILED, 0)} failed, {counts.get(JobState.HELD, 0)} held"
     )
-
-
-def _absolute(path: Path) -> Path:
-    expanded = path.expanduser()
-    try:
-        return expanded.resolve()
-    except OSError:
-        return expanded.absolute()
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

@@ -136,3 +136,12 @@ def ensure_private_directory(path: Path) -> Path:
         if os.name != "nt":
             path.chmod(0o700)
     return path
+
+
+def absolute(path: Path) -> Path:
+    """``path`` with ``~`` expanded, made absolute and resolved (as given where it cannot be)."""
+    expanded = path.expanduser()
+    try:
+        return expanded.resolve()
+    except OSError:
+        return expanded.absolute()

@@ -21,7 +21,7 @@ from mvsepd import logsetup
 from mvsepd.config import Config, StoreConfig
 from mvsepd.engine import Context, Engine
 from mvsepd.errors import ConfigError
-from mvsepd.paths import AppPaths
+from mvsepd.paths import AppPaths, absolute
 from mvsepd.store import JobStore, SqlJobStore
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def open_store(config: Config, paths: AppPaths, clock: Clock) -> tuple[SqlJobSto
     store = PostgresJobStore(
         dsn,
         host_id=host_id(settings),
-        shares={share: str(_absolute(mount)) for share, mount in settings.shares.items()},
+        shares={share: str(absolute(mount)) for share, mount in settings.shares.items()},
         lease_seconds=settings.lease_seconds,
     )
     return store, (store.clock if clock is time.time else clock)
@@ -119,11 +119,3 @@ def _password_parts(dsn: str) -> list[str]:
         if "@" in authority and ":" in authority.split("@", 1)[0]:
             found.append(authority.split("@", 1)[0].split(":", 1)[1])
     return [value for value in found if value]
-
-
-def _absolute(path: Path) -> Path:
-    expanded = path.expanduser()
-    try:
-        return expanded.resolve()
-    except OSError:
-        return expanded.absolute()

@@ -344,13 +344,7 @@ class Engine(EngineControl):
                 )
                 continue
             if free_slots <= 0:
-                if job.state is JobState.STABLE:
-                    self._transition(
-                        job,
-                        JobState.WAITING_SLOT,
-                        reason="waiting for a free slot (the plan allows "
-                        f"{self.concurrency()} unfinished job(s) at once)",
-                    )
+                self._wait_for_slot(job)
                 continue
             if not self._workers.claim(job.id):
                 continue
@@ -369,13 +363,7 @@ class Engine(EngineControl):
             if uploading is None:  # another host of the studio took the last slot
                 self._workers.release(job.id)
                 free_slots = 0
-                if job.state is JobState.STABLE:
-                    self._transition(
-                        job,
-                        JobState.WAITING_SLOT,
-                        reason="waiting for a free slot (the plan allows "
-                        f"{self.concurrency()} unfinished job(s) at once)",
-                    )
+                self._wait_for_slot(job)
                 continue
             free_slots -= 1
             committed += estimate
@@ -385,6 +373,15 @@ class Engine(EngineControl):
                 None,
                 functools.partial(remote.upload, self.context, uploading),
                 already_claimed=True,
+            )
+
+    def _wait_for_slot(self, job: JobRecord) -> None:
+        if job.state is JobState.STABLE:
+            self._transition(
+                job,
+                JobState.WAITING_SLOT,
+                reason="waiting for a free slot (the plan allows "
+                f"{self.concurrency()} unfinished job(s) at once)",
             )
 
     def _resume(self, job: JobRecord) -> None:

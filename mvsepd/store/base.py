@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from typing import Any
 
 from mvsepd import lifecycle
@@ -76,15 +75,6 @@ class SqlJobStore(DeliveryCalls, SourceCalls):
     _LOCK_ROW = ""
 
     # --- what a backend provides ------------------------------------------------------------
-
-    def _transaction(self) -> AbstractContextManager[records.Connection]:
-        raise NotImplementedError
-
-    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _now(self) -> float:
-        raise NotImplementedError
 
     def close(self) -> None:
         """Close the database."""

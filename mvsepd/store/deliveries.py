@@ -9,7 +9,6 @@ after a crash finds its delivery instead of adding a second one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,19 +29,8 @@ class DeliveryKeys:
     parent_delivery_id: int | None = None
 
 
-class DeliveryCalls:
+class DeliveryCalls(records.Backend):
     """The delivery methods of ``JobStore`` (which provides the connection and the clock)."""
-
-    def _transaction(self) -> AbstractContextManager[records.Connection]:
-        raise NotImplementedError
-
-    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _now(self) -> float:
-        raise NotImplementedError
-
-    paths: records.PathCodec = records.PLAIN_PATHS
 
     def _late_deliveries_filter(self) -> tuple[str, list[Any]]:
         """SQL (`` AND ...``) keeping the late deliveries this host places (here: all)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -85,6 +86,23 @@ class PathCodec:
 
 
 PLAIN_PATHS = PathCodec()
+
+
+class Backend:
+    """What every part of a job store needs from its backend (the connection, its
+    transactions, the clock, how it writes paths); ``mvsepd.store.base.SqlJobStore``'s
+    backends provide it."""
+
+    paths: PathCodec = PLAIN_PATHS
+
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _now(self) -> float:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -4,27 +4,12 @@ invalid; in studio mode they are the studio's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from typing import Any
-
 from mvsepd.store import records
 from mvsepd.store.records import SourceRecord
 
 
-class SourceCalls:
+class SourceCalls(records.Backend):
     """The source, folder and flag methods of a job store (which provides the connection)."""
-
-    paths: records.PathCodec = records.PLAIN_PATHS
-
-    def _transaction(self) -> AbstractContextManager[records.Connection]:
-        raise NotImplementedError
-
-    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _now(self) -> float:
-        raise NotImplementedError
 
     # --- sources and folders -------------------------------------------------------------------
 
