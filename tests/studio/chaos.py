@@ -181,6 +181,12 @@ class StudioChaos:
         """Wait until another host holds the killed host's job (or it is over)."""
         deadline = killed_at + 60
         while time.monotonic() < deadline:
+            for name, process in self.studio.processes.items():
+                if process.poll() is not None:
+                    raise AssertionError(
+                        f"{self.report.summary()}\nhost {name} exited by itself "
+                        f"(status {process.returncode})"
+                    )
             with self.studio.observer() as store:
                 current = store.get(job.id)
             if current.owner_host != killed or current.state.terminal:
