@@ -25,6 +25,7 @@ from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, rem
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
 from mvsepd.engine.control import EngineControl
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
+from mvsepd.engine.takeover import Takeover
 from mvsepd.engine.workers import Workers
 from mvsepd.errors import (
     IllegalTransitionError,
@@ -58,7 +59,7 @@ class Engine(EngineControl):
         self._workers = Workers(context.settings.workers, self._wake)
         self._maintenance = Maintenance(context, self._workers, self._release_budget_holds)
         self._next_due: float | None = None
-        self._takeover_due = 0.0
+        self._takeover = Takeover(context)
 
     # --- life -------------------------------------------------------------------------------
 
@@ -182,40 +183,12 @@ class Engine(EngineControl):
         if self.context.stopping.is_set():
             return
         self._maintenance.tick()
-        self._take_over_silent_hosts()
+        self._takeover.tick()
         for ready in self.intake.take_ready():
             self._workers.submit(
                 None, ready.path, functools.partial(ingest.ingest, self.context, ready)
             )
         self._schedule()
-
-    def _take_over_silent_hosts(self) -> None:
-        """Studio mode: every half lease, take the jobs of hosts whose lease ran out. A job the
-        silent host was uploading is looked up in MVSEP's history first, and sent again only
-        after ``store.takeover_upload_grace_seconds`` (its upload may still land)."""
-        context = self.context
-        store = context.store
-        if store.host_id is None:
-            return
-        now = context.clock()
-        if now < self._takeover_due:
-            return
-        self._takeover_due = now + store.lease_seconds / 2
-        grace = context.config.store.takeover_upload_grace_seconds
-        for job, former in store.take_over():
-            log.warning(
-                "job_taken_over",
-                job=job.id,
-                state=job.state.value,
-                former_host=former,
-                note="its host stopped answering; this host finishes it",
-            )
-            if job.state is JobState.UPLOADING:
-                # Reconcile counts absence only once its grace after this moment has passed.
-                context.sends_ended[job.id] = (
-                    now + grace - context.settings.lost_upload_grace_seconds
-                )
-            context.feed.bump()
 
     def _schedule(self) -> None:
         context = self.context
@@ -237,7 +210,8 @@ class Engine(EngineControl):
             default=None,
         )
         if store.host_id is not None:
-            self._next_due = min(self._next_due or self._takeover_due, self._takeover_due)
+            due = self._takeover.due
+            self._next_due = min(self._next_due or due, due)
         slots = self.concurrency()
         free_slots = slots - slots_used
         if free_slots > 0:

@@ -2,12 +2,14 @@
 
 Downloads land in a hidden staging folder inside the output root (``.mvsepd-staging/job-N``),
 so they are on the same file system as their final place. Once every stem of a job is there,
-``finalize`` moves each into its final name with ``os.replace`` and writes ``manifest.json``
-last: a stem on disk is complete or absent, never half-written, and the staging folder is gone
-when the job is done. The plan (which final name each stem gets) is saved in the staging folder,
+``finalize`` gives each its final name (exclusively: a file that appeared there, another
+studio host's on a share, is never overwritten) and writes ``manifest.json`` last: a stem on
+disk is complete or absent, never half-written, and the staging folder is gone when the job
+is done. The plan (which final name each stem gets) is saved in the staging folder,
 so a job interrupted half-way through finishing picks the same names again instead of adding
 " (2)" copies of its own stems.
 
+The file operations that never overwrite or half-write are in ``mvsepd.outputs.files``.
 Originals are never changed; ``after_success: move`` moves one to a folder outside the watched
 tree, never over an existing file, and nothing is ever deleted.
 """
@@ -15,32 +17,27 @@ tree, never over an existing file, and nothing is ever deleted.
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from mvsepd import naming
 from mvsepd.errors import OutputError
 from mvsepd.hashing import file_sha256
 from mvsepd.models import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS
+from mvsepd.outputs import files
+from mvsepd.outputs.files import Collision as Collision
+from mvsepd.outputs.files import move_original as move_original
 
 STAGING_DIR_NAME = ".mvsepd-staging"
-#: errno values of a file system that cannot make hard links (FAT, some SMB servers).
-_NO_HARD_LINKS = frozenset(
-    {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS, errno.EMLINK}
-)
 MANIFEST_NAME = "manifest.json"
 _PLAN_NAME = "plan.json"
-
-Collision = Literal["unique", "replace", "fail"]
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,7 @@ def prepare(output_plan: OutputPlan) -> None:
     """Create the staging folder and save the plan. Raise OutputError if the root is unusable."""
     try:
         output_plan.staging_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(
+        files.write_atomically(
             output_plan.staging_dir / _PLAN_NAME,
             json.dumps(
                 {
@@ -236,7 +233,7 @@ def finalize(
                 if recorded is None or not recorded.exists():
                     raise OutputError(f"the stem {target.label!r} was not downloaded")
                 placed = recorded  # moved by an earlier, interrupted attempt
-            elif recorded is not None and _same_file(recorded, target.staged):
+            elif recorded is not None and files.same_file(recorded, target.staged):
                 placed = recorded  # linked by an earlier attempt that died before the unlink
                 target.staged.unlink()
             else:
@@ -245,7 +242,7 @@ def finalize(
                 if recorded is not None and not recorded.exists():
                     placed = recorded
                 else:
-                    placed = _free_name(target.final, on_collision)
+                    placed = files.free_name(target.final, on_collision)
                 placed.parent.mkdir(parents=True, exist_ok=True)
                 while True:
                     # Recorded before the move: a stem moved by an attempt that died right
@@ -254,22 +251,22 @@ def finalize(
                         progress[key] = str(placed)
                         _save_progress(output_plan.staging_dir, progress)
                     try:
-                        _publish(target.staged, placed, replace=on_collision == "replace")
+                        files.publish(target.staged, placed, replace=on_collision == "replace")
                         break
                     except FileExistsError:
                         # Taken since it was found free (another host placing on a share).
-                        placed = _free_name(target.final, on_collision)
+                        placed = files.free_name(target.final, on_collision)
             written.append(
                 WrittenFile(target.label, placed, placed.stat().st_size, file_sha256(placed))
             )
         document = {**manifest, "outputs": [_written_entry(item) for item in written]}
         manifest_path = output_plan.manifest
         if manifest_path.exists() and on_collision != "replace":
-            existing = _read_json(manifest_path)
+            existing = files.read_json(manifest_path)
             if existing.get("job_id") != manifest.get("job_id"):
-                manifest_path = _free_name(manifest_path, "unique")
+                manifest_path = files.free_name(manifest_path, "unique")
         # Written through the staging folder, so a half-written manifest goes with it.
-        _write_atomically(
+        files.write_atomically(
             manifest_path,
             json.dumps(document, indent=2, ensure_ascii=False),
             temporary_dir=output_plan.staging_dir,
@@ -293,7 +290,7 @@ def make_staging(staging: Path) -> None:
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
     """Write a JSON document whole or not at all (through a temporary file beside it)."""
-    _write_atomically(path, json.dumps(dict(document), indent=2, ensure_ascii=False))
+    files.write_atomically(path, json.dumps(dict(document), indent=2, ensure_ascii=False))
 
 
 def already_placed(output_plan: OutputPlan) -> set[Path]:
@@ -315,7 +312,7 @@ def written_manifest(output_plan: OutputPlan) -> dict[str, Any] | None:
     manifest = output_plan.manifest
     pattern = f"{glob.escape(manifest.stem)} (*){glob.escape(manifest.suffix)}"
     for path in [manifest, *sorted(manifest.parent.glob(pattern))]:
-        document = _read_json(path)
+        document = files.read_json(path)
         if document.get("job_id") == output_plan.job_id:
             return document
     return None
@@ -355,66 +352,6 @@ def discard(staging: Path) -> None:
         staging.parent.rmdir()
 
 
-def move_original(source: Path, destination_folder: Path) -> Path:
-    """Move a finished original into ``destination_folder`` under a free name; return it."""
-    try:
-        destination_folder.mkdir(parents=True, exist_ok=True)
-        target = _free_name(destination_folder / source.name, "unique")
-        os.replace(source, target)
-    except OSError as error:
-        if getattr(error, "errno", None) == 18:  # EXDEV: another file system
-            target = _free_name(destination_folder / source.name, "unique")
-            shutil.copy2(source, target)
-            os.remove(source)
-            return target
-        raise OutputError(f"cannot move {source} to {destination_folder}: {error}") from None
-    return target
-
-
-def _publish(staged: Path, final: Path, *, replace: bool) -> None:
-    """Give a staged file its final name without ever overwriting a file that appeared there
-    (another host of a studio placing the same name on a share, a user's file): the final
-    name is created exclusively as a hard link, then the staged name goes. Where the file
-    system has no hard links, the name is checked and the file renamed (a narrow window)."""
-    if replace:
-        os.replace(staged, final)
-        return
-    try:
-        os.link(staged, final)
-    except FileExistsError:
-        raise
-    except OSError as error:
-        if error.errno not in _NO_HARD_LINKS:
-            raise
-        if final.exists():
-            raise FileExistsError(final) from None
-        os.replace(staged, final)
-        return
-    staged.unlink()
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return first.exists() and second.exists() and os.path.samefile(first, second)
-    except OSError:
-        return False
-
-
-def _free_name(path: Path, on_collision: Collision) -> Path:
-    if not path.exists() or on_collision == "replace":
-        return path
-    if on_collision == "fail":
-        raise OutputError(f"{path} already exists (on_collision: fail)")
-    stem, suffix = path.stem, path.suffix
-    counter = 2
-    while True:
-        # The number must survive shortening to 255 bytes, or every candidate is the same name.
-        candidate = path.with_name(naming.with_addition(stem, f" ({counter})", suffix))
-        if not candidate.exists():
-            return candidate
-        counter += 1
-
-
 def _written_entry(item: WrittenFile) -> dict[str, Any]:
     entry = asdict(item)
     entry["path"] = str(item.path)
@@ -422,33 +359,8 @@ def _written_entry(item: WrittenFile) -> dict[str, Any]:
     return entry
 
 
-def _write_atomically(path: Path, text: str, *, temporary_dir: Path | None = None) -> None:
-    """Write ``path`` through a temporary file (in ``temporary_dir``, on the same file system)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".part", dir=temporary_dir or path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _load_plan(staging: Path) -> OutputPlan | None:
-    data = _read_json(staging / _PLAN_NAME)
+    data = files.read_json(staging / _PLAN_NAME)
     try:
         targets = tuple(
             OutputTarget(str(t["label"]), Path(t["staged"]), Path(t["final"]))
@@ -462,9 +374,9 @@ def _load_plan(staging: Path) -> OutputPlan | None:
 
 
 def _load_progress(staging: Path) -> dict[str, str]:
-    data = _read_json(staging / "moved.json")
+    data = files.read_json(staging / "moved.json")
     return {str(key): str(value) for key, value in data.items()}
 
 
 def _save_progress(staging: Path, progress: Mapping[str, str]) -> None:
-    _write_atomically(staging / "moved.json", json.dumps(dict(progress)))
+    files.write_atomically(staging / "moved.json", json.dumps(dict(progress)))
