@@ -35,7 +35,7 @@ from psycopg.rows import dict_row
 
 from mvsepd import __version__
 from mvsepd.errors import LeaseLostError, StoreError, StoreUnavailableError
-from mvsepd.models import JobRecord, JobState
+from mvsepd.models import JobRecord, JobState, Secret
 from mvsepd.store import pgschema, records
 from mvsepd.store.base import SqlJobStore
 from mvsepd.store.studio import StudioPaths
@@ -93,7 +93,7 @@ class PostgresJobStore(SqlJobStore):
         self._held: dict[int, int] = {}
         self._held_lock = threading.Lock()
         self._offset = 0.0
-        self._dsn = dsn
+        self._dsn = Secret(dsn)  # never in a repr or a traceback's locals
         self._unavailable_since: float | None = None
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[dict[str, Any]]] = (
             psycopg_pool.ConnectionPool(
@@ -142,7 +142,7 @@ class PostgresJobStore(SqlJobStore):
     def connect_listener(self) -> psycopg.Connection[Any]:
         """A connection of its own (autocommit, outside the pool) for LISTEN."""
         try:
-            return psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            return psycopg.connect(self._dsn.reveal(), autocommit=True, connect_timeout=10)
         except psycopg.Error as error:
             raise StoreUnavailableError(
                 f"the studio database ({self.location}) cannot be reached: {_words(error)}"
