@@ -56,6 +56,8 @@ def download(context: Context, job: JobRecord) -> JobRecord:
         if not status.files:
             return context.fail(job, "MVSEP finished but listed no result files")
         return _place(context, job, status.files, status.algorithm)
+    except (errors.LeaseLostError, errors.StoreUnavailableError):
+        raise  # studio mode: the job is another host's now, or the database is away
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
         context.clear_live(job.id)
         return _download_failed(context, job, error)

@@ -67,6 +67,8 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
                     progress=progress,
                     upload_name=plan.name,
                 )
+    except (errors.LeaseLostError, errors.StoreUnavailableError):
+        raise  # studio mode: the job is another host's now, or the database is away
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
         context.clear_live(job.id)
         return _upload_failed(context, job, error)
@@ -103,6 +105,8 @@ def _create_from_url(context: Context, job: JobRecord) -> JobRecord:
             output_format=OutputFormat(job.output_format),
             catalog=context.catalog.algorithms,
         )
+    except (errors.LeaseLostError, errors.StoreUnavailableError):
+        raise  # studio mode: the job is another host's now, or the database is away
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
         return _upload_failed(context, job, error)
     submitted = context.store.transition(
@@ -131,6 +135,8 @@ def _create_from_prompt(context: Context, job: JobRecord) -> JobRecord:
             output_format=OutputFormat(job.output_format),
             catalog=context.catalog.algorithms,
         )
+    except (errors.LeaseLostError, errors.StoreUnavailableError):
+        raise  # studio mode: the job is another host's now, or the database is away
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
         return _upload_failed(context, job, error)
     submitted = context.store.transition(

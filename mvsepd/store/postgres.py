@@ -251,18 +251,24 @@ class PostgresJobStore(SqlJobStore):
             return job.owner_host == self.host_id and self._held.get(job.id) == job.lease_epoch
 
     def check_lease(self, job_id: int) -> None:
+        # Renewed here as well: a lease that lapsed while the database was away is still this
+        # host's as long as nobody took the job (its lease number is unchanged).
+        with self._held_lock:
+            held = self._held.get(job_id)
         with self._transaction() as connection:
+            renewed = connection.execute(
+                f"""UPDATE jobs SET lease_expires_at = {_DB_NOW} + ?
+                    WHERE id = ? AND owner_host = ? AND lease_epoch = ?""",
+                (self.lease_seconds, job_id, self.host_id, held if held is not None else -1),
+            ).rowcount
+            if renewed:
+                return
             row = connection.execute(
-                f"SELECT id, state, owner_host, lease_epoch, lease_expires_at < {_DB_NOW} AS "
-                "lapsed FROM jobs WHERE id = ?",
-                (job_id,),
+                "SELECT owner_host FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
         if row is None:
             raise StoreError(f"no job with id {job_id}")
-        with self._held_lock:
-            held = self._held.get(job_id)
-        if row["owner_host"] != self.host_id or row["lease_epoch"] != held or row["lapsed"]:
-            raise LeaseLostError(job_id, row["owner_host"])
+        raise LeaseLostError(job_id, row["owner_host"])
 
     def notify(self, channel: str, payload: str) -> None:
         """Send a notification (the listener's own stop signal)."""

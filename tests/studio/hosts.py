@@ -41,6 +41,8 @@ class StudioHost(Setup):
     share: Path = field(default_factory=Path)
     clock_offset_seconds: float = 0.0
     account_settings: str = ""
+    #: A hot folder of this host alone (not on the share), or None.
+    private: Path | None = None
 
     @property
     def paths(self) -> AppPaths:
@@ -78,6 +80,7 @@ folders:
     preset: four
     existing_files: process
     stability_seconds: 0.3
+{self._private_folder()}
 daemon:
   {FAST_DAEMON}
 """
@@ -85,6 +88,14 @@ daemon:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return path
+
+    def _private_folder(self) -> str:
+        if self.private is None:
+            return ""
+        return (
+            f'  - path: "{self.private}"\n    preset: four\n    existing_files: process\n'
+            "    stability_seconds: 0.3"
+        )
 
 
 class Studio:
@@ -105,12 +116,15 @@ class Studio:
         self.processes: dict[str, subprocess.Popen[str]] = {}
         self.written: list[InputFile] = []
 
-    def host(self, name: str, *, clock_offset_seconds: float = 0.0) -> StudioHost:
+    def host(
+        self, name: str, *, clock_offset_seconds: float = 0.0, private: Path | None = None
+    ) -> StudioHost:
         if name not in self.hosts:
             self.hosts[name] = StudioHost(
                 tmp=self.root, server=self.server, token=self.token, hot=self.hot,
                 host=name, dsn=self.dsn, share=self.share,
                 clock_offset_seconds=clock_offset_seconds, account_settings=self.account,
+                private=private,
             )  # fmt: skip
         return self.hosts[name]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.inputs import chaos_seed
+from mvsepd.models import JobState
+from tests.chaos.inputs import chaos_seed, plan_inputs
 from tests.chaos.invariants import problems_after_run
 from tests.integration.support import wait_until
 from tests.studio.chaos import StudioChaos
@@ -163,3 +165,30 @@ def test_every_host_shows_the_studios_jobs_and_pause_is_studio_wide(studio: Stud
     assert "paused for the whole studio" in _cli(room_2, "status").stdout
     _cli(room_2, "resume")
     assert json.loads(_cli(room_1, "status", "--json").stdout)["daemon"]["paused"] is False
+
+
+@pytest.mark.timeout(300)
+def test_a_folder_of_one_host_works_beside_the_shared_one(studio: Studio) -> None:
+    private = studio.root / "room-1 only" / "Bounces"
+    private.mkdir(parents=True)
+    studio.start("room-1", private=private)
+    studio.start("room-2")
+    shared = studio.write(3, seed=21)
+    local = plan_inputs(random.Random(22), 2, copies=False)
+    for item in local:
+        (private / item.name).write_bytes(item.data)
+    studio.written.extend(local)  # finished() waits for these contents too
+    studio.wait_finished(timeout=120)
+    jobs = {job.content_sha256: job for job in studio.jobs()}
+    for item in local:
+        job = jobs[item.sha256]
+        assert job.state is JobState.DONE and job.owner_host == "room-1"
+        # Recorded as room-1's own path: any other host sees it as not its to reach.
+        assert job.folder_path.startswith("@room-1:") and job.output_dir is not None
+        assert job.output_dir.startswith("@room-1:")
+    manifests = list((private.parent / "Bounces stems").rglob("manifest.json"))
+    assert len(manifests) == 2, manifests
+    for item in shared:
+        assert jobs[item.sha256].state is JobState.DONE
+    studio.stop_all()
+    assert studio.server.state.create_count(studio.token) == 5
