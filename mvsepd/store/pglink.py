@@ -65,7 +65,7 @@ class StudioLink:
                 listener = self._store.connect_listener()
                 with listener:
                     listener.execute(f"LISTEN {CHANNEL}")
-                    self._beat()
+                    self._store.heartbeat()
                     self._back()
                     pause = 1.0
                     self._on_change()  # what changed while this host was not listening
@@ -84,11 +84,8 @@ class StudioLink:
                     return
                 self._on_change()
             if time.monotonic() >= next_beat:
-                self._beat()
+                self._store.heartbeat()
                 next_beat = time.monotonic() + self.interval
-
-    def _beat(self) -> None:
-        self._store.heartbeat()
 
     def _down(self, error: BaseException) -> None:
         if self._down_since is None:

@@ -94,7 +94,6 @@ class PostgresJobStore(SqlJobStore):
         self._held_lock = threading.Lock()
         self._offset = 0.0
         self._dsn = Secret(dsn)  # never in a repr or a traceback's locals
-        self._unavailable_since: float | None = None
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[dict[str, Any]]] = (
             psycopg_pool.ConnectionPool(
                 dsn,
@@ -155,11 +154,6 @@ class PostgresJobStore(SqlJobStore):
         """This host's time, corrected by the database's: the studio's time."""
         return self._now()
 
-    @property
-    def unavailable_since(self) -> float | None:
-        """When the database stopped answering (None while it answers)."""
-        return self._unavailable_since
-
     @contextmanager
     def _transaction(self) -> Iterator[records.Connection]:
         try:
@@ -173,21 +167,15 @@ class PostgresJobStore(SqlJobStore):
             # A deadlock or serialisation failure: the database answered; try again later.
             raise StoreError(f"studio database: {_words(error)}") from None
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
-            self._mark_unavailable()
             raise StoreUnavailableError(
                 f"the studio database ({self.location}) cannot be reached: {_words(error)}"
             ) from None
         except psycopg.Error as error:
             raise StoreError(f"studio database: {_words(error)}") from None
-        self._unavailable_since = None
 
     def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
         with self._transaction() as connection:
             return connection.execute(sql, tuple(parameters)).fetchall()
-
-    def _mark_unavailable(self) -> None:
-        if self._unavailable_since is None:
-            self._unavailable_since = time.time()
 
     def measure_clock(self) -> float:
         """Measure how far this host's clock is from the database's; return the offset."""

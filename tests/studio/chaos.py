@@ -154,7 +154,7 @@ class StudioChaos:
         if not jobs:
             return None
         if wanted == "random":
-            return ("random", self.random.choice(jobs)) if jobs else None
+            return ("random", self.random.choice(jobs))
         everything = self.studio.jobs()
         recorded = {job.separation_hash for job in everything if job.separation_hash}
         # MVSEP made these jobs but no host has recorded them (their answer was lost); they
