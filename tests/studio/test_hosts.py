@@ -48,8 +48,9 @@ def test_three_hosts_share_one_folder_and_pay_each_file_once(studio: Studio) -> 
     assert studio.server.state.peak_unfinished(studio.token) == 1
     assert studio.queue_full_refusals() == 0
     assert problems_after_run(studio.setup(), studio.written, studio.observer) == []
-    # Every host took part (each claimed files it found first).
-    assert len(studio.done_by_host()) >= 2, studio.done_by_host()
+    # The hosts raced for the files: every file was also found by a host that lost the claim
+    # (which host wins each is scheduling, not behaviour: one host may win them all).
+    assert studio.process_log().count('"already_known"') >= len(distinct)
 
 
 @pytest.fixture
