@@ -108,7 +108,17 @@ def _gui_environment(display: str, **extra: str) -> dict[str, str]:
 
 
 def _windows(window: Any) -> Iterator[Any]:
-    for child in window.query_tree().children:
+    """Every window below ``window``; one destroyed while we walk is passed over with its tree.
+
+    Panels and icons create and destroy windows while a test looks (trayer while it lays out,
+    pystray while it embeds), so a window listed a moment ago may be gone by its own query.
+    """
+    bad_window = importlib.import_module("Xlib.error").BadWindow
+    try:
+        children = window.query_tree().children
+    except bad_window:
+        return
+    for child in children:
         yield child
         yield from _windows(child)
 
@@ -286,6 +296,7 @@ def test_run_with_tray_is_one_process_that_stops_on_sigterm(
     finally:
         if daemon.poll() is None:
             daemon.kill()
+        daemon.communicate()  # reaps it and closes its pipes, also when the test failed
     assert code == 0, err
     assert time.monotonic() - signalled < 12, "one signal stops it within the grace period"
     assert "second_signal" not in err
