@@ -4,8 +4,8 @@
 status API), applies the first-run policy, starts watching (which scans every folder), tells a
 service manager it is ready, and runs the engine until asked to stop. The first SIGINT/SIGTERM
 stops it within about ten seconds with every job saved in a state the next start resumes; a
-second signal exits at once. ``InstanceLock`` refuses a second daemon on the same state
-directory with a message that names the first one.
+second signal exits at once. ``instancelock.InstanceLock`` refuses a second daemon on the
+same state directory with a message that names the first one.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
 import structlog
 
@@ -28,7 +27,7 @@ from mvsepd import allocator, audio, intake, logsetup, studiohost
 from mvsepd.api import MvsepClient
 from mvsepd.config import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
-from mvsepd.errors import AlreadyRunningError
+from mvsepd.instancelock import InstanceLock
 from mvsepd.intake import triggers
 from mvsepd.models import AlgorithmScope, JobState, Secret
 from mvsepd.paths import AppPaths, absolute, ensure_private_directory
@@ -39,82 +38,6 @@ log = structlog.get_logger("mvsepd.daemon")
 
 #: How long a stop may take before the daemon exits anyway (jobs resume on the next start).
 STOP_GRACE_SECONDS = 8.0
-
-
-class InstanceLock:
-    """An exclusive lock on a file in the state directory, held while the daemon runs."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        """Take the lock or raise AlreadyRunningError naming the process that holds it."""
-        ensure_private_directory(self.path.parent)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            _lock_file(handle)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise AlreadyRunningError(
-                f"another mvsepd daemon (pid {holder}) already uses {self.path.parent}; "
-                "stop it first (`mvsepd status` shows it) or give this one its own "
-                "MVSEPD_STATE_DIR"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
-
-    def holder(self) -> str | None:
-        """The pid of the daemon holding the lock, or None; changes nothing on disk."""
-        try:
-            handle = self.path.open("r+", encoding="utf-8")
-        except OSError:
-            return None  # no lock file (no daemon ever ran here), or not ours to open
-        with handle:
-            try:
-                _lock_file(handle)
-            except OSError:
-                handle.seek(0)
-                return handle.read().strip() or "unknown"
-            _unlock_file(handle)
-        return None
-
-    def release(self) -> None:
-        """Release the lock (the file stays; its content is the last holder's pid)."""
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                _unlock_file(self._handle)
-            self._handle.close()
-            self._handle = None
-
-
-def _lock_file(handle: IO[str]) -> None:
-    if os.name == "nt":
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _unlock_file(handle: IO[str]) -> None:
-    if os.name == "nt":
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def readiness(path: Path) -> intake.ReadinessVerdict:

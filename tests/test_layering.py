@@ -39,6 +39,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "sdnotify": (4, "process"),
     "allocator": (4, "process"),
     "studiohost": (4, "process"),
+    "instancelock": (4, "process"),
     "cli": (5, "entry"),
     "control": (5, "entry"),
     "tray": (5, "entry"),

@@ -1,8 +1,8 @@
 """HTTP for the MVSEP client: one requests.Session, timeouts, retries, uploads, downloads.
 
-This is the only module that catches requests' exceptions; ``_translate`` turns each into an
-mvsepd error, raised outside the ``except`` block so that no requests exception (whose text
-holds the full URL) is chained to it. Nothing here knows MVSEP's JSON: answers come back as
+This is the only module that catches requests' exceptions; ``failures.translate`` turns each
+into an mvsepd error, raised outside the ``except`` block so that no requests exception (whose
+text holds the full URL) is chained to it. Nothing here knows MVSEP's JSON: answers come back as
 ``WireResponse`` for ``wire`` to read.
 
 Retries (``retry.RetryPolicy``): GETs and downloads on failures, timeouts, 429 and 5xx, with
@@ -18,7 +18,6 @@ says. The requests session is shared and not meant for concurrent use from sever
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,9 +31,10 @@ from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
 from mvsepd import __version__
 from mvsepd.api import download as _download
-from mvsepd.api.redaction import install_log_redaction, redact_text
+from mvsepd.api.failures import translate
+from mvsepd.api.redaction import install_log_redaction
 from mvsepd.api.retry import Failure, RetryPolicy, WireResponse
-from mvsepd.errors import MvsepError, NetworkError, OutcomeUnknownError, ProtocolError
+from mvsepd.errors import ProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class Transport:
                 stream=True,
             )
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            failure = _translate(exc, endpoint, creates=False)
+            failure = translate(exc, endpoint, creates=False)
         if failure is not None:
             raise failure.error
         return _ResponseStream(response, endpoint)
@@ -279,7 +279,7 @@ class Transport:
             finally:
                 response.close()
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            failure = _translate(exc, endpoint, creates=creates)
+            failure = translate(exc, endpoint, creates=creates)
         if failure is not None:
             logger.debug("%s %s failed: %s", method, endpoint, failure.error.detail)
             return failure
@@ -333,97 +333,10 @@ class _ResponseStream:
             except StopIteration:
                 return
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                failure = _translate(exc, self._endpoint, creates=False)
+                failure = translate(exc, self._endpoint, creates=False)
             if failure is not None:
                 raise failure.error
             yield chunk
 
     def close(self) -> None:
         self._response.close()
-
-
-_SSL_REASON = re.compile(r"\[SSL: ([A-Z_]+)\] ?([^()'\"\]\[]{0,120})")
-
-_UNSENDABLE = (
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.URLRequired,
-    urllib3.exceptions.LocationValueError,
-)
-
-
-def _translate(
-    exc: requests.RequestException | urllib3.exceptions.HTTPError, endpoint: str, *, creates: bool
-) -> Failure:
-    """The one place where requests/urllib3 exceptions become mvsepd errors."""
-    if isinstance(exc, _UNSENDABLE):
-        # The request could not even be built (a malformed URL or header from the server).
-        detail = f"request could not be sent [{type(exc).__name__}: {redact_text(str(exc))[:300]}]"
-        return Failure(ProtocolError(detail, endpoint=endpoint), nothing_sent=True, retriable=False)
-    nothing_sent = _nothing_sent(exc)
-    retriable = isinstance(
-        exc,
-        (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            urllib3.exceptions.ProtocolError,
-            urllib3.exceptions.TimeoutError,
-        ),
-    )
-    # Words only: the library's own text ("ChunkedEncodingError: ('Connection broken: ...')")
-    # says nothing to a user and goes to the debug log instead.
-    detail = _describe(exc)
-    logger.debug(
-        "transport failure on %s: %s: %s", endpoint, type(exc).__name__, redact_text(str(exc))[:300]
-    )
-    if creates and not nothing_sent:
-        error: MvsepError = OutcomeUnknownError(
-            f"the request was sent but its answer was lost ({detail}); the job may exist",
-            endpoint=endpoint,
-        )
-    else:
-        error = NetworkError(detail, endpoint=endpoint)
-    return Failure(error, nothing_sent=nothing_sent, retriable=retriable)
-
-
-def _nothing_sent(exc: BaseException) -> bool:
-    """True only when the failure certainly happened before any byte of the request left."""
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
-        return True
-    if isinstance(exc, requests.exceptions.SSLError):
-        return True  # the TLS handshake precedes the request
-    if isinstance(exc, requests.ConnectionError) and exc.args:
-        cause = exc.args[0]
-        if isinstance(cause, urllib3.exceptions.MaxRetryError):
-            return isinstance(
-                cause.reason,
-                (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError),
-            )
-        return isinstance(cause, urllib3.exceptions.NewConnectionError)
-    return isinstance(
-        exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connect timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer before the read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        # OpenSSL's own reason names what to fix (an untrusted certificate, a wrong host name).
-        reason = _SSL_REASON.search(str(exc))
-        suffix = f": {reason.group(1)} {reason.group(2).strip()}".rstrip() if reason else ""
-        return f"TLS failed (certificate or handshake){suffix}"
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return "proxy failed"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "answer cut off"
-    if _nothing_sent(exc):
-        return "cannot connect (refused, unreachable or DNS failure)"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection dropped"
-    return "request failed"

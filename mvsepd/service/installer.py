@@ -18,9 +18,9 @@ from pathlib import Path
 
 from mvsepd import __version__
 from mvsepd.configfile import load_config, resolve_token
-from mvsepd.daemon import InstanceLock
 from mvsepd.errors import ConfigError, ServiceError
 from mvsepd.exits import ExitStatus
+from mvsepd.instancelock import InstanceLock
 from mvsepd.service.host import Host
 from mvsepd.service.manifest import (
     Manifest,
