@@ -5,7 +5,8 @@ writes it) and refuses to trust a stale one: a file whose process has ended, or 
 (or something else) answers, raises ``DaemonUnreachableError`` with a plain sentence. Requests
 go over ``http.client`` straight to the loopback address, never through an HTTP proxy (the
 token must not travel anywhere else). ``follow`` long-polls the daemon for changes and
-reconnects, re-reading the runtime file, when it restarts.
+reconnects, re-reading the runtime file, when it restarts. A daemon that holds its instance
+lock but has no runtime file yet is "starting", not "not running".
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mvsepd.errors import DaemonError, DaemonUnreachableError, InputError
+from mvsepd.instancelock import InstanceLock
 from mvsepd.paths import AppPaths, app_paths
 from mvsepd.statusapi import PREFIX, RuntimeInfo, read_runtime_file
 
@@ -59,8 +61,17 @@ class ControlClient:
     @classmethod
     def discover(cls, paths: AppPaths | None = None) -> ControlClient:
         """Find the running daemon through its runtime file; DaemonUnreachableError if none."""
-        candidates = (paths or app_paths()).runtime_file_candidates
+        paths = paths or app_paths()
+        candidates = paths.runtime_file_candidates
         runtime_file = next((path for path in candidates if path.exists()), candidates[0])
+        if not runtime_file.exists():
+            holder = InstanceLock(paths.lock_file).holder()
+            if holder is not None:
+                raise DaemonUnreachableError(
+                    f"mvsepd (pid {holder}) is starting and does not answer yet: it answers "
+                    "once its first scan is done (in studio mode, once the studio database "
+                    "answers; its log says what it waits for)"
+                )
         info = read_runtime_file(runtime_file)
         if not process_alive(info.pid):
             raise DaemonUnreachableError(

@@ -104,7 +104,7 @@ class Daemon:
         self.stop_event = StopSignal()
         self.ready = threading.Event()
         ensure_private_directory(paths.state_dir)
-        self.store, clock = studiohost.open_store(config, paths, clock)
+        self.store, clock = studiohost.open_store(config, paths, clock, notifier=self.notifier)
         self.started_at = clock()
         self.client = MvsepClient(token, config.account.server)
         catalog = CatalogCache(

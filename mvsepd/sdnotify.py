@@ -1,4 +1,5 @@
-"""The systemd notification protocol: READY, STATUS, WATCHDOG and STOPPING (process layer).
+"""The systemd notification protocol: READY, STATUS, WATCHDOG, EXTEND_TIMEOUT_USEC and STOPPING
+(process layer).
 
 A few lines over a Unix datagram socket, as sd_notify(3) describes: the service manager passes
 the socket's path in ``NOTIFY_SOCKET`` (a leading ``@`` means the abstract namespace) and the
@@ -66,6 +67,11 @@ class Notifier:
     def status(self, text: str) -> bool:
         """Update the one-line status ``systemctl status`` shows."""
         return self.send(f"STATUS={text}")
+
+    def extend_start(self, seconds: float) -> bool:
+        """Ask for ``seconds`` more before the start counts as timed out (a start that waits
+        for something, such as the studio database, is not a hung one)."""
+        return self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
 
     def stopping(self) -> bool:
         """Tell the manager the service is shutting down."""

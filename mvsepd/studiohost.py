@@ -17,17 +17,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import structlog
+
 from mvsepd import logsetup
 from mvsepd.config import Config, StoreConfig
 from mvsepd.engine import Context, Engine
-from mvsepd.errors import ConfigError
+from mvsepd.errors import ConfigError, StoreUnavailableError
 from mvsepd.paths import AppPaths, absolute
+from mvsepd.sdnotify import Notifier
 from mvsepd.store import JobStore, SqlJobStore
 
 if TYPE_CHECKING:
     from mvsepd.store.pglink import StudioLink
 
 Clock = Callable[[], float]
+
+log = structlog.get_logger("mvsepd.studio")
+
+#: Between tries to reach the studio database at start: the first wait, and the longest.
+START_RETRY_FIRST_SECONDS = 1.0
+START_RETRY_MAX_SECONDS = 30.0
+#: How long one try may take (the store's connect timeout).
+_CONNECT_SECONDS = 10.0
 
 
 def studio_dsn(store: StoreConfig) -> str:
@@ -66,9 +77,22 @@ def host_id(store: StoreConfig) -> str:
                    for character in name)[:64]  # fmt: skip
 
 
-def open_store(config: Config, paths: AppPaths, clock: Clock) -> tuple[SqlJobStore, Clock]:
+def open_store(
+    config: Config,
+    paths: AppPaths,
+    clock: Clock,
+    *,
+    notifier: Notifier | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[SqlJobStore, Clock]:
     """Open the configured store; return it and the clock the daemon should run on (in
-    studio mode the database's time, unless the caller brought a clock of its own)."""
+    studio mode the database's time, unless the caller brought a clock of its own).
+
+    A studio database that cannot be reached yet (the whole studio booting after a power cut,
+    the database's machine slower than the rooms) is waited for: 1 s doubling to 30 s between
+    tries, each new reason logged once, and the service manager told why the start takes long
+    (a service manager's restarts would give up after a few). Nothing is watched until then;
+    the first scan finds whatever was exported meanwhile."""
     settings = config.store
     if settings.backend == "sqlite":
         return JobStore(paths.store_file, clock=clock), clock
@@ -77,12 +101,32 @@ def open_store(config: Config, paths: AppPaths, clock: Clock) -> tuple[SqlJobSto
     dsn = studio_dsn(settings)
     for secret in _password_parts(dsn):
         logsetup.add_secret(secret)
-    store = PostgresJobStore(
-        dsn,
-        host_id=host_id(settings),
-        shares={share: str(absolute(mount)) for share, mount in settings.shares.items()},
-        lease_seconds=settings.lease_seconds,
-    )
+    notifier = notifier or Notifier({})
+    delay, said = START_RETRY_FIRST_SECONDS, None
+    while True:
+        try:
+            store = PostgresJobStore(
+                dsn,
+                host_id=host_id(settings),
+                shares={share: str(absolute(mount)) for share, mount in settings.shares.items()},
+                lease_seconds=settings.lease_seconds,
+            )
+            break
+        except StoreUnavailableError as error:
+            if str(error) != said:
+                said = str(error)
+                log.warning(
+                    "studio_database_unreachable_at_start",
+                    reason=said,
+                    note="mvsepd starts once the database answers; trying again, at most "
+                    f"every {START_RETRY_MAX_SECONDS:.0f} s",
+                )
+            notifier.status(f"waiting for the studio database: {error}")
+            notifier.extend_start(delay + _CONNECT_SECONDS + 30)
+            sleep(delay)
+            delay = min(delay * 2, START_RETRY_MAX_SECONDS)
+    if said is not None:
+        log.info("studio_database_reached", database=store.location)
     return store, (store.clock if clock is time.time else clock)
 
 

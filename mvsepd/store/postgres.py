@@ -108,6 +108,9 @@ class PostgresJobStore(SqlJobStore):
             )
         )
         try:
+            # One connection first, outside the pool: its failure says why ("connection
+            # refused", "database ... does not exist"); the pool's says only that none came.
+            psycopg.connect(dsn, connect_timeout=int(connect_timeout)).close()
             self._pool.open(wait=True, timeout=connect_timeout)
             with self._pool.connection() as connection:
                 pgschema.migrate(connection, location=self.location, host_id=host_id)
@@ -116,7 +119,15 @@ class PostgresJobStore(SqlJobStore):
         except ValueError as error:
             self._pool.close()
             raise StoreError(str(error)) from None
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+        except StoreError:
+            self._pool.close()
+            raise
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            self._pool.close()
+            raise StoreUnavailableError(
+                f"the studio database ({self.location}) cannot be reached: {_words(error)}"
+            ) from None
+        except psycopg.Error as error:
             self._pool.close()
             raise StoreError(
                 f"cannot open the studio database ({self.location}): {_words(error)}"

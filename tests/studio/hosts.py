@@ -43,6 +43,8 @@ class StudioHost(Setup):
     account_settings: str = ""
     #: A hot folder of this host alone (not on the share), or None.
     private: Path | None = None
+    #: More environment for its process (a service manager's NOTIFY_SOCKET).
+    extra_environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def paths(self) -> AppPaths:
@@ -56,7 +58,7 @@ class StudioHost(Setup):
         )
 
     def environment(self) -> dict[str, str]:
-        return {**super().environment(), "MVSEPD_DSN": self.dsn}
+        return {**super().environment(), "MVSEPD_DSN": self.dsn, **self.extra_environment}
 
     def studio_config(self) -> Path:
         text = f"""
