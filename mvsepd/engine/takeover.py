@@ -4,7 +4,9 @@ Every half lease the engine asks the store for the unfinished jobs of hosts whos
 heartbeat ran out (``JobStore.take_over``: only jobs this host can finish). A job the silent
 host was uploading is looked up in MVSEP's history first (``reconcile``) and sent again only
 after ``store.takeover_upload_grace_seconds``: its upload may still land. Polling and
-downloading simply go on here (a download in a fresh staging folder of the new lease).
+downloading simply go on here (a download in a fresh staging folder of the new lease). A
+finished job is taken for the deliveries that wait for it on a share (the same take dropped
+again while its host is switched off), which this host then places.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class Takeover:
                 job=job.id,
                 state=job.state.value,
                 former_host=former,
-                note="its host stopped answering; this host finishes it",
+                note="its host stopped answering; this host places its late deliveries"
+                if job.state is JobState.DONE
+                else "its host stopped answering; this host finishes it",
             )
             if job.state is JobState.UPLOADING:
                 # Reconcile counts absence only once its grace after this moment has passed.

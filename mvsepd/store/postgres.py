@@ -1,4 +1,5 @@
-"""The studio job store: PostgreSQL shared by several hosts (adapter; the only psycopg user).
+"""The studio job store: PostgreSQL shared by several hosts (adapter; psycopg is used only
+here, in ``pgwire`` and in ``pglink``).
 
 Every call is ``mvsepd.store.base``'s, over a psycopg connection pool. What one machine never
 needed, this backend adds:
@@ -8,7 +9,8 @@ needed, this backend adds:
   write locks the job's row and is refused (``LeaseLostError``) unless this host holds the lease
   it last read, so a host that wakes up after losing a job changes nothing.
 - Takeover: ``take_over`` gives this host the unfinished jobs of hosts whose heartbeat and
-  lease both ran out, on shares this host mounts, each with a new lease number.
+  lease both ran out, on shares this host mounts, each with a new lease number (and their
+  finished jobs that a delivery on such a share waits for).
 - Slots: ``claim_slot`` counts and claims under a transaction-scoped advisory lock, so the
   account's limit holds for the whole studio.
 - Wake-ups: ``mvsepd.store.pglink`` listens for the jobs trigger's notifications and keeps the
@@ -29,46 +31,29 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from mvsepd import __version__
 from mvsepd.errors import LeaseLostError, StoreError, StoreUnavailableError
-from mvsepd.models import JobRecord, JobState, Secret
+from mvsepd.models import DeliveryState, JobRecord, JobState, Secret
 from mvsepd.store import pgschema, records
 from mvsepd.store.base import SqlJobStore
+from mvsepd.store.pgwire import (
+    DB_NOW,
+    TERMINAL,
+    Connection,
+    configure_connection,
+    describe_dsn,
+    like_prefix,
+    marks,
+    words,
+)
 from mvsepd.store.studio import StudioPaths
 
-_TERMINAL = tuple(state.value for state in JobState if state.terminal)
-_DB_NOW = "extract(epoch from clock_timestamp())::double precision"
 _SLOTS_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('mvsepd:slots', 0))"
 #: States whose takeover needs no source file (MVSEP has the audio already).
 _REMOTE_STATES = (JobState.SUBMITTED.value, JobState.DOWNLOADING.value)
-
-
-def describe_dsn(dsn: str) -> str:
-    """The DSN as it may be shown: host, port, database and user, never the password."""
-    try:
-        parts = pg_conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "an unreadable DSN"
-    shown = [f"{key}={parts[key]}" for key in ("host", "port", "dbname", "user") if parts.get(key)]
-    return " ".join(shown) or "the default database (PG* environment)"
-
-
-class _Connection:
-    """A psycopg connection taking the store's ``?`` placeholders."""
-
-    def __init__(self, connection: psycopg.Connection[dict[str, Any]]) -> None:
-        self._connection = connection
-
-    def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[dict[str, Any]]:
-        return self._connection.execute(_placeholders(sql), tuple(parameters))
-
-
-def _placeholders(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PostgresJobStore(SqlJobStore):
@@ -102,7 +87,7 @@ class PostgresJobStore(SqlJobStore):
                 open=False,
                 timeout=connect_timeout,
                 kwargs={"row_factory": dict_row, "connect_timeout": int(connect_timeout)},
-                configure=_configure,
+                configure=configure_connection,
                 check=psycopg_pool.ConnectionPool.check_connection,
                 name="mvsepd-store",
             )
@@ -125,12 +110,12 @@ class PostgresJobStore(SqlJobStore):
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             self._pool.close()
             raise StoreUnavailableError(
-                f"the studio database ({self.location}) cannot be reached: {_words(error)}"
+                f"the studio database ({self.location}) cannot be reached: {words(error)}"
             ) from None
         except psycopg.Error as error:
             self._pool.close()
             raise StoreError(
-                f"cannot open the studio database ({self.location}): {_words(error)}"
+                f"cannot open the studio database ({self.location}): {words(error)}"
             ) from None
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -140,7 +125,7 @@ class PostgresJobStore(SqlJobStore):
         try:
             with self._transaction() as connection:
                 connection.execute(
-                    f"UPDATE hosts SET stopped_at = {_DB_NOW} WHERE id = ?", (self.host_id,)
+                    f"UPDATE hosts SET stopped_at = {DB_NOW} WHERE id = ?", (self.host_id,)
                 )
         except StoreError:
             pass
@@ -155,7 +140,7 @@ class PostgresJobStore(SqlJobStore):
             return psycopg.connect(self._dsn.reveal(), autocommit=True, connect_timeout=10)
         except psycopg.Error as error:
             raise StoreUnavailableError(
-                f"the studio database ({self.location}) cannot be reached: {_words(error)}"
+                f"the studio database ({self.location}) cannot be reached: {words(error)}"
             ) from None
 
     def _now(self) -> float:
@@ -169,20 +154,20 @@ class PostgresJobStore(SqlJobStore):
     def _transaction(self) -> Iterator[records.Connection]:
         try:
             with self._pool.connection() as connection, connection.transaction():
-                yield _Connection(connection)
+                yield Connection(connection)
         except (
             pg_errors.TransactionRollback,
             pg_errors.DeadlockDetected,
             pg_errors.SerializationFailure,
         ) as error:
             # A deadlock or serialisation failure: the database answered; try again later.
-            raise StoreError(f"studio database: {_words(error)}") from None
+            raise StoreError(f"studio database: {words(error)}") from None
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             raise StoreUnavailableError(
-                f"the studio database ({self.location}) cannot be reached: {_words(error)}"
+                f"the studio database ({self.location}) cannot be reached: {words(error)}"
             ) from None
         except psycopg.Error as error:
-            raise StoreError(f"studio database: {_words(error)}") from None
+            raise StoreError(f"studio database: {words(error)}") from None
 
     def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
         with self._transaction() as connection:
@@ -191,7 +176,7 @@ class PostgresJobStore(SqlJobStore):
     def measure_clock(self) -> float:
         """Measure how far this host's clock is from the database's; return the offset."""
         before = time.time()
-        rows = self._query(f"SELECT {_DB_NOW} AS now")
+        rows = self._query(f"SELECT {DB_NOW} AS now")
         after = time.time()
         self._offset = float(rows[0]["now"]) - (before + after) / 2
         return self._offset
@@ -200,7 +185,7 @@ class PostgresJobStore(SqlJobStore):
         with self._transaction() as connection:
             connection.execute(
                 f"""INSERT INTO hosts (id, version, started_at, heartbeat_at)
-                    VALUES (?, ?, {_DB_NOW}, {_DB_NOW})
+                    VALUES (?, ?, {DB_NOW}, {DB_NOW})
                     ON CONFLICT (id) DO UPDATE SET version = excluded.version,
                         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
                         stopped_at = NULL""",
@@ -210,10 +195,10 @@ class PostgresJobStore(SqlJobStore):
             # number (a host id runs once: the instance lock of its state folder sees to it),
             # so their downloads resume where they stopped.
             rows = connection.execute(
-                f"""UPDATE jobs SET lease_expires_at = {_DB_NOW} + ?
-                    WHERE owner_host = ? AND state NOT IN ({_marks(_TERMINAL)})
+                f"""UPDATE jobs SET lease_expires_at = {DB_NOW} + ?
+                    WHERE owner_host = ? AND state NOT IN ({marks(TERMINAL)})
                     RETURNING id, lease_epoch""",
-                (self.lease_seconds, self.host_id, *_TERMINAL),
+                (self.lease_seconds, self.host_id, *TERMINAL),
             ).fetchall()
         with self._held_lock:
             self._held.update({int(row["id"]): int(row["lease_epoch"]) for row in rows})
@@ -256,7 +241,7 @@ class PostgresJobStore(SqlJobStore):
             held = self._held.get(job_id)
         with self._transaction() as connection:
             renewed = connection.execute(
-                f"""UPDATE jobs SET lease_expires_at = {_DB_NOW} + ?
+                f"""UPDATE jobs SET lease_expires_at = {DB_NOW} + ?
                     WHERE id = ? AND owner_host = ? AND lease_epoch = ?""",
                 (self.lease_seconds, job_id, self.host_id, held if held is not None else -1),
             ).rowcount
@@ -282,7 +267,7 @@ class PostgresJobStore(SqlJobStore):
         # alone) by that host: never by two hosts at once.
         return (
             " AND (jobs.owner_host = ? OR deliveries.folder_path LIKE ?)",
-            [self.host_id, _like_prefix(self.studio_paths.own_prefix())],
+            [self.host_id, like_prefix(self.studio_paths.own_prefix())],
         )
 
     def heartbeat(self) -> int:
@@ -291,13 +276,13 @@ class PostgresJobStore(SqlJobStore):
         self.measure_clock()
         with self._transaction() as connection:
             connection.execute(
-                f"UPDATE hosts SET heartbeat_at = {_DB_NOW}, stopped_at = NULL WHERE id = ?",
+                f"UPDATE hosts SET heartbeat_at = {DB_NOW}, stopped_at = NULL WHERE id = ?",
                 (self.host_id,),
             )
             renewed = connection.execute(
-                f"""UPDATE jobs SET lease_expires_at = {_DB_NOW} + ?
-                    WHERE owner_host = ? AND state NOT IN ({_marks(_TERMINAL)})""",
-                (self.lease_seconds, self.host_id, *_TERMINAL),
+                f"""UPDATE jobs SET lease_expires_at = {DB_NOW} + ?
+                    WHERE owner_host = ? AND state NOT IN ({marks(TERMINAL)})""",
+                (self.lease_seconds, self.host_id, *TERMINAL),
             ).rowcount
         return renewed
 
@@ -305,32 +290,41 @@ class PostgresJobStore(SqlJobStore):
         """Take the unfinished jobs of hosts that stopped answering: their lease ran out and
         their host's heartbeat is older than a lease. Only jobs this host can finish are
         taken: their folder is on a share mounted here, and so is their source unless MVSEP
-        has the audio already. Return each taken job (as it is now) with its former host."""
+        has the audio already. A finished job is taken when a delivery on a share mounted here
+        waits for it (the same take dropped again while its host is switched off), so that
+        delivery is placed here. Return each taken job (as it is now) with its former host."""
         prefixes = self.studio_paths.share_prefixes()
         if not prefixes:
             return []
         like = " OR ".join("jobs.folder_path LIKE ?" for _ in prefixes)
         source_like = " OR ".join("jobs.source_path LIKE ?" for _ in prefixes)
-        patterns = [_like_prefix(prefix) for prefix in prefixes]
+        delivery_like = " OR ".join("deliveries.folder_path LIKE ?" for _ in prefixes)
+        patterns = [like_prefix(prefix) for prefix in prefixes]
         with self._transaction() as connection:
             candidates = connection.execute(
                 f"""SELECT jobs.id, jobs.owner_host FROM jobs
                     LEFT JOIN hosts ON hosts.id = jobs.owner_host
-                    WHERE jobs.state NOT IN ({_marks(_TERMINAL)})
-                      AND jobs.owner_host IS DISTINCT FROM ?
-                      AND (jobs.lease_expires_at IS NULL OR jobs.lease_expires_at < {_DB_NOW})
-                      AND (hosts.heartbeat_at IS NULL OR hosts.heartbeat_at < {_DB_NOW} - ?)
-                      AND ({like})
-                      AND (jobs.state IN (?, ?) OR jobs.input_kind IN ('url', 'prompt')
-                           OR {source_like})
+                    WHERE jobs.owner_host IS DISTINCT FROM ?
+                      AND (jobs.lease_expires_at IS NULL OR jobs.lease_expires_at < {DB_NOW})
+                      AND (hosts.heartbeat_at IS NULL OR hosts.heartbeat_at < {DB_NOW} - ?)
+                      AND ((jobs.state NOT IN ({marks(TERMINAL)})
+                            AND ({like})
+                            AND (jobs.state IN (?, ?) OR jobs.input_kind IN ('url', 'prompt')
+                                 OR {source_like}))
+                           OR (jobs.state = ? AND EXISTS (
+                                 SELECT 1 FROM deliveries WHERE deliveries.job_id = jobs.id
+                                   AND deliveries.state = ? AND ({delivery_like}))))
                     ORDER BY jobs.id
                     FOR UPDATE OF jobs SKIP LOCKED""",
                 (
-                    *_TERMINAL,
                     self.host_id,
                     self.lease_seconds,
+                    *TERMINAL,
                     *patterns,
                     *_REMOTE_STATES,
+                    *patterns,
+                    JobState.DONE.value,
+                    DeliveryState.WAITING.value,
                     *patterns,
                 ),
             ).fetchall()
@@ -339,7 +333,7 @@ class PostgresJobStore(SqlJobStore):
             for candidate in candidates:
                 row = connection.execute(
                     f"""UPDATE jobs SET owner_host = ?, lease_epoch = lease_epoch + 1,
-                            lease_expires_at = {_DB_NOW} + ?, updated_at = ?
+                            lease_expires_at = {DB_NOW} + ?, updated_at = ?
                         WHERE id = ? RETURNING *""",
                     (self.host_id, self.lease_seconds, now, candidate["id"]),
                 ).fetchone()
@@ -352,7 +346,9 @@ class PostgresJobStore(SqlJobStore):
                         now,
                         row["state"],
                         row["state"],
-                        f"taken over from {former} (its lease ran out)",
+                        f"taken over from {former} (its lease ran out)"
+                        if row["state"] != JobState.DONE.value
+                        else f"its late deliveries taken over from {former} (it stopped answering)",
                     ),
                 )
                 taken.append((records.job_from_row(row, self.paths), former))
@@ -366,7 +362,7 @@ class PostgresJobStore(SqlJobStore):
     def hosts(self) -> list[dict[str, Any]]:
         """Every host of the studio: id, version, seconds since its heartbeat, stopped or not."""
         rows = self._query(
-            f"SELECT id, version, {_DB_NOW} - heartbeat_at AS quiet_seconds, "
+            f"SELECT id, version, {DB_NOW} - heartbeat_at AS quiet_seconds, "
             "stopped_at IS NOT NULL AS stopped FROM hosts ORDER BY id"
         )
         return [
@@ -380,27 +376,3 @@ class PostgresJobStore(SqlJobStore):
             }
             for row in rows
         ]
-
-
-def _configure(connection: psycopg.Connection[Any]) -> None:
-    # A host that hangs inside a transaction would keep its row locks (and SKIP LOCKED takers
-    # would skip those jobs for ever); no transaction of the store spans a network call.
-    connection.execute("SET idle_in_transaction_session_timeout = '60s'")
-    connection.commit()
-
-
-def _marks(values: tuple[str, ...]) -> str:
-    return ", ".join("?" for _ in values)
-
-
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
-
-
-def _words(error: BaseException) -> str:
-    """What went wrong, in one line and without connection secrets."""
-    if isinstance(error, psycopg_pool.PoolTimeout):
-        return "no connection within the time allowed"
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text.replace("\n", " ")

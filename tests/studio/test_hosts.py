@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.models import JobState
+from mvsepd.models import DeliveryState, JobState
 from tests.chaos.inputs import chaos_seed, plan_inputs
 from tests.chaos.invariants import problems_after_run
 from tests.integration.support import wait_until
@@ -193,3 +194,39 @@ def test_a_folder_of_one_host_works_beside_the_shared_one(studio: Studio) -> Non
         assert jobs[item.sha256].state is JobState.DONE
     studio.stop_all()
     assert studio.server.state.create_count(studio.token) == 5
+
+
+@pytest.mark.timeout(300)
+def test_a_take_dropped_again_while_its_host_is_off_gets_its_stems(studio: Studio) -> None:
+    take = studio.write(1, seed=31)[0]
+    studio.start("room-1")
+    studio.wait_finished(timeout=120)
+    studio.processes["room-1"].send_signal(signal.SIGTERM)  # room-1 is switched off
+    assert studio.processes.pop("room-1").wait(timeout=20) == 0
+    studio.start("room-2")
+    again = studio.hot / f"{Path(take.name).stem} (again).wav"
+    partial = studio.hot / ".again.writing"
+    partial.write_bytes(take.data)
+    partial.rename(again)
+
+    def placed() -> bool:
+        with studio.observer() as store:
+            found = store.deliveries(source_path=str(again))
+        return bool(found) and found[0].state is DeliveryState.DONE
+
+    wait_until(placed, 90, message="the copy's stems placed by room-2")
+    studio.stop_all()
+    with studio.observer() as store:
+        (delivery,) = store.deliveries(source_path=str(again))
+        (job,) = store.jobs()
+        events = [detail or "" for *_, detail in store.events(job.id)]
+    assert job.owner_host == "room-2"
+    assert any("late deliveries taken over from room-1" in detail for detail in events), events
+    assert delivery.output_dir is not None
+    assert job.output_dir is not None
+    # Every stem of the first placing, under the new take's name.
+    first = sorted(path.name.rsplit(" - ", 1)[1] for path in Path(job.output_dir).glob("*.wav"))
+    stems = sorted(path.name for path in Path(delivery.output_dir).glob("*.wav"))
+    assert first and stems == [f"{again.stem} - {stem}" for stem in first]
+    # Copied from room-1's stems on the share: nothing sent or paid again.
+    assert studio.server.state.create_count(studio.token) == 1

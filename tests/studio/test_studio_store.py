@@ -13,8 +13,9 @@ import psycopg
 import pytest
 
 from mvsepd.errors import LeaseLostError, StoreError
-from mvsepd.models import JobState
+from mvsepd.models import DeliveryState, JobState
 from mvsepd.store import SourceRecord
+from mvsepd.store.deliveries import DeliveryKeys
 from mvsepd.store.postgres import PostgresJobStore
 
 HOSTS = 8
@@ -148,6 +149,53 @@ def test_a_silent_hosts_jobs_are_taken_over_and_its_late_writes_refused(
     assert "taken over from a" in (room_b.events(shared.id)[-2][3] or "")
     room_a.close()
     room_b.close()
+
+
+def test_a_finished_jobs_late_delivery_waits_for_no_switched_off_host(
+    postgres_dsn: str,
+) -> None:
+    room_a = PostgresJobStore(
+        postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"}, lease_seconds=1
+    )
+    room_b = PostgresJobStore(
+        postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"}, lease_seconds=1
+    )
+    room_c = PostgresJobStore(postgres_dsn, host_id="c", shares={"nas": "/nas"}, lease_seconds=1)
+    finished, _ = _job(room_a)
+    for state in (JobState.STABLE, JobState.UPLOADING, JobState.SUBMITTED,
+                  JobState.DOWNLOADING, JobState.DONE):  # fmt: skip
+        room_a.transition(finished.id, state)
+    quiet, _ = _job(room_a, sha="b" * 64)
+    for state in (JobState.STABLE, JobState.UPLOADING, JobState.SUBMITTED,
+                  JobState.DOWNLOADING, JobState.DONE):  # fmt: skip
+        room_a.transition(quiet.id, state)
+    for job in (finished, quiet):  # their stems placed where they were first dropped
+        for delivery in room_a.deliveries(job.id):
+            room_a.finish_delivery(delivery.id, DeliveryState.DONE, output_dir="/mnt/nas/stems")
+    # The same take dropped again on the share, seen by b, while a is still up: a places it.
+    again, added = room_b.add_delivery(
+        finished.id, DeliveryKeys("/Volumes/nas/in", "/Volumes/nas/in/take (2).wav", "vocals")
+    )
+    assert added
+    assert room_b.take_over() == []
+    assert [d.id for d in room_a.late_deliveries()] == [again.id]
+    assert room_b.late_deliveries() == []
+    room_a.close()  # a is switched off for the night
+    time.sleep(2.2)
+    room_b.heartbeat()
+    room_c.heartbeat()
+    taken = room_b.take_over()
+    # Only the finished job that something waits for; one host takes it, the other sees it is b's.
+    assert [(job.id, former, job.state) for job, former in taken] == [
+        (finished.id, "a", JobState.DONE)
+    ]
+    assert room_c.take_over() == []
+    assert [d.id for d in room_b.late_deliveries()] == [again.id]
+    assert room_c.late_deliveries() == []
+    assert room_b.get(quiet.id).owner_host == "a"
+    assert "late deliveries taken over from a" in (room_b.events(finished.id)[-1][3] or "")
+    room_b.close()
+    room_c.close()
 
 
 def test_paths_on_a_share_are_the_same_file_on_every_host(postgres_dsn: str) -> None:
