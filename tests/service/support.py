@@ -1,13 +1,16 @@
-"""Helpers of the service tests: a recording runner, hosts in temporary folders, the CLI, and
-``systemd-analyze verify``."""
+"""Helpers of the service tests: a recording runner, hosts in temporary folders, the CLI,
+``systemd-analyze verify``, and a service manager's notify socket."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,3 +181,19 @@ def setting(sections: dict[str, list[tuple[str, str]]], section: str, key: str) 
     values = [value for name, value in sections.get(section, []) if name == key]
     assert len(values) == 1, f"[{section}] {key}: {values}"
     return values[0]
+
+
+@contextlib.contextmanager
+def notify_receiver(timeout: float) -> Iterator[tuple[socket.socket, str]]:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET, and its path; each receive
+    waits at most ``timeout`` seconds."""
+    # A short private folder: a Unix socket path must fit in about 100 bytes.
+    with tempfile.TemporaryDirectory(prefix="mvsepd-sd-") as directory:
+        path = str(Path(directory) / "notify")
+        receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        receiver.bind(path)
+        receiver.settimeout(timeout)
+        try:
+            yield receiver, path
+        finally:
+            receiver.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,21 +13,15 @@ from pathlib import Path
 import pytest
 
 from mvsepd.sdnotify import Notifier
+from tests.service.support import notify_receiver
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="sd_notify is Unix-only")
 
 
 @pytest.fixture
 def listener() -> Iterator[tuple[socket.socket, str]]:
-    with tempfile.TemporaryDirectory(prefix="mvsepd-sd-") as directory:
-        path = str(Path(directory) / "notify")
-        receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        receiver.bind(path)
-        receiver.settimeout(2)
-        try:
-            yield receiver, path
-        finally:
-            receiver.close()
+    with notify_receiver(timeout=2) as found:
+        yield found
 
 
 class Clock:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from tests.chaos.invariants import problems_after_run
 from tests.integration.support import wait_until
+from tests.service.support import notify_receiver
 from tests.studio.hosts import Studio, studio_emulator
 from tests.studio.pgserver import PostgresServer
 
@@ -36,16 +36,8 @@ def late_database(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def notify_socket() -> Iterator[tuple[socket.socket, str]]:
-    # A short private folder: a Unix socket path must fit in about 100 bytes.
-    with tempfile.TemporaryDirectory(prefix="mvsepd-sd-") as directory:
-        path = str(Path(directory) / "notify")
-        receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        receiver.bind(path)
-        receiver.settimeout(0.2)
-        try:
-            yield receiver, path
-        finally:
-            receiver.close()
+    with notify_receiver(timeout=0.2) as found:
+        yield found
 
 
 def _received(receiver: socket.socket) -> list[str]:

@@ -35,6 +35,11 @@ def _job(store: PostgresJobStore, sha: str = "a" * 64, folder: str = "/mnt/nas/i
     )
 
 
+def _room(dsn: str, host: str, mount: str) -> PostgresJobStore:
+    """A host mounting the share at ``mount``, with one-second leases."""
+    return PostgresJobStore(dsn, host_id=host, shares={"nas": mount}, lease_seconds=1)
+
+
 def _race(target: Any, arguments: list[tuple[Any, ...]]) -> list[Any]:
     """Run ``target`` in one process per argument tuple, all released at once by a barrier."""
     context = multiprocessing.get_context("fork")
@@ -124,12 +129,8 @@ def test_only_the_host_holding_the_lease_may_change_a_job(postgres_dsn: str) -> 
 def test_a_silent_hosts_jobs_are_taken_over_and_its_late_writes_refused(
     postgres_dsn: str,
 ) -> None:
-    room_a = PostgresJobStore(
-        postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"}, lease_seconds=1
-    )
-    room_b = PostgresJobStore(
-        postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"}, lease_seconds=1
-    )
+    room_a = _room(postgres_dsn, "a", "/mnt/nas")
+    room_b = _room(postgres_dsn, "b", "/Volumes/nas")
     shared, _ = _job(room_a)
     private, _ = _job(room_a, sha="b" * 64, folder="/home/a/exports")
     room_a.transition(shared.id, JobState.STABLE)
@@ -154,21 +155,15 @@ def test_a_silent_hosts_jobs_are_taken_over_and_its_late_writes_refused(
 def test_a_finished_jobs_late_delivery_waits_for_no_switched_off_host(
     postgres_dsn: str,
 ) -> None:
-    room_a = PostgresJobStore(
-        postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"}, lease_seconds=1
-    )
-    room_b = PostgresJobStore(
-        postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"}, lease_seconds=1
-    )
-    room_c = PostgresJobStore(postgres_dsn, host_id="c", shares={"nas": "/nas"}, lease_seconds=1)
+    room_a = _room(postgres_dsn, "a", "/mnt/nas")
+    room_b = _room(postgres_dsn, "b", "/Volumes/nas")
+    room_c = _room(postgres_dsn, "c", "/nas")
     finished, _ = _job(room_a)
-    for state in (JobState.STABLE, JobState.UPLOADING, JobState.SUBMITTED,
-                  JobState.DOWNLOADING, JobState.DONE):  # fmt: skip
-        room_a.transition(finished.id, state)
     quiet, _ = _job(room_a, sha="b" * 64)
-    for state in (JobState.STABLE, JobState.UPLOADING, JobState.SUBMITTED,
-                  JobState.DOWNLOADING, JobState.DONE):  # fmt: skip
-        room_a.transition(quiet.id, state)
+    for job in (finished, quiet):
+        for state in (JobState.STABLE, JobState.UPLOADING, JobState.SUBMITTED,
+                      JobState.DOWNLOADING, JobState.DONE):  # fmt: skip
+            room_a.transition(job.id, state)
     for job in (finished, quiet):  # their stems placed where they were first dropped
         for delivery in room_a.deliveries(job.id):
             room_a.finish_delivery(delivery.id, DeliveryState.DONE, output_dir="/mnt/nas/stems")
