@@ -114,12 +114,11 @@ class Engine(EngineControl):
 
     def is_known(self, folder: Path, relative_path: str, stat: FileStat) -> bool:
         """True when this exact file (path, size, mtime) was already handled."""
-        record = self.context.store.source(str(folder), relative_path)
-        return record is not None and record.size == stat.size and record.mtime_ns == stat.mtime_ns
+        return ingest.is_known(self.context, folder, relative_path, stat)
 
     def known_files(self, folder: Path) -> dict[str, tuple[int, int]]:
         """Every file of ``folder`` already handled, by relative path: (size, mtime_ns)."""
-        return self.context.store.source_stats(str(folder))
+        return ingest.known_files(self.context, folder)
 
     def run(
         self,

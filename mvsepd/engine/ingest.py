@@ -21,12 +21,17 @@ from mvsepd import audio, cost, errors
 from mvsepd.chains import ChainPlan
 from mvsepd.engine import sources
 from mvsepd.engine.context import Context
-from mvsepd.intake import ReadyFile
+from mvsepd.intake import FileStat, ReadyFile
 from mvsepd.models import DeliveryState, JobRecord, JobState, OutputFormat
 from mvsepd.presets import PresetProblem, fingerprint
 from mvsepd.store import DeliveryKeys, SourceRecord
+from mvsepd.store.sources import CHECKING
 
 log = structlog.get_logger("mvsepd.engine")
+
+#: In a studio, another host's check of a file older than this is taken for one that died with
+#: its host (hashing an export on a slow share takes far less); the file is looked at again.
+CHECK_CLAIM_SECONDS = 600.0
 
 #: One folder's files are judged one at a time: a file and its partner (a sidecar, a text, a
 #: reference) ready together must see each other, or each would wait for the other.
@@ -39,6 +44,31 @@ def _folder_lock(folder: Path) -> threading.Lock:
         return _FOLDER_LOCKS.setdefault(str(folder), threading.Lock())
 
 
+def is_known(context: Context, folder: Path, relative_path: str, stat: FileStat) -> bool:
+    """True when this exact file (path, size, mtime) was already handled, or is being checked
+    (see ``checks_since``)."""
+    record = context.store.source(str(folder), relative_path)
+    if record is None or record.size != stat.size or record.mtime_ns != stat.mtime_ns:
+        return False
+    return record.verdict != CHECKING or record.seen_at >= checks_since(context)
+
+
+def known_files(context: Context, folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file of ``folder`` handled (or being checked), by relative path: (size, mtime)."""
+    return context.store.source_stats(str(folder), checks_since=checks_since(context))
+
+
+def checks_since(context: Context) -> float:
+    """Checks begun before this moment that never ended were cut short: their files are looked
+    at again. Every check from before this daemon started is (the process making it is gone:
+    a kill while it hashed must not leave the file unseen for ever); in a studio so is another
+    host's older than ``CHECK_CLAIM_SECONDS`` (that host died while it checked)."""
+    since = context.started_at
+    if context.store.host_id is not None:
+        since = max(since, context.clock() - CHECK_CLAIM_SECONDS)
+    return since
+
+
 def ingest(context: Context, ready: ReadyFile) -> list[JobRecord]:
     """Create (or find) the jobs a complete file asks for; return them (empty when it waits
     for a partner, or vanished)."""
@@ -47,7 +77,7 @@ def ingest(context: Context, ready: ReadyFile) -> list[JobRecord]:
         return []
     with _folder_lock(folder.path):
         # Recorded first: a partner this file completes (a reference, a sidecar) sees it.
-        _record(context, folder.path, ready, None, None, "checking")
+        _record(context, folder.path, ready, None, None, CHECKING)
         try:
             outcomes = sources.requests_for(context, folder, ready)
         except FileNotFoundError:

@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, JobState
@@ -116,6 +116,8 @@ class SourceRecord:
     content_sha256: str | None
     job_id: int | None
     verdict: str
+    #: When it was recorded (the store's clock); a ``checking`` verdict's is when its check began.
+    seen_at: float = field(default=0.0, compare=False)
 
 
 def as_state_set(expected: JobState | Iterable[JobState] | None) -> set[JobState] | None:
@@ -168,6 +170,7 @@ def source_from_row(row: Row, paths: PathCodec = PLAIN_PATHS) -> SourceRecord:
         content_sha256=row["content_sha256"],
         job_id=row["job_id"],
         verdict=row["verdict"],
+        seen_at=float(row["seen_at"]),
     )
 
 

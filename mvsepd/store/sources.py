@@ -7,6 +7,9 @@ from __future__ import annotations
 from mvsepd.store import records
 from mvsepd.store.records import SourceRecord
 
+#: The verdict of a file while it is being checked (hashed, its partners looked for).
+CHECKING = "checking"
+
 
 class SourceCalls(records.Backend):
     """The source, folder and flag methods of a job store (which provides the connection)."""
@@ -21,13 +24,18 @@ class SourceCalls(records.Backend):
         )
         return records.source_from_row(rows[0], self.paths) if rows else None
 
-    def source_stats(self, folder_path: str) -> dict[str, tuple[int, int]]:
+    def source_stats(
+        self, folder_path: str, *, checks_since: float | None = None
+    ) -> dict[str, tuple[int, int]]:
         """Return (size, mtime_ns) of every recorded file of a hot folder, by relative path:
-        one read for a whole scan."""
-        rows = self._query(
-            "SELECT relative_path, size, mtime_ns FROM sources WHERE folder_path = ?",
-            [self.paths.to_db(folder_path)],
-        )
+        one read for a whole scan. With ``checks_since``, a file whose check began before that
+        moment and never ended (still ``checking``) is left out, so it is looked at again."""
+        sql = "SELECT relative_path, size, mtime_ns FROM sources WHERE folder_path = ?"
+        parameters: list[object] = [self.paths.to_db(folder_path)]
+        if checks_since is not None:
+            sql += " AND (verdict <> ? OR seen_at >= ?)"
+            parameters += [CHECKING, checks_since]
+        rows = self._query(sql, parameters)
         from_db = self.paths.relative_from_db
         return {from_db(row["relative_path"]): (row["size"], row["mtime_ns"]) for row in rows}
 

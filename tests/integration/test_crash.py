@@ -15,6 +15,7 @@ import soundfile
 
 from mvsepd.emulator import EmulatorSettings
 from mvsepd.models import JobState
+from mvsepd.store import JobStore, SourceRecord
 from tests.integration.support import (
     Setup,
     start_daemon_process,
@@ -117,6 +118,26 @@ def test_killed_repeatedly_with_several_files(setup: Setup) -> None:
     finally:
         stop_process(process)
     assert_complete(setup, 4, 0.3)
+
+
+def test_a_file_whose_check_a_kill_cut_short_is_checked_at_the_next_start(setup: Setup) -> None:
+    # What a SIGKILL while the daemon hashed a file leaves (seen in a run of the test above):
+    # the file recorded as being checked, with no job. The next start must look at it again.
+    take = setup.hot / "take 2.wav"
+    write_wav(take, 0.3, seed=2)
+    status = take.stat()
+    with JobStore(setup.paths.store_file) as store:
+        store.record_source(
+            SourceRecord(str(setup.hot), take.name, status.st_size, status.st_mtime_ns,
+                         None, None, "checking")
+        )  # fmt: skip
+    time.sleep(0.05)  # the check began before the daemon's start
+    process = start_daemon_process(setup, setup.write_config())
+    try:
+        wait_until(lambda: all_done(setup, 1), 60, message="the file checked again")
+    finally:
+        assert stop_process(process) == 0
+    assert_complete(setup, 1, 0.3)
 
 
 def test_sigterm_stops_within_ten_seconds_even_mid_upload(setup: Setup) -> None:

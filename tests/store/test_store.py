@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,25 @@ def test_sources_folders_and_flags(open_store: OpenStore) -> None:
         assert store.flag("paused") == "1"
         store.set_flag("paused", None)
         assert store.flag("paused") is None
+
+
+def test_a_check_cut_short_is_left_out_of_a_scans_known_files(open_store: OpenStore) -> None:
+    clock = Clock()  # the studio store keeps the database's time instead
+    with open_store(clock) as store:
+        store.record_source(SourceRecord("/hot", "done.wav", 10, 1, "a" * 64, None, "job"))
+        store.record_source(SourceRecord("/hot", "cut.wav", 10, 2, None, None, "checking"))
+        clock.now += 10
+        time.sleep(0.05)
+        store.record_source(SourceRecord("/hot", "now.wav", 10, 3, None, None, "checking"))
+        cut, going_on = store.source("/hot", "cut.wav"), store.source("/hot", "now.wav")
+        assert cut is not None and going_on is not None and cut.seen_at < going_on.seen_at
+        started = (cut.seen_at + going_on.seen_at) / 2  # the daemon started between the two
+        assert store.source_stats("/hot") == {"done.wav": (10, 1), "cut.wav": (10, 2),
+                                              "now.wav": (10, 3)}  # fmt: skip
+        # The check from before the start never ended: looked at again. The other goes on.
+        assert store.source_stats("/hot", checks_since=started) == {
+            "done.wav": (10, 1), "now.wav": (10, 3)
+        }  # fmt: skip
 
 
 def test_credits_committed_since(open_store: OpenStore) -> None:
