@@ -83,7 +83,6 @@ def open_store(
     clock: Clock,
     *,
     notifier: Notifier | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[SqlJobStore, Clock]:
     """Open the configured store; return it and the clock the daemon should run on (in
     studio mode the database's time, unless the caller brought a clock of its own).
@@ -123,7 +122,7 @@ def open_store(
                 )
             notifier.status(f"waiting for the studio database: {error}")
             notifier.extend_start(delay + _CONNECT_SECONDS + 30)
-            sleep(delay)
+            time.sleep(delay)
             delay = min(delay * 2, START_RETRY_MAX_SECONDS)
     if said is not None:
         log.info("studio_database_reached", database=store.location)
