@@ -37,7 +37,7 @@ log = structlog.get_logger("mvsepd.studio")
 #: Between tries to reach the studio database at start: the first wait, and the longest.
 START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 30.0
-#: How long one try may take (the store's connect timeout).
+#: How long one try to connect may take.
 _CONNECT_SECONDS = 10.0
 
 
@@ -109,6 +109,7 @@ def open_store(
                 host_id=host_id(settings),
                 shares={share: str(absolute(mount)) for share, mount in settings.shares.items()},
                 lease_seconds=settings.lease_seconds,
+                connect_timeout=_CONNECT_SECONDS,
             )
             break
         except StoreUnavailableError as error:

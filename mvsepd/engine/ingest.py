@@ -24,8 +24,7 @@ from mvsepd.engine.context import Context
 from mvsepd.intake import FileStat, ReadyFile
 from mvsepd.models import DeliveryState, JobRecord, JobState, OutputFormat
 from mvsepd.presets import PresetProblem, fingerprint
-from mvsepd.store import DeliveryKeys, SourceRecord
-from mvsepd.store.sources import CHECKING
+from mvsepd.store import CHECKING, DeliveryKeys, SourceRecord
 
 log = structlog.get_logger("mvsepd.engine")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,7 +229,7 @@ def process(
         if source is not None:
             copy_into(downloads / layout.downloads[source], plan.targets[request].staged)
     document = report.to_json()
-    _save(plan.staging_dir / _REPORT_NAME, document)
+    outputs.write_json(plan.staging_dir / _REPORT_NAME, document)
     for note in document.get("notes", []):
         log.info("stems_note", job=plan.job_id, note=note)
     return document
@@ -249,16 +248,3 @@ def copy_into(source: Path, target: Path) -> None:
     temporary = target.with_name(f".{target.name}.part")
     shutil.copyfile(source, temporary)
     os.replace(temporary, target)
-
-
-def _save(path: Path, document: dict[str, Any]) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

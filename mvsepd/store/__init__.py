@@ -22,8 +22,9 @@ from mvsepd.store.base import SqlJobStore
 from mvsepd.store.deliveries import DeliveryKeys
 from mvsepd.store.records import SourceRecord
 from mvsepd.store.schema import SCHEMA_VERSION
+from mvsepd.store.sources import CHECKING
 
-__all__ = ["SCHEMA_VERSION", "DeliveryKeys", "JobStore", "SourceRecord", "SqlJobStore"]
+__all__ = ["CHECKING", "SCHEMA_VERSION", "DeliveryKeys", "JobStore", "SourceRecord", "SqlJobStore"]
 
 
 class JobStore(SqlJobStore):
