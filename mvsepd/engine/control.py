@@ -1,8 +1,8 @@
 """What the status API asks of the engine: pause, resume, retry, cancel, rescan.
 
 A mixin of ``Engine``: every request changes jobs only through ``JobStore.transition`` and
-wakes the scheduler, so its effect is seen at once. A job a worker holds (an upload, a poll) is
-cancelled as soon as that step ends.
+wakes the scheduler, so its effect is seen at once. ``cancel`` waits a few seconds for a step
+in flight (a poll); a job a worker holds for longer (an upload) is cancelled when that ends.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from mvsepd.models import JobRecord, JobState
 from mvsepd.presets import PresetProblem
 
 log = structlog.get_logger("mvsepd.engine")
+
+#: Seconds a cancel waits for a step in flight (a poll takes milliseconds) so that its answer
+#: is what happened; a longer step (an upload) gets the cancel when it ends.
+CANCEL_WAIT_SECONDS = 5.0
 
 
 class EngineControl:
@@ -65,6 +69,12 @@ class EngineControl:
     def retry(self, job_id: int) -> JobRecord:
         """Start a failed, cancelled or done job again from ``stable`` (this spends credits)."""
         job = self.context.store.get(job_id)
+        if not job.state.terminal and job_id in self.context.cancel_requested:
+            raise errors.InputError(
+                f"job {job_id} is being cancelled (mvsepd is still talking to MVSEP about it); "
+                "retry it once it shows cancelled",
+                field="job",
+            )
         if not job.state.terminal and job.state is not JobState.HELD:
             raise errors.InputError(
                 f"job {job_id} is {job.state.value}; only failed, cancelled, done or held "
@@ -111,8 +121,9 @@ class EngineControl:
         job = self.context.store.get(job_id)
         if job.state.terminal:
             raise errors.InputError(f"job {job_id} is already {job.state.value}", field="job")
-        if not self._workers.claim(job_id):
-            # A worker has it now (an upload, a poll): it is cancelled as soon as that ends.
+        if not self._workers.claim(job_id, wait_seconds=CANCEL_WAIT_SECONDS):
+            # A worker still has it (an upload, a slow answer): it is cancelled as soon as
+            # that step ends.
             self.context.cancel_requested.add(job_id)
             self.wake()
             return "cancelling: mvsepd is talking to MVSEP about it; it stops right after"

@@ -27,7 +27,8 @@ class Workers:
             max_workers=count, thread_name_prefix="mvsepd-job"
         )
         self._wake = wake
-        self._lock = threading.Lock()
+        # A condition, so that a control request can wait for a worker to let a job go.
+        self._lock = threading.Condition()
         self._jobs: set[int] = set()
         self._paths: set[Path] = set()
         self._tasks: set[str] = set()
@@ -37,10 +38,11 @@ class Workers:
         with self._lock:
             return job_id in self._jobs
 
-    def claim(self, job_id: int) -> bool:
-        """Reserve a job for the caller; False if a worker has it."""
+    def claim(self, job_id: int, *, wait_seconds: float = 0.0) -> bool:
+        """Reserve a job for the caller, waiting up to ``wait_seconds`` for a worker that has
+        it to finish its step; False if a worker still has it."""
         with self._lock:
-            if job_id in self._jobs:
+            if not self._lock.wait_for(lambda: job_id not in self._jobs, wait_seconds):
                 return False
             self._jobs.add(job_id)
             return True
@@ -49,6 +51,7 @@ class Workers:
         """Give back a job claimed with ``claim``."""
         with self._lock:
             self._jobs.discard(job_id)
+            self._lock.notify_all()
 
     def submit(
         self,
@@ -118,6 +121,7 @@ class Workers:
                 self._jobs.discard(job_id)
             if path is not None:
                 self._paths.discard(path)
+            self._lock.notify_all()
 
     def shutdown(self, timeout: float) -> bool:
         """Take no new work; wait up to ``timeout`` s for steps to end; True if they all did."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mvsepd.engine.control import CANCEL_WAIT_SECONDS
 from mvsepd.errors import InputError
 from mvsepd.statusapi import StatusApi, is_loopback, read_runtime_file
 from tests.statusapi.conftest import MakeHarness
@@ -148,6 +149,44 @@ def test_retry_of_a_cancelled_job_submits_it_again(harness: Harness) -> None:
     assert answer.status == 200
     assert "will be submitted again" in answer.json()["message"]
     wait_until(lambda: harness.server.state.create_count(MVSEP_TOKEN) == 2, 10, "a new create")
+
+
+def test_a_cancel_while_a_status_poll_is_in_flight_answers_what_happened(
+    harness: Harness,
+) -> None:
+    harness.drop("polled.wav")
+    (job,) = harness.wait_for_jobs(_waiting(1), "the job at MVSEP")
+    # Every poll from now on takes 1.5 s; polls come at most 0.5 s apart, so one is in
+    # flight 0.6 s later.
+    harness.server.faults.set("slow", endpoints=["/api/separation/get"], delay_seconds=1.5)
+    time.sleep(0.6)
+
+    answer = harness.call("POST", f"/v1/jobs/{job['id']}/cancel")
+
+    assert answer.status == 200, answer.body
+    assert "refunded" in answer.json()["message"]
+    assert answer.json()["job"]["state"] == "cancelled"
+
+
+def test_a_retry_while_a_cancel_waits_for_an_upload_says_so(harness: Harness) -> None:
+    # The create answers after longer than a cancel waits for a step in flight.
+    harness.server.faults.set(
+        "slow", endpoints=["/api/separation/create"], delay_seconds=CANCEL_WAIT_SECONDS + 3
+    )
+    harness.drop("slow upload.wav")
+    (job,) = harness.wait_for_jobs(
+        lambda jobs: len(jobs) == 1 and jobs[0]["state"] == "uploading", "the upload"
+    )
+
+    cancel = harness.call("POST", f"/v1/jobs/{job['id']}/cancel")
+    retry = harness.call("POST", f"/v1/jobs/{job['id']}/retry")
+
+    assert cancel.status == 200 and "cancelling" in cancel.json()["message"]
+    assert retry.status == 409
+    assert "is being cancelled" in retry.json()["error"]
+    wait_until(
+        lambda: harness.job_detail(job["id"])["state"] == "cancelled", 20, "the cancel to land"
+    )
 
 
 def test_long_poll_answers_within_a_second_of_a_change(harness: Harness) -> None:
