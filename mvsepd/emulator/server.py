@@ -209,6 +209,20 @@ class EmulatorServer:
         )
         return account.snapshot()
 
+    def shape_link(
+        self,
+        *,
+        upload_rate: float | None = None,
+        download_rate: float | None = None,
+        latency_ms: float = 0.0,
+    ) -> None:
+        """Change the link from the next request on (bytes per second per account, None for
+        loopback speed): a test slows one phase down while a daemon runs, as a producer's
+        uplink varies. Requests already in flight keep the link they started on."""
+        self._context.link = Link(
+            upload_rate=upload_rate, download_rate=download_rate, latency_seconds=latency_ms / 1000
+        )
+
     def invalidate_token(self, token: str) -> bool:
         """Make ``token`` invalid from now on (as the ``invalid_token`` fault does)."""
         return self.accounts.revoke(token)

@@ -5,7 +5,7 @@ connections, slow answers, malformed JSON, 429s, lost create answers, jobs that 
 round starts ``mvsepd run`` in its own process, drops some files, waits (a random time, or until
 the daemon is at a chosen moment, see ``moments``), then kills it with SIGKILL. Targeted rounds
 arm an extra fault for a moment to hold the door open (a slow create for ``upload``, a lost
-answer and a slow history for ``after_create``, slow downloads for ``download``). At the end a
+answer and a slow history for ``after_create``, a slow downlink for ``download``). At the end a
 last daemon runs until every file is finished, is stopped with SIGTERM, and the invariants of
 ``invariants`` are checked.
 
@@ -48,6 +48,8 @@ BASE_FAULTS: tuple[tuple[str, float, tuple[str, ...] | None], ...] = (
 #: Seconds a ``slow`` answer takes; well inside the daemon's lost-upload grace (4 s), so a
 #: create still on its way when the daemon dies lands before the restarted one gives up on it.
 SLOW_SECONDS = 0.5
+#: The downlink of a ``download`` round: a take's stems (about 90 kB each) take a second or two.
+DOWNLOAD_BYTES_PER_SECOND = 150_000.0
 #: A target is given up early when no job is left unfinished after this long (a start, the
 #: stability window and an ingest fit in it).
 IDLE_SECONDS = 3.0
@@ -245,7 +247,10 @@ class ChaosRun:
             time.sleep(self.random.uniform(0.0, 0.3))
             return reached
         if kind == "download":
-            faults.set("slow", endpoints=["/storage/"], delay_seconds=0.4)
+            # Stems trickle in over a slow downlink: each job's staging folder holds fetched
+            # and half-fetched stems for seconds. (A delay before each answer did not: the
+            # parallel downloads all landed together and were placed within milliseconds.)
+            self.setup.server.shape_link(download_rate=DOWNLOAD_BYTES_PER_SECOND)
             return self._until(observer.downloading_half_fetched, process, self.round_timeout)
         if kind == "rename":
             return self._until(
@@ -296,6 +301,7 @@ class ChaosRun:
     # --- files ------------------------------------------------------------------------------
 
     def arm_base_faults(self) -> None:
+        self.setup.server.shape_link()
         faults = self.setup.server.faults
         faults.clear()
         for name, rate, endpoints in BASE_FAULTS:

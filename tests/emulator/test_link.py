@@ -85,3 +85,25 @@ def test_every_answer_waits_the_latency(make_server: ServerFactory) -> None:
     answer = requests.get(api(server, "app/algorithms"), timeout=10)
     assert answer.status_code == 200
     assert time.monotonic() - started >= 0.15
+
+
+def test_the_link_can_be_slowed_and_freed_while_the_server_runs(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = make_server()
+    token = server.add_account(plan="premium", credits=100).token
+    created = create(server, token, write_audio(tmp_path / "Song.wav", 3.0)).json()
+    done = wait_status(server, created["data"]["hash"], "done")
+    url = done["data"]["files"][0]["url"]
+
+    server.shape_link(download_rate=500_000.0)
+    started = time.monotonic()
+    size = len(download(url))
+    slowed = time.monotonic() - started
+    server.shape_link()
+    started = time.monotonic()
+    assert len(download(url)) == size
+    freed = time.monotonic() - started
+
+    assert slowed >= size / 500_000 * 0.95, (slowed, size)
+    assert freed < size / 500_000 * 0.5, (freed, size)
