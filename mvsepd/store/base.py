@@ -2,10 +2,11 @@
 
 It owns the one writer of job states (``transition``, checked against ``mvsepd.lifecycle``;
 the new state, its fields and an event row are written in one transaction, the row read
-locked), progress updates that never change a state, the claiming of the account's slots
-(count and claim in one critical section), the record of source files already seen, and
-small daemon flags. A backend supplies the connection, its transactions and migrations, and
-(studio mode) who owns a job: ``_fence`` refuses a write by a host that lost the job's lease.
+locked), progress updates that never change a state, and the claiming of the account's slots
+(count and claim in one critical section). Its mixins hold the rest: the files already seen
+and small daemon flags (``sources``), deliveries (``deliveries``), the read-only views
+(``reads``). A backend supplies the connection, its transactions and migrations, and (studio
+mode) who owns a job: ``_fence`` refuses a write by a host that lost the job's lease.
 
 A job's identity is (SHA-256 of its bytes, preset fingerprint), enforced by a UNIQUE index: the
 same audio with the same preset is one job, however often (and on however many hosts) it
@@ -23,6 +24,7 @@ from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.models import JobRecord, JobState
 from mvsepd.store import records
 from mvsepd.store.deliveries import DeliveryCalls, DeliveryKeys
+from mvsepd.store.reads import JobReads
 from mvsepd.store.sources import SourceCalls
 
 #: Job columns a progress update may change without a state transition.
@@ -64,7 +66,7 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
 )
 
 
-class SqlJobStore(DeliveryCalls, SourceCalls):
+class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
     """The job store's calls over a backend's connection (see the module docstring)."""
 
     #: Studio mode: this host's id (None on one machine, where every job is this host's).
@@ -324,86 +326,3 @@ class SqlJobStore(DeliveryCalls, SourceCalls):
         if not rows:
             raise StoreError(f"no job with id {job_id}")
         return records.job_from_row(rows[0], self.paths)
-
-    def jobs(
-        self,
-        states: Iterable[JobState] | None = None,
-        *,
-        limit: int | None = None,
-        mine: bool = False,
-    ) -> list[JobRecord]:
-        """Return jobs (optionally only in ``states``, only this host's), oldest first."""
-        sql = "SELECT * FROM jobs"
-        clauses: list[str] = []
-        parameters: list[Any] = []
-        if states is not None:
-            wanted = [state.value for state in states]
-            clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
-            parameters.extend(wanted)
-        if mine and self.host_id is not None:
-            clauses.append("owner_host = ?")
-            parameters.append(self.host_id)
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            parameters.append(limit)
-        return [records.job_from_row(row, self.paths) for row in self._query(sql, parameters)]
-
-    def recent(self, limit: int = 50) -> list[JobRecord]:
-        """Return the most recently changed jobs, newest first."""
-        rows = self._query("SELECT * FROM jobs ORDER BY updated_at DESC, id DESC LIMIT ?", [limit])
-        return [records.job_from_row(row, self.paths) for row in rows]
-
-    def count_by_state(self) -> dict[JobState, int]:
-        """Return how many jobs are in each state."""
-        rows = self._query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
-        return {JobState(row["state"]): int(row["n"]) for row in rows}
-
-    def credits_committed_since(self, since: float) -> int:
-        """Return the estimated credits of jobs submitted at or after ``since`` (a chain's
-        first step counts what it reserved for the whole chain)."""
-        rows = self._query(
-            "SELECT COALESCE(SUM(COALESCE(credits_reserved, credits_estimate)), 0) AS total "
-            "FROM jobs "
-            "WHERE upload_started_at >= ? AND state NOT IN (?, ?)",
-            [since, JobState.CANCELLED.value, JobState.STABLE.value],
-        )
-        return int(rows[0]["total"])
-
-    def events(self, job_id: int) -> list[tuple[float, str | None, str, str | None]]:
-        """Return a job's history: (time, from state, to state, detail), oldest first."""
-        rows = self._query(
-            "SELECT at, from_state, to_state, detail FROM events WHERE job_id = ? ORDER BY id",
-            [job_id],
-        )
-        return [(row["at"], row["from_state"], row["to_state"], row["detail"]) for row in rows]
-
-    # --- integrity ---------------------------------------------------------------------------
-
-    def integrity_problems(self) -> list[str]:
-        """Return everything wrong with the store (empty when healthy)."""
-        return self._row_problems()
-
-    def _row_problems(self) -> list[str]:
-        problems: list[str] = []
-        known = {state.value for state in JobState}
-        rows = self._query("SELECT id, state, resume_state, separation_hash, remote_hash FROM jobs")
-        for row in rows:
-            if row["state"] not in known:
-                problems.append(f"job {row['id']}: unknown state {row['state']!r}")
-                continue
-            state = JobState(row["state"])
-            waiting_for_remote = state is JobState.SUBMITTED and row["remote_hash"]
-            if (
-                state in (JobState.SUBMITTED, JobState.DOWNLOADING, JobState.DONE)
-                and not row["separation_hash"]
-                and not waiting_for_remote
-            ):
-                problems.append(f"job {row['id']}: {state.value} without a separation hash")
-            if state is JobState.RETRY_WAIT and row["resume_state"] not in {
-                s.value for s in lifecycle.RESUMABLE_STATES
-            }:
-                problems.append(f"job {row['id']}: retry_wait without a state to resume")
-        return problems
