@@ -26,6 +26,8 @@ log = structlog.get_logger("mvsepd.engine")
 #: Seconds a cancel waits for a step in flight (a poll takes milliseconds) so that its answer
 #: is what happened; a longer step (an upload) gets the cancel when it ends.
 CANCEL_WAIT_SECONDS = 5.0
+#: States of a job with a separation hash that MVSEP is told of when it is cancelled.
+_AT_MVSEP = frozenset({JobState.SUBMITTED, JobState.DOWNLOADING, JobState.RETRY_WAIT})
 
 
 class EngineControl:
@@ -121,6 +123,8 @@ class EngineControl:
         job = self.context.store.get(job_id)
         if job.state.terminal:
             raise errors.InputError(f"job {job_id} is already {job.state.value}", field="job")
+        if job.owner_host != self.context.store.host_id:
+            return self._cancel_for(job.owner_host, job)
         if not self._workers.claim(job_id, wait_seconds=CANCEL_WAIT_SECONDS):
             # A worker still has it (an upload, a slow answer): it is cancelled as soon as
             # that step ends.
@@ -129,11 +133,7 @@ class EngineControl:
             return "cancelling: mvsepd is talking to MVSEP about it; it stops right after"
         try:
             job = self.context.store.get(job_id)
-            if job.separation_hash and job.state in (
-                JobState.SUBMITTED,
-                JobState.DOWNLOADING,
-                JobState.RETRY_WAIT,
-            ):
+            if job.separation_hash and job.state in _AT_MVSEP:
                 return self._cancel_now(job)
             if job.state is JobState.UPLOADING:
                 # An upload that was interrupted: it may exist at MVSEP; reconcile first.
@@ -145,6 +145,40 @@ class EngineControl:
         finally:
             self._workers.release(job_id)
             self.wake()
+
+    def _cancel_for(self, owner: str | None, job: JobRecord) -> str:
+        """Studio mode: cancel a job another host holds. This host takes it first (so that
+        host's next write about it is refused), then tells MVSEP; an upload in flight is left
+        to its host, which alone knows whether MVSEP got it."""
+        if job.state is JobState.UPLOADING:
+            raise errors.InputError(
+                f"job {job.id} is being uploaded by {owner}; cancel it once it shows "
+                "submitted, or on that host",
+                field="job",
+            )
+        here = self.context.store.host_id
+        try:
+            self.context.store.transition(
+                job.id,
+                JobState.CANCELLED,
+                expected=job.state,
+                adopt=True,
+                reason=f"cancelled by the user on {here}",
+            )
+        except IllegalTransitionError:
+            now = self.context.store.get(job.id).state.value
+            raise errors.InputError(
+                f"job {job.id} changed on {owner} meanwhile (it is {now} now); ask again",
+                field="job",
+            ) from None
+        words = "cancelled before it reached MVSEP"
+        if job.separation_hash and job.state in _AT_MVSEP:
+            words = polling.cancel_remote(self.context, job)
+            self.context.store.update_progress(job.id, reason=words)
+        self.context.store.fail_deliveries_of(job.id, words)
+        self.context.feed.bump()
+        log.info("job_cancelled", job=job.id, detail=words, owner=owner)
+        return f"{words} (it was {owner}'s job; {here} took it to cancel it)"
 
     def _cancel_now(self, job: JobRecord) -> str:
         words = polling.cancel_remote(self.context, job)

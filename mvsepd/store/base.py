@@ -100,6 +100,11 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
         columns the write also sets (a finished job taken up again becomes the writer's)."""
         return {}
 
+    def _adopt(self, row: records.Row) -> dict[str, Any]:
+        """The ownership columns of a write that takes the job from whichever host holds it
+        (on one machine: none)."""
+        return {}
+
     def _held_now(self, job: JobRecord) -> None:
         """Note the lease a write left this host holding."""
 
@@ -215,18 +220,24 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
         *,
         expected: JobState | Iterable[JobState] | None = None,
         detail: str | None = None,
+        adopt: bool = False,
         **changes: Any,
     ) -> JobRecord:
         """Move a job to ``to_state`` with ``changes``, and log it, in one transaction.
 
         ``expected`` guards against a concurrent change (the state must be one of them). Raise
         IllegalTransitionError if the lifecycle forbids the move, StoreError for an unknown job.
+        ``adopt`` (studio mode, a user's cancel on another host than the job's): the job
+        becomes this host's under a new lease number, so whatever its host still does with it
+        is refused.
         """
         unknown = set(changes) - _TRANSITION_FIELDS
         if unknown:
             raise StoreError(f"a transition may not change {', '.join(sorted(unknown))}")
         with self._transaction() as connection:
-            return self._transition(connection, job_id, to_state, expected, detail, changes)
+            return self._transition(
+                connection, job_id, to_state, expected, detail, changes, adopt=adopt
+            )
 
     def _transition(
         self,
@@ -236,6 +247,8 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
         expected: JobState | Iterable[JobState] | None,
         detail: str | None,
         changes: Mapping[str, Any],
+        *,
+        adopt: bool = False,
     ) -> JobRecord:
         """``transition`` inside a transaction: read the row locked, check, write, log."""
         now = self._now()
@@ -246,7 +259,7 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
             current, to_state
         ):
             raise IllegalTransitionError(job_id, current.value, to_state.value)
-        values = self._fence(row, to_state)
+        values = self._adopt(row) if adopt else self._fence(row, to_state)
         values.update(records.column_values(changes, self.paths))
         values.update(state=to_state.value, updated_at=now)
         if to_state.terminal and "finished_at" not in values:

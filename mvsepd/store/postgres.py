@@ -214,7 +214,11 @@ class PostgresJobStore(SqlJobStore):
             held = self._held.get(job_id)
         if owner == self.host_id and held == epoch:
             return {}
-        if JobState(row["state"]).terminal or owner is None:
+        finished = JobState(row["state"]).terminal
+        # A step of this host that ends after another host took the job and finished it (a
+        # cancel there) writes nothing: refused below.
+        late_step = held is not None and held < epoch and to_state.terminal
+        if owner is None or (finished and not late_step):
             # A finished job started again here (``mvsepd retry``) is this host's from now on.
             return {
                 "owner_host": self.host_id,
@@ -224,6 +228,13 @@ class PostgresJobStore(SqlJobStore):
         with self._held_lock:
             self._held.pop(job_id, None)
         raise LeaseLostError(job_id, owner)
+
+    def _adopt(self, row: records.Row) -> dict[str, Any]:
+        return {
+            "owner_host": self.host_id,
+            "lease_epoch": int(row["lease_epoch"]) + 1,
+            "lease_expires_at": self._now() + self.lease_seconds,
+        }
 
     def _held_now(self, job: JobRecord) -> None:
         if job.owner_host == self.host_id:

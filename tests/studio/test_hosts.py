@@ -230,3 +230,58 @@ def test_a_take_dropped_again_while_its_host_is_off_gets_its_stems(studio: Studi
     assert first and stems == [f"{again.stem} - {stem}" for stem in first]
     # Copied from room-1's stems on the share: nothing sent or paid again.
     assert studio.server.state.create_count(studio.token) == 1
+
+
+@pytest.mark.timeout(300)
+def test_a_job_of_one_host_is_cancelled_from_another(tmp_path: Path, postgres_dsn: str) -> None:
+    # Jobs wait at MVSEP for ten minutes: long enough to cancel one (credits refunded).
+    with studio_emulator(queue_seconds=600.0) as server:
+        token = server.add_account(plan="premium", credits=10_000).token
+        studio = Studio(tmp_path, server, token, postgres_dsn)
+        try:
+            studio.start("room-1")
+            studio.write(1, seed=41)
+            wait_until(lambda: _states(studio) == ["submitted"], 60, message="waiting at MVSEP")
+            studio.start("room-2")
+            room_1, room_2 = studio.host("room-1"), studio.host("room-2")
+            wait_until(lambda: _cli(room_2, "status").returncode == 0, 30, message="room-2")
+            (job,) = studio.jobs()
+            assert job.owner_host == "room-1"
+            charged = server.state.credits(token)
+
+            answer = _cli(room_2, "cancel", str(job.id))
+
+            assert answer.returncode == 0, answer.stderr
+            assert "refunded" in answer.stdout and "room-1's job" in answer.stdout
+            assert server.state.credits(token) > charged
+            remote = server.state.job(job.separation_hash or "")
+            assert remote is not None and remote.removed
+            # room-1 keeps polling for a while: it must change nothing about the job.
+            time.sleep(3)
+            (after,) = studio.jobs()
+            assert (after.state, after.owner_host) == (JobState.CANCELLED, "room-2")
+            with studio.observer() as store:  # the take and its copy: stems for neither
+                deliveries = store.deliveries(job_id=job.id)
+            assert deliveries and {d.state for d in deliveries} == {DeliveryState.FAILED}
+            assert studio.processes["room-1"].poll() is None
+
+            # An upload in flight is its host's alone to cancel (only it knows whether MVSEP
+            # got it): said plainly, and nothing changes.
+            server.faults.set("slow", endpoints=["/api/separation/create"], delay_seconds=8.0)
+            studio.write(1, seed=42, prefix="slow ")
+            wait_until(lambda: "uploading" in _states(studio), 60, message="the upload")
+            uploading = next(j for j in studio.jobs() if j.state is JobState.UPLOADING)
+            other = room_2 if uploading.owner_host == "room-1" else room_1
+            refused = _cli(other, "cancel", str(uploading.id))
+            assert refused.returncode != 0
+            said = f"job {uploading.id} is being uploaded by {uploading.owner_host}"
+            assert said in refused.stderr, refused.stderr
+            assert studio.server.state.create_count(token) == 1  # the slow create is still on
+            (still,) = [j for j in studio.jobs() if j.id == uploading.id]
+            assert (still.state, still.owner_host) == (JobState.UPLOADING, uploading.owner_host)
+        finally:
+            studio.stop_all()
+
+
+def _states(studio: Studio) -> list[str]:
+    return sorted(job.state.value for job in studio.jobs())

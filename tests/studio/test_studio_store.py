@@ -126,6 +126,29 @@ def test_only_the_host_holding_the_lease_may_change_a_job(postgres_dsn: str) -> 
     room_b.close()
 
 
+def test_a_cancel_on_another_host_takes_the_job_and_fences_its_host_out(
+    postgres_dsn: str,
+) -> None:
+    room_a = PostgresJobStore(postgres_dsn, host_id="a", shares={"nas": "/mnt/nas"})
+    room_b = PostgresJobStore(postgres_dsn, host_id="b", shares={"nas": "/Volumes/nas"})
+    job, _ = _job(room_a)
+    room_a.transition(job.id, JobState.STABLE)
+
+    cancelled = room_b.transition(
+        job.id, JobState.CANCELLED, expected=JobState.STABLE, adopt=True, reason="cancelled"
+    )
+
+    assert (cancelled.owner_host, cancelled.lease_epoch) == ("b", job.lease_epoch + 1)
+    assert room_b.owns(cancelled) and not room_a.owns(room_a.get(job.id))
+    with pytest.raises(LeaseLostError, match="b's"):
+        room_a.update_progress(job.id, queue_count=3)  # a poll a ended after the cancel
+    with pytest.raises(LeaseLostError):
+        room_a.check_lease(job.id)  # a places no stems for it
+    assert room_a.get(job.id).state is JobState.CANCELLED
+    room_a.close()
+    room_b.close()
+
+
 def test_a_silent_hosts_jobs_are_taken_over_and_its_late_writes_refused(
     postgres_dsn: str,
 ) -> None:
