@@ -105,8 +105,14 @@ class EngineControl:
                 options=dict(preset.options),
                 output_format=int(preset.output_format),
             )
+        # Studio mode: a job retried here is this host's from now on (a held one of another
+        # host too: nothing is in flight for it there).
         updated = self.context.store.transition(
-            job_id, JobState.STABLE, expected=job.state, **changes
+            job_id,
+            JobState.STABLE,
+            expected=job.state,
+            adopt=job.owner_host != self.context.store.host_id,
+            **changes,
         )
         self.context.store.reopen_deliveries_of(job_id)
         self.context.feed.bump()

@@ -264,6 +264,12 @@ def test_a_job_of_one_host_is_cancelled_from_another(tmp_path: Path, postgres_ds
                 deliveries = store.deliveries(job_id=job.id)
             assert deliveries and {d.state for d in deliveries} == {DeliveryState.FAILED}
             assert studio.processes["room-1"].poll() is None
+            # Retried from a third place (room-1 again): submitted anew, room-1's once more.
+            retried = _cli(room_1, "retry", str(job.id))
+            assert retried.returncode == 0 and "will be submitted again" in retried.stdout
+            wait_until(lambda: _states(studio) == ["submitted"], 60, message="the retry")
+            assert studio.jobs()[0].owner_host == "room-1"
+            assert server.state.create_count(token) == 2
 
             # An upload in flight is its host's alone to cancel (only it knows whether MVSEP
             # got it): said plainly, and nothing changes.
@@ -276,7 +282,7 @@ def test_a_job_of_one_host_is_cancelled_from_another(tmp_path: Path, postgres_ds
             assert refused.returncode != 0
             said = f"job {uploading.id} is being uploaded by {uploading.owner_host}"
             assert said in refused.stderr, refused.stderr
-            assert studio.server.state.create_count(token) == 1  # the slow create is still on
+            assert studio.server.state.create_count(token) == 2  # the slow create is still on
             (still,) = [j for j in studio.jobs() if j.id == uploading.id]
             assert (still.state, still.owner_host) == (JobState.UPLOADING, uploading.owner_host)
         finally:
