@@ -42,13 +42,15 @@ class EngineControl:
         """Make the next tick happen now (after a control request)."""
         self._wake.set()
 
-    def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> None:
+    def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> bool:
+        """Move the job unless it changed meanwhile; True if it moved."""
         try:
             self.context.store.transition(job.id, state, expected=job.state, **changes)
         except (IllegalTransitionError, StoreError) as error:
             log.debug("transition_skipped", job=job.id, error=str(error))
-            return
+            return False
         self.context.feed.bump()
+        return True
 
     def pause(self) -> None:
         """Stop submitting new jobs (uploads in flight, polls and downloads go on)."""
@@ -145,7 +147,9 @@ class EngineControl:
                 # An upload that was interrupted: it may exist at MVSEP; reconcile first.
                 self.context.cancel_requested.add(job_id)
                 return "cancelling: checking whether MVSEP received the upload first"
-            self._transition(job, JobState.CANCELLED, reason="cancelled by the user")
+            if not self._transition(job, JobState.CANCELLED, reason="cancelled by the user"):
+                now = self.context.store.get(job_id)
+                return f"could not cancel: it changed meanwhile (it is {now.state.value} now)"
             self.context.store.fail_deliveries_of(job_id, "cancelled by the user")
             return "cancelled before it reached MVSEP"
         finally:
