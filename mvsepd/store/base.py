@@ -227,9 +227,9 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
 
         ``expected`` guards against a concurrent change (the state must be one of them). Raise
         IllegalTransitionError if the lifecycle forbids the move, StoreError for an unknown job.
-        ``adopt`` (studio mode, a user's cancel on another host than the job's): the job
-        becomes this host's under a new lease number, so whatever its host still does with it
-        is refused.
+        ``adopt`` (studio mode, a user's cancel or retry on another host than the job's): the
+        job becomes this host's under a new lease number, so whatever its former host still
+        does with it is refused.
         """
         unknown = set(changes) - _TRANSITION_FIELDS
         if unknown:
