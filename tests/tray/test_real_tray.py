@@ -190,6 +190,21 @@ def _wait_for_badge(display_name: str, position: int, artifact: str) -> tuple[st
         expected = _expected_icon((box[2] - box[0], box[3] - box[1]), position)
 
         def painted() -> Image.Image | None:
+            nonlocal icon, box, expected
+            # Looked up each time: the tray host moves (and may resize) the icon while it
+            # lays the panel out after embedding it (CI caught the badge drawn at x=95 of
+            # the panel while a place measured earlier was looked at).
+            found = _embedded_icon(display)
+            if found is None:
+                return None
+            try:
+                where = _on_screen(display, found)
+            except Exception:  # the window went away while we looked
+                return None
+            if where != box:
+                print(f"the icon is at {where} now (was {box})")  # shown with a failure
+                icon, box = found, where
+                expected = _expected_icon((box[2] - box[0], box[3] - box[1]), position)
             shown = ImageGrab.grab(xdisplay=display_name).crop(box)
             return shown if _difference(shown, expected) <= TOLERANCE else None
 
@@ -223,6 +238,7 @@ def test_mvsepd_tray_shows_the_queue_position_in_a_real_tray(
         tooltip, shown = _wait_for_badge(display, 3, "tray")
     finally:
         code, err = _stop(tray)
+        print(f"mvsepd tray ended with {code}; it said:\n{err}")  # shown with a failure
     assert tooltip == "1 waiting (next: 3rd of 3) · 0 done today"
     for other in (2, 4, 8):
         assert _difference(shown, _expected_icon(shown.size, other)) > 64, (
