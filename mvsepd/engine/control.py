@@ -185,9 +185,7 @@ class EngineControl:
         if job.separation_hash and job.state in _AT_MVSEP:
             words = polling.cancel_remote(self.context, job)
             self.context.store.update_progress(job.id, reason=words)
-        self.context.store.fail_deliveries_of(job.id, words)
-        self.context.feed.bump()
-        log.info("job_cancelled", job=job.id, detail=words, owner=owner)
+        self._cancelled(job.id, words, owner=owner)
         return f"{words} (it was {owner}'s job; {here} took it to cancel it)"
 
     def _cancel_now(self, job: JobRecord) -> str:
@@ -197,10 +195,14 @@ class EngineControl:
             self.context.store.transition(job.id, JobState.CANCELLED, reason=words)
         except (IllegalTransitionError, StoreError) as error:
             return f"could not cancel: {error}"
-        self.context.store.fail_deliveries_of(job.id, words)
-        self.context.feed.bump()
-        log.info("job_cancelled", job=job.id, detail=words)
+        self._cancelled(job.id, words)
         return words
+
+    def _cancelled(self, job_id: int, words: str, **fields: Any) -> None:
+        """After a job moved to cancelled: its deliveries fail with ``words``; say so."""
+        self.context.store.fail_deliveries_of(job_id, words)
+        self.context.feed.bump()
+        log.info("job_cancelled", job=job_id, detail=words, **fields)
 
     def rescan(self) -> int:
         """Scan every folder now; return how many new files are being checked."""

@@ -220,11 +220,7 @@ class PostgresJobStore(SqlJobStore):
         late_step = held is not None and held < epoch and to_state.terminal
         if owner is None or (finished and not late_step):
             # A finished job started again here (``mvsepd retry``) is this host's from now on.
-            return {
-                "owner_host": self.host_id,
-                "lease_epoch": epoch + 1,
-                "lease_expires_at": self._now() + self.lease_seconds,
-            }
+            return self._adopt(row)
         with self._held_lock:
             self._held.pop(job_id, None)
         raise LeaseLostError(job_id, owner)
