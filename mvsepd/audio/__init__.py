@@ -1,7 +1,7 @@
 """Audio files (adapter; with ``mvsepd.emulator`` the only importer of soundfile and soxr).
 
 ``readiness`` answers whether a file in a hot folder is complete and what it is; ``formats``
-describes a source as its stems must match it and picks the stems' format; ``conform`` brings
+describes a source as its stems must match it and picks the stems' format; ``conforming`` brings
 MVSEP's stems to that format (``decode``, ``stream``, ``align`` and ``riff`` are its parts);
 ``upload`` chooses what an upload sends (the file, or its samples as lossless FLAC); ``demo``
 writes the demo's track the way a DAW exports one.
@@ -9,6 +9,12 @@ writes the demo's track the way a DAW exports one.
 Every name is imported on first use: numpy and libsndfile cost an idle daemon 12 MB and, via
 OpenBLAS, a thread per core, and are not needed until the first file arrives. The daemon does
 no linear algebra, so BLAS gets one thread.
+
+No submodule may carry the name of a public function or class: importing a submodule binds it
+as an attribute of this package, and from then on that attribute (the module) hides the name
+``__getattr__`` would have resolved. The module that conforms stems was once ``conform.py``:
+after the first ``verify`` imported it, ``audio.conform`` was that module, and every conforming
+job failed with "'module' object is not callable". tests/audio/test_package.py keeps the rule.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
-    from mvsepd.audio.conform import conform, verify
+    from mvsepd.audio.conforming import conform, verify
     from mvsepd.audio.formats import (
         Conform,
         SourceAudio,
@@ -35,8 +41,8 @@ if TYPE_CHECKING:
     from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
 
 _HOMES = {
-    "conform": "conform",
-    "verify": "conform",
+    "conform": "conforming",
+    "verify": "conforming",
     "Conform": "formats",
     "SourceAudio": "formats",
     "StemFormat": "formats",
