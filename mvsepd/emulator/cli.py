@@ -155,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait N milliseconds before every answer (default: 0)",
     )
     parser.add_argument(
+        "--publish-seconds",
+        type=float,
+        default=defaults.publish_seconds,
+        metavar="S",
+        help="after a job is done, its stems are published over about S seconds (files: [] "
+        "first, then records with empty addresses filled one by one, as MVSEP does); 0: at once",
+    )
+    parser.add_argument(
+        "--keepalive-seconds",
+        type=float,
+        default=defaults.keepalive_seconds,
+        metavar="S",
+        help="close a kept-alive connection after S seconds idle, as MVSEP's server does "
+        "(default 5); 0 closes every connection after its answer",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         type=parse_fault,
@@ -199,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             rate_limit=not args.no_rate_limit,
             range_requests=not args.no_range,
+            publish_seconds=args.publish_seconds,
+            keepalive_seconds=args.keepalive_seconds or None,
         )
     except ValueError as error:
         parser.error(str(error))

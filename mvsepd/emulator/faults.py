@@ -15,6 +15,8 @@ it disarms itself). Faults and what they do:
   connection is dropped before the answer. Default endpoint: create.
 - ``success_string``: ``"success":"true"`` (a string) in the create answer. Default: create.
 - ``job_failed``: the created job ends ``failed`` with a message. Default: create.
+- ``slow_publish``: the created job, once ``done``, takes minutes to publish its stems
+  (``delay_seconds``, default ``slow_publish_seconds`` of the settings). Default: create.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ FAULT_NAMES = (
     "lost_response",
     "success_string",
     "job_failed",
+    "slow_publish",
 )
-_CREATE_ONLY_BY_DEFAULT = frozenset({"lost_response", "success_string", "job_failed"})
+_CREATE_ONLY_BY_DEFAULT = frozenset(
+    {"lost_response", "success_string", "job_failed", "slow_publish"}
+)
 
 
 @dataclasses.dataclass
@@ -80,8 +85,9 @@ class Faults:
     ) -> None:
         """Arm ``name``. ``endpoints``: request paths such as ``/api/separation/create`` (a path
         ending in ``/`` matches everything below it); None means every API endpoint, or only
-        create for ``lost_response``, ``success_string`` and ``job_failed``. ``count``: fire at
-        most this many times. ``delay_seconds``: the ``slow`` fault's delay.
+        create for ``lost_response``, ``success_string``, ``job_failed`` and
+        ``slow_publish``. ``count``: fire at most this many times. ``delay_seconds``: the
+        ``slow`` fault's delay, or the ``slow_publish`` fault's publishing time.
         """
         if name not in FAULT_NAMES:
             raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")

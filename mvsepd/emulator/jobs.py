@@ -5,8 +5,10 @@ States [DOC/REC]: ``waiting`` → ``processing`` → ``done``; long inputs ``wai
 ``failed``. A job leaves ``waiting`` no earlier than ``queue_seconds`` after creation and only
 when one of the ``workers`` slots is free; premium jobs are served before registered ones, then
 first come first served. Processing lasts ``processing_seconds`` (+ ``merging_seconds`` for
-distributed jobs) *and* until its files are rendered (in a worker thread). ``done``/``failed``
-jobs expire ``retention_hours`` after creation.
+distributed jobs) *and* until its files are rendered (in a worker thread). A ``done`` job then
+publishes its stems over its ``publish_span``: no files listed for the first share of it, then
+every record with an empty address, filled one by one. ``done``/``failed`` jobs expire
+``retention_hours`` after creation.
 
 The machine is advanced lazily: ``tick()`` replays every transition that is due by the clock's
 current time, in time order, with the time stamps it would have had (so a test can jump a
@@ -16,6 +18,7 @@ current time, in time order, with the time stamps it would have had (so a test c
 from __future__ import annotations
 
 import math
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +38,7 @@ from mvsepd.emulator.records import (
     Job,
     JobSnapshot,
 )
-from mvsepd.emulator.render import render
+from mvsepd.emulator.render import StemTarget, render
 from mvsepd.emulator.settings import EmulatorSettings
 from mvsepd.emulator.transcripts import MIDI, result_kind, write_midi, write_text
 
@@ -63,8 +66,12 @@ class JobStore:
         clock: Callable[[], float],
         accounts: AccountStore,
         ffmpeg: str | None,
+        slow_publish: Callable[[], float | None] = lambda: None,
     ) -> None:
         self._settings = settings
+        #: Asked once per new job: a publishing time of its own (the ``slow_publish`` fault).
+        self._slow_publish = slow_publish
+        self._publish_random = random.Random(settings.seed)
         self._clock = clock
         self._accounts = accounts
         self._ffmpeg = ffmpeg
@@ -96,6 +103,7 @@ class JobStore:
             job.id = len(self._order) + 1
             job.token = job.account.token
             job.ready_at = job.created_at + self._settings.queue_seconds
+            job.publish_span = self._publish_span()
             self._jobs[job.hash] = job
             self._order.append(job)
             self._creates[job.token] = self._creates.get(job.token, 0) + 1
@@ -104,6 +112,14 @@ class JobStore:
             self._peak_unfinished[job.token] = max(peak, now_unfinished)
         self.tick()
         return job
+
+    def _publish_span(self) -> float:
+        slow = self._slow_publish()
+        if slow is not None:
+            return slow
+        jitter = self._settings.publish_jitter
+        factor = 1.0 + self._publish_random.uniform(-jitter, jitter)
+        return self._settings.publish_seconds * factor
 
     def record_refusal(self, token: str, message: str) -> None:
         """Count a refused create by its message (a storm of "queue full" shows here)."""
@@ -357,6 +373,7 @@ class JobStore:
             finished_chunks = min(job.all_chunks - 1, max(0, math.floor(fraction * job.all_chunks)))
         elif job.status in (MERGING, DONE) and job.all_chunks:
             finished_chunks = job.all_chunks
+        listed, published = _publication(job, now)
         return JobSnapshot(
             hash=job.hash,
             token=job.token,
@@ -379,7 +396,8 @@ class JobStore:
             finished_chunks=finished_chunks,
             all_chunks=job.all_chunks,
             message=job.fail_message if job.status == FAILED else None,
-            files=tuple(job.targets) if job.status == DONE else (),
+            files=listed,
+            published=published,
             input_name=None if job.input_path is None else job.input_path.name,
             input_size=job.input_size,
             input_sha256=job.input_sha256,
@@ -394,6 +412,22 @@ class JobStore:
         with self.lock:
             self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _publication(job: Job, now: float) -> tuple[tuple[StemTarget, ...], tuple[bool, ...]]:
+    """The stems a job lists at ``now`` and which of them have an address: none listed for the
+    first share of its publishing span, then all, published in turn (see the docstring)."""
+    if job.status != DONE or job.finished_at is None:
+        return (), ()
+    targets = tuple(job.targets)
+    elapsed = now - job.finished_at
+    span = job.publish_span
+    if span <= 0 or elapsed >= span:
+        return targets, (True,) * len(targets)
+    share = span / (len(targets) + 1)
+    if elapsed < share:
+        return (), ()
+    return targets, tuple(elapsed >= share * (index + 2) for index in range(len(targets)))
 
 
 def _bind(method: Callable[[Job, float], None], job: Job, at: float) -> Callable[[], None]:

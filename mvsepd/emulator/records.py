@@ -51,6 +51,8 @@ class Job:
     kind: str = "single_upload"
     gain: float = 1.0
     fail_message: str | None = None
+    #: Seconds from ``done`` until every stem is published (set when the job is added).
+    publish_span: float = 0.0
     id: int = 0
     ready_at: float = 0.0
     status: str = WAITING
@@ -98,6 +100,9 @@ class JobSnapshot:
     all_chunks: int
     message: str | None
     files: tuple[StemTarget, ...]
+    """The stems a ``done`` job lists (none yet, early in its publishing)."""
+    published: tuple[bool, ...]
+    """For each listed stem: exported to storage, so its record has an address."""
     input_name: str | None
     input_size: int
     input_sha256: str

@@ -212,12 +212,13 @@ def _done_data(ctx: Context, request: Request, snapshot: JobSnapshot) -> dict[st
     job = ctx.jobs.find(snapshot.hash)
     algorithm = job.algorithm if job is not None else None
     files = []
-    for target in snapshot.files:
+    for target, published in zip(snapshot.files, snapshot.published, strict=True):
         size = target.path.stat().st_size if target.path.exists() else 0
         files.append(
             {
                 "type": target.label,
-                "url": f"{base}/storage/processed/{target.path.name}",
+                # Not exported to storage yet: listed, with an empty address [REC ablevsep].
+                "url": f"{base}/storage/processed/{target.path.name}" if published else "",
                 "size": human_size(size),
                 "download": target.download,
             }

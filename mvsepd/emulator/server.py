@@ -20,7 +20,7 @@ import weakref
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from mvsepd.emulator.accounts import AccountInfo, AccountStore
 from mvsepd.emulator.admission import Admission
@@ -29,8 +29,9 @@ from mvsepd.emulator.catalog import Catalog
 from mvsepd.emulator.clock import Clock, ManualClock, system_clock
 from mvsepd.emulator.context import Context
 from mvsepd.emulator.encoding import find_ffmpeg
-from mvsepd.emulator.faults import Faults
+from mvsepd.emulator.faults import CREATE_PATH, Faults
 from mvsepd.emulator.jobs import JobStore
+from mvsepd.emulator.keepalive import KeepAliveHandler
 from mvsepd.emulator.link import Link
 from mvsepd.emulator.quality import QualityChecker
 from mvsepd.emulator.ratelimit import RateLimiter
@@ -43,8 +44,9 @@ from mvsepd.emulator.storage import Storage
 LOG = logging.getLogger("mvsepd.emulator")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the access log, its own ``Server`` header, or real-time ``Date``.
+class _QuietHandler(KeepAliveHandler):
+    """The keep-alive handler without the access log, Werkzeug's ``Server`` header, or
+    real-time ``Date``.
 
     The application sets ``Server`` (Apache's, as recorded); ``Date`` follows the emulator's
     clock so that it agrees with time stamps in the bodies.
@@ -90,7 +92,9 @@ class EmulatorServer:
         self.faults = Faults(self.settings.seed)
         self.catalog = Catalog.load()
         self.accounts = AccountStore(self.clock)
-        self.jobs = JobStore(self.settings, self.clock, self.accounts, self.ffmpeg)
+        self.jobs = JobStore(
+            self.settings, self.clock, self.accounts, self.ffmpeg, slow_publish=self._slow_publish
+        )
         admission = Admission(
             self.settings,
             self.catalog,
@@ -100,7 +104,7 @@ class EmulatorServer:
             self.clock,
             self.ffmpeg,
         )
-        self.state = EmulatorState(self.accounts, self.jobs, self.faults)
+        self.state = EmulatorState(self.accounts, self.jobs, self.faults, self.storage)
         self._context = Context(
             settings=self.settings,
             clock=self.clock,
@@ -142,8 +146,17 @@ class EmulatorServer:
         """Listen and serve in background threads; returns once the socket is bound."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
+        handler = type(
+            "ServerHandler",
+            (_QuietHandler,),
+            {
+                "idle_seconds": self.settings.keepalive_seconds,
+                "max_requests": self.settings.keepalive_max_requests,
+                "close_late": self.settings.keepalive_close_late,
+            },
+        )
         self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
+            self.host, self.port, self.app, threaded=True, request_handler=handler
         )
         self.port = int(self._server.server_port)
         serving = threading.Thread(
@@ -241,6 +254,13 @@ class EmulatorServer:
     def tick(self) -> None:
         """Apply every job transition due by the clock's current time."""
         self.jobs.tick()
+
+    def _slow_publish(self) -> float | None:
+        """A new job's publishing time when the ``slow_publish`` fault strikes it, else None."""
+        delay = self.faults.delay_seconds("slow_publish")  # before firing: a last shot disarms
+        if not self.faults.fire("slow_publish", CREATE_PATH):
+            return None
+        return self.settings.slow_publish_seconds if delay is None else delay
 
     def _tick_forever(self) -> None:
         while not self._stopping.wait(self.settings.tick_interval_seconds):

@@ -65,9 +65,33 @@ class EmulatorSettings:
     latency_ms: float = 0.0
     """A fixed delay before every answer (a link's round trip)."""
 
+    keepalive_seconds: float | None = 5.0
+    """Connections are kept open between requests and closed after this long idle, as MVSEP's
+    Apache does (``Keep-Alive: timeout=5, max=100`` [REC Postman]); None closes every
+    connection after its answer."""
+    keepalive_max_requests: int = 100
+    """Requests one connection may carry before the server closes it."""
+    keepalive_close_late: bool = False
+    """The server's close of an idle connection reaches the client only after its next request
+    went out, as over a link with latency (on loopback the close arrives at once and a client
+    sees it before reusing the connection): that request meets a closed connection."""
+
     # --- static files ---
     range_requests: bool = True
     """Honour HTTP Range on /storage files (206 / 416). When False, always answer 200 in full."""
+
+    # --- publishing ---
+    publish_seconds: float = 2.0
+    """After a job turns ``done``, how long its stems take to be published (exported to
+    storage): at first ``files: []``, then every record listed with ``url: ""``, each filled in
+    turn; all of them by the end [REC madisonrickert/ablevsep src/separate-core.ts; shape INF].
+    0 publishes every stem with ``done``."""
+    publish_jitter: float = 0.5
+    """Each job's publishing time is ``publish_seconds`` times a factor drawn (seeded) from
+    1 ± this."""
+    slow_publish_seconds: float = 300.0
+    """Publishing time of jobs created while the ``slow_publish`` fault is armed, unless the
+    fault sets its own (``delay_seconds``): "minutes under free-tier load"."""
 
     # --- URL (remote) jobs ---
     remote_download_polls: int = 2
@@ -115,5 +139,11 @@ class EmulatorSettings:
             raise ValueError("chunk_seconds must be positive")
         if self.output_rate is not None and not 1000 <= self.output_rate <= 768_000:
             raise ValueError("output_rate must be between 1000 and 768000 Hz, or None")
+        if self.keepalive_seconds is not None and self.keepalive_seconds <= 0:
+            raise ValueError("keepalive_seconds must be positive, or None to close connections")
+        if self.keepalive_max_requests < 1:
+            raise ValueError("keepalive_max_requests must be at least 1")
+        if self.publish_seconds < 0 or not 0 <= self.publish_jitter < 1:
+            raise ValueError("publish_seconds must not be negative; publish_jitter is in [0, 1)")
         if self.render_block_frames < 1024:
             raise ValueError("render_block_frames must be at least 1024")

@@ -9,15 +9,23 @@ from typing import Any
 from mvsepd.emulator.accounts import AccountInfo, AccountStore
 from mvsepd.emulator.faults import Faults
 from mvsepd.emulator.jobs import JobSnapshot, JobStore
+from mvsepd.emulator.storage import Storage
 
 
 class EmulatorState:
     """What happened so far: creates per token, jobs, credits."""
 
-    def __init__(self, accounts: AccountStore, jobs: JobStore, faults: Faults) -> None:
+    def __init__(
+        self, accounts: AccountStore, jobs: JobStore, faults: Faults, storage: Storage
+    ) -> None:
         self._accounts = accounts
         self._jobs = jobs
         self._faults = faults
+        self._storage = storage
+
+    def files_served(self) -> dict[str, int]:
+        """How often each result (or kept input) file was requested, by file name."""
+        return self._storage.served()
 
     def create_count(self, token: str | None = None) -> int:
         """Successful creates (jobs that exist or existed) for ``token``, or for everyone."""

@@ -43,6 +43,7 @@ class Storage:
             (self.root / name).mkdir()
         self._lock = threading.Lock()
         self._counter = 0
+        self._served: dict[str, int] = {}
 
     @property
     def uploads(self) -> Path:
@@ -79,8 +80,16 @@ class Storage:
         path = self.root / directory / name
         return path if path.is_file() else None
 
+    def served(self) -> dict[str, int]:
+        """How often each public file was asked for (GET or HEAD, whole or a range), by name:
+        for tests, how many times a client fetched a stem."""
+        with self._lock:
+            return dict(self._served)
+
     def serve(self, request: Request, path: Path, *, ranges: bool, server_header: str) -> Response:
         """Stream ``path`` (GET or HEAD), honouring Range when ``ranges``."""
+        with self._lock:
+            self._served[path.name] = self._served.get(path.name, 0) + 1
         mimetype = _MIME_TYPES.get(path.suffix.lower()) or (
             mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         )

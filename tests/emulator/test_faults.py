@@ -28,6 +28,7 @@ def test_every_fault_name_is_known(server: EmulatorServer) -> None:
         "lost_response",
         "success_string",
         "job_failed",
+        "slow_publish",
     }
     with pytest.raises(ValueError, match="unknown fault"):
         server.faults.set("gremlins")
