@@ -157,7 +157,9 @@ def alignment(seconds: float = 20.0) -> list[dict[str, Any]]:
     from mvsepd.models import JobState, Secret
     from mvsepd.paths import AppPaths
 
-    settings = EmulatorSettings(queue_seconds=0, processing_seconds=0.1, rate_limit=False)
+    settings = EmulatorSettings(
+        publish_seconds=0.0, queue_seconds=0, processing_seconds=0.1, rate_limit=False
+    )
     rows = []
     with tempfile.TemporaryDirectory() as directory, EmulatorServer(settings) as server:
         work = Path(directory)

@@ -30,7 +30,9 @@ from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.models import RemoteStatus
 from mvsepd.store import JobStore
 
-INSTANT = EmulatorSettings(queue_seconds=0, processing_seconds=0, rate_limit=False)
+INSTANT = EmulatorSettings(
+    publish_seconds=0.0, queue_seconds=0, processing_seconds=0, rate_limit=False
+)
 
 _WALK_BASELINE = """
 import os, sys, time
@@ -192,7 +194,9 @@ def stability_delay(samples: int = 10, window: float = 1.0) -> dict[str, Any]:
 def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
     """HTTP requests spent on one job that waits 10 minutes (scaled down ``scale`` times)."""
     wait = 600.0 / scale
-    settings = EmulatorSettings(queue_seconds=wait, processing_seconds=0, rate_limit=False)
+    settings = EmulatorSettings(
+        publish_seconds=0.0, queue_seconds=wait, processing_seconds=0, rate_limit=False
+    )
     with EmulatorServer(settings) as server, tempfile.TemporaryDirectory() as directory:
         token = server.add_account().token
         work = Path(directory)

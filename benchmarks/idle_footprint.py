@@ -41,7 +41,9 @@ from benchmarks.harness import (
 )
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 
-INSTANT = EmulatorSettings(queue_seconds=0, processing_seconds=0, rate_limit=False)
+INSTANT = EmulatorSettings(
+    publish_seconds=0.0, queue_seconds=0, processing_seconds=0, rate_limit=False
+)
 
 _FLOOR = """
 import os, signal, sys

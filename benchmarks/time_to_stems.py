@@ -54,6 +54,7 @@ OFFICIAL_BASE = "https://mvsep.com/api"
 
 def _settings(processing_seconds: float) -> EmulatorSettings:
     return EmulatorSettings(
+        publish_seconds=0.0,
         queue_seconds=0.0,
         processing_seconds=processing_seconds,
         upload_rate=UPLOAD_RATE,
@@ -202,7 +203,9 @@ def official_once(client: Path, source: Path, processing_seconds: float) -> dict
 
 def bytes_sent(source: Path) -> int:
     """What mvsepd's upload of ``source`` put on the wire (an unshaped emulator's record)."""
-    with EmulatorServer(EmulatorSettings(queue_seconds=0, processing_seconds=0)) as server:
+    with EmulatorServer(
+        EmulatorSettings(publish_seconds=0.0, queue_seconds=0, processing_seconds=0)
+    ) as server:
         token = server.add_account(plan="premium", credits=1000).token
         with tempfile.TemporaryDirectory() as directory:
             work = Path(directory)

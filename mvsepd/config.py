@@ -285,6 +285,12 @@ class DaemonConfig(_Section):
     poll_max_seconds: float = Field(
         30.0, ge=0.05, description="Status checks back off up to this interval."
     )
+    publish_wait_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="How long to wait for MVSEP to publish a finished job's stems (it says "
+        "done before it has exported every file) before leaving the job for `mvsepd retry`.",
+    )
     catalog_refresh_hours: float = Field(
         DEFAULT_CATALOG_REFRESH_HOURS, gt=0, description="Refetch the algorithm catalog after."
     )

@@ -127,9 +127,12 @@ class ControlClient:
         """Scan every hot folder now."""
         return self.request("POST", "/rescan", timeout=CONTROL_TIMEOUT)
 
-    def retry(self, job_id: int) -> dict[str, Any]:
-        """Start a failed (or cancelled, done, held) job again."""
-        return self.request("POST", f"/jobs/{job_id}/retry")
+    def retry(self, job_id: int, *, upload_again: bool = False) -> dict[str, Any]:
+        """Start a failed (or cancelled, done, unpublished, held) job again: followed at MVSEP
+        while MVSEP has it, else uploaded again (``upload_again``: uploaded again anyway)."""
+        query = {"upload_again": "1"} if upload_again else None
+        # The daemon asks MVSEP first, which may take a while on a slow link.
+        return self.request("POST", f"/jobs/{job_id}/retry", query=query, timeout=CONTROL_TIMEOUT)
 
     def cancel(self, job_id: int) -> dict[str, Any]:
         """Cancel a job (at MVSEP too while it waits there, which refunds its credits)."""

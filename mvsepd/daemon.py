@@ -93,6 +93,7 @@ class Daemon:
         notifier: Notifier | None = None,
         hooks: DaemonHooks | None = None,
         status_api: bool = True,
+        log_location: str = "mvsepd's log",
     ) -> None:
         self.config = config
         self.paths = paths
@@ -127,10 +128,12 @@ class Daemon:
                 ),
                 lost_upload_grace_seconds=config.daemon.lost_upload_grace_seconds,
                 parallel_downloads=config.daemon.parallel_downloads,
+                publish_wait_seconds=config.daemon.publish_wait_minutes * 60,
             ),
             started_at=clock(),
             work_dir=paths.cache_dir / "chain-stems",
             upload_dir=paths.cache_dir / "uploads",
+            log_location=log_location,
         )
         for folder in config.folders:
             path = absolute(folder.path)
@@ -274,7 +277,8 @@ def _status_line(counts: dict[JobState, int]) -> str:
     active = sum(
         count
         for state, count in counts.items()
-        if state in (JobState.UPLOADING, JobState.SUBMITTED, JobState.DOWNLOADING)
+        if state
+        in (JobState.UPLOADING, JobState.SUBMITTED, JobState.PUBLISHING, JobState.DOWNLOADING)
     )
     waiting = sum(
         count

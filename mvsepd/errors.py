@@ -212,6 +212,12 @@ class NetworkError(MvsepError):
     transient = True
 
 
+class ConnectionClosedError(NetworkError):
+    """The server closed the connection as the request went out, before any answer: a
+    kept-alive connection it had just timed out for being idle (MVSEP's Apache closes one after
+    5 s). A request that changes nothing is sent again at once, on a new connection."""
+
+
 class OutcomeUnknownError(NetworkError):
     """A create request was sent but its answer was lost: the job may or may not exist.
 

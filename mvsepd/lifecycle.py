@@ -3,9 +3,12 @@
 Pure rules (domain layer): no I/O, no clock of its own. ``mvsepd.store.JobStore.transition`` is
 the one writer of job states and refuses anything ``can_transition`` does not allow.
 
-    discovered -> stable -> uploading -> submitted -> downloading -> done
+    discovered -> stable -> uploading -> submitted -> [publishing ->] downloading -> done
                      \\-> waiting_slot -/     \\-> retry_wait -> (back where it was)
-    any live state -> failed | held | cancelled;  done/failed/cancelled -> stable on ``retry``
+    publishing -> unpublished (MVSEP did not publish the stems in time; not a failure)
+    any live state -> failed | held | cancelled
+    done/failed/cancelled/unpublished -> submitted on ``retry`` while MVSEP has the job (no
+    upload), -> stable when it does not (uploaded again)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mvsepd import errors
-from mvsepd.models import JobState, RemoteStatus
+from mvsepd.models import JobState, RemoteStatus, SeparationStatus
 
 _S = JobState
 
@@ -30,16 +33,27 @@ TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
     _S.UPLOADING: frozenset(
         {_S.SUBMITTED, _S.STABLE, _S.RETRY_WAIT, _S.HELD, _S.FAILED, _S.CANCELLED}
     ),
-    _S.SUBMITTED: frozenset({_S.DOWNLOADING, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}),
-    _S.DOWNLOADING: frozenset({_S.DONE, _S.SUBMITTED, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}),
+    _S.SUBMITTED: frozenset(
+        {_S.PUBLISHING, _S.DOWNLOADING, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}
+    ),
+    # publishing -> unpublished: MVSEP did not publish the stems in time (not a failure).
+    _S.PUBLISHING: frozenset(
+        {_S.DOWNLOADING, _S.UNPUBLISHED, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}
+    ),
+    # downloading -> publishing: a set that was complete is not any more (never placed part).
+    _S.DOWNLOADING: frozenset(
+        {_S.DONE, _S.SUBMITTED, _S.PUBLISHING, _S.RETRY_WAIT, _S.FAILED, _S.CANCELLED}
+    ),
     _S.RETRY_WAIT: frozenset(
         {_S.STABLE, _S.UPLOADING, _S.SUBMITTED, _S.DOWNLOADING, _S.HELD, _S.FAILED, _S.CANCELLED}
     ),
     _S.HELD: frozenset({_S.STABLE, _S.FAILED, _S.CANCELLED}),
-    # Terminal states change only when the user asks (``mvsepd retry``).
-    _S.DONE: frozenset({_S.STABLE}),
-    _S.FAILED: frozenset({_S.STABLE}),
-    _S.CANCELLED: frozenset({_S.STABLE}),
+    # Terminal states change only when the user asks (``mvsepd retry``): ``stable`` uploads
+    # again, ``submitted`` follows the job MVSEP still has (no upload, no credits).
+    _S.DONE: frozenset({_S.STABLE, _S.SUBMITTED}),
+    _S.FAILED: frozenset({_S.STABLE, _S.SUBMITTED}),
+    _S.CANCELLED: frozenset({_S.STABLE, _S.SUBMITTED}),
+    _S.UNPUBLISHED: frozenset({_S.STABLE, _S.SUBMITTED}),
 }
 
 #: States a job may wait in ``retry_wait`` to return to.
@@ -121,6 +135,38 @@ def poll_delay(
     return delay
 
 
+def publish_poll_delay(
+    polls_so_far: int,
+    *,
+    rng: random.Random | None = None,
+    first: float = POLL_FIRST_SECONDS,
+    maximum: float = POLL_MAX_SECONDS,
+) -> float:
+    """Return seconds until the next look at a job MVSEP finished but has not published.
+
+    Publishing is usually over within seconds and can take minutes under load: start at half
+    the first poll interval and grow by half each look up to ``maximum``.
+    """
+    delay = min(maximum, (first / 2) * (1.5 ** max(0, polls_so_far)))
+    return _jittered(delay, rng)
+
+
+def publication_complete(
+    status: SeparationStatus, *, expected: int | None, seen_before: int | None
+) -> bool:
+    """True when a ``done`` answer's stems may be placed: every result it lists has an
+    address, and the list is whole: as many as the algorithm makes (``expected``, from the
+    catalog, when known), or as many as the previous look found (``seen_before``).
+
+    MVSEP says ``done`` before every stem is exported to its storage and fills the list in as
+    it goes; a list taken at its first look could be a part of the set.
+    """
+    if not status.published:
+        return False
+    count = len(status.files)
+    return count in (expected, seen_before)
+
+
 # --- what an error means for a job --------------------------------------------------------------
 
 
@@ -140,6 +186,9 @@ class ErrorVerdict:
 
     outcome: Outcome
     reason: str
+    #: Not an error of ours (``MvsepdError``) nor of the system (``OSError``): a defect of
+    #: mvsepd itself, whose traceback belongs in the log.
+    internal: bool = False
 
 
 def judge_error(error: BaseException) -> ErrorVerdict:
@@ -161,7 +210,9 @@ def judge_error(error: BaseException) -> ErrorVerdict:
     if isinstance(error, OSError):
         # Local file system trouble (disk full, permissions) usually clears once someone acts.
         return ErrorVerdict(Outcome.RETRY, f"file system: {error.strerror or error}")
-    return ErrorVerdict(Outcome.FAIL, f"internal error: {type(error).__name__}: {error}")
+    return ErrorVerdict(
+        Outcome.FAIL, f"internal error: {type(error).__name__}: {error}", internal=True
+    )
 
 
 def _describe(error: errors.MvsepdError) -> str:

@@ -97,6 +97,16 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 REDACTOR = Redactor()
 
 
+def location(log_file: Path | None) -> str:
+    """Where this process's log lines can be read, in words (for a reason that points there)."""
+    if log_file is not None:
+        return f"the log file {log_file}"
+    if os.environ.get("JOURNAL_STREAM"):
+        # systemd connected stderr to the journal (the user unit mvsepd.service).
+        return "the journal (journalctl --user -u mvsepd)"
+    return "the output of `mvsepd run`"
+
+
 def add_secret(secret: str) -> None:
     """Mask this value in every log line from now on."""
     REDACTOR.add(secret)

@@ -10,6 +10,7 @@ whether trying again may help. A create that went out and lost its answer is
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 
@@ -18,7 +19,13 @@ import urllib3.exceptions
 
 from mvsepd.api.redaction import redact_text
 from mvsepd.api.retry import Failure
-from mvsepd.errors import MvsepError, NetworkError, OutcomeUnknownError, ProtocolError
+from mvsepd.errors import (
+    ConnectionClosedError,
+    MvsepError,
+    NetworkError,
+    OutcomeUnknownError,
+    ProtocolError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +67,31 @@ def translate(
         "transport failure on %s: %s: %s", endpoint, type(exc).__name__, redact_text(str(exc))[:300]
     )
     if creates and not nothing_sent:
+        # Also when a kept-alive connection was closed under it: a create is never sent again
+        # blindly (the transport sends creates on a connection opened for them, so this is
+        # rare).
         error: MvsepError = OutcomeUnknownError(
             f"the request was sent but its answer was lost ({detail}); the job may exist",
             endpoint=endpoint,
         )
+    elif _closed_before_answer(exc):
+        error = ConnectionClosedError(detail, endpoint=endpoint)
     else:
         error = NetworkError(detail, endpoint=endpoint)
     return Failure(error, nothing_sent=nothing_sent, retriable=retriable)
+
+
+#: What a socket raises when its peer closed it as a request was written or its answer awaited.
+_CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+def _closed_before_answer(exc: BaseException) -> bool:
+    """True when the server closed the connection before any byte of an answer (urllib3's
+    "Connection aborted." with a closed socket): the keep-alive race, not a broken answer."""
+    cause = exc.args[0] if isinstance(exc, requests.ConnectionError) and exc.args else exc
+    if not isinstance(cause, urllib3.exceptions.ProtocolError) or len(cause.args) < 2:
+        return False
+    return cause.args[0] == "Connection aborted." and isinstance(cause.args[1], _CLOSED)
 
 
 def _nothing_sent(exc: BaseException) -> bool:
@@ -104,6 +129,8 @@ def _describe(exc: BaseException) -> str:
         return "answer cut off"
     if _nothing_sent(exc):
         return "cannot connect (refused, unreachable or DNS failure)"
+    if _closed_before_answer(exc):
+        return "the server closed the connection before answering"
     if isinstance(exc, requests.ConnectionError):
         return "connection dropped"
     return "request failed"

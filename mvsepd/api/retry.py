@@ -1,7 +1,9 @@
 """When an HTTP exchange is tried again, and how long to wait first (pure: no requests here).
 
 - An idempotent request (GET) is retried after a connection failure, a timeout, or a 429 or
-  500/502/503/504 answer; a non-idempotent one (POST) only when nothing was sent.
+  500/502/503/504 answer; a non-idempotent one (POST) only when nothing was sent. A connection
+  the server closed as the request went out (a kept-alive one it had timed out) is tried again
+  at once, the first time.
 - The wait is ``backoff_base * 2**attempt`` capped at ``backoff_cap``, or exactly the server's
   ``Retry-After`` if that is no longer than ``backoff_cap``. A longer ``Retry-After`` ends the
   retries at once and the answer goes back to the caller, whose scheduler decides.
@@ -17,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from mvsepd.api.httputil import header, parse_retry_after
-from mvsepd.errors import MvsepError, NetworkError, RateLimitedError, ServerError
+from mvsepd.errors import (
+    ConnectionClosedError,
+    MvsepError,
+    NetworkError,
+    RateLimitedError,
+    ServerError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ class RetryPolicy:
                 reason = f"HTTP {outcome.status}"
             else:
                 if outcome.retriable and (idempotent or outcome.nothing_sent):
-                    delay = self.delay(attempt, None) if attempt < self.retries else None
+                    delay = self._delay_after(outcome.error, attempt)
                 if delay is None:
                     raise outcome.error
                 reason = outcome.error.detail
@@ -117,12 +125,28 @@ class RetryPolicy:
                 return action()
             except (NetworkError, ServerError, RateLimitedError) as error:
                 retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
-                delay = self.delay(attempt, retry_after) if attempt < self.retries else None
+                if retry_after is None:
+                    delay = self._delay_after(error, attempt)
+                else:
+                    delay = self.delay(attempt, retry_after) if attempt < self.retries else None
                 if delay is None:
                     raise
                 reason = error.detail
             self._wait(endpoint, reason, attempt, delay)
             attempt += 1
+
+    def _delay_after(self, error: MvsepError, attempt: int) -> float | None:
+        """The wait before trying again after ``error``, or None when the tries are used up.
+
+        A connection the server closed as the request went out (an idle kept-alive one it had
+        just timed out) says nothing about the server: the first such failure is tried again
+        at once, on a new connection.
+        """
+        if attempt >= self.retries:
+            return None
+        if isinstance(error, ConnectionClosedError) and attempt == 0:
+            return 0.0
+        return self.delay(attempt, None)
 
     def _wait(self, endpoint: str, reason: str, attempt: int, delay: float) -> None:
         logger.info(

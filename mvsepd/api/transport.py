@@ -10,6 +10,10 @@ backoff and Retry-After; form POSTs only when nothing was sent; multipart upload
 create whose answer was lost after the request went out (reset, dropped, read timeout) raises
 ``OutcomeUnknownError``; a failure to connect is a plain ``NetworkError``, safe to try again.
 
+Connections are kept alive between requests (MVSEP's server closes them after 5 s idle; a
+request that meets one just closed is tried again at once when it changes nothing, see
+``retry``), except for creates, which always go on a connection opened for them.
+
 Redirects are never followed for API calls: a redirect could carry the token's query string to
 another host. TLS verification is passed as ``verify=True`` on every call, whatever the session
 says. The requests session is shared and not meant for concurrent use from several threads.
@@ -98,10 +102,14 @@ class Transport:
         self._max_answer_bytes = max_answer_bytes
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
-        if session is None:
+        # Creates go on connections of their own, opened for each (``_fresh_connection_session``);
+        # a session handed in (tests) serves both.
+        self._create_session = session if session is not None else requests.Session()
+        for owned in (self._session, self._create_session) if session is None else ():
             for prefix in ("http://", "https://"):
-                self._session.mount(prefix, _LargeBlockAdapter())
+                owned.mount(prefix, _LargeBlockAdapter())
         self._session.headers["User-Agent"] = user_agent
+        self._create_session.headers["User-Agent"] = user_agent
         install_log_redaction()
 
     def __repr__(self) -> str:
@@ -110,11 +118,27 @@ class Transport:
     def mount(self, prefix: str, adapter: BaseAdapter) -> None:
         """Route URLs starting with ``prefix`` through ``adapter`` (tests mount a scripted one)."""
         self._session.mount(prefix, adapter)
+        self._create_session.mount(prefix, adapter)
 
     def close(self) -> None:
-        """Close the session's connections (only if this transport created the session)."""
+        """Close the sessions' connections (only if this transport created them)."""
         if self._owns_session:
             self._session.close()
+            self._create_session.close()
+
+    def _fresh_connection_session(self) -> requests.Session:
+        """The session a create goes out on, with no idle connection left in its pool.
+
+        MVSEP closes a kept-alive connection after 5 s idle; a request written into one just as
+        it closes is lost, and for a create that means looking the job up in the history before
+        anything else can happen. So every create goes on a connection opened for it (one more
+        handshake per upload); what is in flight on the session is not disturbed.
+        """
+        if self._owns_session:
+            for adapter in self._create_session.adapters.values():
+                if isinstance(adapter, HTTPAdapter):
+                    adapter.poolmanager.clear()
+        return self._create_session
 
     def __enter__(self) -> Transport:
         return self
@@ -262,8 +286,9 @@ class Transport:
     ) -> WireResponse | Failure:
         started = time.monotonic()
         failure: Failure | None = None
+        session = self._fresh_connection_session() if creates else self._session
         try:
-            response = self._session.request(
+            response = session.request(
                 method,
                 url,
                 params=params,

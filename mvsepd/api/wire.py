@@ -9,7 +9,8 @@ takes ``(endpoint, status, headers, body)`` exactly as received and returns a mo
 Tolerance, where MVSEP is loose: ``success`` as true/"true"/1; statuses outside the documented
 set read as ``RemoteStatus.UNKNOWN`` (still running) with ``raw_status`` kept; numbers as
 strings; ``[]`` for empty objects; ``\\/`` left in URLs; get-remote's ``success: false``
-"being downloaded" replies read as still running.
+"being downloaded" replies read as still running; a ``done`` job's result records without an
+address (not yet exported to MVSEP's storage) are counted in ``unpublished``, never dropped.
 
 Naming: a separation hash is ``YYYYMMDDHHMMSS-<hex>-<slug>.<ext>``; a URL-created job first
 gets a short hash for get-remote. ``filename_slug`` reproduces the slug so a create whose answer
@@ -223,7 +224,12 @@ def parse_separation(
         and classify_messages(answer_messages(payload)) is NotFoundError
     ):
         remote = RemoteStatus.NOT_FOUND
-    files = tuple(f for f in (_result_file(item) for item in as_list(data.get("files"))) if f)
+    records = [item for item in as_list(data.get("files")) if isinstance(item, dict)]
+    files = tuple(f for f in (_result_file(item) for item in records) if f)
+    # A record without an address is a stem MVSEP has not exported to its storage yet.
+    unpublished = tuple(
+        (as_str(item.get("type")) or "").strip() for item in records if _result_file(item) is None
+    )
     return SeparationStatus(
         hash=separation_hash,
         status=remote,
@@ -241,6 +247,7 @@ def parse_separation(
         date=as_text(data.get("date")),
         size_text=as_text(data.get("size")),
         tags=as_dict(data.get("tags")),
+        unpublished=unpublished,
     )
 
 

@@ -21,6 +21,7 @@ from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import JobRecord, JobState, Secret
 from mvsepd.paths import AppPaths
+from mvsepd.statusapi.words import PUBLISHING_WORDS
 
 
 @click.command()
@@ -59,10 +60,9 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_t
         say(f"mvsepd: cannot start: {error.source}: {problems}", err=True)
         raise SystemExit(int(ExitStatus.CONFIG)) from None
     logsetup.add_secret(token.reveal())
+    written_to = loaded.paths.log_file if log_file else None
     logsetup.configure(
-        level=loaded.config.daemon.log_level,
-        json_lines=json_logs,
-        log_file=loaded.paths.log_file if log_file else None,
+        level=loaded.config.daemon.log_level, json_lines=json_logs, log_file=written_to
     )
     companion = None
     if with_tray:
@@ -74,7 +74,9 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_t
         )
     drained = run_foreground(
         loaded.paths,
-        lambda: Daemon(loaded.config, token, loaded.paths),
+        lambda: Daemon(
+            loaded.config, token, loaded.paths, log_location=logsetup.location(written_to)
+        ),
         companion=companion,
     )
     if not drained:
@@ -248,5 +250,7 @@ def _words(job: JobRecord) -> str:
         if job.remote_status == "waiting" and job.current_order:
             return f"waiting at MVSEP: {job.current_order} of {job.queue_count}"
         return f"{job.remote_status or 'submitted'} at MVSEP"
+    if job.state is JobState.PUBLISHING:
+        return PUBLISHING_WORDS
     words = str(job.state.value).replace("_", " ")
     return f"{words} ({job.reason})" if job.reason else words

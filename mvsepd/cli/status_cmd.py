@@ -102,13 +102,21 @@ def rescan() -> None:
 
 @click.command()
 @click.argument("job_id", metavar="JOB", type=int)
+@click.option(
+    "--upload-again",
+    is_flag=True,
+    help="Upload the file again even if MVSEP still has the job (this spends credits again).",
+)
 @handle_errors
-def retry(job_id: int) -> None:
-    """Submit a failed (or cancelled, done, held) job again; this spends credits again.
+def retry(job_id: int, upload_again: bool) -> None:
+    """Start a failed (or cancelled, done, unpublished, held) job again.
 
-    JOB is the number in the first column of `mvsepd jobs`.
+    mvsepd first asks MVSEP: while MVSEP still has the job (done, waiting or processing) its
+    stems are fetched again and placed where they were, without an upload and without credits.
+    Only a job MVSEP no longer has, or one MVSEP failed, is uploaded again, and the answer says
+    what that costs. JOB is the number in the first column of `mvsepd jobs`.
     """
-    _say_message(_client().retry(job_id))
+    _say_message(_client().retry(job_id, upload_again=upload_again))
 
 
 @click.command()

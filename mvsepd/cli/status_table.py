@@ -16,10 +16,12 @@ _PHASE_STYLES = {
     "checking": "cyan",
     "uploading": "blue",
     "processing": "blue",
+    "publishing": "blue",
     "downloading": "green",
     "done": "green",
     "failed": "bold red",
     "cancelled": "dim",
+    "unpublished": "bold yellow",
 }
 
 
@@ -115,7 +117,7 @@ def _account_line(account: Mapping[str, Any]) -> Text:
 def _counts_line(picture: Mapping[str, Any]) -> str:
     phases = [str(job.get("phase")) for job in picture.get("jobs", [])]
     waiting = phases.count("waiting") + phases.count("queued")
-    busy = sum(phases.count(name) for name in ("checking", "uploading", "processing"))
+    busy = sum(phases.count(name) for name in ("checking", "uploading", "processing", "publishing"))
     parts = [
         f"{waiting} waiting",
         f"{busy} processing",
@@ -124,6 +126,9 @@ def _counts_line(picture: Mapping[str, Any]) -> str:
     ]
     if phases.count("failed"):
         parts.append(f"{phases.count('failed')} failed (mvsepd retry JOB)")
+    if phases.count("unpublished"):
+        count = phases.count("unpublished")
+        parts.append(f"{count} not published by MVSEP (mvsepd retry JOB: no upload, no credits)")
     return " · ".join(parts)
 
 

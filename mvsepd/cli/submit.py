@@ -33,6 +33,7 @@ from mvsepd.exits import ExitStatus
 from mvsepd.folderdefaults import FolderSettings
 from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
 from mvsepd.presets import PresetSpec, ResolvedPreset, resolve
+from mvsepd.statusapi.words import PUBLISHING_WORDS
 
 SUBMIT_TEMPLATE = "{parent}/{track} stems/{track} - {stem}.{ext}"
 
@@ -80,7 +81,15 @@ def submit(
     with MvsepClient(loaded.token(), loaded.config.account.server) as client:
         resolved = resolve(spec, client.algorithms())
         _announce(file, resolved)
-        status = _run(client, file, resolved, output, settings, loaded.paths.cache_dir)
+        status = _run(
+            client,
+            file,
+            resolved,
+            output,
+            settings,
+            loaded.paths.cache_dir,
+            publish_wait=loaded.config.daemon.publish_wait_minutes * 60,
+        )
     if status.status is not RemoteStatus.DONE:
         raise SystemExit(int(ExitStatus.JOB_FAILED))
 
@@ -133,6 +142,8 @@ def _run(
     output: Path | None,
     settings: FolderSettings,
     cache_dir: Path,
+    *,
+    publish_wait: float,
 ) -> SeparationStatus:
     columns = (
         TextColumn("{task.description}"),
@@ -158,7 +169,7 @@ def _run(
             if plan.temporary:
                 plan.path.unlink(missing_ok=True)
         queue = progress.add_task("queued", total=None)
-        status = _wait(client, created.hash, created.server, progress, queue)
+        status = _wait(client, created.hash, created.server, progress, queue, preset, publish_wait)
         if status.status is not RemoteStatus.DONE:
             say(f"MVSEP: {status.raw_status}: {status.message or 'no reason given'}", err=True)
             return status
@@ -191,9 +202,18 @@ def _upload_plan(
 
 
 def _wait(
-    client: MvsepClient, job_hash: str, server: str, progress: Progress, task: TaskID
+    client: MvsepClient,
+    job_hash: str,
+    server: str,
+    progress: Progress,
+    task: TaskID,
+    preset: ResolvedPreset,
+    publish_wait: float,
 ) -> SeparationStatus:
     polls = 0
+    expected = len(preset.algorithm.outputs_for(preset.options)) if preset.algorithm else None
+    seen_before: int | None = None
+    publishing_since: float | None = None
     try:
         while True:
             try:
@@ -202,6 +222,26 @@ def _wait(
                 if not error.transient:
                     raise
                 time.sleep(lifecycle.retry_delay(min(polls + 1, 6)))
+                polls += 1
+                continue
+            if status.status is RemoteStatus.DONE and not lifecycle.publication_complete(
+                status, expected=expected or None, seen_before=seen_before
+            ):
+                # Done, but MVSEP is still exporting the stems to its storage.
+                seen_before = len(status.files) if status.published else None
+                now = time.monotonic()
+                publishing_since = publishing_since if publishing_since is not None else now
+                if now - publishing_since >= publish_wait:
+                    raise InputError(
+                        f"MVSEP finished the job but has not published its stems after "
+                        f"{publish_wait / 60:g} min; it keeps them about 72 hours (its hash is "
+                        f"{job_hash})",
+                        field="job",
+                    )
+                listed = len(status.files) + len(status.unpublished)
+                ready = f" ({len(status.files)} of {listed} ready)" if listed else ""
+                progress.update(task, description=f"{PUBLISHING_WORDS}{ready}")
+                time.sleep(lifecycle.publish_poll_delay(polls))
                 polls += 1
                 continue
             if status.status.finished:

@@ -24,7 +24,7 @@ from mvsepd.chains import ChainPlan, same_label
 from mvsepd.engine import placing
 from mvsepd.engine.context import Context
 from mvsepd.hashing import file_sha256
-from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, ResultFile
+from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, JobState, ResultFile
 from mvsepd.store import DeliveryKeys
 
 log = structlog.get_logger("mvsepd.engine")
@@ -161,18 +161,30 @@ def finish_chain_run(
     log.info("chain_done", chain=chain.name, file=Path(delivery.source_path).name, steps=len(steps))
 
 
+#: A chain step that failed (or was cancelled, or left unpublished) keeps its input this long
+#: after it ended, for ``mvsepd retry``.
+RETRY_INPUT_SECONDS = 7 * 24 * 3600.0
+
+
 def sweep_work_dir(context: Context, *, finishing: int | None = None) -> None:
-    """Remove feeding stems whose jobs are all over (``finishing``: a job placing its last
-    delivery now, over once it returns)."""
+    """Remove feeding stems no job needs: the inputs of steps that are done, and of steps
+    that ended otherwise more than ``RETRY_INPUT_SECONDS`` ago (``finishing``: a job placing
+    its last delivery now, done once it returns)."""
     try:
         entries = list(context.work_dir.iterdir())
     except OSError:
         return
-    needed = {
-        Path(job.source_path).name
-        for job in context.store.jobs()
-        if job.parent_job_id is not None and not job.state.terminal and job.id != finishing
-    }
+    now = context.clock()
+
+    def needs_input(job: JobRecord) -> bool:
+        if job.parent_job_id is None or job.id == finishing or job.state is JobState.DONE:
+            return False
+        if not job.state.terminal:
+            return True
+        ended = job.finished_at if job.finished_at is not None else job.updated_at
+        return now - ended < RETRY_INPUT_SECONDS
+
+    needed = {Path(job.source_path).name for job in context.store.jobs() if needs_input(job)}
     for entry in entries:
         if entry.name not in needed and not entry.name.startswith("."):
             entry.unlink(missing_ok=True)

@@ -63,6 +63,9 @@ class EngineSettings:
     #: Result files of one job fetched at the same time (latency overlaps; one link's rate is
     #: shared either way).
     parallel_downloads: int = 4
+    #: How long MVSEP may take to publish a finished job's stems before the job is left
+    #: ``unpublished`` for the user's ``retry`` (``daemon.publish_wait_minutes``).
+    publish_wait_seconds: float = 30 * 60.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ class Context:
     live: dict[int, LiveProgress] = field(default_factory=dict)
     finished_status: dict[int, SeparationStatus] = field(default_factory=dict)
     not_found_counts: dict[int, int] = field(default_factory=dict)
+    #: How many stems, all with an address, the last look at a publishing job found.
+    published_counts: dict[int, int] = field(default_factory=dict)
     #: When this process last stopped sending a job's upload without learning its outcome.
     sends_ended: dict[int, float] = field(default_factory=dict)
     cancel_requested: set[int] = field(default_factory=set)
@@ -166,6 +171,31 @@ class Context:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.time)
+    #: Where this daemon's log goes, in words ("the log file ~/.local/state/..."): a job that
+    #: failed on an internal error says where its traceback is.
+    log_location: str = "mvsepd's log"
+
+    def judge(self, error: BaseException, job_id: int, file_name: str) -> lifecycle.ErrorVerdict:
+        """What an error raised while working on a job means (``lifecycle.judge_error``).
+
+        An internal error (a defect of mvsepd, not a failure of MVSEP, the network or the
+        disk) is logged here, once, with its traceback; its reason says where that is.
+        """
+        verdict = lifecycle.judge_error(error)
+        if not verdict.internal:
+            return verdict
+        log.error(
+            "internal_error",
+            job=job_id,
+            file=file_name,
+            error=f"{type(error).__name__}: {error}",
+            exc_info=error,
+        )
+        return lifecycle.ErrorVerdict(
+            verdict.outcome,
+            f"{verdict.reason} (a defect of mvsepd; the traceback is in {self.log_location})",
+            internal=True,
+        )
 
     def resolve_presets(self) -> None:
         """Resolve every preset and chain against the catalog at hand (numeric ones work

@@ -1,4 +1,4 @@
-"""What the status API asks of the engine: pause, resume, retry, cancel, rescan.
+"""What the status API asks of the engine: pause, resume, retry (``retrying``), cancel, rescan.
 
 A mixin of ``Engine``: every request changes jobs only through ``JobStore.transition`` and
 wakes the scheduler, so its effect is seen at once. ``cancel`` waits a few seconds for a step
@@ -13,13 +13,12 @@ from typing import Any
 import structlog
 
 from mvsepd import errors
-from mvsepd.engine import polling
+from mvsepd.engine import polling, retrying
 from mvsepd.engine.context import Context
 from mvsepd.engine.workers import Workers
 from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.intake import Intake
 from mvsepd.models import JobRecord, JobState
-from mvsepd.presets import PresetProblem
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -27,7 +26,9 @@ log = structlog.get_logger("mvsepd.engine")
 #: is what happened; a longer step (an upload) gets the cancel when it ends.
 CANCEL_WAIT_SECONDS = 5.0
 #: States of a job with a separation hash that MVSEP is told of when it is cancelled.
-_AT_MVSEP = frozenset({JobState.SUBMITTED, JobState.DOWNLOADING, JobState.RETRY_WAIT})
+_AT_MVSEP = frozenset(
+    {JobState.SUBMITTED, JobState.PUBLISHING, JobState.DOWNLOADING, JobState.RETRY_WAIT}
+)
 
 
 class EngineControl:
@@ -70,57 +71,12 @@ class EngineControl:
         """True while submission is paused."""
         return self.context.store.flag("paused") is not None
 
-    def retry(self, job_id: int) -> JobRecord:
-        """Start a failed, cancelled or done job again from ``stable`` (this spends credits)."""
-        job = self.context.store.get(job_id)
-        if not job.state.terminal and job_id in self.context.cancel_requested:
-            raise errors.InputError(
-                f"job {job_id} is being cancelled (mvsepd is still talking to MVSEP about it); "
-                "retry it once it shows cancelled",
-                field="job",
-            )
-        if not job.state.terminal and job.state is not JobState.HELD:
-            raise errors.InputError(
-                f"job {job_id} is {job.state.value}; only failed, cancelled, done or held "
-                "jobs can be retried",
-                field="job",
-            )
-        changes: dict[str, Any] = {
-            "reason": None,
-            "attempts": 0,
-            "oversize_downloads": 0,
-            "upload_json": None,
-            "separation_hash": None,
-            "remote_status": None,
-            "queue_count": None,
-            "current_order": None,
-            "finished_at": None,
-        }
-        # The preset may have been fixed since the job failed: use it as it is now.
-        preset = self.context.preset(job.preset_name)
-        if isinstance(preset, PresetProblem):
-            if job.sep_type is None:
-                raise errors.InputError(f"job {job_id}: preset {job.preset_name!r}: {preset}")
-        else:
-            changes.update(
-                sep_type=preset.sep_type,
-                options=dict(preset.options),
-                output_format=int(preset.output_format),
-            )
-        # Studio mode: a job retried here is this host's from now on (a held one of another
-        # host too: nothing is in flight for it there).
-        updated = self.context.store.transition(
-            job_id,
-            JobState.STABLE,
-            expected=job.state,
-            adopt=job.owner_host != self.context.store.host_id,
-            **changes,
-        )
-        self.context.store.reopen_deliveries_of(job_id)
-        self.context.feed.bump()
+    def retry(self, job_id: int, *, upload_again: bool = False) -> retrying.RetryAnswer:
+        """Start a failed, cancelled, done, unpublished or held job again: followed at MVSEP
+        while MVSEP has it (no upload, no credits), else uploaded again (see ``retrying``)."""
+        answer = retrying.retry(self.context, job_id, upload_again=upload_again)
         self.wake()
-        log.info("job_retried", job=job_id)
-        return updated
+        return answer
 
     def cancel(self, job_id: int) -> str:
         """Cancel a job; return what happened, in words.

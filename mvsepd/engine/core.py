@@ -204,7 +204,13 @@ class Engine(EngineControl):
                 job.next_attempt_at
                 for job in jobs
                 if job.next_attempt_at is not None
-                and job.state in (JobState.SUBMITTED, JobState.RETRY_WAIT, JobState.UPLOADING)
+                and job.state
+                in (
+                    JobState.SUBMITTED,
+                    JobState.PUBLISHING,
+                    JobState.RETRY_WAIT,
+                    JobState.UPLOADING,
+                )
             ),
             default=None,
         )
@@ -256,7 +262,7 @@ class Engine(EngineControl):
                 )
         elif job.id in context.cancel_requested and job.separation_hash:
             self._workers.submit(job.id, None, functools.partial(self._cancel_now, job))
-        elif state is JobState.SUBMITTED:
+        elif state in (JobState.SUBMITTED, JobState.PUBLISHING):
             if job.next_attempt_at is None or job.next_attempt_at <= now:
                 self._workers.submit(job.id, None, self._fresh(job, self._poll_then_fetch))
         elif state is JobState.DOWNLOADING:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -33,15 +34,21 @@ def fulfil(
     """Place one delivery from the job's downloads; feed the next chain steps; mark it done."""
     plan, delivery = placement.plan, placement.delivery
     earlier = outputs.written_manifest(plan)
-    if earlier is not None and earlier.get("mvsep", {}).get("hash") == job.separation_hash:
-        # An earlier attempt placed every stem and wrote the manifest, then stopped before the
+    if (
+        earlier is not None
+        and earlier.get("mvsep", {}).get("hash") == job.separation_hash
+        and earlier.get("attempt", 1) == job.retries + 1
+    ):
+        # This attempt placed every stem and wrote the manifest, then stopped before the
         # delivery was marked done: mark it now instead of placing the stems again.
         if plan.staging_dir != downloads:
             outputs.discard(plan.staging_dir)
         names = [str(item.get("name")) for item in earlier.get("outputs", [])]
         log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
     else:
-        names = _stage_and_finalize(context, job, placement, files, downloads, algorithm)
+        names = _stage_and_finalize(
+            context, job, placement, files, downloads, algorithm, earlier=earlier
+        )
     if placement.step is not None and placement.chain is not None:
         chainrun.feed_next_steps(context, job, placement, files, downloads)
     done = context.store.finish_delivery(
@@ -70,7 +77,11 @@ def _stage_and_finalize(
     files: Sequence[ResultFile],
     downloads: Path,
     algorithm: str | None,
+    *,
+    earlier: dict[str, Any] | None,
 ) -> list[str]:
+    """Conform and place one delivery's stems; an ``earlier`` attempt's manifest (a retried
+    job's) names the outputs this job owns already, which are replaced, not numbered."""
     plan, layout, delivery = placement.plan, placement.layout, placement.delivery
     outputs.prepare(plan)
     placed = outputs.already_placed(plan)
@@ -96,8 +107,44 @@ def _stage_and_finalize(
     manifest = placing.manifest_of(context, job, delivery, algorithm, original)
     if report is not None:
         manifest["conform"] = report
-    written = outputs.finalize(plan, manifest, on_collision=placement.collision)
+    owned = _owned_outputs(earlier)
+    finals = {target.final for target in plan.targets}
+    kept = [entry for path, entry in owned.items() if path not in finals and path.is_file()]
+    if kept:
+        # Outputs of an earlier attempt this one does not make again (a preset changed since):
+        # left in place, and listed, as the job's.
+        manifest["earlier_outputs"] = kept
+    # The job's own staging folder holds its downloads: a chain step feeds the next step from
+    # them after placing, and the job's other deliveries are placed from them; it goes once
+    # all of that is done (``fetch``, ``late``).
+    written = outputs.finalize(
+        plan,
+        manifest,
+        on_collision=placement.collision,
+        keep_staging=plan.staging_dir == downloads,
+        owned=frozenset(owned),
+    )
     return [item.path.name for item in written]
+
+
+def _owned_outputs(earlier: dict[str, Any] | None) -> dict[Path, dict[str, Any]]:
+    """The outputs an earlier attempt's manifest lists, by path, that are still as it wrote
+    them: a stem someone edited and saved since is theirs now, and is never replaced."""
+    if earlier is None:
+        return {}
+    entries = [*earlier.get("outputs", []), *earlier.get("earlier_outputs", [])]
+    owned: dict[Path, dict[str, Any]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or "path" not in entry:
+            continue
+        path = Path(str(entry["path"]))
+        try:
+            unchanged = path.is_file() and file_sha256(path) == entry.get("sha256")
+        except OSError:
+            unchanged = False
+        if unchanged:
+            owned[path] = entry
+    return owned
 
 
 #: The live phase while stems are checked and brought to their source's format.

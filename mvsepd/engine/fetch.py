@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from mvsepd import errors, lifecycle, outputs
+from mvsepd import errors, outputs
 from mvsepd.config import FolderConfig
 from mvsepd.engine import deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
@@ -53,8 +53,17 @@ def download(context: Context, job: JobRecord) -> JobRecord:
             return context.store.transition(
                 job.id, JobState.SUBMITTED, expected=JobState.DOWNLOADING
             )
-        if not status.files:
-            return context.fail(job, "MVSEP finished but listed no result files")
+        if not status.published:
+            # A set that was whole at the last look is not now (a restart in between, another
+            # answer): wait for it again rather than place a part of it.
+            return context.store.transition(
+                job.id,
+                JobState.PUBLISHING,
+                expected=JobState.DOWNLOADING,
+                publish_started_at=context.clock(),
+                polls=0,
+                next_attempt_at=context.clock(),
+            )
         return _place(context, job, status.files, status.algorithm)
     except (errors.LeaseLostError, errors.StoreUnavailableError):
         raise  # studio mode: the job is another host's now, or the database is away
@@ -90,10 +99,6 @@ def _place(
     # In a studio, a host that lost the job while downloading (it stalled past its lease and
     # another host took over) places nothing: the other host does.
     context.store.check_lease(job.id)
-    # The delivery that stages in the job's own folder goes last: finishing it removes that
-    # folder, and with it the downloads the others are placed from (two copies of one take
-    # dropped together both wait for this job).
-    placements.sort(key=lambda placement: placement.plan.staging_dir == downloads)
     for placement in placements:
         deliver.fulfil(context, job, placement, files, downloads, algorithm)
     outputs.discard(downloads)
@@ -242,7 +247,7 @@ def _download_failed(context: Context, job: JobRecord, error: BaseException) -> 
             else "MVSEP no longer has the results"
         )
         return context.fail(job, f"{reason}; `mvsepd retry` submits the file again")
-    verdict = lifecycle.judge_error(error)
+    verdict = context.judge(error, job.id, job.source_name)
     if verdict.outcome is Outcome.FAIL:
         return context.fail(job, verdict.reason)
     if isinstance(error, errors.OversizeDownloadError):

@@ -35,7 +35,7 @@ def late_step(context: Context, delivery: DeliveryRecord) -> None:
         late(context, current)
         context.delivery_retry_at.pop(delivery.id, None)
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
-        verdict = lifecycle.judge_error(error)
+        verdict = context.judge(error, delivery.job_id, delivery.source_name)
         if verdict.outcome is lifecycle.Outcome.FAIL:
             context.store.finish_delivery(delivery.id, DeliveryState.FAILED, reason=verdict.reason)
             context.feed.bump()
@@ -65,6 +65,11 @@ def late(context: Context, delivery: DeliveryRecord) -> DeliveryRecord:
     created = job.upload_started_at or job.created_at
     if not status.files or context.clock() - created >= RESULT_LIFETIME_SECONDS:
         return _cannot(context, job, delivery, "MVSEP no longer keeps its results (about 72 hours)")
+    if not status.published:
+        # Listed, but not every stem has an address (yet): never placed in part; asked again.
+        raise errors.ProtocolError(
+            "MVSEP has not published every stem of the job", endpoint="/separation/get"
+        )
     placement = placing.place_for(context, job, delivery, status.files, primary=False)
     downloads = placement.plan.staging_dir
     outputs.make_staging(downloads)
@@ -72,7 +77,9 @@ def late(context: Context, delivery: DeliveryRecord) -> DeliveryRecord:
         target = downloads / placement.layout.downloads[index]
         if not target.exists():
             context.client.download_result(status.files[index], target, server=job.server)
-    return deliver.fulfil(context, job, placement, status.files, downloads, status.algorithm)
+    placed = deliver.fulfil(context, job, placement, status.files, downloads, status.algorithm)
+    outputs.discard(downloads)
+    return placed
 
 
 def _copy_from_sibling(

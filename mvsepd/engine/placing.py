@@ -148,6 +148,9 @@ def manifest_of(
     document: dict[str, Any] = {
         "mvsepd_version": __version__,
         "job_id": job.id,
+        # Which attempt of the job wrote this (1, then 2 after a `mvsepd retry`...): an
+        # earlier attempt's manifest is not taken for this one's.
+        "attempt": job.retries + 1,
         "source": {
             "path": delivery.source_path,
             "sha256": job.content_sha256,

@@ -1,5 +1,6 @@
 """Following a submitted job at MVSEP: its queue position and progress, a link MVSEP is still
-fetching (get-remote until it names the real job), results that disappear, cancelling."""
+fetching (get-remote until it names the real job), a finished job until its stems are
+published (``publishing``), results that disappear, cancelling."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import structlog
 
 from mvsepd import errors, lifecycle
 from mvsepd.api.wire import hash_created_at
+from mvsepd.engine import publishing
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
-from mvsepd.models import JobRecord, JobState, RemoteStatus
+from mvsepd.models import JobRecord, RemoteStatus
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -36,20 +38,7 @@ def poll(context: Context, job: JobRecord) -> JobRecord:
         )
     if status.status is RemoteStatus.DONE:
         context.not_found_counts.pop(job.id, None)
-        with context.lock:
-            context.finished_status[job.id] = status
-        done = context.store.transition(
-            job.id,
-            JobState.DOWNLOADING,
-            expected=JobState.SUBMITTED,
-            remote_status=status.raw_status,
-            queue_count=None,
-            current_order=None,
-            reason=None,
-        )
-        context.feed.bump()
-        log.info("job_finished_at_mvsep", job=job.id, files=len(status.files))
-        return done
+        return publishing.on_done(context, job, status)
     if status.status is RemoteStatus.FAILED:
         message = status.message or "no reason given"
         return context.fail(job, f"MVSEP could not process the file: {message}")

@@ -35,7 +35,7 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
     try:
         entries = _history(context)
     except errors.MvsepError as error:
-        verdict = lifecycle.judge_error(error)
+        verdict = context.judge(error, job.id, job.source_name)
         if verdict.outcome is Outcome.HOLD_TOKEN:
             context.account.update(token_problem=str(error), now=now)
         delay = lifecycle.retry_delay(max(1, job.polls + 1), rng=context.rng)

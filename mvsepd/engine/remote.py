@@ -174,7 +174,7 @@ def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> Jo
         if job.input_kind in ("file", "matchering") and not Path(job.source_path).exists():
             return context.fail(job, "the file was removed before it could be uploaded")
         return context.fail(job, str(error))
-    verdict = lifecycle.judge_error(error)
+    verdict = context.judge(error, job.id, job.source_name)
     ambiguous = isinstance(error, errors.ServerError | errors.ProtocolError)
     if verdict.outcome is Outcome.RECONCILE or ambiguous:
         # The create may have happened: the next step looks for it in the history first.

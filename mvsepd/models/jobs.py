@@ -26,6 +26,9 @@ class JobState(str, enum.Enum):
     UPLOADING = "uploading"
     #: MVSEP accepted the job and its hash is stored; polling.
     SUBMITTED = "submitted"
+    #: MVSEP says done, but has not listed every stem with an address yet (it exports them to
+    #: its storage after the model ran; usually at once, under load for minutes); polling.
+    PUBLISHING = "publishing"
     #: MVSEP finished; stems are being fetched.
     DOWNLOADING = "downloading"
     #: Every stem and the manifest are in place.
@@ -38,11 +41,15 @@ class JobState(str, enum.Enum):
     FAILED = "failed"
     #: The user cancelled it.
     CANCELLED = "cancelled"
+    #: MVSEP said done but did not publish every stem within ``publish_wait_minutes``. Not a
+    #: failure: the job was paid and MVSEP keeps it; ``mvsepd retry`` asks MVSEP again, no
+    #: upload.
+    UNPUBLISHED = "unpublished"
 
     @property
     def terminal(self) -> bool:
         """True when the daemon will not touch the job again on its own."""
-        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.UNPUBLISHED)
 
     @property
     def occupies_slot(self) -> bool:
@@ -107,6 +114,12 @@ class JobRecord:
     #: one; a write under an older number is refused). One machine: None and 0.
     owner_host: str | None = None
     lease_epoch: int = 0
+    #: How often the user started the job again (``mvsepd retry``); a manifest records the
+    #: attempt that wrote it, so a retried job places its stems again instead of taking the
+    #: earlier attempt's for its own.
+    retries: int = 0
+    #: When MVSEP first said done without every stem published (the wait's start).
+    publish_started_at: float | None = None
 
     @property
     def input(self) -> Mapping[str, Any]:

@@ -84,6 +84,15 @@ class SeparationStatus:
     date: str | None = None
     size_text: str | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``type`` of each result record listed without an address yet: MVSEP says ``done``
+    #: before every stem is exported to its storage, and fills the addresses in one by one.
+    unpublished: tuple[str, ...] = ()
+
+    @property
+    def published(self) -> bool:
+        """True when the job is done and every result it lists has an address (there is at
+        least one). Whether the list itself is whole is for the caller to judge."""
+        return self.status is RemoteStatus.DONE and bool(self.files) and not self.unpublished
 
     def files_of_type(self, type_label: str) -> tuple[ResultFile, ...]:
         """Return the result files whose ``type`` equals ``type_label`` (case-insensitive)."""

@@ -215,9 +215,18 @@ def prepare(output_plan: OutputPlan) -> None:
 
 
 def finalize(
-    output_plan: OutputPlan, manifest: Mapping[str, Any], *, on_collision: Collision = "unique"
+    output_plan: OutputPlan,
+    manifest: Mapping[str, Any],
+    *,
+    on_collision: Collision = "unique",
+    keep_staging: bool = False,
+    owned: frozenset[Path] = frozenset(),
 ) -> list[WrittenFile]:
-    """Move every staged stem to its final name, write the manifest, remove the staging folder.
+    """Move every staged stem to its final name, write the manifest, remove the staging folder
+    (unless ``keep_staging``: it also holds downloads the caller still needs, such as a chain
+    step's stem for the next step; the caller removes it). A final name in ``owned`` (an
+    output an earlier attempt of the same job placed, per its manifest) is replaced, whatever
+    the collision policy: a retried job's stems take their own earlier place.
 
     Safe to call again after an interruption: stems already moved are recognised. Raise
     OutputError when a stem is missing, a name is taken and the policy is "fail", or the disk
@@ -241,6 +250,8 @@ def finalize(
                 # appeared there since; then (or with no record) the policy picks the name.
                 if recorded is not None and not recorded.exists():
                     placed = recorded
+                elif target.final in owned:
+                    placed = target.final
                 else:
                     placed = files.free_name(target.final, on_collision)
                 placed.parent.mkdir(parents=True, exist_ok=True)
@@ -251,7 +262,11 @@ def finalize(
                         progress[key] = str(placed)
                         _save_progress(output_plan.staging_dir, progress)
                     try:
-                        files.publish(target.staged, placed, replace=on_collision == "replace")
+                        files.publish(
+                            target.staged,
+                            placed,
+                            replace=on_collision == "replace" or placed in owned,
+                        )
                         break
                     except FileExistsError:
                         # Taken since it was found free (another host placing on a share).
@@ -275,7 +290,8 @@ def finalize(
         raise OutputError(
             f"cannot write stems below {output_plan.root}: {error.strerror or error}"
         ) from None
-    discard(output_plan.staging_dir)
+    if not keep_staging:
+        discard(output_plan.staging_dir)
     return written
 
 

@@ -370,11 +370,13 @@ class StatusApi:
     def _retry(self, request: Request, job_id: int) -> Response:
         if not self._exists(job_id):
             return _error(404, f"no job with id {job_id}")
-        job = self.engine.retry(job_id)
+        upload_again = request.args.get("upload_again", "0").lower() in ("1", "true", "yes")
+        answer = self.engine.retry(job_id, upload_again=upload_again)
         return _json(
             {
-                "job": self.picture.job(job),
-                "message": f"job {job_id} ({job.source_name}) will be submitted again",
+                "job": self.picture.job(answer.job),
+                "uploads_again": answer.uploads,
+                "message": answer.words,
             }
         )
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from mvsepd.models import JobRecord, JobState
 
+#: A job MVSEP finished whose stems it is still exporting (``publishing``), in words.
+PUBLISHING_WORDS = "MVSEP is publishing the stems"
+
 #: Coarse phases a client can switch on (the icon, colours); ``state`` has the full detail.
 PHASES = (
     "checking",  # discovered: the audio is being probed
@@ -19,10 +22,12 @@ PHASES = (
     "uploading",
     "waiting",  # at MVSEP, in its queue
     "processing",  # at MVSEP, being separated (or merged)
+    "publishing",  # MVSEP says done; its stems are being exported to its storage
     "downloading",
     "done",
     "failed",
     "cancelled",
+    "unpublished",  # MVSEP did not publish the stems in time: `mvsepd retry` asks again
 )
 
 _DOWNLOAD_PHASE = re.compile(r"downloading (\d+)/(\d+)")
@@ -69,6 +74,10 @@ def phase(job: JobRecord) -> str:
         return "uploading"
     if state is JobState.SUBMITTED:
         return "waiting" if job.remote_status in (None, "waiting") else "processing"
+    if state is JobState.PUBLISHING:
+        return "publishing"
+    if state is JobState.UNPUBLISHED:
+        return "unpublished"
     if state is JobState.DOWNLOADING:
         return "downloading"
     if state is JobState.DONE:
@@ -89,6 +98,8 @@ def summary(
     state = job.state
     if state is JobState.SUBMITTED:
         return _at_mvsep(job)
+    if state is JobState.PUBLISHING:
+        return _publishing(job)
     if state is JobState.DOWNLOADING and transfer is not None and transfer.phase == "conforming":
         percent = transfer.percent()
         words = "fitting stems to the source"
@@ -114,12 +125,20 @@ def summary(
         return _with_reason(f"trying again{wait}", job.reason)
     if state is JobState.HELD:
         return _with_reason("held", job.reason)
+    return _ended(job)
+
+
+def _ended(job: JobRecord) -> str:
+    """A job the daemon no longer works on by itself."""
+    state = job.state
     if state is JobState.FAILED:
         return _with_reason("failed", job.reason)
     if state is JobState.CANCELLED:
         if job.reason and job.reason.startswith("cancelled"):
             return job.reason  # "cancelled at MVSEP before it started; ..." says it all
         return _with_reason("cancelled", job.reason)
+    if state is JobState.UNPUBLISHED:
+        return job.reason or "MVSEP has not published the stems; `mvsepd retry` asks again"
     return "done"
 
 
@@ -135,6 +154,13 @@ def _at_mvsep(job: JobRecord) -> str:
     if job.all_chunks and job.all_chunks > 1:
         return f"processing {job.finished_chunks or 0}/{job.all_chunks} chunks"
     return "processing"
+
+
+def _publishing(job: JobRecord) -> str:
+    listed, published = job.progress_total, job.progress_done
+    if listed:
+        return f"{PUBLISHING_WORDS} ({published or 0} of {listed} ready)"
+    return PUBLISHING_WORDS
 
 
 def _with_reason(words: str, reason: str | None) -> str:

@@ -62,6 +62,8 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
         "source_audio",
         "remote_hash",
         "credits_reserved",
+        "retries",
+        "publish_started_at",
     }
 )
 

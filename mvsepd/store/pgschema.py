@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The advisory lock key of migrations (any fixed number; this is "mvsepd:migrate" hashed).
 MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('mvsepd:migrate', 0))"
@@ -131,6 +131,11 @@ MIGRATIONS: dict[int, str] = {
     END $$;
     CREATE TRIGGER jobs_notify AFTER INSERT OR UPDATE OF state, owner_host ON jobs
         FOR EACH ROW EXECUTE FUNCTION mvsepd_notify_jobs();
+    """,
+    # 2: as the SQLite store's 6: retries of a job, and the start of a wait for publishing.
+    2: """
+    ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN publish_started_at DOUBLE PRECISION;
     """,
 }
 

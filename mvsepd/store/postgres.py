@@ -53,7 +53,11 @@ from mvsepd.store.studio import StudioPaths
 
 _SLOTS_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('mvsepd:slots', 0))"
 #: States whose takeover needs no source file (MVSEP has the audio already).
-_REMOTE_STATES = (JobState.SUBMITTED.value, JobState.DOWNLOADING.value)
+_REMOTE_STATES = (
+    JobState.SUBMITTED.value,
+    JobState.PUBLISHING.value,
+    JobState.DOWNLOADING.value,
+)
 
 
 class PostgresJobStore(SqlJobStore):
@@ -316,7 +320,8 @@ class PostgresJobStore(SqlJobStore):
                       AND (hosts.heartbeat_at IS NULL OR hosts.heartbeat_at < {DB_NOW} - ?)
                       AND ((jobs.state NOT IN ({marks(TERMINAL)})
                             AND ({like})
-                            AND (jobs.state IN (?, ?) OR jobs.input_kind IN ('url', 'prompt')
+                            AND (jobs.state IN ({marks(_REMOTE_STATES)})
+                                 OR jobs.input_kind IN ('url', 'prompt')
                                  OR {source_like}))
                            OR (jobs.state = ? AND EXISTS (
                                  SELECT 1 FROM deliveries WHERE deliveries.job_id = jobs.id

@@ -89,7 +89,14 @@ class JobReads(records.Backend):
             state = JobState(row["state"])
             waiting_for_remote = state is JobState.SUBMITTED and row["remote_hash"]
             if (
-                state in (JobState.SUBMITTED, JobState.DOWNLOADING, JobState.DONE)
+                state
+                in (
+                    JobState.SUBMITTED,
+                    JobState.PUBLISHING,
+                    JobState.DOWNLOADING,
+                    JobState.DONE,
+                    JobState.UNPUBLISHED,
+                )
                 and not row["separation_hash"]
                 and not waiting_for_remote
             ):

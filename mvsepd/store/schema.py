@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -129,6 +129,12 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE jobs ADD COLUMN owner_host TEXT;
     ALTER TABLE jobs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN lease_expires_at REAL;
+    """,
+    # 6: how often the user retried a job (its manifest names the attempt that wrote it), and
+    # when MVSEP first said done without publishing every stem (the wait for them is bounded).
+    6: """
+    ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN publish_started_at REAL;
     """,
 }
 

@@ -20,7 +20,15 @@ from mvsepd.tray.badge import Glyph, IconState, Tone
 TOOLTIP_LIMIT = 127
 #: Finished jobs listed under "Recent".
 RECENT_ITEMS = 5
-_ACTIVE_PHASES = ("checking", "queued", "uploading", "waiting", "processing", "downloading")
+_ACTIVE_PHASES = (
+    "checking",
+    "queued",
+    "uploading",
+    "waiting",
+    "processing",
+    "publishing",
+    "downloading",
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ def icon_state(
         glyph, tone = "number", "waiting"
     elif "downloading" in phases:
         glyph, tone = "downloading", "downloading"
-    elif phases & {"uploading", "processing", "waiting", "checking"}:
+    elif phases & {"uploading", "processing", "publishing", "waiting", "checking"}:
         glyph, tone = "processing", "processing"
     elif "queued" in phases:
         glyph, tone = ("paused", "paused") if paused else ("idle", "waiting")

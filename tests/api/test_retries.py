@@ -9,6 +9,7 @@ import requests
 
 from mvsepd.api import MvsepClient, Transport
 from mvsepd.errors import (
+    ConnectionClosedError,
     NetworkError,
     OutcomeUnknownError,
     ProtocolError,
@@ -46,7 +47,6 @@ def audio(tmp_path: Path) -> Path:
         Reply(500, {"message": "Server Error"}),
         Reply(504, ""),
         Reply(error=refused()),
-        Reply(error=reset_after_send()),
         Reply(error=read_timeout()),
         Reply(error=connect_timeout()),
         Reply(200, WAITING, fail_after=10),
@@ -57,7 +57,6 @@ def audio(tmp_path: Path) -> Path:
         "500",
         "504",
         "refused",
-        "reset",
         "read-timeout",
         "connect-timeout",
         "cut-off",
@@ -71,6 +70,24 @@ def test_a_poll_is_retried_after_a_transient_failure(
     assert status.queue_count == 1
     assert len(adapter.requests) == 2
     assert sleeps == [1.0]
+
+
+def test_a_poll_on_a_connection_the_server_closed_is_retried_at_once(
+    client: MvsepClient, adapter: ScriptedAdapter, sleeps: Sleeps
+) -> None:
+    """The keep-alive race: MVSEP closes an idle connection as the next poll goes out on it.
+    Tried again at once (a new connection); a second such failure backs off as usual."""
+    adapter.add(
+        "GET",
+        "/api/separation/get",
+        Reply(error=reset_after_send()),
+        Reply(error=reset_after_send()),
+        Reply(body=WAITING),
+    )
+    status = client.get_separation(HASH)
+    assert status.queue_count == 1
+    assert len(adapter.requests) == 3
+    assert sleeps == [0.0, 2.0]
 
 
 def test_retry_after_is_honoured(
@@ -257,7 +274,9 @@ def test_a_form_post_is_retried_only_when_nothing_was_sent(
     adapter.add("POST", "/api/separation/cancel", Reply(error=reset_after_send()))
     with pytest.raises(NetworkError) as caught:
         client.cancel_separation(HASH)
-    assert type(caught.value) is NetworkError
+    # The server closed the connection (not a lost create's OutcomeUnknownError), and the
+    # POST, which may have been acted on, is not sent again.
+    assert type(caught.value) is ConnectionClosedError
     assert len(adapter.on("POST", "/api/separation/cancel")) == 1
 
 

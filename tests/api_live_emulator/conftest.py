@@ -26,6 +26,7 @@ FAST = EmulatorSettings(
     processing_seconds=0.0,
     merging_seconds=0.0,
     tick_interval_seconds=0.02,
+    publish_seconds=0.0,  # tests of publishing set their own
 )
 
 ServerFactory = Callable[..., EmulatorServer]

@@ -22,7 +22,7 @@ def chaos_setup(tmp_path: Path, seed: int) -> Iterator[Setup]:
     # A short queue and processing time, so that jobs spend a while "submitted" (a kill
     # moment) without making the run slow; no rate limit, since 429s come from the faults.
     settings = EmulatorSettings(
-        queue_seconds=0.4, processing_seconds=0.2, rate_limit=False, seed=seed
+        publish_seconds=0.3, queue_seconds=0.4, processing_seconds=0.2, rate_limit=False, seed=seed
     )
     with EmulatorServer(settings) as server:
         account = server.add_account(plan="premium", credits=1_000_000)

@@ -90,7 +90,12 @@ def test_soak_thousand_jobs(tmp_path: Path) -> None:
     seed = chaos_seed()
     inputs = plan_inputs(random.Random(seed), JOBS, seconds=(0.05, 0.1), copies=False)
     settings = EmulatorSettings(
-        queue_seconds=0.0, processing_seconds=0.0, rate_limit=False, workers=4, seed=seed
+        publish_seconds=0.3,
+        queue_seconds=0.0,
+        processing_seconds=0.0,
+        rate_limit=False,
+        workers=4,
+        seed=seed,
     )
     with EmulatorServer(settings) as server:
         account = server.add_account(plan="premium", credits=1_000_000)

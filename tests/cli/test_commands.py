@@ -39,7 +39,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorSettings(processing_seconds=0.1, rate_limit=False)) as server:
+    with EmulatorServer(
+        EmulatorSettings(publish_seconds=0.3, processing_seconds=0.1, rate_limit=False)
+    ) as server:
         yield server
 
 

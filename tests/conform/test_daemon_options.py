@@ -151,3 +151,33 @@ def test_a_kill_while_stems_are_conformed_leaves_no_partial_stem(setup: Setup) -
         assert (rate, data.shape) == (96000, (frames, 2))
     assert setup.leftovers() == []
     assert setup.server.state.create_count() == 1
+
+
+def test_a_conforming_take_after_one_placed_as_sent_is_conformed(setup: Setup) -> None:
+    """One daemon, a ``conform: off`` folder and a conforming one; the take placed as sent
+    finishes first (it loads the audio package through ``verify``), then a conforming take:
+    its stems are placed, conformed (once every conforming job failed here, calling a
+    module)."""
+    as_sent = setup.hot.parent / "As sent"
+    as_sent.mkdir()
+    config = setup.config_text(
+        extra_folders=f"""
+  - path: "{as_sent}"
+    preset: four
+    existing_files: process
+    stability_seconds: 0.3
+    conform: "off"
+"""
+    )
+    with running_daemon(setup, config) as daemon:
+        write_source(as_sent, Source("First", 44100, 2, "PCM_16"), seed=5)
+        wait_until(lambda: daemon.done(1), 60, message="the take placed as sent")
+        write_source(setup.hot, Source("Second", 48000, 1, "PCM_24"), seed=6)
+        wait_until(lambda: daemon.finished(2), 60, message="the conforming take")
+        jobs = {Path(job.source_path).name: job for job in daemon.store.jobs()}
+    assert jobs["Second.wav"].state is JobState.DONE, jobs["Second.wav"].reason
+    placed = sorted((setup.outputs / "Second").glob("*.wav"))
+    assert len(placed) == 5
+    for stem in placed:
+        data, rate = read(stem)
+        assert rate == 48000 and data.shape[1] == 1  # conformed to the mono 48 kHz take

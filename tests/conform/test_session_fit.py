@@ -108,7 +108,9 @@ def _stems(manifest: dict[str, Any]) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def mvsep_like(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    settings = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.1, rate_limit=False)
+    settings = EmulatorSettings(
+        publish_seconds=0.3, queue_seconds=0.0, processing_seconds=0.1, rate_limit=False
+    )
     assert settings.output_rate == 44100  # the default: what MVSEP's models return
     yield from _run(tmp_path_factory.mktemp("mvsep-like"), settings, list(FORMATS), SOURCES)
 
@@ -171,7 +173,11 @@ def test_mp3_sources_keep_their_decoded_length(mvsep_like: Any) -> None:
 @pytest.fixture(scope="module")
 def echoing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     settings = EmulatorSettings(
-        queue_seconds=0.0, processing_seconds=0.1, rate_limit=False, output_rate=None
+        publish_seconds=0.3,
+        queue_seconds=0.0,
+        processing_seconds=0.1,
+        rate_limit=False,
+        output_rate=None,
     )
     sources = [source for source in SOURCES if source.container != "MP3"]
     formats = ["wav16", "flac16", "wav32", "flac24"]
@@ -199,7 +205,9 @@ def test_stems_of_an_echoing_model_null_to_the_precision_of_their_format(
 
 
 def test_conform_off_places_mvseps_bytes_unchanged(tmp_path: Path) -> None:
-    settings = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.1, rate_limit=False)
+    settings = EmulatorSettings(
+        publish_seconds=0.3, queue_seconds=0.0, processing_seconds=0.1, rate_limit=False
+    )
     sources = [SOURCES[1], SOURCES[5]]  # a 48 kHz mono BWF, a 48 kHz AIFF
     for setup, manifests in _run(tmp_path, settings, ["wav16", "flac24"], sources,
                                  folder_extra="conform: off"):  # fmt: skip

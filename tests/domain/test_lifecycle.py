@@ -25,6 +25,16 @@ ALLOWED = [
     (JobState.HELD, JobState.STABLE),
     (JobState.FAILED, JobState.STABLE),
     (JobState.DONE, JobState.STABLE),
+    # MVSEP says done before the stems are published; a set that shrank goes back to waiting.
+    (JobState.SUBMITTED, JobState.PUBLISHING),
+    (JobState.PUBLISHING, JobState.DOWNLOADING),
+    (JobState.PUBLISHING, JobState.UNPUBLISHED),
+    (JobState.DOWNLOADING, JobState.PUBLISHING),
+    # A retry follows a job MVSEP still has, without an upload.
+    (JobState.FAILED, JobState.SUBMITTED),
+    (JobState.DONE, JobState.SUBMITTED),
+    (JobState.UNPUBLISHED, JobState.SUBMITTED),
+    (JobState.UNPUBLISHED, JobState.STABLE),
 ]
 FORBIDDEN = [
     (JobState.DISCOVERED, JobState.UPLOADING),
@@ -33,8 +43,11 @@ FORBIDDEN = [
     (JobState.SUBMITTED, JobState.UPLOADING),
     (JobState.SUBMITTED, JobState.DONE),
     (JobState.DONE, JobState.UPLOADING),
-    (JobState.FAILED, JobState.SUBMITTED),
+    (JobState.FAILED, JobState.DOWNLOADING),
     (JobState.CANCELLED, JobState.DONE),
+    (JobState.UNPUBLISHED, JobState.DOWNLOADING),
+    (JobState.UNPUBLISHED, JobState.FAILED),
+    (JobState.PUBLISHING, JobState.UPLOADING),
 ]
 
 
@@ -63,8 +76,10 @@ def test_every_live_state_can_fail_or_be_cancelled() -> None:
 
 
 def test_terminal_states_only_restart_on_request() -> None:
-    for state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
-        assert lifecycle.TRANSITIONS[state] == frozenset({JobState.STABLE})
+    # ``retry`` moves them: to stable (uploaded again) or submitted (followed at MVSEP).
+    for state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.UNPUBLISHED):
+        assert state.terminal
+        assert lifecycle.TRANSITIONS[state] == frozenset({JobState.STABLE, JobState.SUBMITTED})
 
 
 def test_retry_delay_grows_exponentially_up_to_the_cap() -> None:

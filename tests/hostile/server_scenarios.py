@@ -295,3 +295,49 @@ def random_bytes(real: bytes) -> bytes:
 def cut_after_header(real: bytes) -> bytes:
     """The header (which announces every frame), then only a third of the audio."""
     return real[: 44 + (len(real) - 44) // 3]
+
+
+def published_late(
+    first_answers: list[Callable[[list[dict[str, Any]]], None]],
+) -> Callable[[Harness], str]:
+    """MVSEP says ``done`` before its stems are published: the hostile job's first status
+    answers are rewritten by ``first_answers`` in turn (no files, or records whose address is
+    empty), then the honest answer. The job waits, saying so, then places every stem, once:
+    one create, nothing placed from a partial set."""
+
+    def scenario(harness: Harness) -> str:
+        answers = iter(first_answers)
+
+        def change(files: list[dict[str, Any]]) -> None:
+            next(answers)(files)
+
+        rule = harness.front.add(
+            Rule(GET, rewrite_files(change), containing="hostile", times=len(first_answers))
+        )
+        drop_hostile(harness)
+        waiting = harness.job(NAME, (JobState.PUBLISHING,))
+        shown = harness.shown_summary(waiting)
+        assert waiting.output_dir is None
+        done = harness.job(NAME, (JobState.DONE,))
+        assert rule.used == len(first_answers)
+        setup = harness.setup
+        assert setup.server.state.create_count(setup.token) == 1
+        stems = [path.name for path in harness.stems_of(done) if path.suffix == ".wav"]
+        assert len(stems) == 5, stems  # sep_type 20: every stem, none left out
+        return shown
+
+    return scenario
+
+
+def no_files(files: list[dict[str, Any]]) -> None:
+    files.clear()
+
+
+def addresses_after(published: int) -> Callable[[list[dict[str, Any]]], None]:
+    """Keep the first ``published`` records' addresses; the others are not exported yet."""
+
+    def change(files: list[dict[str, Any]]) -> None:
+        for item in files[published:]:
+            item["url"] = ""
+
+    return change

@@ -147,6 +147,14 @@ class Harness:
         shown = status_api.picture.job(self.daemon.store.get(job.id))
         return str(shown["reason"])
 
+    def shown_summary(self, job: JobRecord) -> str:
+        """What the job is doing, in the words ``mvsepd status`` and the tray show."""
+        if self.daemon is None:
+            return str(ControlClient.discover(self.setup.paths).job(job.id)["summary"])
+        status_api = self.daemon.daemon.status_api
+        assert status_api is not None
+        return str(status_api.picture.job(self.daemon.store.get(job.id))["summary"])
+
     def folder_health(self) -> dict[str, Any]:
         """The hot folder as the status API shows it (watch and detail)."""
         if self.daemon is None:

@@ -20,6 +20,7 @@ from tests.hostile.server_scenarios import (
     CREATE,
     GET,
     STORAGE,
+    addresses_after,
     create_answered,
     cut_after_header,
     front_status,
@@ -27,7 +28,9 @@ from tests.hostile.server_scenarios import (
     gone_at_download,
     huge_body,
     invalid_token,
+    no_files,
     poisoned_names,
+    published_late,
     queue_full,
     random_bytes,
     redirected,
@@ -234,6 +237,21 @@ SERVER: list[Case] = [
         "is not audio: not an audio file soundfile can read",
         spoiled_stems(random_bytes),
         config={"folder": "conform: off"},
+    ),
+    # MVSEP says done before its stems are published (exported to its storage).
+    Case(
+        "done-without-files",
+        "status done with files: [] for three polls, then the stems",
+        "MVSEP is publishing the stems",
+        published_late([no_files, no_files, no_files]),
+        logged="stems_publishing",
+    ),
+    Case(
+        "done-with-empty-urls",
+        "status done listing every stem, all but one with url '', filled one per poll",
+        "MVSEP is publishing the stems (1 of 5 ready)",
+        published_late([addresses_after(1), addresses_after(2), addresses_after(3)]),
+        logged="stems_publishing",
     ),
     # Result names from the server become safe names inside the output root.
     Case(

@@ -11,7 +11,9 @@ from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from tests.integration.support import Setup
 
 #: Fast, but still through every state: waiting, processing, done.
-QUICK = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.1, rate_limit=False)
+QUICK = EmulatorSettings(
+    publish_seconds=0.3, queue_seconds=0.0, processing_seconds=0.1, rate_limit=False
+)
 
 
 @pytest.fixture

@@ -77,7 +77,11 @@ def test_a_file_deleted_or_renamed_while_being_checked(setup: Setup) -> None:
 
 @pytest.mark.parametrize(
     "emulator_settings",
-    [EmulatorSettings(queue_seconds=2.0, processing_seconds=0.1, rate_limit=False)],
+    [
+        EmulatorSettings(
+            publish_seconds=0.3, queue_seconds=2.0, processing_seconds=0.1, rate_limit=False
+        )
+    ],
 )
 def test_a_file_that_changes_while_uploading_is_not_trusted(setup: Setup) -> None:
     setup.token = setup.server.add_account(plan="premium", credits=100).token
@@ -108,7 +112,14 @@ def test_a_file_that_changes_while_uploading_is_not_trusted(setup: Setup) -> Non
 
 @pytest.mark.parametrize(
     "emulator_settings",
-    [EmulatorSettings(processing_seconds=0.1, rate_limit=False, free_max_upload_bytes=100_000)],
+    [
+        EmulatorSettings(
+            publish_seconds=0.3,
+            processing_seconds=0.1,
+            rate_limit=False,
+            free_max_upload_bytes=100_000,
+        )
+    ],
 )
 def test_a_file_larger_than_the_plan_allows(setup: Setup) -> None:
     with running_daemon(setup) as daemon:

@@ -81,7 +81,11 @@ def test_killed_right_after_a_create_whose_answer_was_lost(setup: Setup) -> None
 
 @pytest.mark.parametrize(
     "emulator_settings",
-    [EmulatorSettings(queue_seconds=3.0, processing_seconds=0.1, rate_limit=False)],
+    [
+        EmulatorSettings(
+            publish_seconds=0.3, queue_seconds=3.0, processing_seconds=0.1, rate_limit=False
+        )
+    ],
 )
 def test_killed_while_the_job_waits_at_mvsep(setup: Setup) -> None:
     crash_and_recover(

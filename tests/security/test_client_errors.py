@@ -9,6 +9,7 @@ defence, never the first.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import structlog
 from mvsepd.api import MvsepClient, Transport
 from mvsepd.emulator import EmulatorServer, EmulatorSettings, ManualClock
 from mvsepd.errors import (
+    ConnectionClosedError,
     DownloadError,
     FileTooLargeError,
     InvalidRequestError,
@@ -48,6 +50,7 @@ USER = "/api/app/user"
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmulatorServer]:
     settings = EmulatorSettings(
+        publish_seconds=0.0,
         queue_seconds=60.0,  # a free job stays unfinished: the next create is "queue full"
         processing_seconds=0.0,
         rate_limit=False,
@@ -62,6 +65,14 @@ def server(tmp_path: Path) -> Iterator[EmulatorServer]:
 def _client(server: EmulatorServer, token: str) -> MvsepClient:
     transport = Transport(retries=0, sleep=lambda seconds: None)
     return MvsepClient(token, server=server.url, transport=transport)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def _texts(error: MvsepError) -> list[str]:
@@ -124,7 +135,12 @@ def test_no_client_error_carries_the_token(server: EmulatorServer, tmp_path: Pat
         NotFoundError: lambda: premium.cancel_separation("20231114221320-0123456789-gone.wav"),
         RateLimitedError: with_fault("http_429", USER, premium.user),
         ServerError: with_fault("http_502", USER, premium.user),
-        NetworkError: with_fault("drop_connection", USER, premium.user),
+        ConnectionClosedError: with_fault("drop_connection", USER, premium.user),
+        NetworkError: lambda: MvsepClient(
+            premium_token,
+            server=f"http://127.0.0.1:{_closed_port()}",
+            transport=Transport(retries=0),
+        ).user(),
         OutcomeUnknownError: with_fault(
             "lost_response", CREATE, lambda: premium.create_separation(small, sep_type=DEMUCS)
         ),

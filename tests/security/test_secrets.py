@@ -137,6 +137,7 @@ def _daemon(setup: Setup, config: Path) -> subprocess.Popen[str]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("secrets")
     settings = EmulatorSettings(
+        publish_seconds=0.3,
         queue_seconds=0.0,
         processing_seconds=0.1,
         rate_limit=False,

@@ -48,7 +48,9 @@ ROUTES = [
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Setup, RunningDaemon]]:
-    settings = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.1, rate_limit=False)
+    settings = EmulatorSettings(
+        publish_seconds=0.3, queue_seconds=0.0, processing_seconds=0.1, rate_limit=False
+    )
     with EmulatorServer(settings) as server:
         hot = tmp_path / "Exports" / "Vocals"
         hot.mkdir(parents=True)

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from mvsepd.api import MvsepClient, Transport
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.errors import MvsepError, NetworkError, UnsafeDownloadError
-from mvsepd.models import RemoteStatus, SeparationStatus
+from mvsepd.models import SeparationStatus
 from tests.integration.support import wait_until, wav_bytes
 
 #: Variables through which a user (never a server) may choose which certificates to trust.
@@ -75,7 +75,9 @@ def tls(tmp_path: Path) -> Iterator[TlsEmulator]:
         capture_output=True,
         timeout=60,
     )  # fmt: skip
-    settings = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.1, rate_limit=False)
+    settings = EmulatorSettings(
+        publish_seconds=0.3, queue_seconds=0.0, processing_seconds=0.1, rate_limit=False
+    )
     with EmulatorServer(settings) as emulator:
         served = TlsEmulator(emulator, certificate)
         server: BaseWSGIServer = make_server(
@@ -104,11 +106,11 @@ def trust_nothing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _finished(client: MvsepClient, separation_hash: str) -> SeparationStatus:
-    """Poll until the job is done; return its status."""
+    """Poll until the job is done and its stems are published; return its status."""
 
     def done() -> SeparationStatus | None:
         status = client.get_separation(separation_hash)
-        return status if status.status is RemoteStatus.DONE else None
+        return status if status.published else None  # done, every stem with an address
 
     finished: SeparationStatus = wait_until(done, 30, message="the job to finish")
     return finished

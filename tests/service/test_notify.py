@@ -95,7 +95,7 @@ def service() -> Iterator[Service]:
     # A short private folder: a Unix socket path must fit in about 100 bytes.
     with (
         tempfile.TemporaryDirectory(prefix="mvsepd-sd-") as directory,
-        EmulatorServer(EmulatorSettings(rate_limit=False)) as server,
+        EmulatorServer(EmulatorSettings(publish_seconds=0.3, rate_limit=False)) as server,
     ):
         base = Path(directory)
         hot = base / "Hot folder"

@@ -47,6 +47,7 @@ ENGINE = EngineSettings(
 
 #: Jobs wait at the emulator until the test is done with them.
 WAITING = EmulatorSettings(
+    publish_seconds=0.3,
     queue_seconds=600.0,
     processing_seconds=0.5,
     merging_seconds=0.0,

@@ -156,7 +156,9 @@ def test_cancel_and_retry_by_job_number(
 
     code, out, err = run_cli(capsys, "retry", str(job["id"]))
     assert code == 0, err
-    assert "will be submitted again" in out
+    # Cancelled at MVSEP before it started, so MVSEP no longer has it: sent again, and paid.
+    assert "is uploaded again: MVSEP no longer has it" in out
+    assert "about 1 credit again" in out
     wait_until(lambda: harness.server.state.create_count(MVSEP_TOKEN) == 2, 10, "the new create")
 
 

@@ -136,7 +136,10 @@ def test_wrong_methods_and_states_say_what_is_wrong(harness: Harness) -> None:
     (job,) = harness.wait_for_jobs(_waiting(1), "the job at MVSEP")
     conflict = harness.call("POST", f"/v1/jobs/{job['id']}/retry")
     assert conflict.status == 409
-    assert "only failed, cancelled, done or held jobs can be retried" in conflict.json()["error"]
+    assert (
+        "only failed, cancelled, done, unpublished or held jobs can be retried"
+        in (conflict.json()["error"])
+    )
 
 
 def test_retry_of_a_cancelled_job_submits_it_again(harness: Harness) -> None:
@@ -147,7 +150,9 @@ def test_retry_of_a_cancelled_job_submits_it_again(harness: Harness) -> None:
     answer = harness.call("POST", f"/v1/jobs/{job['id']}/retry")
 
     assert answer.status == 200
-    assert "will be submitted again" in answer.json()["message"]
+    # Cancelled at MVSEP before it started: MVSEP removed it, so it is sent (and paid) again.
+    assert "is uploaded again: MVSEP no longer has it" in answer.json()["message"]
+    assert answer.json()["uploads_again"] is True
     wait_until(lambda: harness.server.state.create_count(MVSEP_TOKEN) == 2, 10, "a new create")
 
 

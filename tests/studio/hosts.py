@@ -214,6 +214,7 @@ def studio_emulator(**settings: Any) -> EmulatorServer:
     defaults: dict[str, Any] = {
         "queue_seconds": 0.3,
         "processing_seconds": 0.3,
+        "publish_seconds": 0.3,
         "rate_limit": False,
     }
     return EmulatorServer(EmulatorSettings(**{**defaults, **settings}))

@@ -266,7 +266,8 @@ def test_a_job_of_one_host_is_cancelled_from_another(tmp_path: Path, postgres_ds
             assert studio.processes["room-1"].poll() is None
             # Retried from a third place (room-1 again): submitted anew, room-1's once more.
             retried = _cli(room_1, "retry", str(job.id))
-            assert retried.returncode == 0 and "will be submitted again" in retried.stdout
+            assert retried.returncode == 0
+            assert "is uploaded again: MVSEP no longer has it" in retried.stdout
             wait_until(lambda: _states(studio) == ["submitted"], 60, message="the retry")
             assert studio.jobs()[0].owner_host == "room-1"
             assert server.state.create_count(token) == 2

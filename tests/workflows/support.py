@@ -16,7 +16,9 @@ from mvsepd.emulator.jobs import JobSnapshot
 from mvsepd.models import DeliveryState, JobRecord, JobState, Secret
 from tests.integration.support import FAST, FAST_DAEMON, RunningDaemon, Setup, wait_until
 
-QUICK = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.1, rate_limit=False)
+QUICK = EmulatorSettings(
+    publish_seconds=0.3, queue_seconds=0.0, processing_seconds=0.1, rate_limit=False
+)
 
 
 @dataclass

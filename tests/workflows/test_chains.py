@@ -14,6 +14,7 @@ from mvsepd.emulator.jobs import JobSnapshot
 from mvsepd.models import JobState
 from mvsepd.store import JobStore, SqlJobStore
 from tests.conform.material import Source, read, write_source
+from tests.hostile.logs import capturing_logs
 from tests.integration.support import Setup, start_daemon_process, stop_process, wait_until
 from tests.workflows.support import daemon_for, done, folder_config, settle, world
 
@@ -174,3 +175,40 @@ def test_status_shows_a_chain_as_one_line_with_its_current_step(tmp_path: Path) 
         steps = {summary.split(",")[0] for summary in seen}
         assert "step 1 of 3: split" in steps and "step 3 of 3: denoise" in steps
         assert any(s.startswith("step 2 of 3: dereverb") for s in seen)
+
+
+TWO_STEPS = """presets:
+  vocals: {sep_type: 48, output_format: flac24}
+chains:
+  dry-vocals:
+    steps:
+      - {id: split, preset: vocals}
+      - id: dereverb
+        from: split/Vocals
+        sep_type: 22
+        options: {add_opt1: "9", add_opt2: "Use as is"}
+"""
+
+
+def test_a_feeding_step_is_placed_and_downloaded_once(tmp_path: Path) -> None:
+    """No fault at all: the step that feeds the next is placed once, each of its stems is
+    fetched once, and no job ever waits to try again (the feeding stem was once copied from a
+    staging folder placing had removed: every feeding step failed once and fetched again)."""
+    with world(tmp_path) as place:
+        hot = place.folder("Vocal takes")
+        body = TWO_STEPS + "folders:\n" + folder_config(hot, "dry-vocals")
+        with capturing_logs() as log, daemon_for(place, body) as daemon:
+            write_source(hot, Source("Lead", 44100, 2, "PCM_16"), seed=9)
+            jobs = done(settle(daemon, 2))
+            events = [event for job in jobs for event in daemon.store.events(job.id)]
+        assert [to for _, _, to, _ in events].count(JobState.RETRY_WAIT.value) == 0, events
+        served = place.server.state.files_served()
+        fetched = {
+            target.path.name: served.get(target.path.name, 0)
+            for job in place.remote_jobs()
+            for target in job.files
+        }
+        assert fetched and set(fetched.values()) == {1}, fetched
+        assert "placed by an interrupted attempt" not in log.text()
+        names = sorted(p.name for p in (place.stems_of("Vocal takes") / "Lead").iterdir())
+        assert "Lead - split - Vocals.wav" in names and "manifest - split.json" in names

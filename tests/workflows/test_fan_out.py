@@ -77,7 +77,9 @@ def test_the_same_audio_in_a_second_folder_gets_its_stems_there_without_a_new_jo
 
 def test_two_copies_dropped_together_both_get_stems_from_one_job(tmp_path: Path) -> None:
     # Both copies wait for the one job: its downloads serve the two places in one go.
-    slow = EmulatorSettings(queue_seconds=0.0, processing_seconds=2.0, rate_limit=False)
+    slow = EmulatorSettings(
+        publish_seconds=0.3, queue_seconds=0.0, processing_seconds=2.0, rate_limit=False
+    )
     with world(tmp_path, slow) as place:
         first, second = place.folder("Room A"), place.folder("Room B")
         body = (
@@ -125,7 +127,9 @@ def test_a_second_place_whose_first_result_is_gone_is_downloaded_again(tmp_path:
 
 
 def test_a_second_place_after_mvsep_deleted_the_results_is_told_why(tmp_path: Path) -> None:
-    instant = EmulatorSettings(queue_seconds=0.0, processing_seconds=0.0, rate_limit=False)
+    instant = EmulatorSettings(
+        publish_seconds=0.0, queue_seconds=0.0, processing_seconds=0.0, rate_limit=False
+    )
     with world(tmp_path, instant, clock=ManualClock(time.time())) as place:
         first, second = place.folder("Room A"), place.folder("Room B")
         body = (
