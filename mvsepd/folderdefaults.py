@@ -19,16 +19,22 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
-def _conform_word(value: object) -> object:
-    # YAML 1.1 reads a bare `off` as false (and `on` as true): take them as the words written.
-    if value is False:
-        return "off"
-    if value is True:
-        return "source"
-    return value
+def _boolean_words(when_false: str, when_true: str) -> BeforeValidator:
+    """YAML 1.1 reads a bare ``off`` or ``no`` as false (and ``on``, ``yes`` as true): take
+    them as the words written."""
+
+    def word(value: object) -> object:
+        if value is False:
+            return when_false
+        if value is True:
+            return when_true
+        return value
+
+    return BeforeValidator(word)
 
 
-ConformMode = Annotated[Literal["source", "off"], BeforeValidator(_conform_word)]
+ConformMode = Annotated[Literal["source", "off"], _boolean_words("off", "source")]
+TagsChoice = Annotated[Literal["copy", "none"], _boolean_words("none", "copy")]
 ContainerChoice = Literal["source", "wav", "flac", "aiff"]
 SampleFormatChoice = Literal["source", "pcm16", "pcm24", "float"]
 ChannelsChoice = Literal["source", "stereo"]
@@ -59,6 +65,11 @@ class FolderSettings(Section):
     )
     keep_mvsep_files: bool = Field(
         False, description="Also keep MVSEP's files as sent, in a 'MVSEP files' subfolder."
+    )
+    tags: TagsChoice = Field(
+        "copy",
+        description="copy: conformed stems get the source's tags (title '<title> - <stem>', "
+        "no cover art); none: no tags.",
     )
     upload_encoding: UploadEncodingChoice = Field(
         "flac",
@@ -92,6 +103,7 @@ class FolderOverrides(Section):
     keep_mvsep_files: bool | None = Field(
         None, description="As defaults.keep_mvsep_files, for this folder."
     )
+    tags: TagsChoice | None = Field(None, description="As defaults.tags, for this folder.")
     upload_encoding: UploadEncodingChoice | None = Field(
         None, description="As defaults.upload_encoding, for this folder."
     )

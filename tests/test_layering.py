@@ -59,6 +59,7 @@ LIBRARY_OWNERS = {
     "watchdog": {"intake"},
     "soundfile": {"audio", "emulator"},
     "soxr": {"audio", "emulator"},
+    "mutagen": {"audio"},
     "pystray": {"tray"},
 }
 

@@ -1,10 +1,11 @@
-"""Audio files (adapter; with ``mvsepd.emulator`` the only importer of soundfile and soxr).
+"""Audio files (adapter; with ``mvsepd.emulator`` the only importer of soundfile and soxr; the
+only importer of mutagen).
 
 ``readiness`` answers whether a file in a hot folder is complete and what it is; ``formats``
 describes a source as its stems must match it and picks the stems' format; ``conforming`` brings
-MVSEP's stems to that format (``decode``, ``stream``, ``align`` and ``riff`` are its parts);
-``upload`` chooses what an upload sends (the file, or its samples as lossless FLAC); ``demo``
-writes the demo's track the way a DAW exports one.
+MVSEP's stems to that format (``decode``, ``stream``, ``align``, ``riff``, ``stamping`` and
+``tagging`` are its parts); ``upload`` chooses what an upload sends (the file, or its samples
+as lossless FLAC); ``demo`` writes the demo's track the way a DAW exports one.
 
 Every name is imported on first use: numpy and libsndfile cost an idle daemon 12 MB and, via
 OpenBLAS, a thread per core, and are not needed until the first file arrives. The daemon does

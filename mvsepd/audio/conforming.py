@@ -1,5 +1,6 @@
 """Conform a job's stems to their source: rate, channels, exact length, start, sample format,
-container and Broadcast WAV timestamp; or, with ``conform: off``, check that each decodes.
+container, Broadcast WAV timestamp and tags; or, with ``conform: off``, check that each decodes
+(MVSEP's files are then placed as sent, without tags).
 
 Everything streams in blocks (memory stays flat for a two-hour stem) and writes ``.part``
 files beside the outputs, renamed into place only when every output of the job is complete:
@@ -122,8 +123,14 @@ def conform(
                 report.residual = passes.write_residual(layout, original, stems, parts, report)
         elif residual_output is not None:
             report.notes.append("no Residual: it needs the original")
-        report.timestamp = stamping.stamp_all(
-            layout, parts, labels, f"{source_name}; {origin}", report
+        stamping.stamp_all(
+            layout,
+            parts,
+            labels,
+            report,
+            origin=f"{source_name}; {origin}",
+            source_name=source_name,
+            copy_tags=wanted.tags == "copy",
         )
         for part, output in zip(parts, outputs, strict=True):
             os.replace(part, output)

@@ -1,5 +1,5 @@
 """What a source file is (rate, channels, exact length, sample format, container, timestamp
-chunks) and which format its stems are written in.
+chunks, tags) and which format its stems are written in.
 
 ``describe`` reads a source once, when its job is probed, so that its stems can be conformed
 even if the original is moved or changed before they arrive; ``SourceAudio`` round-trips
@@ -23,7 +23,7 @@ from typing import Any
 
 import soundfile
 
-from mvsepd.audio import decode, riff
+from mvsepd.audio import decode, riff, tagging
 from mvsepd.errors import AudioError
 
 #: Containers stems may be written in, and the extension each gets by default.
@@ -66,13 +66,14 @@ class Conform(str, enum.Enum):
 @dataclass(frozen=True)
 class StemFormat:
     """How a folder wants its stems: the ``conform``, ``container``, ``sample_format``,
-    ``channels`` and ``residual`` settings ("source" means: as the source is)."""
+    ``channels``, ``residual`` and ``tags`` settings ("source" means: as the source is)."""
 
     conform: Conform = Conform.SOURCE
     container: str = "source"
     sample_format: str = "source"
     channels: str = "source"
     residual: bool = False
+    tags: str = "copy"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class SourceAudio:
     extension: str
     bext: bytes | None = None
     ixml: bytes | None = None
+    #: None: not read (a job probed by an older mvsepd).
+    tags: tagging.Tags | None = None
 
     @property
     def duration_seconds(self) -> float:
@@ -104,6 +107,7 @@ class SourceAudio:
             "extension": self.extension,
             "bext": _b64(self.bext),
             "ixml": _b64(self.ixml),
+            "tags": self.tags.to_json() if self.tags is not None else None,
         }
 
     @classmethod
@@ -119,6 +123,7 @@ class SourceAudio:
                 extension=str(data.get("extension") or ""),
                 bext=_unb64(data.get("bext")),
                 ixml=_unb64(data.get("ixml")),
+                tags=None if data.get("tags") is None else tagging.Tags.from_json(data["tags"]),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise AudioError(f"unreadable source description ({error})") from None
@@ -160,14 +165,22 @@ def describe(path: Path) -> SourceAudio:
         info = None
     if info is None:
         rate, channels, frames = decode.count_frames(path)
-        return SourceAudio(rate, channels, frames, "MP4", None, extension)
+        return SourceAudio(rate, channels, frames, "MP4", None, extension, tags=tagging.read(path))
     container, subtype = str(info.format), str(info.subtype)
     frames = int(info.frames)
     if container in LOSSY_CONTAINERS:
         frames = decode.count_frames(path)[2]
     bext, ixml = riff.read_metadata(path) if container in ("WAV", "WAVEX") else (None, None)
     return SourceAudio(
-        int(info.samplerate), int(info.channels), frames, container, subtype, extension, bext, ixml
+        int(info.samplerate),
+        int(info.channels),
+        frames,
+        container,
+        subtype,
+        extension,
+        bext,
+        ixml,
+        tagging.read(path),
     )
 
 

@@ -1,5 +1,6 @@
 """What conform tells a job's manifest: per stem what MVSEP sent and what was written, and
-per job the target format, the lag found, the null figures, the timestamp and any notes."""
+per job the target format, the lag found, the null figures, the timestamp, the tags copied and
+any notes."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class ConformReport:
     null_db: float | None = None
     best_null: dict[str, Any] | None = None
     timestamp: dict[str, Any] | None = None
+    tags: dict[str, Any] | None = None
     residual: StemReport | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +68,8 @@ class ConformReport:
                 document[key] = value
         if self.timestamp is not None:
             document["timestamp"] = self.timestamp
+        if self.tags is not None:
+            document["tags"] = self.tags
         if self.notes:
             document["notes"] = self.notes
         document["stems"] = [stem.to_json() for stem in self.stems]

@@ -1,4 +1,5 @@
-"""Broadcast WAV chunks: reading a WAV's ``bext`` and ``iXML``, and writing them into a stem.
+"""Broadcast WAV and RIFF INFO chunks: reading a WAV's ``bext``, ``iXML`` and LIST/INFO, and
+writing them into a stem.
 
 python-soundfile has no API for either chunk and no maintained Python writer exists, so this
 module reads and writes them itself. ``bext`` follows EBU Tech 3285 (packed little-endian,
@@ -7,6 +8,11 @@ file's own rate*, so it is rescaled whenever the rate changes (ffmpeg copies it 
 places a file minutes off). iXML repeats the timestamp, and readers prefer it ("if there is a
 conflict between the Broadcast Wave data and the iXML metadata, the iXML metadata will be used",
 Avid), so its timestamp fields are rewritten to match, or the chunk is dropped.
+
+RIFF INFO (a ``LIST`` chunk of type ``INFO``: ``INAM`` title, ``IART`` artist, ...) is the WAV
+tag that Windows and most DAWs' browsers read; mutagen has no support for it, so ``read_info``
+and ``info_chunk`` are here. Its texts are written as UTF-8 (as ffmpeg writes them and MediaInfo
+and ffmpeg read them) and read as UTF-8, else as Windows-1252, the code page older writers used.
 
 ``insert_chunks`` copies a finished WAV with the chunks placed after ``fmt `` and before
 ``data``, the order libsndfile and ffmpeg use (readers have trouble with ``bext`` after the
@@ -27,6 +33,7 @@ from typing import BinaryIO
 MAX_METADATA_BYTES = 64 * 1024
 _BEXT_LAYOUT = struct.Struct("<256s32s32s10s8sQH64s5h180s")
 _RIFF_LIMIT = 0xFFFFFFFF
+_INFO = b"INFO"
 _COPY_BLOCK = 1024 * 1024
 _IXML_TIMESTAMP_FIELDS = (
     ("TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_HI", "TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO"),
@@ -137,8 +144,58 @@ def read_metadata(path: Path) -> tuple[bytes | None, bytes | None]:
     return found.get(b"bext"), found.get(b"iXML")
 
 
+def read_info(path: Path) -> list[tuple[bytes, str]]:
+    """The items of a WAV's RIFF INFO list, in file order: (``b"INAM"``, text), ... (none when
+    the file has no INFO list, it is oversized, or the file is not a RIFF/WAVE file)."""
+    try:
+        chunks = wav_chunks(path)
+        if chunks is None:
+            return []
+        items: list[tuple[bytes, str]] = []
+        with path.open("rb") as handle:
+            for chunk in chunks:
+                if chunk.chunk_id != b"LIST" or not 4 <= chunk.size <= MAX_METADATA_BYTES:
+                    continue
+                handle.seek(chunk.offset)
+                data = handle.read(chunk.size)
+                if data[:4] == _INFO:
+                    items.extend(_info_items(data[4:]))
+        return items
+    except OSError:
+        return []
+
+
+def info_chunk(items: list[tuple[bytes, str]]) -> bytes | None:
+    """The data of a ``LIST`` chunk of type INFO holding ``items`` (None when there are none):
+    each text UTF-8 and NUL-terminated, each item padded to an even size."""
+    body = b""
+    for item_id, text in items:
+        data = text.encode("utf-8").replace(b"\0", b"") + b"\0"
+        body += item_id + struct.pack("<I", len(data)) + data + b"\0" * (len(data) & 1)
+    return _INFO + body if body else None
+
+
+def _info_items(data: bytes) -> list[tuple[bytes, str]]:
+    items = []
+    offset = 0
+    while offset + 8 <= len(data):
+        item_id = data[offset : offset + 4]
+        (size,) = struct.unpack("<I", data[offset + 4 : offset + 8])
+        raw = data[offset + 8 : offset + 8 + size].split(b"\0", 1)[0]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", "replace")
+        if text.strip():
+            items.append((item_id, text.strip()))
+        offset += 8 + size + (size & 1)
+    return items
+
+
 def insert_chunks(source: Path, target: Path, extra: list[tuple[bytes, bytes]]) -> bool:
-    """Copy the WAV ``source`` to ``target`` with ``extra`` chunks before ``data``.
+    """Copy the WAV ``source`` to ``target`` with ``extra`` chunks before ``data``; the
+    source's ``bext`` and ``iXML`` chunks are dropped, and its INFO list and ``id3 `` chunk
+    when ``extra`` has one.
 
     Returns False (and writes nothing) when the result would not fit a RIFF file's 4 GiB or
     ``source`` is not a plain RIFF/WAVE file.
@@ -150,11 +207,14 @@ def insert_chunks(source: Path, target: Path, extra: list[tuple[bytes, bytes]]) 
     total = source.stat().st_size + added
     if total - 8 > _RIFF_LIMIT:
         return False
+    replaced = {b"bext", b"iXML"} | {
+        chunk_id for chunk_id, data in extra if chunk_id == b"id3 " or data[:4] == _INFO
+    }
     with source.open("rb") as reader, target.open("wb") as writer:
         writer.write(b"RIFF" + struct.pack("<I", total - 8) + b"WAVE")
         inserted = False
         for chunk in chunks:
-            if chunk.chunk_id in (b"bext", b"iXML"):
+            if chunk.chunk_id in replaced and _replaceable(reader, chunk):
                 continue  # replaced by the ones given
             if chunk.chunk_id == b"data" and not inserted:
                 for chunk_id, data in extra:
@@ -170,6 +230,14 @@ def insert_chunks(source: Path, target: Path, extra: list[tuple[bytes, bytes]]) 
             writer.seek(4)
             writer.write(struct.pack("<I", target.stat().st_size - 8))
     return True
+
+
+def _replaceable(reader: BinaryIO, chunk: Chunk) -> bool:
+    """A ``LIST`` chunk is replaced only when it is an INFO list (not, say, ``adtl`` cues)."""
+    if chunk.chunk_id != b"LIST":
+        return True
+    reader.seek(chunk.offset)
+    return reader.read(4) == _INFO
 
 
 def ixml_with_timestamp(ixml: bytes, *, time_reference: int, rate: int) -> bytes | None:

@@ -1,6 +1,8 @@
-"""The Broadcast WAV timestamp of a source copied into every WAV stem: ``bext`` with the
-TimeReference at the stem's rate, the source's origination date and time, a description naming
-the stem and preset and a coding-history line; iXML rewritten to match, or dropped."""
+"""What a source gives every stem besides its samples, written onto the finished ``.part`` files:
+the Broadcast WAV timestamp (``bext`` with the TimeReference at the stem's rate, the source's
+origination date and time, a description naming the stem and preset and a coding-history line;
+iXML rewritten to match, or dropped) and the source's tags (``tagging``). A WAV stem gets its
+chunks in one copy, all before ``data``; a FLAC or AIFF stem its tags in place."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mvsepd import __version__
-from mvsepd.audio import passes, riff
+from mvsepd.audio import passes, riff, tagging
 from mvsepd.audio.reports import ConformReport
 
 
@@ -19,16 +21,50 @@ def stamp_all(
     layout: passes.Layout,
     parts: Sequence[Path],
     labels: Sequence[str],
-    origin: str,
     report: ConformReport,
-) -> dict[str, Any] | None:
-    """Give every WAV output the source's ``bext`` (and iXML); return the timestamp written."""
+    *,
+    origin: str,
+    source_name: str,
+    copy_tags: bool,
+) -> None:
+    """Give every output the source's timestamp (WAV) and tags; say what in ``report``."""
+    target = layout.target
+    stamps, report.timestamp = _timestamps(layout, labels, origin)
+    tags, report.tags = tagging.for_stems(
+        layout.source.tags,
+        labels,
+        copy=copy_tags,
+        container=target.container,
+        source_name=source_name,
+    )
+    for part, label, stamp, stem_tags in zip(parts, labels, stamps, tags, strict=True):
+        if not target.carries_bext:
+            tagging.write(part, target.container, stem_tags, label)
+            continue
+        chunks = stamp + tagging.riff_chunks(stem_tags)
+        if not chunks:
+            continue
+        stamped_part = part.with_name(part.name + ".bwf")
+        try:
+            if not riff.insert_chunks(part, stamped_part, chunks):
+                report.notes.append(f"{label}: too large for a RIFF WAV, no bext or tags written")
+                continue
+            os.replace(stamped_part, part)
+        finally:
+            stamped_part.unlink(missing_ok=True)
+
+
+def _timestamps(
+    layout: passes.Layout, labels: Sequence[str], origin: str
+) -> tuple[list[list[tuple[bytes, bytes]]], dict[str, Any] | None]:
+    """The ``bext`` (and iXML) chunks of each WAV output, and the timestamp written."""
     source, target, channels = layout.source, layout.target, layout.channels
+    none: list[list[tuple[bytes, bytes]]] = [[] for _ in labels]
     original = riff.Bext.parse(source.bext) if source.bext is not None else None
     if original is None:
-        return None
+        return none, None
     if not target.carries_bext:
-        return {"written": False, "why": f"{target.container} has no Broadcast WAV timestamp"}
+        return none, {"written": False, "why": f"{target.container} has no Broadcast WAV timestamp"}
     # The stems are at the source's rate, so the sample count since midnight stays as it is;
     # a timestamp copied across a rate change would place them minutes off.
     stamped = original.rescaled(source.rate, source.rate)
@@ -41,7 +77,8 @@ def stamp_all(
     mode = "mono" if channels == 1 else "stereo" if channels == 2 else "multichannel"
     # CodingHistory lines are comma-separated fields: keep the free text free of commas.
     text = origin.replace(",", ";")
-    for part, label in zip(parts, labels, strict=True):
+    stamps = []
+    for label in labels:
         bext = riff.Bext(
             description=f"{label} stem of {origin}",
             originator="mvsepd",
@@ -55,15 +92,8 @@ def stamp_all(
         chunks = [(b"bext", bext.pack())]
         if ixml is not None:
             chunks.append((b"iXML", ixml))
-        stamped_part = part.with_name(part.name + ".bwf")
-        try:
-            if not riff.insert_chunks(part, stamped_part, chunks):
-                report.notes.append(f"{label}: too large for a RIFF WAV, no bext written")
-                continue
-            os.replace(stamped_part, part)
-        finally:
-            stamped_part.unlink(missing_ok=True)
-    return {
+        stamps.append(chunks)
+    return stamps, {
         "written": True,
         "time_reference": stamped.time_reference,
         "rate": source.rate,

@@ -74,6 +74,7 @@ def stem_format(settings: FolderSettings) -> audio.StemFormat:
         sample_format=settings.sample_format,
         channels=settings.channels,
         residual=settings.residual,
+        tags=settings.tags,
     )
 
 

@@ -138,3 +138,24 @@ def test_a_file_that_is_not_a_riff_wave_is_left_alone(tmp_path: Path) -> None:
     assert riff.read_metadata(flac) == (None, None)
     assert not riff.insert_chunks(flac, tmp_path / "b.wav", [(b"bext", BEXT.pack())])
     assert not (tmp_path / "b.wav").exists()
+
+
+def test_an_info_list_is_written_read_and_replaced_but_other_lists_stay(tmp_path: Path) -> None:
+    plain = _wav(tmp_path / "plain.wav")
+    cues = b"adtl" + b"labl" + struct.pack("<I", 6) + struct.pack("<I", 1) + b"A\0"
+    with_cues = tmp_path / "cues.wav"
+    assert riff.insert_chunks(plain, with_cues, [(b"LIST", cues)])
+    once, twice = tmp_path / "once.wav", tmp_path / "twice.wav"
+    first = riff.info_chunk([(b"INAM", "Old"), (b"IART", "Kavinsky")])
+    assert first is not None
+    assert riff.insert_chunks(with_cues, once, [(b"LIST", first)])
+    second = riff.info_chunk([(b"INAM", "Nightcall - Vocals"), (b"ICMT", "Señorita")])
+    assert second is not None
+    assert riff.insert_chunks(once, twice, [(b"LIST", second)])
+    assert riff.read_info(twice) == [(b"INAM", "Nightcall - Vocals"), (b"ICMT", "Señorita")]
+    lists = [chunk for chunk in riff.wav_chunks(twice) or [] if chunk.chunk_id == b"LIST"]
+    assert len(lists) == 2  # the cue labels, and one INFO list
+    assert riff.info_chunk([]) is None
+    data = twice.read_bytes()
+    assert struct.unpack("<I", data[4:8])[0] == len(data) - 8
+    assert np.array_equal(soundfile.read(str(twice))[0], soundfile.read(str(plain))[0])

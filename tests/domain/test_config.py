@@ -161,3 +161,25 @@ def test_the_example_config_is_valid_and_documents_every_option() -> None:
     for definition in schema["$defs"].values():
         for option in definition.get("properties", {}):
             assert f"{option}:" in text, f"config.example.yaml does not mention {option}"
+
+
+def test_tags_copy_by_default_and_a_folder_may_write_none(tmp_path: Path) -> None:
+    config = parse_config(
+        f"""presets:
+  p: {{sep_type: 1}}
+folders:
+  - {{path: {tmp_path}/a, preset: p}}
+  - {{path: {tmp_path}/b, preset: p, tags: none}}
+  - {{path: {tmp_path}/c, preset: p, tags: off}}
+"""
+    )
+    assert [config.folder_settings(folder).tags for folder in config.folders] == [
+        "copy",
+        "none",
+        "none",  # YAML reads a bare off as false: taken as the word written
+    ]
+    (problem,) = problems_of(
+        f"presets: {{p: {{sep_type: 1}}}}\nfolders:\n  - {{path: {tmp_path}/a, preset: p, "
+        "tags: keep}"
+    )
+    assert problem == "line 3: folders[0].tags: Input should be 'copy' or 'none' (got 'keep')"
