@@ -116,7 +116,7 @@ AUDIO: list[Case] = [
     Case(
         "truncated",
         "a WAV cut off after 20,000 of its bytes",
-        "the WAV header announces",
+        "the WAV header says",
         _fails_with_its_reason("cut.wav", wav_bytes(1.0)[:20_000]),
     ),
     Case(

@@ -43,7 +43,7 @@ def still_works(setup: Setup, daemon, done: int) -> None:
     [
         ("empty.wav", b"", "empty"),
         ("notes.wav", b"this is a text file, not audio\n" * 20, "not an audio file"),
-        ("cut.wav", wav_bytes(1.0)[:20000], "header announces"),
+        ("cut.wav", wav_bytes(1.0)[:20000], "header says"),
         ("lies.m4a", b"<html>not really</html>", "not a m4a audio file"),
     ],
 )
