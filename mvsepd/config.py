@@ -269,10 +269,11 @@ class DaemonConfig(_Section):
     rescan_seconds: float = Field(
         DEFAULT_RESCAN_SECONDS, ge=5, description="Full scan of every folder this often."
     )
-    incomplete_after_seconds: float = Field(
-        600.0,
-        ge=1,
-        description="A file that still looks unfinished after this long is reported as broken.",
+    incomplete_after_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="Older place of defaults.incomplete_after_seconds, still read (the "
+        "defaults section wins when both are set).",
     )
     lost_upload_grace_seconds: float = Field(
         60.0,
@@ -371,6 +372,16 @@ class Config(_Section):
         default_factory=dict,
         description="Several MVSEP jobs in a row; a folder's preset may name a chain.",
     )
+
+    @model_validator(mode="after")
+    def _incomplete_after_in_defaults(self) -> Config:
+        """``daemon.incomplete_after_seconds`` (where the setting lived before folders could
+        set it) is the default's value unless the ``defaults`` section sets one itself."""
+        older = self.daemon.incomplete_after_seconds
+        if older is None or "incomplete_after_seconds" in self.defaults.model_fields_set:
+            return self
+        defaults = self.defaults.model_copy(update={"incomplete_after_seconds": older})
+        return self.model_copy(update={"defaults": defaults})
 
     @model_validator(mode="after")
     def _default_templates(self) -> Config:

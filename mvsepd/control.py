@@ -88,9 +88,10 @@ class ControlClient:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        """The whole picture (``GET /v1/status``)."""
-        return self.request("GET", "/status")
+    def status(self, *, every_name: bool = False) -> dict[str, Any]:
+        """The whole picture (``GET /v1/status``); ``every_name`` names every file a folder
+        skipped as there before its first watch, not only the first few."""
+        return self.request("GET", "/status", query={"names": "all"} if every_name else None)
 
     def jobs(self, *, include_all: bool = False) -> list[dict[str, Any]]:
         """Unfinished and recent jobs, or every job (``GET /v1/jobs``)."""
@@ -123,9 +124,17 @@ class ControlClient:
         """Submit again."""
         return self.request("POST", "/resume")
 
-    def rescan(self) -> dict[str, Any]:
-        """Scan every hot folder now."""
-        return self.request("POST", "/rescan", timeout=CONTROL_TIMEOUT)
+    def rescan(
+        self, folder: str | None = None, *, include_existing: bool = False
+    ) -> dict[str, Any]:
+        """Scan one hot folder (an absolute path) or every one now; ``include_existing`` takes
+        the files that were in ``folder`` before it was first watched too."""
+        query: dict[str, str] = {}
+        if folder is not None:
+            query["folder"] = folder
+        if include_existing:
+            query["include_existing"] = "1"
+        return self.request("POST", "/rescan", query=query or None, timeout=CONTROL_TIMEOUT)
 
     def retry(self, job_id: int, *, upload_again: bool = False) -> dict[str, Any]:
         """Start a failed (or cancelled, done, unpublished, held) job again: followed at MVSEP

@@ -1,7 +1,7 @@
 """The daemon process: one per state directory, signals, wiring, start-up and a graceful stop.
 
 ``Daemon`` builds the parts from a valid configuration (store, client, catalog, intake, engine,
-status API), applies the first-run policy, starts watching (which scans every folder), tells a
+status API), starts watching (which records each folder's first watch and scans it), tells a
 service manager it is ready, and runs the engine until asked to stop. The first SIGINT/SIGTERM
 stops it within about ten seconds with every job saved in a state the next start resumes; a
 second signal exits at once. ``instancelock.InstanceLock`` refuses a second daemon on the
@@ -142,7 +142,15 @@ class Daemon:
             )
         self.context.resolve_presets()
         specs = [
-            dataclasses.replace(intake.WatchSpec.from_folder_config(runtime.config), path=path)
+            dataclasses.replace(
+                intake.WatchSpec.from_folder_config(
+                    runtime.config,
+                    incomplete_after_seconds=config.folder_settings(
+                        runtime.config
+                    ).incomplete_after_seconds,
+                ),
+                path=path,
+            )
             for path, runtime in self.context.folders.items()
         ]
         self.intake = intake.Intake(
@@ -151,8 +159,8 @@ class Daemon:
             is_known=lambda folder, relative, stat: self.engine.is_known(folder, relative, stat),
             known_snapshot=lambda folder: self.engine.known_files(folder),
             rescan_seconds=config.daemon.rescan_seconds,
-            give_up_seconds=config.daemon.incomplete_after_seconds,
             logger=structlog.get_logger("mvsepd.intake"),
+            on_watch_start=lambda folder: self.engine.first_watch(folder),
         )
         self.engine = Engine(self.context, self.intake)
         self.stop_event.add_listener(self.engine.wake)
@@ -162,7 +170,8 @@ class Daemon:
         return self.client.algorithms_answer(list(AlgorithmScope))
 
     def start(self) -> None:
-        """Apply the first-run policy, start watching (the first scan runs now), then ready."""
+        """Start watching (each folder's first watch is recorded, and its first scan runs,
+        now; a folder that appears later, when it does), then say ready."""
         # Without any catalog, presets named by text cannot be checked: fetch it once now.
         if self.context.catalog.algorithms is None and self.context.catalog.refresh():
             self.context.resolve_presets()

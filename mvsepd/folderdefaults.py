@@ -1,9 +1,10 @@
 """The settings a folder takes from the ``defaults`` section unless it sets them itself.
 
 Domain layer, part of the configuration model (``mvsepd.config``): how a folder's files are
-sent to MVSEP (as FLAC or as they are) and how its stems are written (conformed to their source
-or as MVSEP sent them). ``FolderSettings`` is the ``defaults`` section; ``FolderOverrides`` the
-same keys on one folder, each None until set.
+sent to MVSEP (as FLAC or as they are), how its stems are written (conformed to their source
+or as MVSEP sent them), and how long an unfinished file waits before it is reported.
+``FolderSettings`` is the ``defaults`` section; ``FolderOverrides`` the same keys on one
+folder, each None until set.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ SampleFormatChoice = Literal["source", "pcm16", "pcm24", "float"]
 ChannelsChoice = Literal["source", "stereo"]
 UploadEncodingChoice = Literal["flac", "original"]
 UploadFloatChoice = Literal["original", "flac24"]
+
+#: How long a file may stay unchanged yet unfinished before it is reported incomplete. What is
+#: known of DAWs pausing while they write an export (README, "Arriving and incomplete files"):
+#: the pauses come from whole passes that write nothing into the file (Ableton's "Render as
+#: Loop" renders once without writing; Logic's "Bounce 2nd Cycle Pass"; normalising, which
+#: needs the whole mix's peak first; Pro Tools' "Convert After Bounce"). A pass played in real
+#: time lasts as long as the music, so 10 minutes fits such a pause for songs up to 10 minutes.
+#: A longer pause costs only a report that goes away when the file is done.
+DEFAULT_INCOMPLETE_AFTER_SECONDS = 600.0
 
 
 class FolderSettings(Section):
@@ -81,6 +91,13 @@ class FolderSettings(Section):
         description="original: 32-bit float sources are sent as they are; flac24: as 24-bit "
         "FLAC when they have no samples over full scale.",
     )
+    incomplete_after_seconds: float = Field(
+        DEFAULT_INCOMPLETE_AFTER_SECONDS,
+        ge=0,
+        description="A file that stays unchanged yet unfinished (empty, or its audio header "
+        "disagrees with its size) this long is reported incomplete in `mvsepd status`; it is "
+        "still taken once complete.",
+    )
 
 
 FOLDER_SETTING_KEYS = tuple(FolderSettings.model_fields)
@@ -109,6 +126,9 @@ class FolderOverrides(Section):
     )
     upload_float_as: UploadFloatChoice | None = Field(
         None, description="As defaults.upload_float_as, for this folder."
+    )
+    incomplete_after_seconds: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="As defaults.incomplete_after_seconds, for this folder."
     )
 
     def settings_over(self, defaults: FolderSettings) -> FolderSettings:

@@ -148,8 +148,7 @@ def _sent(stem: StemFile) -> StemReport:
         raise AudioError(f"the stem {stem.label!r} ({stem.name}) is not audio: {verdict.reason}")
     if verdict.completeness is not readiness.Completeness.COMPLETE:
         # A download is complete by now: what looks unfinished was cut short by the server.
-        reason = verdict.reason.replace(" (still being written, or truncated)", "")
-        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is cut short: {reason}")
+        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is cut short: {verdict.reason}")
     try:
         with decode.open_reader(path, stem.name) as reader:
             described: dict[str, Any] = {

@@ -110,8 +110,7 @@ def _check_chunks(path: Path, size: int, *, little_endian: bool, kind: str) -> A
         if container_size + 8 > size:
             return AudioCheck(
                 Completeness.INCOMPLETE,
-                f"the {kind} header announces {container_size + 8} bytes but the file has {size}"
-                " (still being written, or truncated)",
+                f"the {kind} header says {container_size + 8} bytes, the file has {size}",
             )
         offset = 12
         while offset + 8 <= min(size, container_size + 8):
@@ -135,8 +134,7 @@ def _check_chunks(path: Path, size: int, *, little_endian: bool, kind: str) -> A
                 if offset + 8 + chunk_size > size:
                     return AudioCheck(
                         Completeness.INCOMPLETE,
-                        f"the {kind} audio data runs past the end of the file "
-                        "(still being written, or truncated)",
+                        f"the {kind} audio data runs past the end of the file",
                     )
                 return None
             # Chunks are padded to an even length.
@@ -209,7 +207,7 @@ def _check_with_soundfile(path: Path, head: bytes) -> AudioCheck:
                 if len(tail) < min(_TAIL_FRAMES, frames):
                     return AudioCheck(
                         Completeness.INCOMPLETE,
-                        f"the {audio_format} file ends early (still being written, or truncated)",
+                        f"the {audio_format} file ends early",
                     )
     except (soundfile.LibsndfileError, RuntimeError) as error:
         message = str(error)

@@ -26,6 +26,7 @@ from mvsepd.cli.status_table import jobs_table, status_lines
 from mvsepd.control import ControlClient
 from mvsepd.errors import DaemonUnreachableError
 from mvsepd.exits import ExitStatus
+from mvsepd.paths import absolute
 
 
 def _client() -> ControlClient:
@@ -33,16 +34,28 @@ def _client() -> ControlClient:
 
 
 @click.command()
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Name every file waited for and every file a folder skipped (not only a few).",
+)
 @json_option
 @handle_errors
-def status(as_json: bool) -> None:
-    """Show the daemon, the account, the folders and the jobs.
+def status(verbose: bool, as_json: bool) -> None:
+    """Show the daemon, the account, the folders, the files arriving and the jobs.
+
+    Files still being written are listed with how long they have waited; one that stays
+    unfinished (empty, or cut short) is reported "incomplete" with the reason, and taken once
+    it is complete. Files a folder held before mvsepd first watched it are skipped, counted
+    here, and taken by `mvsepd rescan --include-existing FOLDER`.
 
     Exit status 0 when the daemon answers, 3 when it is not running (scripts can rely on it).
-    With --json, print the status API's whole picture (or {"running": false, "error": ...}).
+    With --json, print the status API's whole picture, every file named (or {"running":
+    false, "error": ...}).
     """
     try:
-        picture = _client().status()
+        picture = _client().status(every_name=verbose or as_json)
     except DaemonUnreachableError as error:
         if not as_json:
             raise
@@ -52,8 +65,10 @@ def status(as_json: bool) -> None:
         print_json(picture)
         return
     output = console()
-    for line in status_lines(picture):
-        output.print(line)
+    for line in status_lines(picture, verbose=verbose):
+        # Wrapped between words at the terminal's width; a line that must stay whole (a command
+        # to copy) is marked no_wrap and left to the terminal.
+        output.print(line, soft_wrap=bool(line.no_wrap))
     jobs = picture.get("jobs", [])
     if jobs:
         output.print(jobs_table(jobs, wide=False))
@@ -94,10 +109,28 @@ def resume() -> None:
 
 
 @click.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--include-existing",
+    is_flag=True,
+    help="Also take the files that were in FOLDER before mvsepd first watched it.",
+)
 @handle_errors
-def rescan() -> None:
-    """Scan every hot folder now instead of waiting for the next periodic scan."""
-    _say_message(_client().rescan())
+def rescan(folder: Path | None, include_existing: bool) -> None:
+    """Scan FOLDER (a hot folder), or every hot folder, now instead of at the next periodic
+    scan. Files added while mvsepd was stopped are found at its start anyway.
+
+    With --include-existing, the files FOLDER held before mvsepd first watched it (skipped
+    then, as `existing_files: skip` says; `mvsepd status` counts them) are taken now: each
+    becomes a job like a new file. Audio already separated with the same preset is not sent
+    or paid for again; its stems are placed for it.
+    """
+    if include_existing and folder is None:
+        raise click.UsageError(
+            "name the folder whose earlier files to take: mvsepd rescan --include-existing FOLDER"
+        )
+    where = None if folder is None else str(absolute(folder))
+    _say_message(_client().rescan(where, include_existing=include_existing))
 
 
 @click.command()

@@ -10,6 +10,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from mvsepd.statusapi.words import duration
+
 _PHASE_STYLES = {
     "waiting": "cyan",
     "queued": "cyan",
@@ -25,23 +27,13 @@ _PHASE_STYLES = {
 }
 
 
-def duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``2 h 5 min``, ``3 d 4 h``."""
-    whole = int(max(0, seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes, _ = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+#: Files named on one line before "and N more" (``--verbose`` names them all).
+FEW_NAMES = 3
 
 
-def status_lines(picture: Mapping[str, Any]) -> list[Text]:
-    """The lines above the table: daemon, account, folders, counts."""
+def status_lines(picture: Mapping[str, Any], *, verbose: bool = False) -> list[Text]:
+    """The lines above the table: daemon, account, folders (with the files each skipped as
+    there before its first watch), files arriving or incomplete, counts."""
     daemon = picture.get("daemon", {})
     account = picture.get("account", {})
     lines: list[Text] = []
@@ -68,10 +60,63 @@ def status_lines(picture: Mapping[str, Any]) -> list[Text]:
         if style:
             line.append(f": {folder.get('detail', '')}", style=style)
         lines.append(line)
-    arriving = picture.get("arriving", [])
-    if arriving:
-        lines.append(Text(f"{len(arriving)} file(s) arriving (waiting until fully written)"))
+        skipped = folder.get("skipped_existing")
+        if skipped:
+            lines.extend(_skipped_lines(skipped, verbose=verbose))
+    lines.extend(_arrival_lines(picture, verbose=verbose))
     lines.append(Text(_counts_line(picture), style="dim"))
+    return lines
+
+
+def _names(names: list[str], count: int, *, verbose: bool) -> str:
+    """``a.wav, b.wav, c.wav and 4 more`` (every name when ``verbose``)."""
+    shown = names if verbose else names[:FEW_NAMES]
+    text = ", ".join(shown)
+    if count > len(shown):
+        text += f" and {count - len(shown)} more"
+    return text
+
+
+def _skipped_lines(skipped: Mapping[str, Any], *, verbose: bool) -> list[Text]:
+    """A folder's files skipped as there before its first watch: the words, the command on a
+    line of its own (never wrapped, so it can be copied whole), a few names."""
+    count = int(skipped.get("count", 0))
+    names = [str(name) for name in skipped.get("files", [])]
+    message = str(skipped.get("message", ""))
+    command = str(skipped.get("command", ""))
+    words = message.removesuffix(f"`{command}`").rstrip()
+    lines = [Text(f"  {words}", style="yellow")]
+    if words != message:
+        lines.append(Text(f"    {command}", style="bold", no_wrap=True, overflow="ignore"))
+    if names:
+        lines.append(Text(f"  ({_names(names, count, verbose=verbose)})", style="dim"))
+    return lines
+
+
+def _arrival_lines(picture: Mapping[str, Any], *, verbose: bool) -> list[Text]:
+    """Files arriving (named, with how long each waited) and each file reported incomplete."""
+    if "arrivals" not in picture:  # a daemon from before files were named
+        count = len(picture.get("arriving", []))
+        return [Text(f"{count} file(s) arriving (waiting until fully written)")] if count else []
+    arrivals = list(picture.get("arrivals", []))
+    lines = [
+        Text(str(item.get("summary", "")), style="bold yellow")
+        for item in arrivals
+        if item.get("state") == "incomplete"
+    ]
+    arriving = [item for item in arrivals if item.get("state") != "incomplete"]
+    if arriving:
+        named = [
+            f"{item.get('relative_path')} ({duration(float(item.get('waiting_seconds', 0)))})"
+            for item in arriving
+        ]
+        files = "1 file" if len(arriving) == 1 else f"{len(arriving)} files"
+        lines.append(
+            Text(
+                f"{files} arriving (waiting until fully written): "
+                + _names(named, len(named), verbose=verbose)
+            )
+        )
     return lines
 
 

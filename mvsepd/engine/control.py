@@ -1,4 +1,5 @@
-"""What the status API asks of the engine: pause, resume, retry (``retrying``), cancel, rescan.
+"""What the status API asks of the engine: pause, resume, retry (``retrying``), cancel, rescan
+(of one folder or all, and of the files that were in a folder before it was first watched).
 
 A mixin of ``Engine``: every request changes jobs only through ``JobStore.transition`` and
 wakes the scheduler, so its effect is seen at once. ``cancel`` waits a few seconds for a step
@@ -8,6 +9,7 @@ in flight (a poll); a job a worker holds for longer (an upload) is cancelled whe
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -15,6 +17,7 @@ import structlog
 from mvsepd import errors
 from mvsepd.engine import polling, retrying
 from mvsepd.engine.context import Context
+from mvsepd.engine.firstwatch import FirstWatch, SkippedFiles
 from mvsepd.engine.workers import Workers
 from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.intake import Intake
@@ -36,6 +39,7 @@ class EngineControl:
 
     context: Context
     intake: Intake
+    first_watch: FirstWatch
     _workers: Workers
     _wake: threading.Event
 
@@ -160,9 +164,24 @@ class EngineControl:
         self.context.feed.bump()
         log.info("job_cancelled", job=job_id, detail=words, **fields)
 
-    def rescan(self) -> int:
-        """Scan every folder now; return how many new files are being checked."""
-        found = self.intake.rescan()
+    def rescan(self, folder: Path | None = None) -> int:
+        """Scan ``folder`` (a hot folder, InputError otherwise), or every folder, now; return
+        how many new files are being checked."""
+        found = self.intake.rescan(None if folder is None else self.intake.watched_folder(folder))
         self.context.feed.bump()
         self.wake()
         return found
+
+    def include_existing(self, folder: Path) -> tuple[Path, int, int]:
+        """Take the files that were in ``folder`` before it was first watched (InputError when
+        it is no hot folder): return the hot folder, how many were skipped, and how many new
+        files are being checked now."""
+        watched = self.intake.watched_folder(folder)
+        released, found = self.first_watch.take(watched)
+        self.context.feed.bump()
+        self.wake()
+        return watched, released, found
+
+    def skipped_files(self, folder: Path, *, limit: int | None) -> SkippedFiles:
+        """The files of a hot folder skipped as there before its first watch."""
+        return self.first_watch.skipped(folder, limit=limit)

@@ -24,6 +24,7 @@ from mvsepd import outputs
 from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, remote, sending
 from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
 from mvsepd.engine.control import EngineControl
+from mvsepd.engine.firstwatch import FirstWatch
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
 from mvsepd.engine.takeover import Takeover
 from mvsepd.engine.workers import Workers
@@ -35,7 +36,6 @@ from mvsepd.errors import (
 )
 from mvsepd.intake import FileStat, Intake
 from mvsepd.models import DeliveryState, JobRecord, JobState
-from mvsepd.store import SourceRecord
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -60,39 +60,18 @@ class Engine(EngineControl):
         self._maintenance = Maintenance(context, self._workers, self._release_budget_holds)
         self._next_due: float | None = None
         self._takeover = Takeover(context)
+        #: Told by the intake whenever it starts watching a folder (``Intake(on_watch_start)``).
+        self.first_watch = FirstWatch(context, intake)
 
     # --- life -------------------------------------------------------------------------------
 
     def prepare_folders(self) -> None:
-        """Apply ``existing_files: skip`` to folders watched for the first time, then start intake.
-
-        Files already present the first time a folder is watched are recorded as seen (no job,
-        no credits) unless the folder says ``existing_files: process``.
-        """
-        store = self.context.store
+        """Clear what earlier runs left in work, upload and staging folders (before intake
+        starts: a folder's first watch is recorded by ``first_watch`` when it is watched)."""
         chainrun.sweep_work_dir(self.context)
         sending.sweep(self.context)
         for folder in self.context.folders.values():
             self._sweep_staging(folder.output_root)
-            key = str(folder.path)
-            if store.folder_first_watched(key) is not None:
-                continue
-            skipped = 0
-            if folder.config.existing_files == "skip" and folder.path.is_dir():
-                for _path, relative, stat in self.intake.list_files(folder.path):
-                    store.record_source(
-                        SourceRecord(key, relative, stat.size, stat.mtime_ns, None, None, "skipped")
-                    )
-                    skipped += 1
-            if folder.path.is_dir():
-                store.mark_folder_watched(key)
-            if skipped:
-                log.info(
-                    "existing_files_skipped",
-                    folder=key,
-                    files=skipped,
-                    note="present before the folder was first watched (existing_files: skip)",
-                )
 
     def _sweep_staging(self, root: Path) -> None:
         """Remove what jobs that are over (failed, cancelled, done, forgotten) left staged."""
@@ -161,7 +140,7 @@ class Engine(EngineControl):
     def _sleep_seconds(self) -> float:
         settings = self.context.settings
         sleep = min(settings.tick_seconds, self.intake.seconds_until_due())
-        if self.intake.pending():
+        if self.intake.arriving():
             # A stability window may end at any moment; look often, it costs a few stats.
             sleep = min(sleep, _PENDING_TICK_SECONDS)
         now = self.context.clock()

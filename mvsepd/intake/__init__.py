@@ -4,16 +4,20 @@
 all of them, or polling for network shares, one observer per polled folder), scans every
 folder at start-up and every ``rescan_seconds`` (watchers miss events; files arrive while the
 daemon is down), and hands the engine each file once it has been quiet for its stability
-window with an unchanged stat and the injected readiness check agrees.
-It supervises its observers: a dead one is restarted, a folder that vanishes is reported
-"missing" and picked up again when it returns, a native watcher that cannot start (inotify
-limits) falls back to polling.
+window with an unchanged stat and the injected readiness check agrees. A file that stays
+unchanged yet unfinished (a truncated or empty export) is reported incomplete after its folder's
+``incomplete_after_seconds`` and watched on (``arrivals``); it is handed over once complete.
+The owner is told each time a folder starts being watched, before its first scan (so that it
+can record a folder's first watch, whenever the folder appears). It supervises its observers:
+a dead one is restarted, a folder that vanishes is reported "missing" and picked up again when
+it returns, a native watcher that cannot start (inotify limits) falls back to polling.
 
 Threading: watchdog's threads only record paths in an ``EventInbox`` and set an event (see
 ``observers``). Everything else (scans, stats, readiness checks, supervision) runs on the
 thread that calls ``start``/``take_ready``/``rescan``/``supervise`` (the engine's), under one
-lock. ``health()``, ``pending()`` and ``wait()`` read published snapshots and never wait for
-that lock, so the status API may call them from its own thread while a slow disk is scanned.
+lock. ``health()``, ``pending()``, ``arrivals()`` and ``wait()`` read published snapshots and
+never wait for that lock, so the status API may call them from its own thread while a slow disk
+is scanned.
 
 Submodules: ``records`` (the shared data), ``filters`` (names, symlinks, the walk), ``tracker``
 (stability and readiness), ``folders`` (one folder's observer, status and scans),
@@ -36,11 +40,11 @@ from mvsepd.intake.filters import (
     ALWAYS_IGNORED_FILE_PATTERNS,
     relative_parts,
     resolved,
-    walk,
 )
-from mvsepd.intake.folders import HotFolder, absolute
+from mvsepd.intake.folders import HotFolder, WatchStartHook, absolute
 from mvsepd.intake.observers import EventInbox, NativeHub
 from mvsepd.intake.records import (
+    Arrival,
     FileStat,
     FolderHealth,
     Readiness,
@@ -49,13 +53,14 @@ from mvsepd.intake.records import (
     WatchSpec,
 )
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, log_fields
-from mvsepd.intake.tracker import CandidateTracker, KnownSnapshot
+from mvsepd.intake.tracker import CandidateTracker, KnownSnapshot, Waiting
 
 __all__ = [
     "ALWAYS_IGNORED_DIRECTORY_NAMES",
     "ALWAYS_IGNORED_FILE_PATTERNS",
     "SUPERVISE_SECONDS",
     "UNHEALTHY_SUPERVISE_SECONDS",
+    "Arrival",
     "FileStat",
     "FolderHealth",
     "Intake",
@@ -114,9 +119,10 @@ class Intake:
         is_known: Callable[[Path, str, FileStat], bool] = _never_known,
         known_snapshot: KnownSnapshot | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         rescan_seconds: float = 300.0,
-        give_up_seconds: float = 600.0,
         logger: IntakeLogger | None = None,
+        on_watch_start: WatchStartHook | None = None,
     ) -> None:
         self._clock = clock
         self._rescan_seconds = rescan_seconds
@@ -127,8 +133,8 @@ class Intake:
         self._tracker = CandidateTracker(
             readiness=readiness,
             is_known=is_known,
-            give_up_seconds=give_up_seconds,
             logger=self._logger,
+            wall_clock=wall_clock,
         )
         self._folders: list[HotFolder] = []
         #: One native observer for every natively watched folder.
@@ -143,6 +149,7 @@ class Intake:
                 problems=self._problems,
                 hub=self._hub,
                 known_snapshot=known_snapshot,
+                on_watch_start=on_watch_start,
             )
             if any(other.path == folder.path for other in self._folders):
                 raise InputError(f"{folder.path} is listed twice as a hot folder", field="path")
@@ -157,6 +164,9 @@ class Intake:
         self._supervise_soon = False
         # Read by other threads: replaced whole, never changed in place.
         self._pending: tuple[tuple[Path, float], ...] = ()
+        self._waiting: tuple[Waiting, ...] = ()
+        self._arriving = False
+        self._next_recheck = float("inf")
 
     # Life cycle.
 
@@ -222,10 +232,12 @@ class Intake:
             self._publish_pending()
             return finished
 
-    def rescan(self, folder: Path | None = None) -> int:
+    def rescan(self, folder: Path | None = None, *, afresh: bool = False) -> int:
         """Scan one folder (or all) now; return how many files became new candidates.
 
-        Files already being checked, settled or known to the engine are not counted.
+        Files already being checked, settled or known to the engine are not counted; with
+        ``afresh``, what intake settled itself is forgotten first, so every file is asked
+        about again (after its owner forgot some of them).
         A missing or unreadable folder is checked again (and scanned if it is usable now).
         Before ``start`` and after ``stop`` nothing is scanned and 0 is returned.
         """
@@ -236,30 +248,32 @@ class Intake:
             now = self._clock()
             count = 0
             for item in chosen:
+                if afresh:
+                    self._tracker.forget_settled(item.path)
                 count += item.scan(now) if item.is_running else item.supervise(now)
             self._publish_pending()
             return count
 
-    def list_files(self, folder: Path) -> list[tuple[Path, str, FileStat]]:
+    def list_files(
+        self, folder: Path, *, changed_before: float | None = None
+    ) -> list[tuple[Path, str, FileStat]]:
         """Eligible files now in ``folder`` (the scan's filters), without arming any of them.
 
-        A folder that is missing or unreadable lists as empty (and is logged).
+        With ``changed_before`` (a wall-clock time), only files whose content and place are
+        older: modified and (status) changed before it, so a file written, copied or moved
+        into the folder since then is left out. A folder that is missing or unreadable lists
+        as empty (and is logged).
         """
         with self._lock:
             (item,) = self._select(folder)
-            found: list[tuple[Path, str, FileStat]] = []
-            try:
-                for entry in walk(
-                    item.view,
-                    on_problem=self._problems.note,
-                    on_ignored=self._tracker.note_ignored,
-                ):
-                    found.append((Path(entry.path), entry.relative_path, entry.stat))
-            except (FileNotFoundError, NotADirectoryError):
-                pass  # a missing folder lists as empty; health() says it is missing
-            except OSError as error:
-                self._problems.note(item.view.root, error)
-            return found
+            return item.list_files(changed_before)
+
+    def watched_folder(self, folder: Path) -> Path:
+        """The hot folder ``folder`` names (in any spelling: relative, through a symlink), as
+        configured; InputError, naming the hot folders, when it is none of them."""
+        with self._lock:
+            (item,) = self._select(folder)
+            return item.path
 
     def supervise(self) -> None:
         """Restart dead observers; notice folders that vanished, came back or were replaced."""
@@ -275,18 +289,39 @@ class Intake:
         """Files being checked for stability, with the clock time each was first seen."""
         return list(self._pending)
 
+    def arrivals(self) -> list[Arrival]:
+        """Files being waited for: still arriving, or reported incomplete (with the reason)."""
+        now = self._clock()
+        return [
+            Arrival(
+                item.folder,
+                item.path,
+                item.relative_path,
+                max(0.0, now - item.since),
+                item.incomplete,
+                item.reason,
+            )
+            for item in self._waiting
+        ]
+
+    def arriving(self) -> bool:
+        """True while a file that is not reported incomplete is being checked: its stability
+        window may end at any moment, so the engine looks often (``take_ready``)."""
+        return self._arriving
+
     def on_event(self, listener: Callable[[], None] | None) -> None:
         """Call ``listener`` (on a watcher's thread; it must return at once) whenever a watcher
         reports something, a watcher thread dies, or intake stops."""
         self._inbox.set_listener(listener)
 
     def seconds_until_due(self) -> float:
-        """Seconds until ``take_ready`` has work of its own: a supervision, a rescan, or a
-        file's stability window is the engine's to watch, through ``pending``)."""
+        """Seconds until ``take_ready`` has work of its own: a supervision, a rescan, a poll, or
+        the recheck of a file reported incomplete (the stability window of a file still
+        arriving is the engine's to watch, through ``arriving``)."""
         if self._supervise_soon:
             return 0.0
         polls = (folder.next_poll_at for folder in self._folders)
-        due = min(self._next_supervise, self._next_rescan, *polls)
+        due = min(self._next_supervise, self._next_rescan, self._next_recheck, *polls)
         return max(0.0, due - self._clock())
 
     def wait(self, timeout: float) -> bool:
@@ -360,7 +395,15 @@ class Intake:
         for item in self._folders:
             if wanted == item.path or wanted_real == item.view.real_root:
                 return [item]
-        raise InputError(f"{folder} is not a watched hot folder", field="folder")
+        watched = ", ".join(str(item.path) for item in self._folders) or "none"
+        raise InputError(
+            f"{folder} is not a watched hot folder (they are: {watched})",
+            field="folder",
+        )
 
     def _publish_pending(self) -> None:
-        self._pending = tuple(self._tracker.pending())
+        tracker = self._tracker
+        self._pending = tuple(tracker.pending())
+        self._waiting = tuple(tracker.waiting())
+        self._arriving = tracker.arriving()
+        self._next_recheck = tracker.next_recheck()

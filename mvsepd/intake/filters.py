@@ -224,6 +224,17 @@ def file_stat_if_regular(
     return FileStat.of(os.stat(path)) if os.name == "nt" else FileStat.of(link_status)
 
 
+def changed_before(path: str, moment: float) -> bool:
+    """True when ``path``'s content (mtime) and its place (ctime: a rename or copy into the
+    folder sets it; on Windows, its creation) are both older than ``moment`` (wall-clock
+    seconds); a file that cannot be examined is not."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    return max(status.st_mtime_ns, status.st_ctime_ns) < moment * 1e9
+
+
 def _listing(
     directory: str, *, raise_problem: bool, on_problem: ProblemCallback
 ) -> list[os.DirEntry[str]] | None:

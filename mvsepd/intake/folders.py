@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from mvsepd.intake.filters import (
     FolderView,
     NameFilter,
+    changed_before,
     file_stat_if_regular,
     resolved,
     walk,
@@ -29,7 +31,7 @@ from mvsepd.intake.observers import (
     ScanPolling,
     start_watcher,
 )
-from mvsepd.intake.records import FolderHealth, FolderStatus, WatchSpec
+from mvsepd.intake.records import FileStat, FolderHealth, FolderStatus, WatchSpec
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, describe_error, log_fields
 from mvsepd.intake.tracker import CandidateTracker, FileSite, KnownSnapshot
 
@@ -37,6 +39,11 @@ from mvsepd.intake.tracker import CandidateTracker, FileSite, KnownSnapshot
 JOIN_SECONDS = 1.0
 
 RUNNING: frozenset[FolderStatus] = frozenset({"watching", "polling"})
+
+#: Told (on the engine's thread) each time a folder starts being watched, before it is scanned:
+#: at start, and whenever it appears, returns or is watched again. An exception keeps the
+#: folder unwatched (status "error") until the next supervision tries again.
+WatchStartHook = Callable[[Path], None]
 
 
 def absolute(path: Path) -> Path:
@@ -58,10 +65,12 @@ class HotFolder:
         problems: ProblemLog,
         hub: NativeHub | None = None,
         known_snapshot: KnownSnapshot | None = None,
+        on_watch_start: WatchStartHook | None = None,
     ) -> None:
         self.index = index
         self._hub = hub
         self._known_snapshot = known_snapshot
+        self._on_watch_start = on_watch_start
         self.spec = spec
         self.path = absolute(spec.path)
         self.view = FolderView(
@@ -82,6 +91,7 @@ class HotFolder:
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) being watched
         self._native_unavailable: str | None = None  # once native failed, poll from then on
         self._unreadable = 0  # entries the last full scan could not read
+        self._refused: str | None = None  # why the watch-start hook refused, while it does
 
     @property
     def status(self) -> FolderStatus:
@@ -98,6 +108,7 @@ class HotFolder:
     def start(self) -> None:
         """(Re)start the observer; the status says how that went."""
         self.detach_watcher(join=True)
+        self._refused = None
         real_root = resolved(os.fspath(self.path))
         self.view = replace(self.view, real_root=real_root)
         try:
@@ -128,6 +139,8 @@ class HotFolder:
             return
         self._watcher = watcher
         self._identity = (folder_status.st_dev, folder_status.st_ino)
+        if not self._told_watch_start():
+            return
         if watcher.fallback_reason is not None and self._native_unavailable is None:
             self._native_unavailable = watcher.fallback_reason
             self._logger.warning(
@@ -144,6 +157,25 @@ class HotFolder:
                 log_fields("watching hot folder", folder=self.path, mode=watcher.mode)
             )
         self._set(status, self._running_detail(status))
+
+    def _told_watch_start(self) -> bool:
+        """Tell the owner that watching starts (before the first scan); False, with the folder
+        unwatched and in error, when it refuses (it cannot record the first watch now)."""
+        if self._on_watch_start is None:
+            return True
+        try:
+            self._on_watch_start(self.path)
+        except Exception as error:  # foreign code (the store): the folder waits, intake goes on
+            self._logger.warning(
+                log_fields("cannot start watching yet", folder=self.path, error=repr(error)),
+                exc_info=True,
+            )
+            self.detach_watcher(join=True)
+            self._refused = f"cannot start watching it yet ({error}); trying again"
+            self._unusable(self._refused)
+            return False
+        self._refused = None
+        return True
 
     def poll_if_due(self, now: float) -> int:
         """Scan a folder that intake polls, when its interval has passed; return how many
@@ -189,6 +221,8 @@ class HotFolder:
             return 0
         if self.status == "missing":
             self._logger.info(log_fields("hot folder is back", folder=self.path))
+        elif self.status == "error" and self._refused is not None:
+            pass  # the folder is fine; its owner refused to start on it: ask again
         elif self.status == "error":
             try:
                 with os.scandir(real_root) as scanner:
@@ -269,6 +303,22 @@ class HotFolder:
                 self._set(self.status, self._running_detail(self.status))
         return new_candidates
 
+    def list_files(self, before: float | None) -> list[tuple[Path, str, FileStat]]:
+        """Eligible files now in the folder, without offering any (see ``Intake.list_files``);
+        with ``before``, only those last written and moved here before that moment."""
+        found: list[tuple[Path, str, FileStat]] = []
+        try:
+            for entry in walk(
+                self.view, on_problem=self._problems.note, on_ignored=self._tracker.note_ignored
+            ):
+                if before is None or changed_before(entry.path, before):
+                    found.append((Path(entry.path), entry.relative_path, entry.stat))
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # a missing folder lists as empty; its health says it is missing
+        except OSError as error:
+            self._problems.note(self.view.root, error)
+        return found
+
     def examine(self, path: str, parts: tuple[str, ...], *, is_directory: bool, now: float) -> None:
         """Look again at one path a watcher reported (``parts``: its components below us)."""
         view = self.view
@@ -304,6 +354,7 @@ class HotFolder:
             relative_path=relative_path,
             stability_seconds=self.spec.stability_seconds,
             view=self.view,
+            incomplete_after_seconds=self.spec.incomplete_after_seconds,
         )
 
     # Status.

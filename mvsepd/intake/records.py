@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 #: 1 s walks and stats the whole tree every second, which hurts on SMB/NFS.
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
 DEFAULT_STABILITY_SECONDS = 5.0
+#: A file that stays unchanged and unfinished this long is reported as incomplete (it is still
+#: watched, and taken once it is complete); the configuration's default and its reasons are in
+#: ``mvsepd.folderdefaults``.
+DEFAULT_INCOMPLETE_AFTER_SECONDS = 600.0
 
 FolderStatus = Literal["watching", "polling", "missing", "error", "stopped"]
 
@@ -41,6 +45,7 @@ class WatchSpec:
     mode: Literal["native", "poll"] = "native"
     poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
     stability_seconds: float = DEFAULT_STABILITY_SECONDS
+    incomplete_after_seconds: float = DEFAULT_INCOMPLETE_AFTER_SECONDS
 
     def __post_init__(self) -> None:
         if self.mode not in ("native", "poll"):
@@ -55,10 +60,23 @@ class WatchSpec:
                 f"stability_seconds must be zero or more, not {self.stability_seconds!r}",
                 field="stability_seconds",
             )
+        if not self.incomplete_after_seconds >= 0:
+            raise InputError(
+                "incomplete_after_seconds must be zero or more, not "
+                f"{self.incomplete_after_seconds!r}",
+                field="incomplete_after_seconds",
+            )
 
     @classmethod
-    def from_folder_config(cls, folder: FolderConfig) -> WatchSpec:
-        """Build the spec of one configured hot folder (its stability default included)."""
+    def from_folder_config(
+        cls,
+        folder: FolderConfig,
+        *,
+        incomplete_after_seconds: float = DEFAULT_INCOMPLETE_AFTER_SECONDS,
+    ) -> WatchSpec:
+        """Build the spec of one configured hot folder (its stability default included);
+        ``incomplete_after_seconds`` is the folder's setting in force (its own or the
+        ``defaults`` section's, which the folder alone does not know)."""
         return cls(
             path=folder.path,
             patterns=tuple(folder.patterns),
@@ -67,6 +85,7 @@ class WatchSpec:
             mode=folder.watch,
             poll_interval=folder.poll_interval,
             stability_seconds=folder.effective_stability_seconds,
+            incomplete_after_seconds=incomplete_after_seconds,
         )
 
 
@@ -112,6 +131,24 @@ class ReadyFile:
     relative_path: str
     stat: FileStat
     rejected_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A file being waited for: still arriving, or reported incomplete (``incomplete``).
+
+    ``waiting_seconds`` counts from when intake first saw the file; for an incomplete one, from
+    its last change when that is earlier (its modification time), so a restart does not start
+    the count, or the report, again. ``reason`` says why an incomplete file is not taken yet
+    ("still growing", or what its audio check found).
+    """
+
+    folder: Path
+    path: Path
+    relative_path: str
+    waiting_seconds: float
+    incomplete: bool = False
+    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,20 @@ Watcher events and scans only *offer* paths. A candidate remembers its (size, mt
 at the last change; once the folder's stability window has passed without a change it is
 re-examined: a changed stat starts the window again, an unchanged one goes through the open
 probe and the injected readiness check. READY is returned once per stable version, INVALID at
-once with a reason, INCOMPLETE waits another window and is given up (returned with a reason)
-after ``give_up_seconds`` of being stable yet incomplete. Empty files are INCOMPLETE without
-asking the readiness check (exports start empty).
+once with a reason. INCOMPLETE waits another window; a file that has stayed unchanged and
+incomplete for the folder's ``incomplete_after_seconds`` is *reported* (``arrivals`` marks it
+incomplete, with the reason) and is still watched: when it is complete it is returned as usual
+and the report goes. Nothing is given up. Empty files are INCOMPLETE without asking the
+readiness check (exports start empty).
+
+How long a file has been unchanged is re-derived from the file as it stands: a file first seen
+(at start-up, say) counts from its modification time, so a file that was already reported
+incomplete before a restart is reported again at its first check, not a window later; nothing
+about it needs to be kept across the restart.
 
 Everything here runs on the caller's thread (the engine's); time comes from the ``now`` the
-caller passes, which ``Intake`` takes from its injected clock.
+caller passes, which ``Intake`` takes from its injected clock, and a file's age from the
+injected wall clock (modification times are wall-clock times).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mvsepd.intake.filters import FolderView, file_stat_if_regular
 from mvsepd.intake.records import FileStat, Readiness, ReadinessVerdict, ReadyFile
@@ -31,6 +40,12 @@ KnownSnapshot = Callable[[Path], Mapping[str, tuple[int, int]]]
 #: Shortest pause between two readiness checks of a file that stays incomplete, so that a
 #: stability window of 0 s cannot turn a stuck file into a busy loop.
 MINIMUM_RECHECK_SECONDS = 1.0
+#: How often a file reported incomplete is checked again while its stat stays the same (a
+#: change, or a watcher's event about it, brings the check forward): its content cannot have
+#: changed, short of a header patched within the file system's time resolution.
+REPORTED_RECHECK_SECONDS = 60.0
+#: The reason of a reported file that changed since: it is being written again.
+STILL_GROWING = "still growing"
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,7 @@ class FileSite:
     relative_path: str
     stability_seconds: float
     view: FolderView
+    incomplete_after_seconds: float
 
 
 @dataclass
@@ -51,8 +67,29 @@ class _Candidate:
     first_seen: float
     last_change: float
     next_check: float
-    incomplete_since: float | None = None
-    incomplete_reason: str = ""
+    #: When waiting for it began: first seen, or its last change when earlier (a restart).
+    waiting_since: float
+    #: Since when its stat is unchanged (at first sight: its modification time).
+    unchanged_since: float
+    reported: bool = False
+    reason: str = ""
+
+    @property
+    def due_at(self) -> float:
+        """When it is next examined (its window over, and its recheck due)."""
+        return max(self.last_change + self.site.stability_seconds, self.next_check)
+
+
+class Waiting(NamedTuple):
+    """A candidate as published for other threads: ``since`` is a clock time (first seen, or
+    for a reported one when waiting began)."""
+
+    folder: Path
+    path: Path
+    relative_path: str
+    since: float
+    incomplete: bool
+    reason: str
 
 
 class CandidateTracker:
@@ -63,13 +100,13 @@ class CandidateTracker:
         *,
         readiness: ReadinessCheck,
         is_known: KnownCheck,
-        give_up_seconds: float,
         logger: IntakeLogger,
+        wall_clock: Callable[[], float],
     ) -> None:
         self._readiness = readiness
         self._is_known = is_known
-        self._give_up_seconds = give_up_seconds
         self._logger = logger
+        self._wall_clock = wall_clock
         self._candidates: dict[str, _Candidate] = {}
         # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
         self._settled: dict[str, tuple[Path, FileStat]] = {}
@@ -100,14 +137,23 @@ class CandidateTracker:
                 self._restart(candidate, stat, now)
             elif from_event:
                 candidate.last_change = now
-                candidate.next_check = max(candidate.next_check, now)
+                # A reported file waits long between checks; news of it is worth a look.
+                candidate.next_check = now if candidate.reported else max(candidate.next_check, now)
             return False
         if self._known(site, stat):
             self._mark_settled(key, site.folder, stat)
             return False
         self._unsettle(key)
+        # Unchanged since its modification time, as far as the file tells (never in the future).
+        age = max(0.0, self._wall_clock() - stat.mtime_ns / 1e9)
         self._candidates[key] = _Candidate(
-            site=site, stat=stat, first_seen=now, last_change=now, next_check=now
+            site=site,
+            stat=stat,
+            first_seen=now,
+            last_change=now,
+            next_check=now,
+            waiting_since=now - age,
+            unchanged_since=now - age,
         )
         return True
 
@@ -127,6 +173,11 @@ class CandidateTracker:
         for key in [key for key, item in self._candidates.items() if item.site.folder == folder]:
             del self._candidates[key]
 
+    def forget_settled(self, folder: Path) -> None:
+        """Forget every settled version of ``folder`` (its files are offered afresh)."""
+        for key in list(self._settled_keys.get(folder, ())):
+            self._unsettle(key)
+
     def prune_settled(self, folder: Path) -> None:
         """Forget settled versions of ``folder`` that are no longer on disk (after a complete
         scan; the table holds only files handled since start-up, not the whole folder)."""
@@ -137,6 +188,32 @@ class CandidateTracker:
     def pending(self) -> list[tuple[Path, float]]:
         """Candidates being checked, with the time each was first seen."""
         return [(item.site.path, item.first_seen) for item in self._candidates.values()]
+
+    def waiting(self) -> list[Waiting]:
+        """Every candidate as ``Waiting``: arriving, or reported incomplete with its reason."""
+        return [
+            Waiting(
+                item.site.folder,
+                item.site.path,
+                item.site.relative_path,
+                item.waiting_since if item.reported else item.first_seen,
+                item.reported,
+                item.reason if item.reported else "",
+            )
+            for item in self._candidates.values()
+        ]
+
+    def next_recheck(self) -> float:
+        """When the first file reported incomplete is next examined (inf when there is none);
+        files still arriving are the engine's to watch closely (see ``Intake.arriving``)."""
+        return min(
+            (item.due_at for item in self._candidates.values() if item.reported),
+            default=float("inf"),
+        )
+
+    def arriving(self) -> bool:
+        """True while a file not (yet) reported incomplete is being checked."""
+        return any(not item.reported for item in self._candidates.values())
 
     def is_candidate(self, path: str) -> bool:
         """True while ``path`` is being checked."""
@@ -192,7 +269,10 @@ class CandidateTracker:
                 self._restart(candidate, after, now)
             return None
         self._settle(key, site, current)
-        self._logger.debug(log_fields("file ready", path=site.path, size=current.size))
+        if candidate.reported:
+            self._logger.info(log_fields("file complete now", path=site.path, size=current.size))
+        else:
+            self._logger.debug(log_fields("file ready", path=site.path, size=current.size))
         return ReadyFile(site.folder, site.path, site.relative_path, current)
 
     def _judge(self, site: FileSite, stat: FileStat) -> ReadinessVerdict:
@@ -232,25 +312,30 @@ class CandidateTracker:
             self._settle(key, site, candidate.stat)
             self._logger.warning(log_fields("file rejected", path=site.path, reason=reason))
             return ReadyFile(site.folder, site.path, site.relative_path, candidate.stat, reason)
-        # Incomplete: measured from the first incomplete verdict at this stat, so a file that
-        # grows for an hour with pauses is not given up while it is still being written.
-        if candidate.incomplete_since is None:
-            candidate.incomplete_since = now
-        waited = now - candidate.incomplete_since
+        # Incomplete: reported once it has stayed unchanged (and incomplete) for the folder's
+        # window, so a file that grows for an hour with pauses is not reported while it is
+        # still being written; it is watched on, and taken once complete.
         detail = verdict.reason or "it looks unfinished"
-        if waited >= self._give_up_seconds:
-            reason = (
-                f"still incomplete after {duration_words(self._give_up_seconds)}: {detail}. "
-                "Save or export it again to retry"
+        unchanged = now - candidate.unchanged_since
+        if not candidate.reported and unchanged >= site.incomplete_after_seconds:
+            candidate.reported = True
+            self._logger.warning(
+                log_fields(
+                    "file incomplete",
+                    path=site.path,
+                    reason=detail,
+                    unchanged_for=duration_words(unchanged),
+                    note="reported until it is complete; it is taken then",
+                )
             )
-            self._settle(key, site, candidate.stat)
-            self._logger.warning(log_fields("file given up", path=site.path, reason=reason))
-            return ReadyFile(site.folder, site.path, site.relative_path, candidate.stat, reason)
-        if detail != candidate.incomplete_reason:
-            candidate.incomplete_reason = detail
+        elif detail != candidate.reason:
             self._logger.debug(log_fields("file not complete yet", path=site.path, reason=detail))
+        candidate.reason = detail
         candidate.last_change = now
-        candidate.next_check = now + max(site.stability_seconds, MINIMUM_RECHECK_SECONDS)
+        pause = max(site.stability_seconds, MINIMUM_RECHECK_SECONDS)
+        candidate.next_check = now + (
+            max(pause, REPORTED_RECHECK_SECONDS) if candidate.reported else pause
+        )
         return None
 
     # Book-keeping.
@@ -279,8 +364,10 @@ class CandidateTracker:
         candidate.stat = stat
         candidate.last_change = now
         candidate.next_check = now
-        candidate.incomplete_since = None
-        candidate.incomplete_reason = ""
+        candidate.unchanged_since = now
+        # A reported file stays reported (with this reason) until it is complete: a report
+        # that came and went with each burst of writing would say less.
+        candidate.reason = STILL_GROWING if candidate.reported else ""
 
     def _settle(self, key: str, site: FileSite, stat: FileStat) -> None:
         self._candidates.pop(key, None)

@@ -16,6 +16,7 @@ from typing import Any
 
 from mvsepd.chains import ChainPlan
 from mvsepd.engine import Engine
+from mvsepd.engine.firstwatch import include_existing_command
 from mvsepd.errors import StoreUnavailableError
 from mvsepd.models import JobRecord, JobState
 from mvsepd.statusapi import words
@@ -27,6 +28,9 @@ API_VERSION = 1
 RECENT_SECONDS = 24 * 3600.0
 #: At most this many finished jobs are looked at for the picture (newest first).
 RECENT_LIMIT = 500
+#: A folder's files skipped as there before its first watch are named up to this many in the
+#: picture (all of them when a client asks, ``status(every_name=True)``); the count is exact.
+SKIPPED_NAMES = 5
 _LIVE_STATES = [state for state in JobState if not state.terminal]
 
 
@@ -176,8 +180,9 @@ class Picture:
             "concurrency": self._engine.concurrency(),
         }
 
-    def folders(self) -> list[dict[str, Any]]:
-        """Each hot folder with its preset, output root and how its watching stands."""
+    def folders(self, *, every_name: bool = False, with_store: bool = True) -> list[dict[str, Any]]:
+        """Each hot folder with its preset, output root, how its watching stands, and the
+        files skipped as there before its first watch (a few named, or ``every_name``)."""
         health = {item.path: item for item in self._engine.intake.health()}
         listed = []
         for path, runtime in self._context.folders.items():
@@ -189,19 +194,58 @@ class Picture:
                     "output_root": str(runtime.output_root),
                     "watch": state.status if state is not None else "unknown",
                     "detail": state.detail if state is not None else "",
+                    "skipped_existing": (self._skipped(path, every_name) if with_store else None),
                 }
             )
         return listed
 
+    def _skipped(self, folder: Path, every_name: bool) -> dict[str, Any] | None:
+        skipped = self._engine.skipped_files(folder, limit=None if every_name else SKIPPED_NAMES)
+        if skipped.count == 0:
+            return None
+        return {
+            "count": skipped.count,
+            "files": list(skipped.files),
+            "message": skipped.message(folder),
+            "command": include_existing_command(folder),
+        }
+
+    def arrivals(self) -> list[dict[str, Any]]:
+        """Files being waited for: still arriving, or reported incomplete with the reason
+        (those first, then the longest waiting)."""
+        found = sorted(
+            self._engine.intake.arrivals(),
+            key=lambda item: (not item.incomplete, -item.waiting_seconds, str(item.path)),
+        )
+        return [
+            {
+                "path": str(item.path),
+                "folder": str(item.folder),
+                "relative_path": item.relative_path,
+                "state": "incomplete" if item.incomplete else "arriving",
+                "waiting_seconds": round(item.waiting_seconds, 1),
+                "reason": item.reason or None,
+                "summary": words.arrival(
+                    item.relative_path,
+                    item.waiting_seconds,
+                    incomplete=item.incomplete,
+                    reason=item.reason,
+                ),
+            }
+            for item in found
+        ]
+
     # --- the whole picture --------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, every_name: bool = False) -> dict[str, Any]:
         """Everything a client shows, in one JSON object (see the README, "The status API").
 
-        A chain run is one line: its current step (``/v1/jobs`` lists every step)."""
+        A chain run is one line: its current step (``/v1/jobs`` lists every step). A folder's
+        files skipped as there before its first watch are counted, and named up to
+        ``SKIPPED_NAMES`` unless ``every_name``."""
         now = self._clock()
         try:
-            return self._status(now)
+            return self._status(now, every_name)
         except StoreUnavailableError as error:
             # Studio mode, the database away: what this host knows without it.
             return self._without_store(now, str(error))
@@ -224,8 +268,9 @@ class Picture:
             "version": context.feed.version,
             "daemon": self._daemon(now, None),
             "account": self.account(),
-            "folders": self.folders(),
+            "folders": self.folders(with_store=False),
             "arriving": [str(path) for path, _first_seen in self._engine.intake.pending()],
+            "arrivals": self.arrivals(),
             "counts": {},
             "done_today": 0,
             "jobs": [],
@@ -235,7 +280,7 @@ class Picture:
             },
         }
 
-    def _status(self, now: float) -> dict[str, Any]:
+    def _status(self, now: float, every_name: bool) -> dict[str, Any]:
         context = self._context
         jobs = _one_line_per_chain(self.jobs())
         midnight = _local_midnight(now)
@@ -251,8 +296,9 @@ class Picture:
             "version": context.feed.version,
             "daemon": self._daemon(now, self._engine.paused),
             "account": self.account(),
-            "folders": self.folders(),
+            "folders": self.folders(every_name=every_name),
             "arriving": [str(path) for path, _first_seen in self._engine.intake.pending()],
+            "arrivals": self.arrivals(),
             "counts": counts,
             "done_today": done_today,
             "jobs": jobs,

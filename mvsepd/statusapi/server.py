@@ -292,10 +292,11 @@ class StatusApi:
     # --- reads ------------------------------------------------------------------------------
 
     def _status(self, request: Request) -> Response:
-        return _json(self.picture.status())
+        every_name = request.args.get("names", "") == "all"
+        return _json(self.picture.status(every_name=every_name))
 
     def _jobs(self, request: Request) -> Response:
-        include_all = request.args.get("all", "0").lower() in ("1", "true", "yes")
+        include_all = _true(request.args.get("all", "0"))
         return _json({"jobs": self.picture.jobs(include_all=include_all)})
 
     def _job(self, request: Request, job_id: int) -> Response:
@@ -362,9 +363,26 @@ class StatusApi:
         return " (on every host of the studio)" if self.engine.context.store.host_id else ""
 
     def _rescan(self, request: Request) -> Response:
-        found = self.engine.rescan()
+        """``?folder=PATH`` scans one hot folder; ``&include_existing=1`` also takes the files
+        that were there before it was first watched."""
+        folder = request.args.get("folder")
+        if not _true(request.args.get("include_existing", "0")):
+            found = self.engine.rescan(None if folder is None else Path(folder))
+            where = "every folder" if folder is None else folder
+            return _json(
+                {"found": found, "message": f"rescanned {where}; {found} new file(s) to check"}
+            )
+        if folder is None:
+            return _error(400, "name the folder whose earlier files to take (folder=PATH)")
+        watched, skipped, found = self.engine.include_existing(Path(folder))
+        files = "1 file" if skipped == 1 else f"{skipped} files"
+        message = (
+            f"rescanned {watched}: {files} that were there before it was watched, taken now; "
+            f"{found} new file(s) to check (audio already separated with the same preset is "
+            "not paid for again)"
+        )
         return _json(
-            {"found": found, "message": f"rescanned every folder; {found} new file(s) to check"}
+            {"folder": str(watched), "skipped": skipped, "found": found, "message": message}
         )
 
     def _retry(self, request: Request, job_id: int) -> Response:
@@ -393,6 +411,10 @@ class StatusApi:
         except StoreError:
             return False
         return True
+
+
+def _true(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes")
 
 
 def _poke(address: tuple[Any, ...], family: socket.AddressFamily) -> None:

@@ -2,7 +2,8 @@
 
 The status API puts both into each job of its JSON so that ``mvsepd status``, the tray and
 scripts say the same thing ("waiting, 3rd of 12", "processing 4/10 chunks", "downloading
-42 %"). Pure functions of a ``JobRecord`` and its live transfer progress.
+42 %"). Pure functions of a ``JobRecord`` and its live transfer progress; likewise a file
+still arriving or reported incomplete ("incomplete: Take 3.wav (12 min, the file is empty)").
 """
 
 from __future__ import annotations
@@ -52,6 +53,30 @@ class Transfer:
             if count > 0 and 1 <= index <= count:
                 fraction = (index - 1 + fraction) / count
         return round(100.0 * fraction, 1)
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2 h 5 min``, ``3 d 4 h``."""
+    whole = int(max(0, seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, _ = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def arrival(name: str, waiting_seconds: float, *, incomplete: bool, reason: str) -> str:
+    """A file being waited for: ``arriving: Take 3.wav (12 s)``, or once reported
+    ``incomplete: cut.wav (10 min, the WAV header says 88244 bytes, the file has 20000)``."""
+    waited = duration(waiting_seconds)
+    if incomplete:
+        return f"incomplete: {name} ({waited}, {reason})" if reason else f"incomplete: {name}"
+    return f"arriving: {name} ({waited})"
 
 
 def ordinal(number: int) -> str:

@@ -22,9 +22,17 @@ from mvsepd.store.base import SqlJobStore
 from mvsepd.store.deliveries import DeliveryKeys
 from mvsepd.store.records import SourceRecord
 from mvsepd.store.schema import SCHEMA_VERSION
-from mvsepd.store.sources import CHECKING
+from mvsepd.store.sources import CHECKING, SKIPPED
 
-__all__ = ["CHECKING", "SCHEMA_VERSION", "DeliveryKeys", "JobStore", "SourceRecord", "SqlJobStore"]
+__all__ = [
+    "CHECKING",
+    "SCHEMA_VERSION",
+    "SKIPPED",
+    "DeliveryKeys",
+    "JobStore",
+    "SourceRecord",
+    "SqlJobStore",
+]
 
 
 class JobStore(SqlJobStore):

@@ -1,14 +1,20 @@
 """The hot-folder records of the job store: files already seen (so a start-up scan of 10,000
-processed files hashes nothing), folders already watched, and small daemon flags (paused, token
-invalid; in studio mode they are the studio's)."""
+processed files hashes nothing), folders already watched and the files that were there before
+(skipped by ``existing_files: skip`` until the user takes them), and small daemon flags (paused,
+token invalid; in studio mode they are the studio's)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from mvsepd.store import records
 from mvsepd.store.records import SourceRecord
 
 #: The verdict of a file while it is being checked (hashed, its partners looked for).
 CHECKING = "checking"
+#: The verdict of a file that was in a hot folder before it was first watched, left alone
+#: (``existing_files: skip``) until the user asks for it (``mvsepd rescan --include-existing``).
+SKIPPED = "skipped"
 
 
 class SourceCalls(records.Backend):
@@ -85,14 +91,59 @@ class SourceCalls(records.Backend):
         )
         return float(rows[0]["first_watched_at"]) if rows else None
 
-    def mark_folder_watched(self, folder_path: str) -> None:
-        """Remember that a hot folder has been watched (its first scan is done)."""
+    def mark_folder_watched(
+        self, folder_path: str, skipped: Iterable[tuple[str, int, int]] = ()
+    ) -> None:
+        """Remember that a hot folder is watched from now on, and (in the same transaction)
+        the files that were there before and are skipped: (relative path, size, mtime_ns) each.
+        A file already recorded keeps its record (a skip never hides a job)."""
+        folder = self.paths.to_db(folder_path)
+        now = self._now()
         with self._transaction() as connection:
+            for relative_path, size, mtime_ns in skipped:
+                relative = self.paths.relative_to_db(relative_path)
+                connection.execute(
+                    """INSERT INTO sources (folder_path, relative_path, size, mtime_ns,
+                           content_sha256, job_id, verdict, seen_at)
+                       VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)
+                       ON CONFLICT (folder_path, relative_path) DO NOTHING""",
+                    (folder, relative, size, mtime_ns, SKIPPED, now),
+                )
             connection.execute(
                 "INSERT INTO folders (path, first_watched_at) VALUES (?, ?) "
                 "ON CONFLICT (path) DO NOTHING",
-                (self.paths.to_db(folder_path), self._now()),
+                (folder, now),
             )
+
+    def skipped_files(self, folder_path: str, *, limit: int | None = None) -> tuple[int, list[str]]:
+        """How many files of a hot folder were skipped as there before its first watch, and
+        their relative paths in name order (the first ``limit`` of them)."""
+        folder = self.paths.to_db(folder_path)
+        counted = self._query(
+            "SELECT COUNT(*) AS skipped FROM sources WHERE folder_path = ? AND verdict = ?",
+            [folder, SKIPPED],
+        )
+        count = int(counted[0]["skipped"])
+        if count == 0 or limit == 0:
+            return count, []
+        sql = "SELECT relative_path FROM sources WHERE folder_path = ? AND verdict = ?"
+        sql += " ORDER BY relative_path"
+        parameters: list[object] = [folder, SKIPPED]
+        if limit is not None:
+            sql += " LIMIT ?"
+            parameters.append(limit)
+        from_db = self.paths.relative_from_db
+        return count, [from_db(row["relative_path"]) for row in self._query(sql, parameters)]
+
+    def release_skipped(self, folder_path: str) -> int:
+        """Forget the skipped files of a hot folder, so that they are taken as new files;
+        return how many there were."""
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "DELETE FROM sources WHERE folder_path = ? AND verdict = ?",
+                (self.paths.to_db(folder_path), SKIPPED),
+            )
+            return int(cursor.rowcount)
 
     # --- flags ------------------------------------------------------------------------------
 

@@ -155,6 +155,21 @@ class Harness:
         assert status_api is not None
         return str(status_api.picture.job(self.daemon.store.get(job.id))["summary"])
 
+    def reported_incomplete(self, name: str, *, timeout: float = VERDICT_SECONDS) -> str:
+        """Wait until the status API reports the file called ``name`` incomplete; return what
+        ``mvsepd status`` shows for it (and check that it is no job: nothing is sent)."""
+
+        def found() -> str | None:
+            picture = ControlClient.discover(self.setup.paths).status()
+            for item in picture["arrivals"]:
+                if item["relative_path"] == name and item["state"] == "incomplete":
+                    return str(item["summary"])
+            return None
+
+        summary: str = wait_until(found, timeout, message=f"{name!r} to be reported incomplete")
+        assert not [job for job in self.jobs() if job.source_name == name]
+        return summary
+
     def folder_health(self) -> dict[str, Any]:
         """The hot folder as the status API shows it (watch and detail)."""
         if self.daemon is None:
@@ -178,7 +193,7 @@ class Harness:
 # --- running one row -------------------------------------------------------------------------
 
 #: The ``daemon:`` section of every row: support.py's quick settings, and a file that still
-#: looks unfinished is given up after 1 s instead of 3 (the rows that need it stay short).
+#: looks unfinished is reported after 1 s instead of 3 (the rows that need it stay short).
 HOSTILE_DAEMON = FAST_DAEMON.replace("incomplete_after_seconds: 3", "incomplete_after_seconds: 1")
 
 

@@ -228,7 +228,7 @@ SERVER: list[Case] = [
     Case(
         "truncated-wav-stem",
         "every stem is a WAV header announcing all its audio, then a third of it",
-        "is cut short: the WAV header announces",
+        "is cut short: the WAV header says",
         spoiled_stems(cut_after_header),
     ),
     Case(

@@ -1,4 +1,5 @@
-"""Readiness decisions on an injected clock: the window, INCOMPLETE, INVALID, give-up, is_known.
+"""Readiness decisions on an injected clock: the window, INCOMPLETE and its report, INVALID,
+is_known.
 
 Files are created before ``start`` so only the start-up scan offers them; the clock then moves
 by hand and nothing depends on how fast this machine is.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -78,44 +80,94 @@ def test_invalid_is_returned_at_once_with_the_reason(
     assert readiness.calls_for("notes.wav") == 1
 
 
-def test_a_file_that_never_completes_is_given_up_with_a_reason(
+def test_a_file_that_never_completes_is_reported_and_still_taken_once_complete(
     tmp_path: Path, make_intake: MakeIntake, readiness: ScriptedReadiness
 ) -> None:
-    write(tmp_path / "stuck.wav")
+    path = write(tmp_path / "stuck.wav")
     readiness.answer("stuck.wav", INCOMPLETE)
     clock = ManualClock()
-    intake = make_intake([spec(tmp_path, stability_seconds=5)], clock=clock, give_up_seconds=60)
+    folder = spec(tmp_path, stability_seconds=5, incomplete_after_seconds=60)
+    intake = make_intake([folder], clock=clock)
     intake.start()
-    clock.advance(5)
-    assert intake.take_ready() == []  # first INCOMPLETE: the give-up clock starts here
-    results = []
     for _ in range(11):
         clock.advance(5)
-        results += intake.take_ready()
-    assert results == []  # 55 s of INCOMPLETE: still waiting
+        assert intake.take_ready() == []
+    # 55 s unchanged: still arriving, named, with how long it has waited.
+    (arriving,) = intake.arrivals()
+    assert (arriving.relative_path, arriving.incomplete, arriving.reason) == (
+        "stuck.wav",
+        False,
+        "",
+    )
+    assert arriving.waiting_seconds == pytest.approx(55)
     clock.advance(5)
-    (given_up,) = intake.take_ready()
-    assert given_up.rejected_reason is not None
-    assert "still incomplete after 1 minute" in given_up.rejected_reason
-    assert "the WAV header still says 0 bytes" in given_up.rejected_reason
-    assert intake.pending() == []
-    clock.advance(600)
+    assert intake.take_ready() == []  # never given up: reported
+    (reported,) = intake.arrivals()
+    assert reported.incomplete
+    assert reported.reason == "the WAV header still says 0 bytes"
+    assert reported.waiting_seconds >= 60
+    # Reported, it is looked at again now and then, not at every window, and the engine need
+    # not look often for it (an idle daemon stays idle).
+    assert not intake.arriving()
+    assert 5 < intake.seconds_until_due() <= 60
+    calls = readiness.calls_for("stuck.wav")
+    for _ in range(120):
+        clock.advance(5)
+        assert intake.take_ready() == []
+    assert readiness.calls_for("stuck.wav") - calls <= 600 / 60 + 1
+    assert [item.incomplete for item in intake.arrivals()] == [True]
+    # The export is finished after all: taken as usual, and the report goes.
+    readiness.answer("stuck.wav", ReadinessVerdict(Readiness.READY))
+    path.write_bytes(b"RIFF-and-now-the-rest-of-it")
+    intake.rescan()
+    (grown,) = intake.arrivals()
+    assert (grown.incomplete, grown.reason) == (True, "still growing")
+    clock.advance(5)
+    (ready,) = intake.take_ready()
+    assert (ready.relative_path, ready.rejected_reason) == ("stuck.wav", None)
+    assert intake.arrivals() == []
+
+
+def test_a_file_unchanged_for_long_is_reported_at_its_first_check(
+    tmp_path: Path, make_intake: MakeIntake, readiness: ScriptedReadiness
+) -> None:
+    # What a restart finds: a file cut short an hour ago is reported at once (its modification
+    # time tells how long it has been as it is), not a whole window after the start.
+    path = write(tmp_path / "cut.wav")
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))
+    readiness.answer("cut.wav", INCOMPLETE)
+    clock = ManualClock()
+    intake = make_intake(
+        [spec(tmp_path, stability_seconds=1, incomplete_after_seconds=600)], clock=clock
+    )
+    intake.start()
+    (arriving,) = intake.arrivals()
+    assert not arriving.incomplete
+    assert arriving.waiting_seconds == 0  # arriving counts from when intake saw it
+    clock.advance(1)
     assert intake.take_ready() == []
+    (reported,) = intake.arrivals()
+    assert reported.incomplete and reported.reason == "the WAV header still says 0 bytes"
+    assert 3600 <= reported.waiting_seconds < 3700
 
 
-def test_an_empty_file_waits_without_being_read_then_is_given_up(
+def test_an_empty_file_waits_without_being_read_then_is_reported(
     tmp_path: Path, make_intake: MakeIntake, readiness: ScriptedReadiness
 ) -> None:
     write(tmp_path / "empty.wav", b"")
     clock = ManualClock()
-    intake = make_intake([spec(tmp_path, stability_seconds=1)], clock=clock, give_up_seconds=10)
+    folder = spec(tmp_path, stability_seconds=1, incomplete_after_seconds=10)
+    intake = make_intake([folder], clock=clock)
     intake.start()
-    results = []
-    for _ in range(12):
+    for _ in range(9):
         clock.advance(1)
-        results += intake.take_ready()
-    (given_up,) = results
-    assert given_up.rejected_reason is not None and "empty" in given_up.rejected_reason
+        assert intake.take_ready() == []
+    assert [item.incomplete for item in intake.arrivals()] == [False]
+    clock.advance(2)
+    assert intake.take_ready() == []
+    (reported,) = intake.arrivals()
+    assert (reported.incomplete, reported.reason) == (True, "the file is empty")
     assert readiness.calls == []
 
 

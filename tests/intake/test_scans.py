@@ -221,3 +221,25 @@ def test_folders_are_named_once_and_must_be_known(tmp_path: Path, make_intake: M
     assert intake.rescan() == 0  # not started: nothing scanned
     assert intake.take_ready() == []
     assert [health.status for health in intake.health()] == ["stopped"]
+
+
+def test_list_files_before_a_moment_leaves_out_what_was_written_or_moved_in_since(
+    tmp_path: Path, make_intake: MakeIntake
+) -> None:
+    a_year_ago = time.time() - 365 * 86400
+    write(tmp_path / "old.wav")
+    moved = write(tmp_path.parent / f"{tmp_path.name} elsewhere" / "moved in.wav")
+    for path in (tmp_path / "old.wav", moved):
+        os.utime(path, (a_year_ago, a_year_ago))
+    time.sleep(0.05)
+    moment = time.time()
+    time.sleep(0.05)
+    write(tmp_path / "new export.wav")
+    # Moved in after the moment, with last year's modification time: its status change time
+    # (set by the move) says when it arrived.
+    moved.rename(tmp_path / "moved in.wav")
+    intake = make_intake([WatchSpec(tmp_path, AUDIO_PATTERNS)])
+    everything = [relative for _, relative, _ in intake.list_files(tmp_path)]
+    assert everything == ["moved in.wav", "new export.wav", "old.wav"]
+    before = [relative for _, relative, _ in intake.list_files(tmp_path, changed_before=moment)]
+    assert before == ["old.wav"]

@@ -80,6 +80,37 @@ def test_a_folder_missing_at_start_is_picked_up_when_it_appears(
     assert names(collect(intake, until=count(1), timeout=10)) == ["first.wav"]
 
 
+def test_the_owner_is_told_before_a_folder_that_appears_is_scanned(
+    tmp_path: Path, make_intake: MakeIntake
+) -> None:
+    hot = tmp_path / "not yet"
+    told: list[tuple[Path, list[str]]] = []
+    refuse = ["the job store is away"]
+
+    def on_watch_start(folder: Path) -> None:
+        # What the owner sees when told: the files already there, none of them a candidate.
+        listed = [relative for _, relative, _ in intake.list_files(folder)]
+        assert intake.pending() == []
+        told.append((folder, listed))
+        if refuse:
+            raise RuntimeError(refuse.pop())
+
+    intake = make_intake([spec(hot)], on_watch_start=on_watch_start)
+    intake.start()
+    assert told == []  # nothing to watch yet
+    write(hot / "first.wav")
+    intake.supervise()
+    # Refused (it could not record the first watch): not watched, nothing taken, said why.
+    (health,) = intake.health()
+    assert health.status == "error"
+    assert "cannot start watching it yet (the job store is away)" in health.detail
+    assert intake.take_ready() == [] and intake.pending() == []
+    intake.supervise()
+    assert intake.health()[0].status == "watching"
+    assert told == [(hot, ["first.wav"]), (hot, ["first.wav"])]
+    assert names(collect(intake, until=count(1), timeout=10)) == ["first.wav"]
+
+
 def test_a_folder_replaced_by_a_new_one_is_watched_again(
     tmp_path: Path, make_intake: MakeIntake
 ) -> None:
@@ -155,20 +186,27 @@ def test_unreadable_parts_are_reported_and_the_rest_is_taken(
     write(tmp_path / "fine.wav")
     (tmp_path / "private").chmod(0o000)
     unreadable_file.chmod(0o000)
+
+    def reported() -> list[tuple[str, str]]:
+        return [(item.relative_path, item.reason) for item in intake.arrivals() if item.incomplete]
+
     try:
         with permission_bits_enforced():
-            intake = make_intake([spec(tmp_path, recursive=True)], give_up_seconds=1.0)
+            folder = spec(tmp_path, recursive=True, incomplete_after_seconds=1.0)
+            intake = make_intake([folder])
             intake.start()
             (health,) = intake.health()
-            results = collect(intake, until=count(2), timeout=10, settle=0.3)
+            results = collect(intake, until=lambda _: bool(reported()), timeout=10, settle=0.3)
     finally:
         (tmp_path / "private").chmod(0o755)
         unreadable_file.chmod(0o644)
     assert health.status == "watching"
     assert "1 item(s) inside cannot be read" in health.detail
-    by_name = {result.relative_path: result.rejected_reason for result in results}
-    assert by_name["fine.wav"] is None
-    assert by_name["no access.wav"] is not None and "cannot be opened" in by_name["no access.wav"]
+    assert [(result.relative_path, result.rejected_reason) for result in results] == [
+        ("fine.wav", None)
+    ]
+    ((name, reason),) = reported()
+    assert name == "no access.wav" and "cannot be opened" in reason
     assert readiness.calls_for("no access.wav") == 0
 
 

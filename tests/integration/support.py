@@ -38,6 +38,10 @@ FAST_DAEMON = """incomplete_after_seconds: 3
   poll_max_seconds: 0.5
   lost_upload_grace_seconds: 4"""
 
+#: The ``cli`` fixture: ``cli("status", "--json")`` runs ``mvsepd`` in this process and returns
+#: the exit status and what was printed (stdout, then stderr).
+Cli = Callable[..., tuple[int, str]]
+
 FAST = EngineSettings(
     tick_seconds=0.05,
     poll_first_seconds=0.1,

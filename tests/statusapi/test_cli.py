@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,6 +140,21 @@ def test_pause_resume_and_rescan_say_what_they_did(
 
     code, out, _ = run_cli(capsys, "rescan")
     assert code == 0 and "rescanned every folder" in out
+
+
+def test_rescan_of_one_folder_and_of_what_is_no_hot_folder(
+    capsys: pytest.CaptureFixture[str], harness: Harness, tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(capsys, "rescan", str(harness.hot))
+    assert code == 0 and f"rescanned {harness.hot}; 0 new file(s) to check" in out
+    elsewhere = tmp_path / "elsewhere"
+    code, _, err = run_cli(capsys, "rescan", "--include-existing", str(elsewhere))
+    assert code != 0
+    assert f"{elsewhere} is not a watched hot folder (they are: {harness.hot})" in err
+    code, _, err = run_cli(capsys, "rescan", "--include-existing")
+    assert code == 2 and "mvsepd rescan --include-existing FOLDER" in err
+    answer = harness.call("POST", "/v1/rescan?include_existing=1")
+    assert answer.status == 400 and "name the folder" in answer.json()["error"]
 
 
 def test_cancel_and_retry_by_job_number(

@@ -167,6 +167,27 @@ def test_sources_folders_and_flags(open_store: OpenStore) -> None:
         assert store.flag("paused") is None
 
 
+def test_a_first_watch_records_the_files_it_skips_and_never_hides_a_job(
+    open_store: OpenStore,
+) -> None:
+    with open_store() as store:
+        done = SourceRecord("/hot", "done.wav", 5, 1, "d" * 64, None, "job")
+        store.record_source(done)
+        before = [("b.wav", 20, 2), ("a.wav", 10, 1), ("done.wav", 5, 1), ("c d.wav", 30, 3)]
+        store.mark_folder_watched("/hot", before)
+        assert store.folder_first_watched("/hot") is not None
+        # A file handled already keeps its record; the others are skipped, named in order.
+        assert store.source("/hot", "done.wav") == done
+        assert store.skipped_files("/hot") == (3, ["a.wav", "b.wav", "c d.wav"])
+        assert store.skipped_files("/hot", limit=2) == (3, ["a.wav", "b.wav"])
+        assert store.skipped_files("/elsewhere") == (0, [])
+        # Taken: forgotten as skipped (so they are new files), and only those.
+        assert store.release_skipped("/hot") == 3
+        assert store.skipped_files("/hot") == (0, [])
+        assert set(store.sources_in("/hot")) == {"done.wav"}
+        assert store.release_skipped("/hot") == 0
+
+
 def test_a_check_cut_short_is_left_out_of_a_scans_known_files(open_store: OpenStore) -> None:
     clock = Clock()  # the studio store keeps the database's time instead
     with open_store(clock) as store:

@@ -69,7 +69,6 @@ chains:
 """
 
 ROWS = [
-    Row("empty-url", "vocals", _bytes("Empty.url", b""), "Empty.url: the file is empty"),
     Row(
         "url-without-url",
         "vocals",
@@ -158,6 +157,27 @@ def test_bad_input_is_refused_before_anything_is_paid(tmp_path: Path, row: Row) 
         assert row.expected in (job.reason or ""), job.reason
         assert place.remote_jobs() == [], "something was sent to MVSEP"
         assert dropped.read_bytes() == before  # the original is untouched
+
+
+def test_an_empty_link_file_is_reported_incomplete_and_nothing_is_sent(tmp_path: Path) -> None:
+    # Empty is unfinished, whatever the file: reported (and watched on), never refused or sent.
+    with world(tmp_path) as place:
+        hot = place.folder("Hot")
+        body = PRESETS + "folders:\n" + folder_config(hot, "vocals")
+        with daemon_for(place, body) as daemon:
+            (hot / "Empty.url").write_bytes(b"")
+            status_api = daemon.daemon.status_api
+            assert status_api is not None
+
+            def reported() -> list[str]:
+                arrivals = status_api.picture.status()["arrivals"]
+                return [item["summary"] for item in arrivals if item["state"] == "incomplete"]
+
+            (summary,) = wait_until(reported, 30, message="the report")
+            assert summary.startswith("incomplete: Empty.url (")
+            assert summary.endswith(" s, the file is empty)")
+            assert daemon.store.jobs() == []
+        assert place.remote_jobs() == []
 
 
 def test_a_chain_that_loops_is_refused_with_the_step_named() -> None:
