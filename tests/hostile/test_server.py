@@ -122,8 +122,8 @@ SERVER: list[Case] = [
     ),
     Case(
         "dropped-connection",
-        "NetworkError: the connection closes without an answer",
-        "connection dropped",
+        "ConnectionClosedError: the connection closes without an answer",
+        "the server closed the connection before answering",
         waited_out("drop_connection", GET),
     ),
     Case(
