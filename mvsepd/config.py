@@ -24,6 +24,7 @@ from mvsepd import naming
 from mvsepd.chains import ChainConfig
 from mvsepd.folderdefaults import FolderOverrides, FolderSettings, Section
 from mvsepd.models import AUDIO_EXTENSIONS, OutputFormat, Secret
+from mvsepd.plans import PlanLimits, PremiumRules
 from mvsepd.presets import PresetSpec
 
 DEFAULT_TOKEN_ENV = "MVSEP_API_TOKEN"  # noqa: S105 (the name of a variable, not a credential)
@@ -84,6 +85,44 @@ SecretField = Annotated[
 _Section = Section
 
 
+class PlanLimitsConfig(_Section):
+    """How long and how large an input one of MVSEP's plans takes."""
+
+    max_minutes: float = Field(gt=0, description="Longest input, in minutes.")
+    max_upload_mb: float = Field(gt=0, description="Largest file as sent, in MB (MiB).")
+
+
+class PlansConfig(_Section):
+    """What MVSEP's plans allow (mvsep.com/plans; not in its API, so settings)."""
+
+    free: PlanLimitsConfig = Field(
+        default_factory=lambda: PlanLimitsConfig(max_minutes=10, max_upload_mb=100),
+        description="The free plan (premium usage off, or no credits).",
+    )
+    premium: PlanLimitsConfig = Field(
+        default_factory=lambda: PlanLimitsConfig(max_minutes=100, max_upload_mb=1000),
+        description="Premium usage with credits.",
+    )
+    premium_only_orientations: list[int] = Field(
+        default_factory=lambda: [2],
+        description="Catalog 'orientation' values of models only premium accounts may use.",
+    )
+    premium_only_formats: list[OutputFormatField] = Field(
+        default_factory=lambda: [OutputFormat.WAV32, OutputFormat.FLAC24],
+        description="Output formats MVSEP may keep from free accounts (warned about).",
+    )
+
+    def limits(self, premium: bool) -> PlanLimits:
+        """The limits of the free or the premium plan."""
+        chosen, name = (self.premium, "premium") if premium else (self.free, "free")
+        return PlanLimits(name, chosen.max_minutes, chosen.max_upload_mb)
+
+    def premium_rules(self) -> PremiumRules:
+        return PremiumRules(
+            frozenset(self.premium_only_orientations), frozenset(self.premium_only_formats)
+        )
+
+
 class AccountConfig(_Section):
     """Who mvsepd is at MVSEP and which server it talks to."""
 
@@ -106,8 +145,13 @@ class AccountConfig(_Section):
     )
     max_upload_mb: Literal["auto"] | Annotated[float, Field(gt=0)] = Field(
         "auto",
-        description="Largest file MVSEP takes, in MB (MiB): auto is 100 on the free plan and "
-        "no limit known on premium; a file still larger after compression is refused.",
+        description="Largest file MVSEP takes, in MB (MiB): auto is the account's plan's "
+        "(plans.free or plans.premium); a file still larger after compression is refused.",
+    )
+    plans: PlansConfig = Field(
+        default_factory=PlansConfig,
+        description="What MVSEP's plans allow: input length and size, premium-only models and "
+        "output formats.",
     )
 
     @field_validator("server")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mvsepd import errors
-from mvsepd.models import JobState, RemoteStatus, SeparationStatus
+from mvsepd.models import FailureKind, JobState, RemoteStatus, SeparationStatus
 
 _S = JobState
 
@@ -186,6 +186,8 @@ class ErrorVerdict:
 
     outcome: Outcome
     reason: str
+    #: What a job failed by this error needs from the user.
+    kind: FailureKind = FailureKind.SERVICE
     #: Not an error of ours (``MvsepdError``) nor of the system (``OSError``): a defect of
     #: mvsepd itself, whose traceback belongs in the log.
     internal: bool = False
@@ -200,11 +202,20 @@ def judge_error(error: BaseException) -> ErrorVerdict:
     if isinstance(error, errors.QueueFullError):
         return ErrorVerdict(Outcome.WAIT_SLOT, "another job of this account is still unfinished")
     if isinstance(error, errors.PremiumRequiredError):
-        return ErrorVerdict(Outcome.FAIL, "this model needs a premium MVSEP account")
+        return ErrorVerdict(
+            Outcome.FAIL, "this model needs a premium MVSEP account", FailureKind.SETTINGS
+        )
     if isinstance(error, errors.FileTooLargeError):
-        return ErrorVerdict(Outcome.FAIL, "the file is larger than the MVSEP plan allows")
+        return ErrorVerdict(
+            Outcome.FAIL, "the file is larger than the MVSEP plan allows", FailureKind.FILE
+        )
     if isinstance(error, errors.MvsepdError) and error.transient:
         return ErrorVerdict(Outcome.RETRY, _describe(error))
+    if isinstance(error, errors.InvalidRequestError | errors.ConfigError):
+        # MVSEP refused the request's fields (an option, a model): the preset needs fixing.
+        return ErrorVerdict(Outcome.FAIL, _describe(error), FailureKind.SETTINGS)
+    if isinstance(error, errors.InputError):
+        return ErrorVerdict(Outcome.FAIL, _describe(error), FailureKind.FILE)
     if isinstance(error, errors.MvsepdError):
         return ErrorVerdict(Outcome.FAIL, _describe(error))
     if isinstance(error, OSError):

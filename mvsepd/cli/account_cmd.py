@@ -19,6 +19,7 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
+from mvsepd.config import PlansConfig
 from mvsepd.configfile import load_config, write_private_file
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError, InputError, MvsepdError
@@ -83,20 +84,22 @@ def algorithms(
             algorithm for algorithm in cache.algorithms if algorithm.audio_widget in scopes
         ]
     found = _search(catalog, search)
+    premium_only = set(_plans(config_path).premium_only_orientations)
     if as_json:
-        print_json([_as_dict(algorithm) for algorithm in found])
+        print_json([_as_dict(algorithm, premium_only) for algorithm in found])
         return
     if not found:
         say(f"no algorithm matches {search!r}", err=True)
         raise SystemExit(1)
     if len(found) == 1:
-        _show_one(found[0])
+        _show_one(found[0], premium_only)
         return
-    table = Table(title=f"MVSEP algorithms ({len(found)})")
+    table = Table(title=f"MVSEP algorithms ({len(found)})", caption=PRICE_WORDS)
     table.add_column("id", justify="right")
     table.add_column("name")
     table.add_column("group")
-    table.add_column("price ×", justify="right")
+    table.add_column("credits/min", justify="right")
+    table.add_column("who")
     table.add_column("options")
     for algorithm in found:
         table.add_row(
@@ -104,9 +107,29 @@ def algorithms(
             algorithm.name,
             algorithm.group_name or "",
             f"{algorithm.price_coefficient:g}",
+            "premium only" if algorithm.orientation in premium_only else "",
             ", ".join(f"{field.name}: {field.text}" for field in algorithm.fields),
         )
     console().print(table)
+
+
+#: What the table's price and plan columns mean, in words.
+PRICE_WORDS = (
+    "credits/min: credits one minute of audio costs on a premium account (at least 1 a job; "
+    "some options raise it). A free account uses the free queue and pays no credits. "
+    "premium only: MVSEP refuses the model to free accounts."
+)
+
+
+def _plans(config_path: Path | None) -> PlansConfig:
+    """The configuration's plan rules, or the defaults without a (valid) configuration."""
+    path, _paths = config_path_or_default(config_path)
+    if path.exists():
+        try:
+            return load_config(path).config.account.plans
+        except ConfigError:
+            pass
+    return PlansConfig()
 
 
 def _search(catalog: Sequence[Algorithm], search: str | None) -> list[Algorithm]:
@@ -118,11 +141,13 @@ def _search(catalog: Sequence[Algorithm], search: str | None) -> list[Algorithm]
     return [a for a in catalog if all(word in a.name.casefold() for word in words)]
 
 
-def _show_one(algorithm: Algorithm) -> None:
+def _show_one(algorithm: Algorithm, premium_only: set[int]) -> None:
     out = console()
     out.print(f"[bold]{algorithm.name}[/bold]  (sep_type {algorithm.render_id})")
+    who = "; premium accounts only" if algorithm.orientation in premium_only else ""
     out.print(
-        f"group: {algorithm.group_name or '-'}; price coefficient {algorithm.price_coefficient:g}"
+        f"group: {algorithm.group_name or '-'}; {algorithm.price_coefficient:g} credits per "
+        f"minute of audio on a premium account (free accounts pay none){who}"
     )
     if algorithm.outputs:
         out.print("stems: " + ", ".join(algorithm.outputs.values()))
@@ -135,12 +160,13 @@ def _show_one(algorithm: Algorithm) -> None:
             out.print(f"  {key}: {label}")
 
 
-def _as_dict(algorithm: Algorithm) -> dict[str, object]:
+def _as_dict(algorithm: Algorithm, premium_only: set[int]) -> dict[str, object]:
     return {
         "sep_type": algorithm.render_id,
         "name": algorithm.name,
         "group": algorithm.group_name,
         "price_coefficient": algorithm.price_coefficient,
+        "premium_only": algorithm.orientation in premium_only,
         "scope": algorithm.audio_widget.value,
         "outputs": dict(algorithm.outputs),
         "fields": [

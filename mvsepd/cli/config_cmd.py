@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -17,10 +18,11 @@ from mvsepd.cli.common import (
     say,
 )
 from mvsepd.engine.catalog import CatalogCache
-from mvsepd.errors import ConfigError
+from mvsepd.errors import ConfigError, InvalidTokenError, MvsepdError, MvsepError
 from mvsepd.exits import ExitStatus
-from mvsepd.models import Algorithm, AlgorithmScope
-from mvsepd.presets import InputKind, PresetProblem, resolve
+from mvsepd.models import AUDIO_EXTENSIONS, Algorithm, AlgorithmScope, Secret
+from mvsepd.plans import too_long_or_large
+from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
 
 STARTER = """# mvsepd configuration (written by `mvsepd config init`).
 # Every option is described in config.example.yaml in mvsepd's source, and
@@ -83,17 +85,23 @@ def check(config_path: Path | None, offline: bool) -> None:
     """
     loaded = load(config_path)
     problems: list[str] = []
+    token: Secret | None = None
     try:
-        loaded.token()
+        token = loaded.token()
     except ConfigError as error:
         problems.extend(error.problems)
     catalog = None if offline else _catalog(loaded.paths.catalog_cache, loaded.config)
     specs = loaded.config.preset_specs()
+    resolved: dict[str, ResolvedPreset] = {}
     for name, preset in specs.items():
         try:
-            resolve(preset, catalog, kinds=frozenset(InputKind), text_from_file=True)
+            resolved[name] = resolve(
+                preset, catalog, kinds=frozenset(InputKind), text_from_file=True
+            )
         except PresetProblem as problem:
             problems.append(f"presets.{name}.{problem}")
+    if token is not None and not offline:
+        problems.extend(account_problems(loaded.config, token, resolved))
     for name, chain in loaded.config.chains.items():
         try:
             plan = plan_chain(name, chain, specs, catalog)
@@ -109,6 +117,77 @@ def check(config_path: Path | None, offline: bool) -> None:
         raise ConfigError(str(loaded.source), problems)
     folders = len(loaded.config.folders)
     say(f"{loaded.source}: valid ({len(loaded.config.presets)} presets, {folders} folders)")
+
+
+def account_problems(
+    config: config_model.Config, token: Secret, presets: dict[str, ResolvedPreset]
+) -> list[str]:
+    """What the account cannot do that the configuration asks (premium-only models and
+    formats on a free account), as problems; files already in the folders that are longer
+    than the plan takes, as notes. Nothing when MVSEP cannot be asked."""
+    from mvsepd.api import MvsepClient
+
+    try:
+        with MvsepClient(token, config.account.server) as client:
+            user = client.user()
+    except InvalidTokenError:
+        return ["account: MVSEP refused the API token; run `mvsepd login` (or set a new one)"]
+    except MvsepError as error:
+        say(f"note: cannot ask MVSEP about the account ({error}); plans not checked", err=True)
+        return []
+    plans = config.account.plans
+    problems: list[str] = []
+    if not user.is_premium:
+        why = "premium usage is off" if not user.premium_enabled else "it has no credits left"
+        rules = plans.premium_rules()
+        used = {name for folder in config.folders for name in folder.preset_names}
+        for name in sorted(used & set(presets)):
+            preset = presets[name]
+            for need in rules.needs(preset.algorithm):
+                problems.append(
+                    f"presets.{name}: {need}, and this account uses the free plan ({why}): "
+                    "turn on premium usage at mvsep.com, or choose another model"
+                )
+            warning = rules.format_warning(preset.output_format)
+            if warning:
+                say(f"note: presets.{name}: {warning}")
+    plan = plans.limits(premium=user.is_premium)
+    other = None if user.is_premium else plans.limits(premium=True)
+    for folder in config.folders:
+        for path, seconds in _lengths(folder):
+            for problem in too_long_or_large(
+                str(path), seconds=seconds, size=None, plan=plan, other=other
+            ):
+                say(f"note: {problem}")
+    return problems
+
+
+#: Files looked at per folder for their length (a header read each).
+_MAX_FILES_LOOKED_AT = 2000
+
+
+def _lengths(folder: config_model.FolderConfig) -> Iterator[tuple[Path, float]]:
+    """The audio files already in a hot folder, with their length (where it can be read)."""
+    from mvsepd import audio
+
+    root = folder.path.expanduser()
+    if not root.is_dir():
+        return
+    walker = root.rglob("*") if folder.recursive else root.glob("*")
+    for count, path in enumerate(p for p in walker if p.is_file() and _is_audio(p)):
+        if count >= _MAX_FILES_LOOKED_AT:
+            say(f"note: only the first {_MAX_FILES_LOOKED_AT} files of {root} were measured")
+            return
+        try:
+            seconds = audio.probe(path).duration_seconds
+        except (OSError, MvsepdError):
+            continue
+        if seconds is not None:
+            yield path, seconds
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lstrip(".").lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
 def _catalog(cache_path: Path, config: config_model.Config) -> list[Algorithm] | None:

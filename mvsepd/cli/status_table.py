@@ -169,8 +169,14 @@ def _counts_line(picture: Mapping[str, Any]) -> str:
         f"{phases.count('downloading')} downloading",
         f"{int(picture.get('done_today', 0))} done today",
     ]
-    if phases.count("failed"):
-        parts.append(f"{phases.count('failed')} failed (mvsepd retry JOB)")
+    failed = [job for job in picture.get("jobs", []) if job.get("phase") == "failed"]
+    again = sum(1 for job in failed if job.get("retry_offered"))
+    if again:
+        parts.append(f"{again} failed (try again: mvsepd retry JOB)")
+    for kind, needs in (("file", "fix the file"), ("settings", "fix the settings")):
+        count = sum(1 for job in failed if job.get("failure_kind") == kind)
+        if count:
+            parts.append(f"{count} failed ({needs}: see mvsepd jobs)")
     if phases.count("unpublished"):
         count = phases.count("unpublished")
         parts.append(f"{count} not published by MVSEP (mvsepd retry JOB: no upload, no credits)")

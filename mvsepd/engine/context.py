@@ -21,10 +21,17 @@ import structlog
 from mvsepd import lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.chains import ChainPlan, plan_chain
-from mvsepd.config import Config, FolderConfig
+from mvsepd.config import Config, FolderConfig, PlansConfig
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
-from mvsepd.models import JobRecord, JobState, SeparationStatus, UserInfo
+from mvsepd.models import (
+    FailureKind,
+    JobRecord,
+    JobState,
+    SeparationStatus,
+    UserInfo,
+)
+from mvsepd.plans import PlanLimits
 from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
 from mvsepd.store import SqlJobStore
 
@@ -38,6 +45,15 @@ RESULT_LIFETIME_SECONDS = 72 * 3600
 #: Reasons of held jobs start with these words; the scheduler releases each kind on its own.
 HOLD_BUDGET = "daily credit budget reached"
 HOLD_TOKEN = "MVSEP refused the API token"  # noqa: S105 (a message, not a credential)
+HOLD_PREMIUM = "needs a premium MVSEP account"
+
+
+def premium_hold_words(needs: list[str]) -> str:
+    """The reason of a job held for premium (it starts with ``HOLD_PREMIUM``)."""
+    return (
+        f"{HOLD_PREMIUM}: {'; '.join(needs)}. Turn on premium usage at mvsep.com (with credits) "
+        "and it is sent, or give the folder a preset without them"
+    )
 
 
 @dataclass(frozen=True)
@@ -87,8 +103,6 @@ class LiveProgress:
 
 
 MEBIBYTE = 1024 * 1024
-#: About 100 MB on the free plan, as two integrators found (API-NOTES §6); over it, create fails.
-FREE_PLAN_MAX_UPLOAD_BYTES = 100 * MEBIBYTE
 
 
 class AccountState:
@@ -120,14 +134,24 @@ class AccountState:
         with self._lock:
             return self.token_problem is None
 
-    def max_upload_bytes(self, configured: str | float) -> int | None:
-        """The largest upload the account takes (None: no limit known): the configured MB,
-        else MVSEP's free-plan limit while the account is known to be free."""
+    def plan(self, plans: PlansConfig) -> PlanLimits | None:
+        """The limits of the account's plan (None until MVSEP said which plan it is)."""
+        with self._lock:
+            user = self.user
+        return None if user is None else plans.limits(premium=user.is_premium)
+
+    def max_upload_bytes(self, configured: str | float, plans: PlansConfig) -> int | None:
+        """The largest upload the account takes (None: not known yet): the configured MB, else
+        the account's plan's."""
         if configured != "auto":
             return int(float(configured) * MEBIBYTE)
+        plan = self.plan(plans)
+        return None if plan is None else plan.max_bytes
+
+    def is_free(self) -> bool:
+        """True when MVSEP said the account uses the free queue (False while not known)."""
         with self._lock:
-            free = self.user is not None and not self.user.is_premium
-        return FREE_PLAN_MAX_UPLOAD_BYTES if free else None
+            return self.user is not None and not self.user.is_premium
 
     def spends_credits(self) -> bool:
         """True unless the account is known to use the free queue."""
@@ -194,6 +218,7 @@ class Context:
         return lifecycle.ErrorVerdict(
             verdict.outcome,
             f"{verdict.reason} (a defect of mvsepd; the traceback is in {self.log_location})",
+            verdict.kind,
             internal=True,
         )
 
@@ -234,6 +259,32 @@ class Context:
         except ValueError:
             return False
 
+    def premium_needs(self, sep_type: int | None) -> list[str]:
+        """What of a model needs a premium account, in words (per ``account.plans``; empty
+        when nothing, or when the catalog is not at hand)."""
+        algorithms = self.catalog.algorithms
+        algorithm = None
+        if algorithms and sep_type is not None:
+            algorithm = next((a for a in algorithms if a.render_id == sep_type), None)
+        return self.config.account.plans.premium_rules().needs(algorithm)
+
+    def presets_needing_premium(self) -> dict[str, list[str]]:
+        """Each preset a folder uses that needs (or may need) a premium account, with what."""
+        with self.lock:
+            presets = dict(self.presets)
+        used = {name for folder in self.folders.values() for name in folder.config.preset_names}
+        found: dict[str, list[str]] = {}
+        for name in sorted(used):
+            preset = presets.get(name)
+            if isinstance(preset, ResolvedPreset):
+                needs = self.premium_needs(preset.sep_type)
+                warning = self.config.account.plans.premium_rules().format_warning(
+                    preset.output_format
+                )
+                if needs or warning:
+                    found[name] = needs + ([warning] if warning else [])
+        return found
+
     def preset(self, name: str) -> ResolvedPreset | PresetProblem:
         """Return a resolved preset, or the problem that keeps it from being used."""
         with self.lock:
@@ -264,8 +315,9 @@ class Context:
         with self.lock:
             self.live.pop(job_id, None)
 
-    def fail(self, job: JobRecord, reason: str) -> JobRecord:
-        """Move a job to ``failed`` with the reason, log it once, and tell status clients.
+    def fail(self, job: JobRecord, reason: str, *, kind: FailureKind) -> JobRecord:
+        """Move a job to ``failed`` with the reason and what it needs (``kind``), log it once,
+        and tell status clients.
 
         Whatever the job had staged goes: a failed job leaves no half-fetched files behind.
         """
@@ -274,10 +326,16 @@ class Context:
         for delivery in self.store.deliveries(job.id):
             root = self.output_root_of(delivery.folder_path)
             outputs.discard(outputs.delivery_staging_dir(root, delivery.id))
-        failed = self.store.transition(job.id, JobState.FAILED, reason=reason)
+        failed = self.store.transition(job.id, JobState.FAILED, reason=reason, failure_kind=kind)
         self.store.fail_deliveries_of(job.id, reason)
         self.feed.bump()
-        log.warning("job_failed", job=job.id, file=Path(job.source_path).name, reason=reason)
+        log.warning(
+            "job_failed",
+            job=job.id,
+            file=Path(job.source_path).name,
+            reason=reason,
+            needs=kind.value,
+        )
         return failed
 
     def retry_later(

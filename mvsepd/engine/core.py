@@ -22,7 +22,13 @@ import structlog
 
 from mvsepd import outputs
 from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, remote, sending
-from mvsepd.engine.context import HOLD_BUDGET, HOLD_TOKEN, Context
+from mvsepd.engine.context import (
+    HOLD_BUDGET,
+    HOLD_PREMIUM,
+    HOLD_TOKEN,
+    Context,
+    premium_hold_words,
+)
 from mvsepd.engine.control import EngineControl
 from mvsepd.engine.firstwatch import FirstWatch
 from mvsepd.engine.maintenance import DAY_SECONDS, Maintenance
@@ -288,6 +294,11 @@ class Engine(EngineControl):
             if not context.account.token_valid:
                 self._transition(job, JobState.HELD, reason=HOLD_TOKEN)
                 continue
+            needs = context.premium_needs(job.sep_type)
+            if needs and context.account.is_free():
+                # MVSEP would refuse it after the upload; it waits for premium usage instead.
+                self._transition(job, JobState.HELD, reason=premium_hold_words(needs))
+                continue
             estimate = job.credits_estimate or 0
             if (
                 budget is not None
@@ -350,6 +361,11 @@ class Engine(EngineControl):
         reason = job.reason or ""
         context = self.context
         if reason.startswith(HOLD_TOKEN) and context.account.token_valid:
+            self._transition(job, JobState.STABLE, reason=None)
+        elif reason.startswith(HOLD_PREMIUM) and not (
+            context.account.is_free() and context.premium_needs(job.sep_type)
+        ):
+            # Premium usage was turned on (or the catalog no longer marks the model).
             self._transition(job, JobState.STABLE, reason=None)
         elif reason.startswith(HOLD_BUDGET) and context.config.limits.daily_credit_budget is None:
             # The budget was removed from the configuration; a new day releases the others.

@@ -24,6 +24,7 @@ from mvsepd.lifecycle import Outcome
 from mvsepd.models import (
     DeliveryRecord,
     DeliveryState,
+    FailureKind,
     JobRecord,
     JobState,
     RemoteStatus,
@@ -246,10 +247,13 @@ def _download_failed(context: Context, job: JobRecord, error: BaseException) -> 
             if expired
             else "MVSEP no longer has the results"
         )
-        return context.fail(job, f"{reason}; `mvsepd retry` submits the file again")
+        return context.fail(
+            job, f"{reason}; `mvsepd retry` submits the file again", kind=FailureKind.SERVICE
+        )
     verdict = context.judge(error, job.id, job.source_name)
     if verdict.outcome is Outcome.FAIL:
-        return context.fail(job, verdict.reason)
+        # MVSEP's results (a stem that is no audio, an address we refuse): another try.
+        return context.fail(job, verdict.reason, kind=FailureKind.SERVICE)
     if isinstance(error, errors.OversizeDownloadError):
         # A file far larger than announced is not a passing fault: stop after a few tries.
         tries = job.oversize_downloads + 1
@@ -258,6 +262,7 @@ def _download_failed(context: Context, job: JobRecord, error: BaseException) -> 
                 job,
                 f"downloading stems failed ({verdict.reason}); gave up after {tries} "
                 "attempts. `mvsepd retry` tries again",
+                kind=FailureKind.SERVICE,
             )
         job = context.store.update_progress(job.id, oversize_downloads=tries)
     return context.retry_later(

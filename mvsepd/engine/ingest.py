@@ -22,7 +22,7 @@ from mvsepd.chains import ChainPlan
 from mvsepd.engine import sources
 from mvsepd.engine.context import Context
 from mvsepd.intake import FileStat, ReadyFile
-from mvsepd.models import DeliveryState, JobRecord, JobState, OutputFormat
+from mvsepd.models import DeliveryState, FailureKind, JobRecord, JobState, OutputFormat
 from mvsepd.presets import PresetProblem, fingerprint
 from mvsepd.store import CHECKING, DeliveryKeys, SourceRecord
 
@@ -104,7 +104,7 @@ def ingest(context: Context, ready: ReadyFile) -> list[JobRecord]:
         if not created:
             continue
         if ready.rejected_reason is not None:
-            jobs.append(context.fail(job, ready.rejected_reason))
+            jobs.append(context.fail(job, ready.rejected_reason, kind=FailureKind.FILE))
         else:
             jobs.append(probe(context, job))
     return jobs
@@ -177,7 +177,7 @@ def _refuse(
     if created:
         log.info("job_created", job=job.id, file=ready.path.name, preset=refusal.preset_name)
         context.feed.bump()
-        return context.fail(job, refusal.reason), False
+        return context.fail(job, refusal.reason, kind=refusal.kind), False
     return job, False
 
 
@@ -210,9 +210,11 @@ def probe(context: Context, job: JobRecord) -> JobRecord:
         path = Path(job.source_path)
         verdict = audio.check(path)
         if verdict.completeness is audio.Completeness.GONE:
-            return context.fail(job, "the file was removed before it could be uploaded")
+            return context.fail(
+                job, "the file was removed before it could be uploaded", kind=FailureKind.FILE
+            )
         if verdict.completeness is audio.Completeness.INVALID:
-            return context.fail(job, verdict.reason)
+            return context.fail(job, verdict.reason, kind=FailureKind.FILE)
         info = verdict.info or audio.probe(path)
         duration = info.duration_seconds
         source_audio = _describe(path)

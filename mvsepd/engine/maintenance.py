@@ -26,6 +26,8 @@ class Maintenance:
     """Decides, each tick, which upkeep is due, and runs it in the background."""
 
     def __init__(self, context: Context, workers: Workers, on_new_day: Callable[[], None]) -> None:
+        #: The presets last said to need premium (None: not said yet).
+        self._premium_said: frozenset[str] | None = None
         self._context = context
         self._workers = workers
         self._on_new_day = on_new_day
@@ -109,10 +111,30 @@ class Maintenance:
             return
         if context.account.update(user=user, token_problem=None, now=now):
             log.info("token_valid_again", note="releasing held submissions")
+        self._say_premium_needs()
         context.feed.bump()
+
+    def _say_premium_needs(self) -> None:
+        """On a free account, say once (again when it changes) which folders' presets need
+        premium: their files wait, held, instead of being refused by MVSEP after the upload."""
+        context = self._context
+        needs = context.presets_needing_premium() if context.account.is_free() else {}
+        said = frozenset(needs)
+        if said == self._premium_said:
+            return
+        self._premium_said = said
+        for preset, words in needs.items():
+            log.error(
+                "preset_needs_premium",
+                preset=preset,
+                problem="; ".join(words),
+                note="this account is on the free plan: files of a premium-only model are held "
+                "until premium usage is on at mvsep.com (with credits)",
+            )
 
     def refresh_catalog(self) -> None:
         """Fetch the catalog; resolve the presets again when a new one arrives."""
         if self._context.catalog.refresh():
             self._context.resolve_presets()
+            self._say_premium_needs()
             self._context.feed.bump()

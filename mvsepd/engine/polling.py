@@ -10,7 +10,7 @@ from mvsepd import errors, lifecycle
 from mvsepd.api.wire import hash_created_at
 from mvsepd.engine import publishing
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
-from mvsepd.models import JobRecord, RemoteStatus
+from mvsepd.models import FailureKind, JobRecord, RemoteStatus
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -41,7 +41,9 @@ def poll(context: Context, job: JobRecord) -> JobRecord:
         return publishing.on_done(context, job, status)
     if status.status is RemoteStatus.FAILED:
         message = status.message or "no reason given"
-        return context.fail(job, f"MVSEP could not process the file: {message}")
+        return context.fail(
+            job, f"MVSEP could not process the file: {message}", kind=FailureKind.SERVICE
+        )
     if status.status is RemoteStatus.NOT_FOUND:
         return _not_found(context, job, now)
     context.not_found_counts.pop(job.id, None)
@@ -92,7 +94,9 @@ def _poll_remote(context: Context, job: JobRecord) -> JobRecord:
         )
     if status.status is RemoteStatus.FAILED:
         return context.fail(
-            job, f"MVSEP could not fetch the link: {status.message or 'no reason given'}"
+            job,
+            f"MVSEP could not fetch the link: {status.message or 'no reason given'}",
+            kind=FailureKind.FILE,
         )
     if status.separation_hash:
         found = context.store.set_separation_hash(job.id, status.separation_hash)
@@ -128,12 +132,15 @@ def _not_found(context: Context, job: JobRecord, now: float) -> JobRecord:
             job,
             "MVSEP deleted the results (they are kept about 72 hours); "
             "`mvsepd retry` submits the file again",
+            kind=FailureKind.SERVICE,
         )
     count = context.not_found_counts.get(job.id, 0) + 1
     context.not_found_counts[job.id] = count
     if count >= context.settings.not_found_tolerance:
         context.not_found_counts.pop(job.id, None)
-        return context.fail(job, "MVSEP no longer knows this job (not found)")
+        return context.fail(
+            job, "MVSEP no longer knows this job (not found)", kind=FailureKind.SERVICE
+        )
     delay = lifecycle.retry_delay(count, rng=context.rng)
     return context.store.update_progress(
         job.id,

@@ -15,7 +15,7 @@ from mvsepd import errors, lifecycle
 from mvsepd.engine import sending
 from mvsepd.engine.context import HOLD_TOKEN, Context
 from mvsepd.lifecycle import Outcome
-from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus
+from mvsepd.models import FailureKind, JobRecord, JobState, OutputFormat, RemoteStatus
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -38,10 +38,14 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
     path = Path(job.source_path)
     before = _stat(path)
     if before is None:
-        return context.fail(job, "the file was removed before it could be uploaded")
+        return context.fail(
+            job, "the file was removed before it could be uploaded", kind=FailureKind.FILE
+        )
     reference = Path(job.input["reference"]) if job.input_kind == "matchering" else None
     if reference is not None and _stat(reference) is None:
-        return context.fail(job, f"the reference {reference} was removed before the upload")
+        return context.fail(
+            job, f"the reference {reference} was removed before the upload", kind=FailureKind.FILE
+        )
     progress = context.live_reporter(job.id, "uploading")
 
     assert job.sep_type is not None and job.output_format is not None
@@ -165,15 +169,17 @@ def _changed_during_upload(context: Context, job: JobRecord) -> JobRecord:
         context.client.cancel_separation(job.separation_hash, server=job.server)
     except errors.MvsepError as error:
         reason += f" (cancelling at MVSEP failed: {error.detail})"
-    return context.fail(job, reason)
+    return context.fail(job, reason, kind=FailureKind.FILE)
 
 
 def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> JobRecord:
     now = context.clock()
     if isinstance(error, errors.InputError):
         if job.input_kind in ("file", "matchering") and not Path(job.source_path).exists():
-            return context.fail(job, "the file was removed before it could be uploaded")
-        return context.fail(job, str(error))
+            return context.fail(
+                job, "the file was removed before it could be uploaded", kind=FailureKind.FILE
+            )
+        return context.fail(job, str(error), kind=FailureKind.FILE)
     verdict = context.judge(error, job.id, job.source_name)
     ambiguous = isinstance(error, errors.ServerError | errors.ProtocolError)
     if verdict.outcome is Outcome.RECONCILE or ambiguous:
@@ -210,4 +216,4 @@ def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> Jo
         return context.retry_later(
             job, resume=JobState.STABLE, words=verdict.reason, delay=delay, event="upload_retry"
         )
-    return context.fail(job, verdict.reason)
+    return context.fail(job, verdict.reason, kind=verdict.kind)

@@ -21,10 +21,11 @@ from typing import Any
 
 import structlog
 
-from mvsepd import errors
+from mvsepd import audio, errors
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord, JobState, RemoteStatus, SeparationStatus
-from mvsepd.presets import PresetProblem
+from mvsepd.plans import too_long_or_large
+from mvsepd.presets import PresetProblem, ResolvedPreset
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -131,7 +132,7 @@ def _why_upload(job: JobRecord, found: SeparationStatus | None, upload_again: bo
 
 def _upload_again(context: Context, job: JobRecord, why: str) -> RetryAnswer:
     """Send the job again from ``stable``, with its preset as it is now."""
-    missing = _missing_input(context, job)
+    missing = _missing_input(context, job) or _local_problem(context, job)
     if missing is not None:
         raise errors.InputError(f"job {job.id} cannot run again: {why}, and {missing}", field="job")
     changes: dict[str, Any] = {
@@ -184,6 +185,35 @@ def _cost(context: Context, job: JobRecord) -> str:
     if estimate is None:
         return "it costs credits again"
     return f"about {estimate} credit{'s' if estimate != 1 else ''} again"
+
+
+def _local_problem(context: Context, job: JobRecord) -> str | None:
+    """The checks a new file gets before its upload, run again (a retry must not send what
+    would fail after MVSEP's queue): the input is audio and whole, the account's plan takes
+    its length, and the folder's preset is usable on the account. None when all pass."""
+    if job.input_kind in ("file", "matchering"):
+        verdict = audio.check(Path(job.source_path))
+        if verdict.completeness is audio.Completeness.INVALID:
+            return f"its file needs fixing: {verdict.reason}"
+    plans = context.config.account.plans
+    plan = context.account.plan(plans)
+    if plan is not None:
+        other = None if plan.name == "premium" else plans.limits(premium=True)
+        name = Path(job.source_path).name
+        problems = too_long_or_large(
+            name, seconds=job.duration_seconds, size=None, plan=plan, other=other
+        )
+        if problems:
+            return f"its file needs fixing: {problems[0]}"
+    preset = context.preset(job.preset_name)
+    if isinstance(preset, ResolvedPreset):
+        needs = context.premium_needs(preset.sep_type)
+        if needs and context.account.is_free():
+            return (
+                f"its settings need fixing: {'; '.join(needs)} and this account uses the free "
+                "plan (turn on premium usage at mvsep.com, or give the folder another preset)"
+            )
+    return None
 
 
 def _missing_input(context: Context, job: JobRecord) -> str | None:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from mvsepd import audio, errors
-from mvsepd.engine.context import FREE_PLAN_MAX_UPLOAD_BYTES, Context
+from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord
+from mvsepd.plans import too_long_or_large
 
 if TYPE_CHECKING:
     from mvsepd.audio import UploadPlan
@@ -33,25 +34,10 @@ def prepared(context: Context, job: JobRecord, path: Path) -> Iterator[UploadPla
     Raise InputError when it cannot fit the account's limit (naming both sizes) or the source
     cannot be read, PlanUnknownError when only the plan (not known yet) can tell.
     """
+    _check_length(context, job, path)
     plan = _plan(context, job, path)
     try:
-        configured = context.config.account.max_upload_mb
-        limit = context.account.max_upload_bytes(configured)
-        if limit is not None and plan.size > limit:
-            raise errors.InputError(_too_large(path.name, plan, limit), field="audio")
-        if (
-            limit is None
-            and configured == "auto"
-            and context.account.user is None
-            and plan.size > FREE_PLAN_MAX_UPLOAD_BYTES
-        ):
-            # Too large for the free plan: sent now, it would be refused there; wait for the
-            # account check to say whether the plan takes it.
-            raise errors.PlanUnknownError(
-                f"{path.name} is {_mb(plan.size)} as sent, over the free plan's "
-                f"{_mb(FREE_PLAN_MAX_UPLOAD_BYTES)}; waiting for MVSEP to say which plan the "
-                "account has"
-            )
+        _check_size(context, path, plan)
         context.store.update_progress(job.id, upload_json=json.dumps(plan.as_record()))
         if plan.note:
             log.info("upload_as_is", job=job.id, file=path.name, note=plan.note)
@@ -59,6 +45,50 @@ def prepared(context: Context, job: JobRecord, path: Path) -> Iterator[UploadPla
     finally:
         if plan.temporary:
             plan.path.unlink(missing_ok=True)
+
+
+def _check_length(context: Context, job: JobRecord, path: Path) -> None:
+    """Refuse (InputError) a file longer than the account's plan takes, before anything is
+    encoded or sent; wait (PlanUnknownError) while the plan is not known and the free plan
+    would refuse it."""
+    plans = context.config.account.plans
+    plan = context.account.plan(plans)
+    if plan is None:
+        free = plans.limits(premium=False)
+        if too_long_or_large(path.name, seconds=job.duration_seconds, size=None, plan=free):
+            raise errors.PlanUnknownError(
+                f"{path.name} is longer than the free plan's {free.max_minutes:g} min; waiting "
+                "for MVSEP to say which plan the account has"
+            )
+        return
+    other = None if plan.name == "premium" else plans.limits(premium=True)
+    problems = too_long_or_large(
+        path.name, seconds=job.duration_seconds, size=None, plan=plan, other=other
+    )
+    if problems:
+        raise errors.InputError("; ".join(problems), field="audio")
+
+
+def _check_size(context: Context, path: Path, plan: UploadPlan) -> None:
+    """Refuse (InputError) a file larger as sent than the account takes, naming both sizes;
+    wait (PlanUnknownError) while only the plan, not known yet, can tell."""
+    account = context.config.account
+    limit = context.account.max_upload_bytes(account.max_upload_mb, account.plans)
+    if limit is not None and plan.size > limit:
+        setting = (
+            "account.max_upload_mb"
+            if account.max_upload_mb != "auto"
+            else f"the plan's: account.plans.{'free' if context.account.is_free() else 'premium'}"
+        )
+        raise errors.InputError(_too_large(path.name, plan, limit, setting), field="audio")
+    free = account.plans.limits(premium=False).max_bytes
+    if limit is None and account.max_upload_mb == "auto" and plan.size > free:
+        # Too large for the free plan: sent now, it would be refused there; wait for the
+        # account check to say whether the plan takes it.
+        raise errors.PlanUnknownError(
+            f"{path.name} is {_mb(plan.size)} as sent, over the free plan's {_mb(free)}; "
+            "waiting for MVSEP to say which plan the account has"
+        )
 
 
 def _plan(context: Context, job: JobRecord, path: Path) -> UploadPlan:
@@ -101,14 +131,14 @@ def _readable(path: Path) -> bool:
     return True
 
 
-def _too_large(name: str, plan: UploadPlan, limit: int) -> str:
+def _too_large(name: str, plan: UploadPlan, limit: int, setting: str) -> str:
     if plan.encoding is audio.UploadEncoding.FLAC:
         size = f"{_mb(plan.size)} even as lossless FLAC ({_mb(plan.source_size)} as it is)"
     else:
         size = f"{_mb(plan.size)}"
     return (
         f"{name} is {size}; the account takes "
-        f"files up to {_mb(limit)} (account.max_upload_mb). Shorten or split it, or export "
+        f"files up to {_mb(limit)} ({setting}). Shorten or split it, or export "
         "16/24-bit so it can be sent as FLAC"
     )
 

@@ -32,6 +32,7 @@ from mvsepd.engine.partners import Waiting
 from mvsepd.errors import InputError
 from mvsepd.hashing import file_sha256
 from mvsepd.intake import ReadyFile, triggers
+from mvsepd.models import FailureKind
 from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, file_options
 from mvsepd.store import DeliveryKeys
 
@@ -55,6 +56,8 @@ class Refusal:
 
     preset_name: str
     reason: str
+    #: What it needs: a fixed file (a bad link, sidecar or prompt) or fixed settings.
+    kind: FailureKind = FailureKind.SETTINGS
 
 
 Outcome = JobRequest | Refusal | Waiting
@@ -117,7 +120,7 @@ def _for_preset(
             return _matchering(context, folder, ready, preset_name, preset, keys)
         return _upload(context, folder, ready, preset_name, preset, keys)
     except InputError as error:
-        return Refusal(preset_name, str(error))
+        return Refusal(preset_name, str(error), FailureKind.FILE)
     except PresetProblem as problem:
         return Refusal(preset_name, f"{ready.path.name}: {problem}")
 

@@ -27,7 +27,7 @@ from mvsepd.models.catalog import (
     PriceRule,
 )
 from mvsepd.models.formats import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS, OutputFormat
-from mvsepd.models.jobs import DeliveryRecord, DeliveryState, JobRecord, JobState
+from mvsepd.models.jobs import DeliveryRecord, DeliveryState, FailureKind, JobRecord, JobState
 from mvsepd.models.secret import Secret
 from mvsepd.models.separation import (
     RemoteCreated,
@@ -49,6 +49,7 @@ __all__ = [
     "DeliveryRecord",
     "DeliveryState",
     "DemoEntry",
+    "FailureKind",
     "FieldCondition",
     "HistoryEntry",
     "InputType",

@@ -57,6 +57,17 @@ class JobState(str, enum.Enum):
         return self in (JobState.UPLOADING, JobState.SUBMITTED)
 
 
+class FailureKind(str, enum.Enum):
+    """What a failed job needs from the user. Stored as text in the job store."""
+
+    #: The input itself: not audio, damaged, longer or larger than the plan takes, gone.
+    FILE = "file"
+    #: The configuration or the account: a premium-only model, an option MVSEP refuses.
+    SETTINGS = "settings"
+    #: MVSEP or the way there: trying again can help (``mvsepd retry``).
+    SERVICE = "service"
+
+
 @dataclass(frozen=True)
 class JobRecord:
     """One job as the store keeps it. Times are epoch seconds (UTC)."""
@@ -120,6 +131,9 @@ class JobRecord:
     retries: int = 0
     #: When MVSEP first said done without every stem published (the wait's start).
     publish_started_at: float | None = None
+    #: What a failed job needs: a fixed file, fixed settings, or another try (None: not
+    #: failed, or failed before mvsepd told the kinds apart, read as another try).
+    failure_kind: FailureKind | None = None
 
     @property
     def input(self) -> Mapping[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mvsepd.models import JobRecord, JobState
+from mvsepd.models import FailureKind, JobRecord, JobState
 
 #: A job MVSEP finished whose stems it is still exporting (``publishing``), in words.
 PUBLISHING_WORDS = "MVSEP is publishing the stems"
@@ -157,7 +157,8 @@ def _ended(job: JobRecord) -> str:
     """A job the daemon no longer works on by itself."""
     state = job.state
     if state is JobState.FAILED:
-        return _with_reason("failed", job.reason)
+        needs = NEEDS.get(job.failure_kind) if job.failure_kind else None
+        return _with_reason(f"failed ({needs})" if needs else "failed", job.reason)
     if state is JobState.CANCELLED:
         if job.reason and job.reason.startswith("cancelled"):
             return job.reason  # "cancelled at MVSEP before it started; ..." says it all
@@ -179,6 +180,38 @@ def _at_mvsep(job: JobRecord) -> str:
     if job.all_chunks and job.all_chunks > 1:
         return f"processing {job.finished_chunks or 0}/{job.all_chunks} chunks"
     return "processing"
+
+
+#: What a failed job needs, in the words status shows (another try goes without saying).
+NEEDS = {FailureKind.FILE: "fix the file", FailureKind.SETTINGS: "fix the settings"}
+
+
+def retry_offered(job: JobRecord) -> bool:
+    """True when trying again can help, so status, the tray and the page offer it: a job that
+    failed on MVSEP or the way there (not one whose file or settings need fixing first), or one
+    whose stems MVSEP did not publish in time."""
+    if job.state is JobState.UNPUBLISHED:
+        return True
+    return job.state is JobState.FAILED and job.failure_kind in (None, FailureKind.SERVICE)
+
+
+def advice(job: JobRecord) -> str | None:
+    """What to do about a failed (or unpublished) job, in words; None for other jobs."""
+    if job.state is JobState.UNPUBLISHED:
+        return f"`mvsepd retry {job.id}` asks MVSEP again (no upload, no credits)"
+    if job.state is not JobState.FAILED:
+        return None
+    if job.failure_kind is FailureKind.FILE:
+        return (
+            "fix the file: export or copy it into the folder again (new audio is a new job); "
+            "retrying the same audio fails the same way"
+        )
+    if job.failure_kind is FailureKind.SETTINGS:
+        return (
+            "fix the settings (the folder's preset, or the account at mvsep.com), then "
+            f"`mvsepd retry {job.id}`"
+        )
+    return f"`mvsepd retry {job.id}` tries again"
 
 
 def _publishing(job: JobRecord) -> str:

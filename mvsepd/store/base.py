@@ -64,6 +64,7 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
         "credits_reserved",
         "retries",
         "publish_started_at",
+        "failure_kind",
     }
 )
 

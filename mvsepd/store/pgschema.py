@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The advisory lock key of migrations (any fixed number; this is "mvsepd:migrate" hashed).
 MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('mvsepd:migrate', 0))"
@@ -136,6 +136,10 @@ MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN publish_started_at DOUBLE PRECISION;
+    """,
+    # 3: as the SQLite store's 7: what a failed job needs.
+    3: """
+    ALTER TABLE jobs ADD COLUMN failure_kind TEXT;
     """,
 }
 

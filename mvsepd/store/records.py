@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, JobState
+from mvsepd.models import DeliveryRecord, DeliveryState, FailureKind, JobRecord, JobState
 
 _BYTES_PREFIX = "\0fs:"
 
@@ -135,7 +135,7 @@ def column_values(changes: Mapping[str, Any], paths: PathCodec = PLAIN_PATHS) ->
             values[key] = paths.to_db(str(value))
         elif key == "options":
             values["options_json"] = json.dumps(dict(value), sort_keys=True)
-        elif isinstance(value, JobState):
+        elif isinstance(value, JobState | FailureKind):
             values[key] = value.value
         else:
             values[key] = value
@@ -152,6 +152,8 @@ def job_from_row(row: Row, paths: PathCodec = PLAIN_PATHS) -> JobRecord:
             data[name] = json.loads(row["options_json"] or "{}")
         elif name in ("state", "resume_state"):
             data[name] = JobState(row[name]) if row[name] is not None else None
+        elif name == "failure_kind":
+            data[name] = FailureKind(row[name]) if row[name] is not None else None
         elif name in ("source_path", "folder_path"):
             data[name] = paths.from_db(row[name])
         elif name == "output_dir":

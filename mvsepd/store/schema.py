@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -135,6 +135,10 @@ MIGRATIONS: dict[int, str] = {
     6: """
     ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN publish_started_at REAL;
+    """,
+    # 7: what a failed job needs: a fixed file, fixed settings, or another try.
+    7: """
+    ALTER TABLE jobs ADD COLUMN failure_kind TEXT;
     """,
 }
 

@@ -122,6 +122,8 @@ def test_config_check_proves_chains_and_says_where_two_steps_could_be_one(
     home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = home / "config.yaml"
+    # config check asks MVSEP about the account too: the token is a real one of the emulator.
+    emulator.add_account(token="AbCdEfGhIjKlMnOpQrStUvWxYz0123", plan="premium", credits=10)
     base = f"""account: {{server: "{emulator.url}", token: AbCdEfGhIjKlMnOpQrStUvWxYz0123}}
 presets:
   speech: {{sep_type: 115}}

@@ -160,8 +160,9 @@ AUDIO: list[Case] = [
     Case(
         "six-hours",
         "an honest 6-hour WAV (8 kHz mono 8-bit, 173 MB) on the free plan, sent as it is",
-        # Refused before a byte is sent (as FLAC its silence would be tiny, and welcome).
-        "six hours.wav is 164.8 MB; the account takes files up to 100.0 MB",
+        # Refused for its length before anything is encoded or sent (the free plan takes 10
+        # minutes, the premium plan 100: no plan takes it, so no premium advice either).
+        "six hours.wav is 360.0 min long; the free plan takes up to 10 min: shorten or split it",
         _six_hours,
         config={"folder": "upload_encoding: original"},
     ),
