@@ -127,6 +127,10 @@ class ControlClient:
         """Scan every hot folder now."""
         return self.request("POST", "/rescan", timeout=CONTROL_TIMEOUT)
 
+    def dismiss(self) -> dict[str, Any]:
+        """Mark the failures so far as seen (the tray stops being red for them)."""
+        return self.request("POST", "/dismiss")
+
     def retry(self, job_id: int) -> dict[str, Any]:
         """Start a failed (or cancelled, done, held) job again."""
         return self.request("POST", f"/jobs/{job_id}/retry")

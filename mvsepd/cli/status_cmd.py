@@ -1,4 +1,4 @@
-"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|tray``: clients of the running daemon.
+"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|dismiss|tray``: clients of the daemon.
 
 Each finds the daemon through its runtime file (``mvsepd.control``) and says plainly when it is
 not running (exit status 3, ``ExitStatus.DAEMON_UNREACHABLE``). Tables are drawn by
@@ -124,6 +124,23 @@ def cancel(job_id: int) -> None:
 
 
 @click.command()
+@json_option
+@handle_errors
+def dismiss(as_json: bool) -> None:
+    """Dismiss the failures so far: the tray stops being red for them.
+
+    The failed jobs stay listed (`mvsepd jobs`) and can still be retried; a failure after
+    this turns the tray red again. The daemon keeps the dismissal, so the tray, `mvsepd status`
+    and the page agree, also after a restart. Same as "Dismiss failures" in the tray's menu.
+    """
+    answer = _client().dismiss()
+    if as_json:
+        print_json(answer)
+        return
+    _say_message(answer)
+
+
+@click.command()
 @config_option
 @handle_errors
 def tray(config_path: Path | None) -> None:
@@ -144,4 +161,14 @@ def tray(config_path: Path | None) -> None:
     )
 
 
-COMMANDS: list[click.Command] = [status, jobs, pause, resume, rescan, retry, cancel, tray]
+COMMANDS: list[click.Command] = [
+    status,
+    jobs,
+    pause,
+    resume,
+    rescan,
+    retry,
+    cancel,
+    dismiss,
+    tray,
+]
