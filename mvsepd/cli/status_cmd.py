@@ -146,10 +146,12 @@ def dismiss(as_json: bool) -> None:
 def tray(config_path: Path | None) -> None:
     """Show a tray icon for the running daemon (in a desktop session).
 
-    The icon shows the next waiting job's place in MVSEP's queue; its menu lists the jobs and
-    recent results. It waits for the daemon when it is not running and follows it across
-    restarts. Exits with an error at once when no tray can be shown (no display, no tray
-    host). `mvsepd run --tray` runs the daemon and the tray in one process instead.
+    The icon counts the files still to come; its menu opens the latest stems and lists the
+    jobs and recent results. It waits for the daemon when it is not running and follows it
+    across restarts. At start it says which tray backend runs and what that lacks (on Linux,
+    which packages give a menu). Exits with an error at once when no tray can be shown (no
+    display, no tray host), with status 78 when the tray is not installed (pip install
+    'mvsepd[tray]'). `mvsepd run --tray` runs the daemon and the tray in one process instead.
     """
     from mvsepd.tray import TrayFiles, run_tray
 
@@ -158,6 +160,7 @@ def tray(config_path: Path | None) -> None:
     run_tray(
         lambda: ControlClient.discover(paths),
         files=TrayFiles(log_file=paths.log_file, config_file=config_file),
+        announce=lambda line: say(line, err=True),
     )
 
 
