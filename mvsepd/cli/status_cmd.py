@@ -130,8 +130,9 @@ def dismiss(as_json: bool) -> None:
     """Dismiss the failures so far: the tray stops being red for them.
 
     The failed jobs stay listed (`mvsepd jobs`) and can still be retried; a failure after
-    this turns the tray red again. The daemon keeps the dismissal, so the tray, `mvsepd status`
-    and the page agree, also after a restart. Same as "Dismiss failures" in the tray's menu.
+    this turns the tray red again. The daemon keeps the dismissal (each job's "dismissed" in
+    `mvsepd status --json`), so every tray and the page agree, also after a restart. Same as
+    "Dismiss failures" in the tray's menu.
     """
     answer = _client().dismiss()
     if as_json:
