@@ -70,9 +70,8 @@ def find_system_gi(
     if built_for_others:
         return GiSource(
             "",
-            f"the system's PyGObject ({', '.join(built_for_others)}) was built for another "
-            f"Python than this one ({_version()}): make the venv with the system's python3 and "
-            "--system-site-packages",
+            f"the system's PyGObject is for another Python, {', '.join(built_for_others)}, not "
+            f"this {_version()}: make the venv with the system's python3",
         )
     return GiSource("", "PyGObject is not installed")
 
