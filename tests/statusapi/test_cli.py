@@ -164,7 +164,7 @@ def test_cancel_and_retry_by_job_number(
 def test_dismiss_clears_the_alarm_in_the_daemon_until_a_new_failure(
     capsys: pytest.CaptureFixture[str], harness: Harness
 ) -> None:
-    (harness.hot / "lyrics.wav").write_bytes(b"these are lyrics, not audio\n" * 40)
+    harness.drop_bytes("lyrics.wav", b"these are lyrics, not audio\n" * 40)
     failed = harness.wait_for_jobs(
         lambda jobs: [job["phase"] for job in jobs] == ["failed"], "the failed job"
     )
@@ -184,7 +184,7 @@ def test_dismiss_clears_the_alarm_in_the_daemon_until_a_new_failure(
     harness.start_daemon()
     assert harness.jobs()[0]["dismissed"] is True, "kept by the daemon across a restart"
 
-    (harness.hot / "more lyrics.wav").write_bytes(b"more lyrics, still not audio\n" * 40)
+    harness.drop_bytes("more lyrics.wav", b"more lyrics, still not audio\n" * 40)
     jobs = harness.wait_for_jobs(
         lambda jobs: [job["phase"] for job in jobs] == ["failed", "failed"], "a second failure"
     )

@@ -172,7 +172,7 @@ def test_dismiss_from_the_menu_is_the_daemons_and_outlives_a_restart(
 ) -> None:
     tray = make_tray()
     wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 10, "the idle icon")
-    (harness.hot / "Notes.wav").write_bytes(b"these are lyrics, not audio\n" * 40)
+    harness.drop_bytes("Notes.wav", b"these are lyrics, not audio\n" * 40)
     wait_until(lambda: tray.icon.shows(IconState("error", "error")), 10, "the red icon")
     assert tray.icon.titles[-1].endswith("· 1 failed")
 
@@ -188,7 +188,7 @@ def test_dismiss_from_the_menu_is_the_daemons_and_outlives_a_restart(
     wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 10, "idle after a restart")
     assert harness.jobs()[0]["dismissed"] is True
 
-    (harness.hot / "More notes.wav").write_bytes(b"more lyrics, still not audio\n" * 40)
+    harness.drop_bytes("More notes.wav", b"more lyrics, still not audio\n" * 40)
     wait_until(lambda: tray.icon.shows(IconState("error", "error")), 10, "red for a new failure")
 
 

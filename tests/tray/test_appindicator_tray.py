@@ -115,9 +115,10 @@ def test_appindicator_menu_is_exported_and_its_entries_work(
         wait_until(lambda: opened(record), 10, "the stems folder opened")
         assert opened(record) == [stems]
 
-        (harness.hot / "lyrics.wav").write_bytes(b"these are lyrics, not audio\n" * 40)
-        wait_until(lambda: "Dismiss failures" in host.labels(), 10, "Dismiss failures offered")
-        assert host.labels()[0] == "1 done today · 1 failed"
+        harness.drop_bytes("lyrics.wav", b"these are lyrics, not audio\n" * 40)
+        failed = "1 done today · 1 failed"
+        wait_until(lambda: host.labels()[0] == failed, 10, "the failure in the status line")
+        assert "Dismiss failures" in host.labels()
         host.click("Dismiss failures")
         wait_until(lambda: "Dismiss failures" not in host.labels(), 10, "the failure dismissed")
         assert [job["dismissed"] for job in harness.jobs() if job["phase"] == "failed"] == [True]

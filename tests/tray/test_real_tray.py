@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mvsepd.cli import main
 from mvsepd.tray.badge import IconState, number_state, render
 from tests.statusapi.conftest import MakeHarness
 from tests.statusapi.harness import MVSEP_TOKEN, Harness, wait_until, wav_bytes
@@ -162,7 +161,6 @@ def test_the_icon_keeps_its_size_and_place_in_every_state_and_dismiss_clears_red
     tray_host: subprocess.Popen[bytes],
     make_harness: MakeHarness,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     harness = make_harness(queue_seconds=0.3, processing_seconds=0.3)
     path, record = fake_opener(tmp_path)
@@ -174,17 +172,21 @@ def test_the_icon_keeps_its_size_and_place_in_every_state_and_dismiss_clears_red
 
     try:
         shows(IconState("idle", "idle"), "idle")
-        assert main(["pause"]) == 0
+        harness.client().pause()
         shows(IconState("paused", "paused"), "paused")
         harness.drop("Take 1.wav")
         shows(number_state(1, "paused"), "paused-1-to-come")
-        assert main(["resume"]) == 0
+        harness.client().resume()
         # Through uploading, MVSEP's queue, processing and the download, in quick changes.
         done = harness.wait_for_jobs(lambda jobs: jobs[0]["phase"] == "done", "Take 1 done")
         shows(IconState("idle", "idle"), "done")
-        (harness.hot / "lyrics.wav").write_bytes(b"these are lyrics, not audio\n" * 40)
+        harness.drop_bytes("lyrics.wav", b"these are lyrics, not audio\n" * 40)
         shows(IconState("error", "error"), "failed")
-        assert main(["dismiss"]) == 0
+        dismissed = subprocess.run(
+            [sys.executable, "-m", "mvsepd", "dismiss"], capture_output=True, text=True, check=False
+        )
+        assert dismissed.returncode == 0, dismissed.stderr
+        assert dismissed.stdout.startswith("dismissed 1 failure: the tray is no longer red")
         shows(IconState("idle", "idle"), "dismissed")
 
         display_connection = open_display(display)
@@ -200,7 +202,6 @@ def test_the_icon_keeps_its_size_and_place_in_every_state_and_dismiss_clears_red
     finally:
         code, err = stop(tray)
         print(f"mvsepd tray ended with {code}; it said:\n{err}")  # shown with a failure
-    capsys.readouterr()
     first = seen["idle"]
     for name, shown in seen.items():
         assert shown.box == first.box, f"{name}: the icon moved or changed size"
