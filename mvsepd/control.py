@@ -136,6 +136,10 @@ class ControlClient:
             query["include_existing"] = "1"
         return self.request("POST", "/rescan", query=query or None, timeout=CONTROL_TIMEOUT)
 
+    def dismiss(self) -> dict[str, Any]:
+        """Mark the failures so far as seen (the tray stops being red for them)."""
+        return self.request("POST", "/dismiss")
+
     def retry(self, job_id: int, *, upload_again: bool = False) -> dict[str, Any]:
         """Start a failed (or cancelled, done, unpublished, held) job again: followed at MVSEP
         while MVSEP has it, else uploaded again (``upload_again``: uploaded again anyway)."""

@@ -8,6 +8,7 @@ ever carries the API token.
     MvsepdError
     ├── InputError                  bad local input, refused before any network call
     ├── ConfigError                 the configuration file has problems (all of them, listed)
+    ├── MissingPartError            an optional part (an extra such as ``tray``) is not installed
     ├── StoreError                  the job store (SQLite) failed or was misused
     │   └── IllegalTransitionError  a job state change the lifecycle table does not allow
     ├── DaemonError
@@ -68,6 +69,11 @@ class ConfigError(MvsepdError):
         count = len(self.problems)
         heading = f"{source}: {count} problem{'s' if count != 1 else ''}"
         super().__init__("\n".join([heading, *(f"  - {problem}" for problem in self.problems)]))
+
+
+class MissingPartError(MvsepdError):
+    """An optional part of mvsepd is not installed (its extra): installing it, not a retry,
+    helps; the message names the pip command."""
 
 
 class StoreError(MvsepdError):

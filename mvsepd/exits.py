@@ -19,7 +19,8 @@ class ExitStatus(enum.IntEnum):
     JOB_FAILED = 4
     #: Another daemon already runs with this state directory (EX_TEMPFAIL).
     ALREADY_RUNNING = 75
-    #: The configuration is invalid: restarting will not help (EX_CONFIG).
+    #: The configuration is invalid, or a part it needs is not installed (the tray's extra):
+    #: restarting will not help (EX_CONFIG).
     CONFIG = 78
     #: Stopped by Ctrl+C.
     INTERRUPTED = 130

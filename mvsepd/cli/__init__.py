@@ -30,6 +30,7 @@ COMMANDS = {
     "rescan": "mvsepd.cli.status_cmd:rescan",
     "retry": "mvsepd.cli.status_cmd:retry",
     "cancel": "mvsepd.cli.status_cmd:cancel",
+    "dismiss": "mvsepd.cli.status_cmd:dismiss",
     "tray": "mvsepd.cli.status_cmd:tray",
     "service": "mvsepd.cli.service_cmd:service_group",
 }

@@ -99,7 +99,7 @@ def _debug_enabled() -> bool:
 
 def exit_status_for(error: BaseException) -> ExitStatus:
     """Return the exit status that means ``error``."""
-    if isinstance(error, errors.ConfigError):
+    if isinstance(error, (errors.ConfigError, errors.MissingPartError)):
         return ExitStatus.CONFIG
     if isinstance(error, errors.AlreadyRunningError):
         return ExitStatus.ALREADY_RUNNING

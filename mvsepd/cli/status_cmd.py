@@ -1,4 +1,4 @@
-"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|tray``: clients of the running daemon.
+"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|dismiss|tray``: clients of the daemon.
 
 Each finds the daemon through its runtime file (``mvsepd.control``) and says plainly when it is
 not running (exit status 3, ``ExitStatus.DAEMON_UNREACHABLE``). Tables are drawn by
@@ -165,15 +165,35 @@ def cancel(job_id: int) -> None:
 
 
 @click.command()
+@json_option
+@handle_errors
+def dismiss(as_json: bool) -> None:
+    """Dismiss the failures so far: the tray stops being red for them.
+
+    The failed jobs stay listed (`mvsepd jobs`) and can still be retried; a failure after
+    this turns the tray red again. The daemon keeps the dismissal (each job's "dismissed" in
+    `mvsepd status --json`), so every tray and the page agree, also after a restart. Same as
+    "Dismiss failures" in the tray's menu.
+    """
+    answer = _client().dismiss()
+    if as_json:
+        print_json(answer)
+        return
+    _say_message(answer)
+
+
+@click.command()
 @config_option
 @handle_errors
 def tray(config_path: Path | None) -> None:
     """Show a tray icon for the running daemon (in a desktop session).
 
-    The icon shows the next waiting job's place in MVSEP's queue; its menu lists the jobs and
-    recent results. It waits for the daemon when it is not running and follows it across
-    restarts. Exits with an error at once when no tray can be shown (no display, no tray
-    host). `mvsepd run --tray` runs the daemon and the tray in one process instead.
+    The icon counts the files still to come; its menu opens the latest stems and lists the
+    jobs and recent results. It waits for the daemon when it is not running and follows it
+    across restarts. At start it says which tray backend runs and what that lacks (on Linux,
+    which packages give a menu). Exits with an error at once when no tray can be shown (no
+    display, no tray host), with status 78 when the tray is not installed (pip install
+    'mvsepd[tray]'). `mvsepd run --tray` runs the daemon and the tray in one process instead.
     """
     from mvsepd.tray import TrayFiles, run_tray
 
@@ -182,7 +202,18 @@ def tray(config_path: Path | None) -> None:
     run_tray(
         lambda: ControlClient.discover(paths),
         files=TrayFiles(log_file=paths.log_file, config_file=config_file),
+        announce=lambda line: say(line, err=True),
     )
 
 
-COMMANDS: list[click.Command] = [status, jobs, pause, resume, rescan, retry, cancel, tray]
+COMMANDS: list[click.Command] = [
+    status,
+    jobs,
+    pause,
+    resume,
+    rescan,
+    retry,
+    cancel,
+    dismiss,
+    tray,
+]

@@ -1,9 +1,12 @@
 """What the status API asks of the engine: pause, resume, retry (``retrying``), cancel, rescan
-(of one folder or all, and of the files that were in a folder before it was first watched).
+(of one folder or all, and of the files that were in a folder before it was first watched),
+dismiss.
 
 A mixin of ``Engine``: every request changes jobs only through ``JobStore.transition`` and
 wakes the scheduler, so its effect is seen at once. ``cancel`` waits a few seconds for a step
 in flight (a poll); a job a worker holds for longer (an upload) is cancelled when that ends.
+``dismiss_failures`` records in the store (a flag, so it outlives restarts and is the same for
+every client) that the failures so far have been seen: the tray is red only for later ones.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ CANCEL_WAIT_SECONDS = 5.0
 _AT_MVSEP = frozenset(
     {JobState.SUBMITTED, JobState.PUBLISHING, JobState.DOWNLOADING, JobState.RETRY_WAIT}
 )
+#: The store flag holding the newest dismissed failure's ``finished_at``: a failure that ended
+#: at or before it has been seen. A mark, not a list of jobs: a job retried and failing again
+#: ends later, so it counts as new without anyone clearing anything.
+DISMISSED_FLAG = "failures_dismissed_through"
 
 
 class EngineControl:
@@ -163,6 +170,37 @@ class EngineControl:
         self.context.store.fail_deliveries_of(job_id, words)
         self.context.feed.bump()
         log.info("job_cancelled", job=job_id, detail=words, **fields)
+
+    @property
+    def failures_dismissed_through(self) -> float:
+        """The end time of the newest dismissed failure (0 when none was ever dismissed)."""
+        value = self.context.store.flag(DISMISSED_FLAG)
+        try:
+            return float(value) if value is not None else 0.0
+        except ValueError:
+            log.warning("dismissed_flag_unreadable", value=value)
+            return 0.0
+
+    def dismiss_failures(self) -> int:
+        """Mark every failure so far as seen; return how many were not seen before.
+
+        Studio mode: the flag is the studio's, like pause (every host's failures are shown to
+        every host's tray).
+        """
+        through = self.failures_dismissed_through
+        ended = [
+            failed_at
+            for failed_at in (
+                job.finished_at or job.updated_at
+                for job in self.context.store.jobs([JobState.FAILED])
+            )
+            if failed_at > through
+        ]
+        if ended:
+            self.context.store.set_flag(DISMISSED_FLAG, repr(max(ended)))
+            self.context.feed.bump()
+        log.info("failures_dismissed", count=len(ended))
+        return len(ended)
 
     def rescan(self, folder: Path | None = None) -> int:
         """Scan ``folder`` (a hot folder, InputError otherwise), or every folder, now; return

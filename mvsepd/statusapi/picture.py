@@ -75,10 +75,17 @@ class Picture:
         transfers: dict[int, Transfer] | None = None,
         *,
         paused: bool | None = None,
+        dismissed_through: float | None = None,
     ) -> dict[str, Any]:
-        """One job as JSON (without its separation hash)."""
+        """One job as JSON (without its separation hash).
+
+        ``dismissed`` is True for a failure the user has dismissed (``mvsepd dismiss``): still
+        listed, no longer an alarm.
+        """
         transfers = self.transfers() if transfers is None else transfers
         paused = self._engine.paused if paused is None else paused
+        if dismissed_through is None:
+            dismissed_through = self._engine.failures_dismissed_through
         transfer = transfers.get(job.id)
         percent = transfer.percent() if transfer is not None else None
         uploading = job.state is JobState.UPLOADING
@@ -121,6 +128,8 @@ class Picture:
             "failure_kind": job.failure_kind.value if job.failure_kind else None,
             "retry_offered": words.retry_offered(job),
             "advice": words.advice(job),
+            "dismissed": job.state in (JobState.FAILED, JobState.UNPUBLISHED)
+            and (job.finished_at or job.updated_at) <= dismissed_through,
             "output_dir": job.output_dir,
             "attempts": job.attempts,
             "next_attempt_at": job.next_attempt_at,
@@ -155,6 +164,7 @@ class Picture:
         store = self._context.store
         transfers = self.transfers()
         paused = self._engine.paused
+        through = self._engine.failures_dismissed_through
         if include_all:
             records = store.jobs()
         else:
@@ -166,7 +176,9 @@ class Picture:
                 if job.state.terminal and (job.finished_at or job.updated_at) >= since
             ]
             records = sorted([*live, *finished], key=lambda job: job.id)
-        return [self.job(job, transfers, paused=paused) for job in records]
+        return [
+            self.job(job, transfers, paused=paused, dismissed_through=through) for job in records
+        ]
 
     def account(self) -> dict[str, Any]:
         """The MVSEP account as far as known: never the token, only whether it works."""

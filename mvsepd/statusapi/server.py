@@ -4,7 +4,7 @@ It binds to ``daemon.status_host``/``status_port`` (127.0.0.1 and a free port by
 writes the runtime file (port and a fresh random token, 0600), and answers JSON under ``/v1``.
 Every request must carry the token (``Authorization: Bearer ...`` or ``X-Mvsepd-Token``);
 without it the answer is 401 and nothing else, whatever the path. Control requests are POSTs
-that call the engine's own control methods (pause, resume, rescan, retry, cancel).
+that call the engine's own control methods (pause, resume, rescan, retry, cancel, dismiss).
 
 ``GET /v1/events?since=V&timeout=S`` is a long-poll: it answers as soon as the change feed
 passes ``V`` (or an upload/download in flight moves on, at most twice a second), else after
@@ -134,6 +134,7 @@ class StatusApi:
                 Rule(f"{PREFIX}/pause", endpoint="pause", methods=["POST"]),
                 Rule(f"{PREFIX}/resume", endpoint="resume", methods=["POST"]),
                 Rule(f"{PREFIX}/rescan", endpoint="rescan", methods=["POST"]),
+                Rule(f"{PREFIX}/dismiss", endpoint="dismiss", methods=["POST"]),
                 Rule(f"{PREFIX}/jobs/<int:job_id>/retry", endpoint="retry", methods=["POST"]),
                 Rule(f"{PREFIX}/jobs/<int:job_id>/cancel", endpoint="cancel", methods=["POST"]),
             ],
@@ -147,6 +148,7 @@ class StatusApi:
             "pause": self._pause,
             "resume": self._resume,
             "rescan": self._rescan,
+            "dismiss": self._dismiss,
             "retry": self._retry,
             "cancel": self._cancel,
         }
@@ -384,6 +386,17 @@ class StatusApi:
         return _json(
             {"folder": str(watched), "skipped": skipped, "found": found, "message": message}
         )
+
+    def _dismiss(self, request: Request) -> Response:
+        count = self.engine.dismiss_failures()
+        them = "it" if count == 1 else "them"
+        message = (
+            f"dismissed {count} failure{'s' if count != 1 else ''}: the tray is no longer red "
+            f"for {them} (`mvsepd jobs` still lists {them}){self._studio_wide()}"
+            if count
+            else "no failures to dismiss"
+        )
+        return _json({"dismissed": count, "message": message})
 
     def _retry(self, request: Request, job_id: int) -> Response:
         if not self._exists(job_id):

@@ -5,7 +5,8 @@ status API (long-poll; reconnects when the daemon restarts), turns each picture 
 ``TrayView``, announces finished and failed jobs, and shows the view, throttled and only what
 changed. Menu clicks arrive on the icon's thread and are handed to short worker threads, so a
 slow daemon never freezes the menu. ``run --tray`` passes a ``DaemonOwner``: the tray then
-offers "Quit daemon" and closes when that daemon stops.
+offers "Quit daemon" and closes when that daemon stops. Dismissing failures is the daemon's
+(``ControlClient.dismiss``), so the tray, ``mvsepd dismiss`` and the page agree.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,9 +24,10 @@ from PIL import Image
 
 from mvsepd.control import ControlClient, Update, follow
 from mvsepd.errors import MvsepdError
+from mvsepd.tray import DaemonOwner, TrayFiles
 from mvsepd.tray.badge import render
 from mvsepd.tray.throttle import Throttle
-from mvsepd.tray.view import MenuEntry, Notice, Notifications, TrayView, build_view
+from mvsepd.tray.view import MenuEntry, Notice, Notifications, TrayView, build_view, latest_stems
 
 log = structlog.get_logger("mvsepd.tray")
 
@@ -36,6 +37,8 @@ class TrayIcon(Protocol):
 
     supports_menu: bool
     supports_notifications: bool
+    #: False where the backend shows no tooltip: its words then open the menu.
+    shows_tooltip: bool
 
     def run(self, setup: Callable[[], None]) -> None:
         """Show the icon and run its event loop until ``stop`` (main thread); call ``setup``."""
@@ -58,22 +61,6 @@ class TrayIcon(Protocol):
 
 #: Builds the icon: (first image, first tooltip, what to do when a menu entry is clicked).
 IconFactory = Callable[[Image.Image, str, Callable[[MenuEntry], None]], TrayIcon]
-
-
-@dataclass(frozen=True)
-class DaemonOwner:
-    """The daemon running in this same process (``mvsepd run --tray``)."""
-
-    stopped: threading.Event
-    quit: Callable[[], None]
-
-
-@dataclass(frozen=True)
-class TrayFiles:
-    """Files the menu opens."""
-
-    log_file: Path
-    config_file: Path
 
 
 def open_in_file_manager(path: Path) -> None:
@@ -118,10 +105,11 @@ class TrayApp:
         self._show_lock = threading.Lock()
         self._client: ControlClient | None = None
         self._last_update = Update(None, "connecting to the daemon ...")
-        self._dismissed: set[int] = set()
         self._notifications = Notifications()
+        first = build_view(None, problem=self._last_update.problem)
+        self.icon = factory(render(first.icon), first.tooltip, self._clicked)
+        # The menu depends on the backend (a status line where it shows no tooltip).
         self.shown: TrayView = self._view(self._last_update)
-        self.icon = factory(render(self.shown.icon), self.shown.tooltip, self._clicked)
         self.icon.set_menu(self.shown.menu)
         self._worker = threading.Thread(target=self._follow, name="mvsepd-tray", daemon=True)
 
@@ -192,7 +180,7 @@ class TrayApp:
             update.picture,
             problem=update.problem,
             owns_daemon=self._owner is not None,
-            dismissed=frozenset(self._dismissed),
+            status_line=not self.icon.shows_tooltip,
         )
 
     def _refresh(self) -> None:
@@ -242,21 +230,21 @@ class TrayApp:
             self._notify(Notice("mvsepd", f"cannot open {argument}: {error.strerror or error}"))
 
     def _perform(self, action: str, argument: str) -> None:
-        if action == "open":
+        if action == "open_latest":
+            self.open_latest()
+        elif action == "open":
             self._opener(Path(argument))
-        elif action in ("pause", "resume", "retry_failed"):
+        elif action in ("pause", "resume", "retry_failed", "dismiss_failed"):
             client = self._client or self._remember_client()
             if action == "pause":
                 client.pause()
             elif action == "resume":
                 client.resume()
+            elif action == "dismiss_failed":
+                client.dismiss()
             else:
-                for job_id in self.shown.failed_ids:
+                for job_id in self.shown.retry_ids:
                     client.retry(job_id)
-        elif action == "dismiss_failed":
-            with self._lock:
-                self._dismissed.update(self.shown.failed_ids)
-            self._refresh()
         elif action == "open_log":
             self._open_file(
                 self._files.log_file, "the daemon writes no log file; start it with --log-file"
@@ -271,6 +259,20 @@ class TrayApp:
             self.quit()
         elif action == "quit_tray":
             self.quit()
+
+    def open_latest(self) -> None:
+        """The menu's first item and the icon's left click: the latest take's stems folder.
+
+        The one place to point at the page once there is one.
+        """
+        with self._lock:
+            latest = latest_stems(self._last_update.picture)
+        if latest is None:
+            self._notify(
+                Notice("mvsepd", "No stems yet: they appear here when the first take is done.")
+            )
+            return
+        self._opener(Path(str(latest["output_dir"])))
 
     def _open_file(self, path: Path, missing: str) -> None:
         if path.exists():

@@ -1,13 +1,14 @@
 """The pystray glue (the only module that imports pystray, lazily: it cannot even be imported
-without a display on Linux).
+without a display on Linux, and it picks its backend when imported).
 
-``open_icon_factory`` checks that a tray can be shown at all before anything starts, and says
-why not in one sentence (``TrayUnavailableError``) instead of hanging with an invisible icon:
-no display; pystray without a usable backend; on X11 no system tray host (the
-``_NET_SYSTEM_TRAY_Sn`` selection has no owner after a few seconds). ``PystrayIcon`` adapts a
-``pystray.Icon`` to ``TrayIcon``; on macOS every change is handed to the main thread
-(AppKit must not be touched from others); the xorg backend gets the work-around in ``xorg``;
-pystray's GTK, AppIndicator and Windows backends marshal changes by themselves.
+``open_icon_factory`` chooses the backend (``choice``: no display, no tray host and no usable
+backend are said in one sentence, ``TrayUnavailableError``, instead of hanging with an
+invisible icon), says in one line which one runs and what it lacks, and returns the factory.
+``PystrayIcon`` adapts a ``pystray.Icon`` to ``TrayIcon``: every menu entry is a real
+``pystray.MenuItem`` whose action takes (icon, item), the signature every backend calls; on
+macOS every change is handed to the main thread (AppKit must not be touched from others); the
+xorg backend gets the mends in ``xorg``; pystray's GTK, AppIndicator and Windows backends
+marshal changes by themselves. On Linux notifications go through ``notify``.
 """
 
 from __future__ import annotations
@@ -15,36 +16,20 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import structlog
 from PIL import Image
 
-from mvsepd.errors import MvsepdError
 from mvsepd.tray import xorg
 from mvsepd.tray.app import IconFactory, TrayIcon
+from mvsepd.tray.choice import HOST_WAIT_SECONDS, Backend, TrayUnavailableError, choose_backend
+from mvsepd.tray.notify import DesktopNotifier
 from mvsepd.tray.view import MenuEntry
 
-#: How long to wait for a system tray host that starts together with the session.
-HOST_WAIT_SECONDS = 5.0
-
-
-class TrayUnavailableError(MvsepdError):
-    """No tray icon can be shown here (no display, no backend, no tray host)."""
-
-
-def check_display(environ: dict[str, str] | None = None, platform: str = sys.platform) -> None:
-    """Raise TrayUnavailableError when there is no graphical session to show a tray icon in."""
-    environ = dict(os.environ) if environ is None else environ
-    if platform in ("win32", "darwin"):
-        return
-    if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
-        raise TrayUnavailableError(
-            "no graphical display (DISPLAY and WAYLAND_DISPLAY are not set): the tray runs in "
-            "a desktop session; `mvsepd status` works anywhere"
-        )
+log = structlog.get_logger("mvsepd.tray")
 
 
 def import_pystray() -> ModuleType:
@@ -52,9 +37,7 @@ def import_pystray() -> ModuleType:
     try:
         return importlib.import_module("pystray")
     except ImportError as error:
-        raise TrayUnavailableError(
-            f"the tray needs pystray and Pillow (pip install 'mvsepd[tray]'): {error}"
-        ) from None
+        raise TrayUnavailableError(f"pystray's backend cannot start here: {error}") from None
     # Xlib refusing the display, a broken GTK: each means "no tray here".
     except Exception as error:  # noqa: BLE001 (whatever the toolkit raises)
         raise TrayUnavailableError(
@@ -65,39 +48,27 @@ def import_pystray() -> ModuleType:
 def backend_name(pystray: ModuleType) -> str:
     """The pystray backend in use: appindicator, darwin, gtk, win32, xorg or dummy."""
     module = str(getattr(pystray.Icon, "__module__", ""))
-    return module.rsplit(".", 1)[-1].lstrip("_")
+    name = module.rsplit(".", 1)[-1].lstrip("_")
+    return "dummy" if name == "base" else name  # the dummy backend is pystray's base Icon
 
 
-def x11_tray_host_present(display_name: str | None = None) -> bool:
-    """True when an X11 system tray host owns the ``_NET_SYSTEM_TRAY_Sn`` selection."""
-    xlib_display = importlib.import_module("Xlib.display")
-    display = xlib_display.Display(display_name)
-    try:
-        atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
-        owner = display.get_selection_owner(atom)
-        return bool(getattr(owner, "id", owner))
-    finally:
-        display.close()
+def menu_items(
+    pystray: ModuleType, entries: tuple[MenuEntry, ...], on_click: Callable[[MenuEntry], None]
+) -> list[Any]:
+    """The entries as pystray menu items (separators as ``pystray.Menu.SEPARATOR``)."""
+    return [_item(pystray, entry, on_click) for entry in entries]
 
 
-def wait_for_x11_tray_host(
-    timeout: float = HOST_WAIT_SECONDS, probe: Callable[[], bool] = x11_tray_host_present
-) -> None:
-    """Wait up to ``timeout`` s for a tray host; raise TrayUnavailableError if none comes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if probe():
-                return
-        except Exception as error:  # noqa: BLE001 (an X server that went away, in Xlib's words)
-            raise TrayUnavailableError(f"cannot ask the X server for a tray: {error}") from None
-        if time.monotonic() >= deadline:
-            raise TrayUnavailableError(
-                "no system tray host on this display (nothing owns the _NET_SYSTEM_TRAY "
-                f"selection after {timeout:g} s): start the desktop's tray or panel, or on "
-                "GNOME enable the AppIndicator extension and set PYSTRAY_BACKEND=appindicator"
-            )
-        time.sleep(0.2)
+def _item(pystray: ModuleType, entry: MenuEntry, on_click: Callable[[MenuEntry], None]) -> Any:
+    if entry.separator:
+        return pystray.Menu.SEPARATOR
+    action = None
+    if entry.action:
+
+        def action(icon: Any, item: Any) -> None:
+            on_click(entry)
+
+    return pystray.MenuItem(entry.text, action, enabled=entry.enabled, default=entry.default)
 
 
 def _ui_thread_caller(platform: str = sys.platform) -> Callable[[Callable[[], None]], None]:
@@ -119,37 +90,28 @@ class PystrayIcon:
         image: Image.Image,
         title: str,
         on_click: Callable[[MenuEntry], None],
+        *,
+        shows_tooltip: bool = True,
+        notifier: DesktopNotifier | None = None,
     ) -> None:
         self._pystray = pystray
         self._on_click = on_click
         self._entries: tuple[MenuEntry, ...] = ()
         self._on_ui = _ui_thread_caller()
+        self._notifier = notifier
+        self._stopping = False
         # The menu is generated from the current entries each time the backend asks for it.
         self._icon: Any = pystray.Icon("mvsepd", image, title, menu=pystray.Menu(self._items))
         if type(self._icon).__module__.endswith("_xorg"):
-            # Changes from the tray's threads would otherwise deadlock python-xlib (see xorg).
-            xorg.use_private_connection(self._icon)
+            xorg.mend(self._icon)
         self.supports_menu = bool(self._icon.HAS_MENU)
-        self.supports_notifications = bool(self._icon.HAS_NOTIFICATION)
+        self.supports_notifications = (
+            bool(notifier.means) if notifier is not None else bool(self._icon.HAS_NOTIFICATION)
+        )
+        self.shows_tooltip = shows_tooltip
 
     def _items(self) -> list[Any]:
-        return [self._item(entry) for entry in self._entries]
-
-    def _item(self, entry: MenuEntry) -> Any:
-        if entry.separator:
-            return self._pystray.Menu.SEPARATOR
-        action = None
-        if entry.action:
-
-            def action(icon: Any, item: Any, entry: MenuEntry = entry) -> None:
-                self._on_click(entry)
-
-        return self._pystray.MenuItem(
-            entry.text,
-            action,
-            enabled=entry.enabled and bool(entry.action),
-            default=entry.default,
-        )
+        return menu_items(self._pystray, self._entries, self._on_click)
 
     def run(self, setup: Callable[[], None]) -> None:
         """Show the icon and run pystray's loop (main thread) until ``stop``."""
@@ -158,10 +120,18 @@ class PystrayIcon:
             icon.visible = True
             setup()
 
-        self._icon.run(setup=start)
+        try:
+            self._icon.run(setup=start)
+        except Exception as error:
+            if not self._stopping:
+                raise
+            # pystray's GTK backends close their notification when they stop, and fail when
+            # no notification service runs; the tray was closing anyway.
+            log.debug("tray_stop_untidy", error=str(error))
 
     def stop(self) -> None:
         """End pystray's loop."""
+        self._stopping = True
         self._icon.stop()
 
     def set_image(self, image: Image.Image) -> None:
@@ -178,24 +148,43 @@ class PystrayIcon:
         self._on_ui(self._icon.update_menu)
 
     def notify(self, title: str, message: str) -> None:
-        """Show a desktop notification where the backend can."""
-        if self.supports_notifications:
+        """Show a desktop notification where the backend (or the desktop) can."""
+        if self._notifier is not None:
+            self._notifier.notify(title, message)
+        elif self.supports_notifications:
             self._on_ui(lambda: self._icon.notify(message, title))
 
 
-def open_icon_factory(*, host_wait_seconds: float = HOST_WAIT_SECONDS) -> IconFactory:
-    """Check that a tray icon can be shown here and return the factory that builds it."""
-    check_display()
+def open_icon_factory(
+    *,
+    announce: Callable[[str], None],
+    host_wait_seconds: float = HOST_WAIT_SECONDS,
+) -> IconFactory:
+    """Choose the backend, say it with ``announce``, and return the factory of the icon."""
+    backend = choose_backend(wait_seconds=host_wait_seconds)
+    notifier = DesktopNotifier() if backend.name not in ("win32", "darwin") else None
+    # pystray takes its backend from the environment when it is first imported.
+    os.environ["PYSTRAY_BACKEND"] = backend.name
     pystray = import_pystray()
-    backend = backend_name(pystray)
-    if backend == "dummy":
+    if backend_name(pystray) != backend.name:
         raise TrayUnavailableError(
-            "pystray found no usable backend here (PYSTRAY_BACKEND=dummy or no GUI toolkit)"
+            f"pystray was loaded with its {backend_name(pystray)} backend before the tray could "
+            f"choose {backend.name}"
         )
-    if backend in ("xorg", "gtk") and os.environ.get("DISPLAY"):
-        wait_for_x11_tray_host(host_wait_seconds)
+    announce(_line(backend, notifier))
 
     def factory(image: Image.Image, title: str, on_click: Callable[[MenuEntry], None]) -> TrayIcon:
-        return PystrayIcon(pystray, image, title, on_click)
+        return PystrayIcon(
+            pystray,
+            image,
+            title,
+            on_click,
+            shows_tooltip=backend.shows_tooltip,
+            notifier=notifier,
+        )
 
     return factory
+
+
+def _line(backend: Backend, notifier: DesktopNotifier | None) -> str:
+    return backend.line(notifier.means if notifier is not None else "the system")

@@ -1,11 +1,13 @@
 """The tray icon's image, drawn with Pillow: a rounded square whose colour says how things stand
 and whose glyph says what is happening (pure: ``IconState`` in, ``Image`` out, cached).
 
-- the next waiting job's place in MVSEP's queue as a number (``99+`` above 99), on blue;
-- processing at MVSEP: an open ring, on teal; downloading: an arrow down, on green;
+- the number of files still to come (``99+`` above 99), on blue while they wait (in MVSEP's
+  queue or in mvsepd's), on teal while one is uploaded or separated, on green while stems
+  are downloaded;
 - nothing to do: three bars (stems), on slate;
-- a failed job or an invalid token: the colour turns red (the glyph stays); only that: ``!``;
-- paused: grey with pause bars (or the queue number while a job still waits at MVSEP);
+- a failure not dismissed yet or an invalid token: the colour turns red; with nothing to
+  come, the glyph is ``!``;
+- paused: grey with pause bars (or the number while files are still to come);
 - the daemon cannot be reached: grey with a dash.
 
 Everything is drawn at 64 x 64 and scaled down (the tray asks for 16 to 32 px), with the font
@@ -26,7 +28,7 @@ CANVAS = 64
 #: Sizes the icon must stay readable at (Windows 16, GNOME 22/24, KDE and macOS 32 ...).
 TRAY_SIZES = (16, 22, 24, 32)
 
-Glyph = Literal["number", "processing", "downloading", "idle", "error", "paused", "offline"]
+Glyph = Literal["number", "idle", "error", "paused", "offline"]
 Tone = Literal["waiting", "processing", "downloading", "idle", "error", "paused", "offline"]
 
 WHITE = (255, 255, 255, 255)
@@ -46,7 +48,7 @@ _STROKE = 7  # width of the drawn glyphs at 64 px: about 2 px at 16 px
 
 @dataclass(frozen=True)
 class IconState:
-    """What the icon shows: a glyph on a tone, and the queue position for ``number``."""
+    """What the icon shows: a glyph on a tone, and the count for ``number``."""
 
     glyph: Glyph
     tone: Tone
@@ -59,10 +61,9 @@ class IconState:
         return "99+" if self.number > 99 else str(max(0, self.number))
 
 
-def number_state(position: int, *, alert: bool = False, paused: bool = False) -> IconState:
-    """The badge for a job at ``position`` in MVSEP's queue."""
-    tone: Tone = "error" if alert else ("paused" if paused else "waiting")
-    return IconState("number", tone, position)
+def number_state(count: int, tone: Tone = "waiting") -> IconState:
+    """The badge for ``count`` files still to come."""
+    return IconState("number", tone, count)
 
 
 @functools.lru_cache(maxsize=256)
@@ -110,18 +111,6 @@ def _fitting_font(label: str) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageF
     return ImageFont.load_default(size=9), 0
 
 
-def _processing(draw: ImageDraw.ImageDraw, state: IconState) -> None:
-    # An open ring: "working on it", and unlike a number at any size.
-    draw.arc((14, 14, 49, 49), start=-60, end=220, fill=WHITE, width=_STROKE)
-    draw.polygon([(46, 10), (56, 24), (40, 25)], fill=WHITE)
-
-
-def _downloading(draw: ImageDraw.ImageDraw, state: IconState) -> None:
-    draw.rectangle((28, 10, 35, 34), fill=WHITE)
-    draw.polygon([(15, 30), (48, 30), (31.5, 47)], fill=WHITE)
-    draw.rectangle((13, 50, 50, 55), fill=WHITE)
-
-
 def _idle(draw: ImageDraw.ImageDraw, state: IconState) -> None:
     # Three stems of different lengths.
     for top, (left, right) in zip((14, 28, 42), ((13, 50), (13, 40), (13, 46)), strict=True):
@@ -144,8 +133,6 @@ def _offline(draw: ImageDraw.ImageDraw, state: IconState) -> None:
 
 _GLYPHS = {
     "number": _number,
-    "processing": _processing,
-    "downloading": _downloading,
     "idle": _idle,
     "error": _error,
     "paused": _paused,

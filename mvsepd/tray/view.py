@@ -4,6 +4,11 @@
 state, a one-line tooltip and the menu as plain entries; ``Notifications`` remembers which
 jobs it has seen finish so that each "stems ready" or "failed" is announced once, across
 reconnects, and never for jobs that were already finished when the tray started.
+
+The badge counts the files still to come (every job not finished yet, and files arriving);
+its colour says what the most advanced of them is doing. Red means a failure nobody has
+dismissed yet (the picture's ``dismissed``, kept by the daemon), a refused token or an
+unreachable studio database.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from mvsepd.statusapi.words import ordinal
-from mvsepd.tray.badge import Glyph, IconState, Tone
+from mvsepd.tray.badge import IconState, Tone
 
 #: Windows cuts tooltips at 127 characters; every backend gets the same text.
 TOOLTIP_LIMIT = 127
 #: Finished jobs listed under "Recent".
 RECENT_ITEMS = 5
+#: Jobs listed one by one at the top of the menu.
+LISTED_JOBS = 15
 _ACTIVE_PHASES = (
     "checking",
     "queued",
@@ -59,7 +66,7 @@ class TrayView:
     menu: tuple[MenuEntry, ...]
     reachable: bool
     paused: bool = False
-    failed_ids: tuple[int, ...] = ()
+    retry_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,25 @@ def _jobs(picture: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [job for job in picture.get("jobs", []) if isinstance(job, Mapping)]
 
 
+def _active(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [job for job in jobs if job.get("phase") in _ACTIVE_PHASES]
+
+
+def _alarming_failures(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Jobs that need the user (failed, or stems MVSEP did not publish) nobody dismissed yet."""
+    return [
+        job
+        for job in jobs
+        if job.get("phase") in ("failed", "unpublished") and not job.get("dismissed")
+    ]
+
+
+def files_to_come(picture: Mapping[str, Any]) -> int:
+    """Files whose stems are still to come: every unfinished job, and files arriving."""
+    arriving = picture.get("arriving") or []
+    return len(_active(_jobs(picture))) + (len(arriving) if isinstance(arriving, list) else 0)
+
+
 def next_waiting(jobs: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The job waiting at MVSEP with the smallest known queue position, if any."""
     waiting = [
@@ -82,58 +108,58 @@ def next_waiting(jobs: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return min(waiting, key=lambda job: int(job["current_order"])) if waiting else None
 
 
-def icon_state(
-    picture: Mapping[str, Any] | None, dismissed: frozenset[int] = frozenset()
-) -> IconState:
+def latest_stems(picture: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The take whose stems arrived last (a done job with its stems folder), if any."""
+    if picture is None:
+        return None
+    done = [job for job in _jobs(picture) if job.get("phase") == "done" and job.get("output_dir")]
+    return max(done, key=_finish_order) if done else None
+
+
+def _finish_order(job: Mapping[str, Any]) -> tuple[float, int]:
+    return float(job.get("finished_at") or 0), int(job.get("id") or 0)
+
+
+def icon_state(picture: Mapping[str, Any] | None) -> IconState:
     """What the icon shows for a picture (None: the daemon cannot be reached)."""
     if picture is None:
         return IconState("offline", "offline")
     jobs = _jobs(picture)
-    phases = {str(job.get("phase")) for job in jobs}
-    failed = [
-        job for job in jobs if job.get("phase") == "failed" and job.get("id") not in dismissed
-    ]
     alert = (
-        bool(failed)
+        bool(_alarming_failures(jobs))
         or not picture.get("account", {}).get("token_valid", True)
         or bool((picture.get("studio") or {}).get("outage"))
     )
     paused = bool(picture.get("daemon", {}).get("paused"))
-    upcoming = next_waiting(jobs)
-    glyph: Glyph
-    tone: Tone
-    if upcoming is not None:
-        glyph, tone = "number", "waiting"
-    elif "downloading" in phases:
-        glyph, tone = "downloading", "downloading"
-    elif phases & {"uploading", "processing", "publishing", "waiting", "checking"}:
-        glyph, tone = "processing", "processing"
-    elif "queued" in phases:
-        glyph, tone = ("paused", "paused") if paused else ("idle", "waiting")
-    elif alert:
-        glyph, tone = "error", "error"
-    elif paused:
-        glyph, tone = "paused", "paused"
-    else:
-        glyph, tone = "idle", "idle"
+    count = files_to_come(picture)
+    if count == 0:
+        if alert:
+            return IconState("error", "error")
+        return IconState("paused", "paused") if paused else IconState("idle", "idle")
+    phases = {str(job.get("phase")) for job in jobs}
+    tone: Tone = "waiting"
     if alert:
         tone = "error"
     elif paused:
         tone = "paused"
-    number = int(upcoming["current_order"]) if upcoming is not None else None
-    return IconState(glyph, tone, number)
+    elif "downloading" in phases:
+        tone = "downloading"
+    elif phases & {"uploading", "processing", "publishing"}:
+        tone = "processing"
+    return IconState("number", tone, count)
 
 
-def tooltip(
-    picture: Mapping[str, Any] | None, problem: str = "", dismissed: frozenset[int] = frozenset()
-) -> str:
-    """One line: "2 waiting (next: 3rd of 12) · 1 processing · 4 done today"."""
+def tooltip(picture: Mapping[str, Any] | None, problem: str = "") -> str:
+    """One line: "1 arriving · 2 waiting (next: 3rd of 12) · 1 processing · 4 done today"."""
     if picture is None:
         words = problem or "mvsepd is not running"
         return _clip(words if words.startswith("mvsepd") else f"mvsepd: {words}")
     jobs = _jobs(picture)
     phases = [str(job.get("phase")) for job in jobs]
     parts: list[str] = []
+    arriving = files_to_come(picture) - len(_active(jobs))
+    if arriving:
+        parts.append(f"{arriving} arriving")
     waiting = phases.count("waiting") + phases.count("queued")
     if waiting:
         upcoming = next_waiting(jobs)
@@ -143,15 +169,13 @@ def tooltip(
             of_count = f" of {count}" if count else ""
             detail = f" (next: {ordinal(int(upcoming['current_order']))}{of_count})"
         parts.append(f"{waiting} waiting{detail}")
-    busy = sum(phases.count(name) for name in ("checking", "uploading", "processing"))
+    busy = sum(phases.count(name) for name in ("checking", "uploading", "processing", "publishing"))
     if busy:
         parts.append(f"{busy} processing")
     if phases.count("downloading"):
         parts.append(f"{phases.count('downloading')} downloading")
     parts.append(f"{int(picture.get('done_today', 0))} done today")
-    failed = sum(
-        1 for job in jobs if job.get("phase") == "failed" and job.get("id") not in dismissed
-    )
+    failed = len(_alarming_failures(jobs))
     if failed:
         parts.append(f"{failed} failed")
     if not picture.get("account", {}).get("token_valid", True):
@@ -169,17 +193,30 @@ def _clip(text: str) -> str:
 
 
 def _recent(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    finished = [job for job in jobs if job.get("phase") in ("done", "failed", "cancelled")]
-    finished.sort(key=lambda job: (job.get("finished_at") or 0, job.get("id") or 0), reverse=True)
+    finished = [
+        job for job in jobs if job.get("phase") in ("done", "failed", "cancelled", "unpublished")
+    ]
+    finished.sort(key=_finish_order, reverse=True)
     return finished[:RECENT_ITEMS]
 
 
-def _result_entry(job: Mapping[str, Any], *, default: bool) -> MenuEntry:
+def _result_entry(job: Mapping[str, Any]) -> MenuEntry:
     name = str(job.get("file", "?"))
     if job.get("phase") == "done" and job.get("output_dir"):
-        return MenuEntry(f"{name}: stems ready", "open", str(job["output_dir"]), default=default)
-    words = "failed" if job.get("phase") == "failed" else "cancelled"
+        return MenuEntry(f"{name}: stems ready", "open", str(job["output_dir"]))
+    words = {"failed": "failed", "unpublished": "stems not published by MVSEP"}.get(
+        str(job.get("phase")), "cancelled"
+    )
     return MenuEntry(f"{name}: {words}", "open", str(job.get("folder", "")))
+
+
+def _opening(picture: Mapping[str, Any] | None) -> MenuEntry:
+    """The first item (and the left click): the latest take's stems (later: the page)."""
+    latest = latest_stems(picture)
+    if latest is None:
+        # Still the default item: a left click then says that no stems are there yet.
+        return MenuEntry("Open stems folder (none yet)", "open_latest", enabled=False, default=True)
+    return MenuEntry(f"Open stems folder ({latest.get('file', '?')})", "open_latest", default=True)
 
 
 def menu(
@@ -187,43 +224,48 @@ def menu(
     *,
     problem: str = "",
     owns_daemon: bool = False,
-    dismissed: frozenset[int] = frozenset(),
+    status_line: bool = False,
 ) -> tuple[MenuEntry, ...]:
-    """The menu, top to bottom: jobs, recent results, controls, files, quit."""
+    """The menu, top to bottom: (the tooltip's line where the backend shows no tooltip), the
+    latest stems, jobs, recent results, controls, files, quit."""
     entries: list[MenuEntry] = []
+    if status_line:
+        entries.append(MenuEntry(tooltip(picture, problem), enabled=False))
+    entries.append(_opening(picture))
+    entries.append(SEPARATOR)
     if picture is None:
-        entries.append(MenuEntry(problem or "mvsepd is not running", enabled=False))
+        if not status_line:
+            entries.append(MenuEntry(problem or "mvsepd is not running", enabled=False))
     else:
         jobs = _jobs(picture)
-        active = [job for job in jobs if job.get("phase") in _ACTIVE_PHASES]
-        for job in active[:15]:
+        active = _active(jobs)
+        for job in active[:LISTED_JOBS]:
             entries.append(
                 MenuEntry(
                     f"{job.get('file', '?')}: {job.get('summary', job.get('state'))}", enabled=False
                 )
             )
-        if len(active) > 15:
-            entries.append(
-                MenuEntry(f"... and {len(active) - 15} more (mvsepd jobs)", enabled=False)
-            )
+        if len(active) > LISTED_JOBS:
+            more = len(active) - LISTED_JOBS
+            entries.append(MenuEntry(f"... and {more} more (mvsepd jobs)", enabled=False))
         if not active:
             entries.append(MenuEntry("No jobs waiting", enabled=False))
         recent = _recent(jobs)
         if recent:
             entries.append(SEPARATOR)
             entries.append(MenuEntry("Recent results", enabled=False))
-            entries.extend(
-                _result_entry(job, default=index == 0) for index, job in enumerate(recent)
-            )
+            entries.extend(_result_entry(job) for job in recent)
         entries.append(SEPARATOR)
         if picture.get("daemon", {}).get("paused"):
             entries.append(MenuEntry("Resume", "resume"))
         else:
             entries.append(MenuEntry("Pause", "pause"))
-        failed = [job for job in jobs if job.get("phase") == "failed"]
-        if failed:
-            entries.append(MenuEntry(f"Retry failed ({len(failed)})", "retry_failed"))
-        if [job for job in failed if job.get("id") not in dismissed]:
+        # Only where another try can help: a file or settings to fix are said in the job's
+        # own line instead.
+        again = [job for job in jobs if job.get("retry_offered")]
+        if again:
+            entries.append(MenuEntry(f"Retry failed ({len(again)})", "retry_failed"))
+        if _alarming_failures(jobs):
             entries.append(MenuEntry("Dismiss failures", "dismiss_failed"))
     entries.append(SEPARATOR)
     entries.append(MenuEntry("Open log", "open_log"))
@@ -240,21 +282,25 @@ def build_view(
     *,
     problem: str = "",
     owns_daemon: bool = False,
-    dismissed: frozenset[int] = frozenset(),
+    status_line: bool = False,
 ) -> TrayView:
-    """Everything the tray shows for a picture (None: the daemon cannot be reached)."""
-    failed_ids: tuple[int, ...] = ()
+    """Everything the tray shows for a picture (None: the daemon cannot be reached).
+
+    ``status_line`` puts the tooltip's words at the top of the menu too, for backends that
+    show no tooltip (AppIndicator, the X11 tray).
+    """
+    retry_ids: tuple[int, ...] = ()
     paused = False
     if picture is not None:
-        failed_ids = tuple(int(job["id"]) for job in _jobs(picture) if job.get("phase") == "failed")
+        retry_ids = tuple(int(job["id"]) for job in _jobs(picture) if job.get("retry_offered"))
         paused = bool(picture.get("daemon", {}).get("paused"))
     return TrayView(
-        icon=icon_state(picture, dismissed),
-        tooltip=tooltip(picture, problem, dismissed),
-        menu=menu(picture, problem=problem, owns_daemon=owns_daemon, dismissed=dismissed),
+        icon=icon_state(picture),
+        tooltip=tooltip(picture, problem),
+        menu=menu(picture, problem=problem, owns_daemon=owns_daemon, status_line=status_line),
         reachable=picture is not None,
         paused=paused,
-        failed_ids=failed_ids,
+        retry_ids=retry_ids,
     )
 
 
@@ -272,7 +318,11 @@ class Notifications:
         notices: list[Notice] = []
         for job in _jobs(picture):
             job_id = job.get("id")
-            if not isinstance(job_id, int) or job.get("phase") not in ("done", "failed"):
+            if not isinstance(job_id, int) or job.get("phase") not in (
+                "done",
+                "failed",
+                "unpublished",
+            ):
                 continue
             if job_id in self._finished:
                 continue
@@ -284,6 +334,8 @@ class Notifications:
                 where = job.get("output_dir")
                 folder = f" in {Path(str(where)).name}" if where else ""
                 notices.append(Notice("Stems ready", f"{name}: stems ready{folder}"))
+            elif job.get("phase") == "unpublished":
+                notices.append(Notice("Stems not published", f"{name}: {job.get('summary')}"))
             else:
                 notices.append(
                     Notice("Separation failed", f"{name}: {job.get('error') or 'failed'}")

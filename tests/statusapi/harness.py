@@ -144,9 +144,13 @@ class Harness:
     def drop(self, name: str, seconds: float = 0.5) -> Path:
         """Put a new, complete audio file into the hot folder (renamed into place)."""
         self._seed += 1
+        return self.drop_bytes(name, wav_bytes(seconds, seed=self._seed))
+
+    def drop_bytes(self, name: str, data: bytes) -> Path:
+        """Put a new, complete file of these bytes into the hot folder (renamed into place)."""
         target = self.hot / name
-        staging = self.hot.parent / f".staging-{self._seed}.wav"
-        staging.write_bytes(wav_bytes(seconds, seed=self._seed))
+        staging = self.hot.parent / f".staging-{name}"
+        staging.write_bytes(data)
         os.replace(staging, target)
         return target
 

@@ -1,4 +1,5 @@
-"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel`` against a running daemon, and without."""
+"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|dismiss`` against a running daemon, and
+without."""
 
 from __future__ import annotations
 
@@ -178,6 +179,46 @@ def test_cancel_and_retry_by_job_number(
     wait_until(lambda: harness.server.state.create_count(MVSEP_TOKEN) == 2, 10, "the new create")
 
 
+def test_dismiss_clears_the_alarm_in_the_daemon_until_a_new_failure(
+    capsys: pytest.CaptureFixture[str], harness: Harness
+) -> None:
+    harness.drop_bytes("lyrics.wav", b"these are lyrics, not audio\n" * 40)
+    failed = harness.wait_for_jobs(
+        lambda jobs: [job["phase"] for job in jobs] == ["failed"], "the failed job"
+    )
+    assert failed[0]["dismissed"] is False
+
+    code, out, err = run_cli(capsys, "dismiss")
+
+    assert code == 0, err
+    assert out == (
+        "dismissed 1 failure: the tray is no longer red for it (`mvsepd jobs` still lists it)\n"
+    )
+    assert harness.jobs()[0]["dismissed"] is True
+    code, out, _ = run_cli(capsys, "dismiss", "--json")
+    assert code == 0 and json.loads(out) == {"dismissed": 0, "message": "no failures to dismiss"}
+
+    harness.stop_daemon()
+    harness.start_daemon()
+    assert harness.jobs()[0]["dismissed"] is True, "kept by the daemon across a restart"
+
+    harness.drop_bytes("more lyrics.wav", b"more lyrics, still not audio\n" * 40)
+    jobs = harness.wait_for_jobs(
+        lambda jobs: [job["phase"] for job in jobs] == ["failed", "failed"], "a second failure"
+    )
+    assert [job["dismissed"] for job in jobs] == [True, False]
+    code, out, _ = run_cli(capsys, "dismiss", "--json")
+    assert json.loads(out)["dismissed"] == 1
+
+
+def test_dismiss_without_a_daemon_exits_3(
+    capsys: pytest.CaptureFixture[str], user_paths: AppPaths
+) -> None:
+    code, _out, err = run_cli(capsys, "dismiss")
+    assert code == ExitStatus.DAEMON_UNREACHABLE
+    assert err.startswith("mvsepd: mvsepd is not running")
+
+
 def test_unknown_job_numbers_are_refused_plainly(
     capsys: pytest.CaptureFixture[str], harness: Harness
 ) -> None:
@@ -188,7 +229,8 @@ def test_unknown_job_numbers_are_refused_plainly(
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("status", "jobs", "pause", "resume", "rescan", "retry", "cancel", "tray"):
+    commands = ("status", "jobs", "pause", "resume", "rescan", "retry", "cancel", "dismiss", "tray")
+    for command in commands:
         code, out, _ = run_cli(capsys, command, "--help")
         assert code == 0 and "Usage: mvsepd" in out, command
         assert len(out.splitlines()) > 4, command

@@ -167,6 +167,18 @@ def test_every_host_shows_the_studios_jobs_and_pause_is_studio_wide(studio: Stud
     assert "paused for the whole studio" in _cli(room_2, "status").stdout
     _cli(room_2, "resume")
     assert json.loads(_cli(room_1, "status", "--json").stdout)["daemon"]["paused"] is False
+    # Dismissing failures is the studio's too: every host's tray stops being red.
+    (studio.hot / "lyrics.wav").write_bytes(b"these are lyrics, not audio\n" * 40)
+    wait_until(
+        lambda: [job.state for job in studio.jobs()].count(JobState.FAILED) == 1,
+        60,
+        message="the failed job",
+    )
+    dismissed = _cli(room_1, "dismiss")
+    assert "dismissed 1 failure" in dismissed.stdout, dismissed.stderr
+    assert "every host of the studio" in dismissed.stdout
+    listed = json.loads(_cli(room_2, "jobs", "--json").stdout)
+    assert [job["dismissed"] for job in listed if job["phase"] == "failed"] == [True]
 
 
 @pytest.mark.timeout(300)

@@ -12,7 +12,8 @@ from PIL import Image
 
 from mvsepd.control import ControlClient
 from mvsepd.paths import AppPaths
-from mvsepd.tray import DaemonOwner, TrayApp, TrayFiles
+from mvsepd.tray import DaemonOwner, TrayFiles
+from mvsepd.tray.app import TrayApp
 from mvsepd.tray.badge import IconState, number_state, render
 from mvsepd.tray.view import MenuEntry
 from tests.statusapi.conftest import MakeHarness
@@ -24,6 +25,7 @@ class FakeIcon:
 
     supports_menu = True
     supports_notifications = True
+    shows_tooltip = True
 
     def __init__(
         self, image: Image.Image, title: str, on_click: Callable[[MenuEntry], None]
@@ -104,21 +106,24 @@ def make_tray(user_paths: AppPaths) -> Iterator[Callable[..., Tray]]:
         tray.thread.join(timeout=5)
 
 
-def test_the_icon_shows_the_next_queue_position_and_follows_it(
+def test_the_badge_counts_the_files_to_come_not_the_first_ones_place(
     harness: Harness, make_tray: Callable[..., Tray]
 ) -> None:
     ahead = harness.jobs_of_someone_else(2)
     harness.drop("My Mix.wav")
     tray = make_tray()
 
-    wait_until(lambda: tray.icon.shows(number_state(3)), 10, "the badge 3")
-    assert tray.icon.titles[-1] == "1 waiting (next: 3rd of 3) · 0 done today"
-    assert tray.texts()[0] == "My Mix.wav: waiting, 3rd of 3"
+    waiting = "1 waiting (next: 3rd of 3) · 0 done today"
+    wait_until(lambda: tray.icon.titles[-1] == waiting, 10, "the job 3rd in MVSEP's queue")
+    assert tray.icon.shows(number_state(1))
+    assert tray.texts()[2] == "My Mix.wav: waiting, 3rd of 3"
 
+    for name in ("Verse.wav", "Chorus.wav", "Bridge.wav"):
+        harness.drop(name)
+    wait_until(lambda: tray.icon.shows(number_state(4)), 10, "the badge 4")
     harness.cancel_someone_elses(ahead[0])
-
-    wait_until(lambda: tray.icon.shows(number_state(2)), 5, "the badge 2")
-    assert tray.texts()[0] == "My Mix.wav: waiting, 2nd of 2"
+    wait_until(lambda: tray.texts()[2] == "My Mix.wav: waiting, 2nd of 5", 5, "2nd of 5")
+    assert tray.icon.shows(number_state(4))
 
 
 def test_pause_and_resume_from_the_menu(harness: Harness, make_tray: Callable[..., Tray]) -> None:
@@ -143,6 +148,9 @@ def test_stems_ready_are_announced_and_open_from_the_menu(
     harness = make_harness(queue_seconds=0.2, processing_seconds=0.2)
     tray = make_tray()
     wait_until(lambda: tray.icon.menus, 10, "the first menu")
+    tray.icon.click("Open stems folder")
+    wait_until(lambda: tray.icon.notices, 5, "no stems yet, said")
+    assert tray.icon.notices.pop()[1].startswith("No stems yet")
     harness.drop("Finished.wav")
 
     wait_until(lambda: tray.icon.notices, 20, "a notification")
@@ -150,10 +158,38 @@ def test_stems_ready_are_announced_and_open_from_the_menu(
     title, message = tray.icon.notices[0]
     assert title == "Stems ready" and message.startswith("Finished.wav: stems ready")
     wait_until(lambda: "Finished.wav: stems ready" in tray.texts(), 5, "the recent result")
+    assert tray.texts()[0] == "Open stems folder (Finished.wav)"
+    tray.icon.click("Open stems folder")
     tray.icon.click("Finished.wav: stems ready")
-    wait_until(lambda: tray.opened, 5, "the folder opened")
+    wait_until(lambda: len(tray.opened) == 2, 5, "the folder opened twice")
+    assert tray.opened[0] == tray.opened[1]
     assert tray.opened[0].is_dir() and tray.opened[0].parent.name == "Exports stems"
     assert "1 done today" in tray.icon.titles[-1]
+
+
+def test_dismiss_from_the_menu_is_the_daemons_and_outlives_a_restart(
+    harness: Harness, make_tray: Callable[..., Tray]
+) -> None:
+    tray = make_tray()
+    wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 10, "the idle icon")
+    harness.drop_bytes("Notes.wav", b"these are lyrics, not audio\n" * 40)
+    wait_until(lambda: tray.icon.shows(IconState("error", "error")), 10, "the red icon")
+    assert tray.icon.titles[-1].endswith("· 1 failed")
+
+    tray.icon.click("Dismiss failures")
+
+    wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 5, "red cleared")
+    assert "Dismiss failures" not in tray.texts()
+    failed = [job for job in harness.jobs() if job["phase"] == "failed"]
+    assert [job["dismissed"] for job in failed] == [True]
+    harness.stop_daemon()
+    wait_until(lambda: tray.icon.shows(IconState("offline", "offline")), 10, "the daemon gone")
+    harness.start_daemon()
+    wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 10, "idle after a restart")
+    assert harness.jobs()[0]["dismissed"] is True
+
+    harness.drop_bytes("More notes.wav", b"more lyrics, still not audio\n" * 40)
+    wait_until(lambda: tray.icon.shows(IconState("error", "error")), 10, "red for a new failure")
 
 
 def test_the_tray_waits_for_the_daemon_and_follows_it_across_a_restart(
@@ -169,7 +205,7 @@ def test_the_tray_waits_for_the_daemon_and_follows_it_across_a_restart(
 
     harness.stop_daemon()
     wait_until(lambda: tray.icon.shows(IconState("offline", "offline")), 10, "the daemon gone")
-    assert tray.texts()[0].startswith("mvsepd is not running")
+    assert tray.texts()[2].startswith("mvsepd is not running")
 
     harness.start_daemon()  # a new port and a new token
     wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 10, "the new daemon found")

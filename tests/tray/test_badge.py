@@ -34,10 +34,10 @@ CASES = {
     "position-9": number_state(9),
     "position-42": number_state(42),
     "position-100-plus": number_state(100),
-    "processing": IconState("processing", "processing"),
-    "downloading": IconState("downloading", "downloading"),
+    "count-2-processing": number_state(2, "processing"),
+    "count-3-downloading": number_state(3, "downloading"),
     "error": IconState("error", "error"),
-    "position-7-with-error": number_state(7, alert=True),
+    "position-7-with-error": number_state(7, "error"),
     "paused": IconState("paused", "paused"),
     "offline": IconState("offline", "offline"),
     "idle": IconState("idle", "idle"),
@@ -129,10 +129,24 @@ def test_states_are_told_apart_by_colour_at_16_px() -> None:
 
     colours = {
         name: hue_and_saturation(CASES[name])
-        for name in ("position-9", "processing", "downloading", "error", "paused")
+        for name in (
+            "position-9",
+            "count-2-processing",
+            "count-3-downloading",
+            "position-7-with-error",
+            "paused",
+        )
     }
     assert colours["paused"][1] < 0.15, "paused is grey"
-    hues = [colours[name][0] for name in ("position-9", "processing", "downloading", "error")]
+    hues = [
+        colours[name][0]
+        for name in (
+            "position-9",
+            "count-2-processing",
+            "count-3-downloading",
+            "position-7-with-error",
+        )
+    ]
     for first, second in itertools.combinations(hues, 2):
         distance = min(abs(first - second), 1 - abs(first - second))
         assert distance > 0.05

@@ -1,35 +1,50 @@
-"""A real tray: Xvfb, a real system tray host (trayer), and ``mvsepd tray`` in its own process.
+"""A real tray: Xvfb, a real system tray host (trayer), and ``mvsepd tray`` in its own process,
+on pystray's xorg backend (what a pip venv without PyGObject gets).
 
-The icon must be embedded in the tray (XEmbed, pystray's xorg backend), show the queue
-position of the waiting job as drawn by ``mvsepd.tray.badge``, and a screenshot of the tray
-area is saved as ``test-artifacts/tray.png``. Also: without a tray host, ``mvsepd tray`` says
-so and exits non-zero; ``mvsepd run --tray`` shows the icon and stops cleanly on SIGTERM.
+The icon must be embedded in the tray (XEmbed), show the files still to come as drawn by
+``mvsepd.tray.badge``, keep its size and its place through every state (no docking again at
+each new image), turn red for a failure until ``mvsepd dismiss``, and open the latest stems on
+a left click. Screenshots of the tray area are saved in ``test-artifacts/``. Also: without a
+tray host, ``mvsepd tray`` says so and exits non-zero; ``mvsepd run --tray`` shows the icon and
+stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy
 import pytest
-from PIL import Image, ImageGrab
+from PIL import Image
 
-from mvsepd.tray.backend import x11_tray_host_present
-from mvsepd.tray.badge import number_state, render
+from mvsepd.tray.badge import IconState, number_state, render
+from tests.statusapi.conftest import MakeHarness
 from tests.statusapi.harness import MVSEP_TOKEN, Harness, wait_until, wav_bytes
-
-XVFB = shutil.which("Xvfb")
-TRAYER = shutil.which("trayer")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from tests.tray.desktop import (
+    ARTIFACTS,
+    TOLERANCE,
+    TRAYER,
+    XVFB,
+    Box,
+    click,
+    difference,
+    embedded_icon,
+    fake_opener,
+    grab,
+    gui_environment,
+    on_screen,
+    open_display,
+    opened,
+    save_artifact,
+    stop,
+    toplevel,
+)
 
 pytestmark = pytest.mark.skipif(
     XVFB is None or TRAYER is None,
@@ -39,213 +54,159 @@ pytestmark = pytest.mark.skipif(
 )
 
 ICON_CLASS = ("mvsepdSystemTrayIcon", "mvsepd")
-#: Largest difference of a colour channel between the screen and the drawn badge (Xvfb at
-#: 24 bits shows the pixels exactly; a little slack for X servers that do not).
-TOLERANCE = 8
 
 
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    """A fresh X server; Xvfb picks a free display number itself (-displayfd)."""
-    assert XVFB is not None
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        [
-            XVFB,
-            "-displayfd",
-            str(write_end),
-            "-screen",
-            "0",
-            "640x480x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    number = b""
-    deadline = time.monotonic() + 20
-    while not number.endswith(b"\n") and time.monotonic() < deadline:
-        chunk = os.read(read_end, 16)
-        if not chunk:
-            break
-        number += chunk
-    os.close(read_end)
-    if not number.strip():
-        server.kill()
-        pytest.fail("Xvfb did not start (no display number on -displayfd)")
-    yield f":{number.decode().strip()}"
-    server.terminate()
-    server.wait(timeout=10)
+def _ours(wm_class: Any) -> bool:
+    return bool(wm_class == ICON_CLASS)
 
 
-@pytest.fixture
-def tray_host(display: str) -> Iterator[subprocess.Popen[bytes]]:
-    """trayer, a system tray host, docked at the top right of the screen."""
-    assert TRAYER is not None
-    # Docked at the top right, 120 x 32 px, opaque (a screenshot shows exactly the icon).
-    arguments = "--edge top --align right --widthtype pixel --width 120 --heighttype pixel"
-    host = subprocess.Popen(
-        [TRAYER, *arguments.split(), "--height", "32", "--transparent", "false"],
-        env={**os.environ, "DISPLAY": display},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_until(lambda: x11_tray_host_present(display), 10, "trayer to own the tray selection")
-    yield host
-    host.terminate()
-    host.wait(timeout=10)
-    wait_until(lambda: not x11_tray_host_present(display), 5, "the tray selection released")
+def _xorg_environment(display: str, **extra: str) -> dict[str, str]:
+    return gui_environment(display, PYSTRAY_BACKEND="xorg", **extra)
 
 
-def _gui_environment(display: str, **extra: str) -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if key != "WAYLAND_DISPLAY"}
-    environment.update(DISPLAY=display, PYSTRAY_BACKEND="xorg", **extra)
-    return environment
-
-
-def _windows(window: Any) -> Iterator[Any]:
-    """Every window below ``window``; one destroyed while we walk is passed over with its tree.
-
-    Panels and icons create and destroy windows while a test looks (trayer while it lays out,
-    pystray while it embeds), so a window listed a moment ago may be gone by its own query.
-    """
-    bad_window = importlib.import_module("Xlib.error").BadWindow
-    try:
-        children = window.query_tree().children
-    except bad_window:
-        return
-    for child in children:
-        yield child
-        yield from _windows(child)
-
-
-def _embedded_icon(display: Any) -> Any | None:
-    """The mvsepd icon window, if a tray host has embedded (reparented and mapped) it."""
-    root = display.screen().root
-    for window in _windows(root):
-        try:
-            if window.get_wm_class() != ICON_CLASS:
-                continue
-            parent = window.query_tree().parent
-            if parent.id != root.id and window.get_attributes().map_state == 2:  # IsViewable
-                return window
-        except Exception:  # noqa: S112 (a window that went away while we looked)
-            continue
-    return None
-
-
-def _toplevel(display: Any, window: Any) -> Any:
-    root = display.screen().root
-    while True:
-        parent = window.query_tree().parent
-        if parent.id == root.id:
-            return window
-        window = parent
-
-
-def _on_screen(display: Any, window: Any) -> tuple[int, int, int, int]:
-    geometry = window.get_geometry()
-    origin = window.translate_coords(display.screen().root, 0, 0)
-    left, top = -origin.x, -origin.y
-    return left, top, left + geometry.width, top + geometry.height
-
-
-def _expected_icon(size: tuple[int, int], position: int) -> Image.Image:
+def _expected_icon(size: tuple[int, int], state: IconState) -> Image.Image:
     # What pystray's xorg backend paints: the image scaled to the window, alpha dropped.
-    return render(number_state(position)).resize(size, Image.Resampling.LANCZOS).convert("RGB")
+    return render(state).resize(size, Image.Resampling.LANCZOS).convert("RGB")
 
 
-def _difference(first: Image.Image, second: Image.Image) -> int:
-    delta = numpy.abs(numpy.asarray(first, dtype=int) - numpy.asarray(second, dtype=int))
-    return int(delta.max())
+@dataclass(frozen=True)
+class Shown:
+    """The embedded icon as it was seen showing a state."""
+
+    tooltip: str
+    pixels: Image.Image
+    box: Box
+    #: The window that embeds it (trayer's socket): a new one means it was docked again.
+    socket: int
 
 
-def _stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
-    if process.poll() is None:
-        process.terminate()
+def _wait_until_shown(
+    display_name: str, state: IconState, artifact: str, tooltip: str | None = None
+) -> Shown:
+    """Wait until the embedded icon shows ``state`` (and ``tooltip``, if given); the tray area
+    is saved as ``test-artifacts/<artifact>.png`` (the expected icon next to it), shown or not."""
+    display = open_display(display_name)
     try:
-        _out, err = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _out, err = process.communicate()
-    return process.returncode, err.decode(errors="replace")
-
-
-def _wait_for_badge(display_name: str, position: int, artifact: str) -> tuple[str, Image.Image]:
-    """Wait until the embedded icon shows ``position``; return its tooltip and its pixels.
-
-    The tray area is saved as ``test-artifacts/<artifact>.png`` (and the expected icon next
-    to it), whether the badge shows up or not.
-    """
-    xlib_display = importlib.import_module("Xlib.display")
-    display = xlib_display.Display(display_name)
-    try:
-        icon = wait_until(lambda: _embedded_icon(display), 20, "the icon embedded in the tray")
-        assert _toplevel(display, icon).get_wm_class() == ("panel", "trayer")
-        box = _on_screen(display, icon)
-        expected = _expected_icon((box[2] - box[0], box[3] - box[1]), position)
+        icon = wait_until(lambda: embedded_icon(display, _ours), 20, "the icon embedded")
+        assert toplevel(display, icon).get_wm_class() == ("panel", "trayer")
+        box = on_screen(display, icon)
+        expected = _expected_icon((box[2] - box[0], box[3] - box[1]), state)
 
         def painted() -> Image.Image | None:
             nonlocal icon, box, expected
             # Looked up each time: the tray host moves (and may resize) the icon while it
-            # lays the panel out after embedding it (CI caught the badge drawn at x=95 of
-            # the panel while a place measured earlier was looked at).
-            found = _embedded_icon(display)
+            # lays the panel out after embedding it.
+            found = embedded_icon(display, _ours)
             if found is None:
                 return None
             try:
-                where = _on_screen(display, found)
+                where = on_screen(display, found)
             except Exception:  # the window went away while we looked
                 return None
             if where != box:
                 print(f"the icon is at {where} now (was {box})")  # shown with a failure
                 icon, box = found, where
-                expected = _expected_icon((box[2] - box[0], box[3] - box[1]), position)
-            shown = ImageGrab.grab(xdisplay=display_name).crop(box)
-            return shown if _difference(shown, expected) <= TOLERANCE else None
+                expected = _expected_icon((box[2] - box[0], box[3] - box[1]), state)
+            if tooltip is not None and str(found.get_wm_name()) != tooltip:
+                return None
+            shown = grab(display_name, box)
+            return shown if difference(shown, expected) <= TOLERANCE else None
 
         try:
-            shown: Image.Image = wait_until(painted, 20, f"the badge {position} painted")
+            pixels: Image.Image = wait_until(painted, 20, f"{state} painted")
         finally:
-            ARTIFACTS.mkdir(exist_ok=True)
-            panel = _on_screen(display, _toplevel(display, icon))
-            ImageGrab.grab(xdisplay=display_name).crop(panel).save(ARTIFACTS / f"{artifact}.png")
+            save_artifact(display_name, on_screen(display, toplevel(display, icon)), artifact)
             expected.save(ARTIFACTS / f"{artifact}-expected-icon.png")
-        return str(icon.get_wm_name()), shown
+        socket = icon.query_tree().parent.id
+        return Shown(str(icon.get_wm_name()), pixels, box, socket)
     finally:
         display.close()
 
 
-def test_mvsepd_tray_shows_the_queue_position_in_a_real_tray(
-    display: str, tray_host: subprocess.Popen[bytes], harness: Harness
-) -> None:
-    harness.jobs_of_someone_else(2)
-    harness.drop("Night Drive.wav")
-    harness.wait_for_jobs(
-        lambda jobs: len(jobs) == 1 and jobs[0]["current_order"] == 3, "the job 3rd in the queue"
-    )
-    tray = subprocess.Popen(
+def _start_tray(environment: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "mvsepd", "tray"],
-        env=_gui_environment(display),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def test_mvsepd_tray_shows_the_files_to_come_in_a_real_tray(
+    display: str, tray_host: subprocess.Popen[bytes], harness: Harness
+) -> None:
+    harness.jobs_of_someone_else(1)
+    for name in ("Night Drive.wav", "Dawn.wav", "Dusk.wav"):
+        harness.drop(name)
+    harness.wait_for_jobs(
+        lambda jobs: sorted(job["current_order"] or 0 for job in jobs) == [2, 3, 4],
+        "three jobs waiting, 2nd to 4th in the queue",
+    )
+    tray = _start_tray(_xorg_environment(display))
     try:
-        tooltip, shown = _wait_for_badge(display, 3, "tray")
+        shown = _wait_until_shown(display, number_state(3), "tray")
     finally:
-        code, err = _stop(tray)
+        code, err = stop(tray)
         print(f"mvsepd tray ended with {code}; it said:\n{err}")  # shown with a failure
-    assert tooltip == "1 waiting (next: 3rd of 3) · 0 done today"
-    for other in (2, 4, 8):
-        assert _difference(shown, _expected_icon(shown.size, other)) > 64, (
-            f"it shows 3, not {other}"
-        )
+    assert shown.tooltip == "3 waiting (next: 2nd of 4) · 0 done today"
+    for other in (2, 4, 8):  # 2 is the first one's place in the queue: not what is counted
+        assert difference(shown.pixels, _expected_icon(shown.pixels.size, number_state(other))) > 64
     assert (ARTIFACTS / "tray.png").exists()
     assert MVSEP_TOKEN not in err
+    assert code in (0, -signal.SIGTERM), err
+
+
+def test_the_icon_keeps_its_size_and_place_in_every_state_and_dismiss_clears_red(
+    display: str,
+    tray_host: subprocess.Popen[bytes],
+    make_harness: MakeHarness,
+    tmp_path: Path,
+) -> None:
+    harness = make_harness(queue_seconds=0.3, processing_seconds=0.3)
+    path, record = fake_opener(tmp_path)
+    tray = _start_tray(_xorg_environment(display, PATH=path))
+    seen: dict[str, Shown] = {}
+
+    def shows(state: IconState, name: str) -> None:
+        seen[name] = _wait_until_shown(display, state, f"tray-state-{name}")
+
+    try:
+        shows(IconState("idle", "idle"), "idle")
+        harness.client().pause()
+        shows(IconState("paused", "paused"), "paused")
+        harness.drop("Take 1.wav")
+        shows(number_state(1, "paused"), "paused-1-to-come")
+        harness.client().resume()
+        # Through uploading, MVSEP's queue, processing and the download, in quick changes.
+        done = harness.wait_for_jobs(lambda jobs: jobs[0]["phase"] == "done", "Take 1 done")
+        shows(IconState("idle", "idle"), "done")
+        harness.drop_bytes("lyrics.wav", b"these are lyrics, not audio\n" * 40)
+        shows(IconState("error", "error"), "failed")
+        dismissed = subprocess.run(
+            [sys.executable, "-m", "mvsepd", "dismiss"], capture_output=True, text=True, check=False
+        )
+        assert dismissed.returncode == 0, dismissed.stderr
+        assert dismissed.stdout.startswith("dismissed 1 failure: the tray is no longer red")
+        shows(IconState("idle", "idle"), "dismissed")
+
+        display_connection = open_display(display)
+        try:
+            click(display_connection, seen["dismissed"].box, 1)
+        finally:
+            display_connection.close()
+        wait_until(lambda: opened(record), 10, "the left click to open the stems folder")
+        assert opened(record) == [done[0]["output_dir"]]
+
+        harness.stop_daemon()
+        shows(IconState("offline", "offline"), "offline")
+    finally:
+        code, err = stop(tray)
+        print(f"mvsepd tray ended with {code}; it said:\n{err}")  # shown with a failure
+    first = seen["idle"]
+    for name, shown in seen.items():
+        assert shown.box == first.box, f"{name}: the icon moved or changed size"
+        assert shown.socket == first.socket, f"{name}: the icon was docked again"
+    assert first.box[2] - first.box[0] >= 16, "a real icon, not a sliver"
     assert code in (0, -signal.SIGTERM), err
 
 
@@ -253,7 +214,7 @@ def test_without_a_tray_host_mvsepd_tray_says_so_and_exits(display: str) -> None
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "mvsepd", "tray"],
-        env=_gui_environment(display),
+        env=_xorg_environment(display),
         capture_output=True,
         text=True,
         timeout=60,
@@ -277,7 +238,7 @@ def test_run_with_tray_is_one_process_that_stops_on_sigterm(
         f'folders:\n  - path: "{hot}"\n    preset: four\n    stability_seconds: 0.3\n'
         "daemon:\n  poll_first_seconds: 0.5\n  poll_max_seconds: 1\n"
     )
-    environment = _gui_environment(
+    environment = _xorg_environment(
         display,
         MVSEP_API_TOKEN=MVSEP_TOKEN,
         MVSEPD_STATE_DIR=str(own / "state"),
@@ -297,7 +258,8 @@ def test_run_with_tray_is_one_process_that_stops_on_sigterm(
         staging = own / ".rendering.wav"
         staging.write_bytes(wav_bytes(0.5, seed=4242))
         os.replace(staging, hot / "Take 2.wav")
-        _wait_for_badge(display, 2, "tray-run")
+        waiting = "1 waiting (next: 2nd of 2) · 0 done today"
+        _wait_until_shown(display, number_state(1), "tray-run", tooltip=waiting)
         signalled = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         try:
@@ -312,9 +274,11 @@ def test_run_with_tray_is_one_process_that_stops_on_sigterm(
     finally:
         if daemon.poll() is None:
             daemon.kill()
-        daemon.communicate()  # reaps it and closes its pipes, also when the test failed
+        # Reaps it and closes its pipes, also when the test failed (its words then shown).
+        print(daemon.communicate()[1].decode(errors="replace")[-3000:])
     assert code == 0, err
     assert time.monotonic() - signalled < 12, "one signal stops it within the grace period"
     assert "second_signal" not in err
+    assert "mvsepd tray: plain X11 icon" in err
     assert not (own / "run" / "statusapi.json").exists()
     assert MVSEP_TOKEN not in err

@@ -12,7 +12,9 @@ from mvsepd.tray.view import (
     Notice,
     Notifications,
     build_view,
+    files_to_come,
     icon_state,
+    latest_stems,
     menu,
     tooltip,
 )
@@ -37,12 +39,17 @@ def job(job_id: int, phase: str, **fields: Any) -> dict[str, Any]:
 
 
 def picture(
-    *jobs: dict[str, Any], paused: bool = False, token_valid: bool = True, done_today: int = 0
+    *jobs: dict[str, Any],
+    paused: bool = False,
+    token_valid: bool = True,
+    done_today: int = 0,
+    arriving: int = 0,
 ) -> dict[str, Any]:
     return {
         "daemon": {"paused": paused},
         "account": {"token_valid": token_valid},
         "done_today": done_today,
+        "arriving": [f"/music/Exports/Bounce {index}.wav" for index in range(arriving)],
         "jobs": list(jobs),
     }
 
@@ -53,31 +60,49 @@ WAITING = [
 ]
 
 
-def test_the_icon_shows_the_next_waiting_jobs_place() -> None:
-    assert icon_state(picture(*WAITING)) == IconState("number", "waiting", 3)
+def test_the_badge_counts_the_files_still_to_come() -> None:
+    # Two waiting at MVSEP (the first 3rd in its queue): 2, not the queue place.
+    assert icon_state(picture(*WAITING)) == IconState("number", "waiting", 2)
+    four = [job(n, "queued") for n in range(1, 4)] + [job(4, "waiting", current_order=1)]
+    assert icon_state(picture(*four)) == IconState("number", "waiting", 4)
+    # Files still being written count too; finished ones do not.
+    finished = [job(7, "done"), job(8, "cancelled"), job(9, "failed", dismissed=True)]
+    assert icon_state(picture(*WAITING, *finished, arriving=3)).number == 5
+    assert files_to_come(picture(*finished)) == 0
 
 
-def test_the_icon_tells_processing_and_downloading_apart() -> None:
-    assert icon_state(picture(job(1, "processing"))) == IconState("processing", "processing")
-    assert icon_state(picture(job(1, "uploading"))) == IconState("processing", "processing")
-    assert icon_state(picture(job(1, "downloading"), job(2, "processing"))) == IconState(
-        "downloading", "downloading"
+def test_the_colour_says_what_the_most_advanced_file_is_doing() -> None:
+    assert icon_state(picture(job(1, "processing"))) == IconState("number", "processing", 1)
+    assert icon_state(picture(job(1, "uploading"), *WAITING)) == IconState(
+        "number", "processing", 3
     )
-    # The queue position wins: it is what the user waits for.
-    assert icon_state(picture(job(1, "downloading"), *WAITING)).glyph == "number"
+    assert icon_state(picture(job(1, "downloading"), job(2, "processing"))) == IconState(
+        "number", "downloading", 2
+    )
 
 
-def test_a_failure_or_refused_token_turns_it_red() -> None:
+def test_red_only_while_a_failure_is_not_dismissed() -> None:
     assert icon_state(picture(job(1, "failed"))) == IconState("error", "error")
-    assert icon_state(picture(*WAITING, job(3, "failed"))) == IconState("number", "error", 3)
+    assert icon_state(picture(*WAITING, job(3, "failed"))) == IconState("number", "error", 2)
     assert icon_state(picture(token_valid=False)) == IconState("error", "error")
-    assert icon_state(picture(job(1, "failed")), frozenset({1})) == IconState("idle", "idle")
+    assert icon_state(picture(job(1, "failed", dismissed=True))) == IconState("idle", "idle")
+    assert icon_state(picture(*WAITING, job(3, "failed", dismissed=True))) == IconState(
+        "number", "waiting", 2
+    )
+    # A later failure is red again, whatever was dismissed before it.
+    again = picture(job(1, "failed", dismissed=True), job(2, "failed"))
+    assert icon_state(again) == IconState("error", "error")
+    assert tooltip(again) == "0 done today · 1 failed"
+    assert [entry.action for entry in menu(again)].count("dismiss_failed") == 1
+    assert "dismiss_failed" not in [
+        entry.action for entry in menu(picture(job(1, "failed", dismissed=True)))
+    ]
 
 
 def test_paused_and_unreachable_are_grey() -> None:
     assert icon_state(picture(paused=True)) == IconState("paused", "paused")
-    assert icon_state(picture(job(1, "queued"), paused=True)) == IconState("paused", "paused")
-    assert icon_state(picture(*WAITING, paused=True)) == IconState("number", "paused", 3)
+    assert icon_state(picture(job(1, "queued"), paused=True)) == IconState("number", "paused", 1)
+    assert icon_state(picture(*WAITING, paused=True)) == IconState("number", "paused", 2)
     assert icon_state(None) == IconState("offline", "offline")
     assert icon_state(picture()) == IconState("idle", "idle")
 
@@ -87,40 +112,74 @@ def test_tooltip_is_one_line_summary() -> None:
     assert text == "2 waiting (next: 3rd of 12) · 1 processing · 4 done today"
     assert tooltip(picture(job(1, "failed"), paused=True)) == "0 done today · 1 failed · paused"
     assert tooltip(picture(token_valid=False)) == "0 done today · API token refused"
+    assert tooltip(picture(arriving=2)) == "2 arriving · 0 done today"
     assert tooltip(None, "mvsepd is not running") == "mvsepd is not running"
     assert tooltip(None, "connecting ...") == "mvsepd: connecting ..."
     long = tooltip(None, "x" * 500)
     assert len(long) == TOOLTIP_LIMIT and long.endswith("…")
 
 
+def test_the_first_item_opens_the_latest_takes_stems() -> None:
+    older = job(4, "done", output_dir="/music/Exports stems/Track 4", finished_at=20.0)
+    newer = job(6, "done", output_dir="/music/Exports stems/Track 6", finished_at=30.0)
+    failed = job(5, "failed", finished_at=40.0, error="bad audio")
+    entries = menu(picture(*WAITING, older, newer, failed))
+    assert entries[0] == MenuEntry("Open stems folder (Track 6.wav)", "open_latest", default=True)
+    assert [entry for entry in entries if entry.default] == [entries[0]]
+    assert latest_stems(picture(older, newer, failed)) == newer
+    # Before any take is done: still the default item (a left click says so), greyed.
+    nothing = menu(picture(*WAITING))[0]
+    assert (nothing.action, nothing.enabled, nothing.default) == ("open_latest", False, True)
+
+
+def test_the_status_line_opens_the_menu_where_no_tooltip_is_shown() -> None:
+    shown = picture(*WAITING, done_today=1)
+    entries = menu(shown, status_line=True)
+    assert entries[0] == MenuEntry(tooltip(shown), enabled=False)
+    assert entries[1].action == "open_latest"
+    assert menu(shown)[0].action == "open_latest"
+    offline = menu(None, problem="mvsepd is not running (no runtime file)", status_line=True)
+    assert offline[0] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
+    assert [entry.text for entry in offline].count(offline[0].text) == 1
+
+
 def test_menu_lists_jobs_in_words_results_and_controls() -> None:
     done = job(4, "done", output_dir="/music/Exports stems/Track 4", finished_at=20.0)
-    failed = job(5, "failed", finished_at=10.0, error="bad audio")
+    failed = job(5, "failed", finished_at=10.0, error="MVSEP failed it", retry_offered=True)
     entries = menu(picture(*WAITING, done, failed))
     texts = [entry.text for entry in entries]
-    assert texts[:2] == ["Track 1.wav: waiting, 5th of 12", "Track 2.wav: waiting, 3rd of 12"]
+    assert texts[2:4] == ["Track 1.wav: waiting, 5th of 12", "Track 2.wav: waiting, 3rd of 12"]
     assert "Recent results" in texts
     result = next(entry for entry in entries if entry.text == "Track 4.wav: stems ready")
-    assert (result.action, result.argument, result.default) == (
-        "open",
-        "/music/Exports stems/Track 4",
-        True,
-    )
+    assert (result.action, result.argument) == ("open", "/music/Exports stems/Track 4")
     assert MenuEntry("Track 5.wav: failed", "open", "/music/Exports") in entries
     actions = [entry.action for entry in entries if entry.action]
     assert actions[-6:] == [
         "pause", "retry_failed", "dismiss_failed", "open_log", "open_config", "quit_tray"
     ]  # fmt: skip
     assert "Resume" in [entry.text for entry in menu(picture(paused=True))]
+    # A file to fix is not offered a retry (another try would fail the same way).
+    to_fix = job(5, "failed", error="not audio", retry_offered=False, failure_kind="file")
+    assert "retry_failed" not in [entry.action for entry in menu(picture(to_fix))]
     owned = [entry.action for entry in menu(picture(), owns_daemon=True)]
     assert owned[-2:] == ["quit_tray", "quit_daemon"]
     offline = menu(None, problem="mvsepd is not running (no runtime file)")
-    assert offline[0] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
+    assert offline[2] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
 
 
 def test_view_collects_failed_jobs_for_retry() -> None:
-    view = build_view(picture(job(7, "failed"), job(8, "failed"), job(9, "done")))
-    assert view.failed_ids == (7, 8) and view.reachable
+    # Only where the daemon offers another try: a file to fix is not retried from the tray.
+    view = build_view(
+        picture(
+            job(7, "failed", retry_offered=True),
+            job(8, "failed", retry_offered=True),
+            job(6, "failed", retry_offered=False, failure_kind="file"),
+            job(9, "done"),
+        )
+    )
+    assert view.retry_ids == (7, 8) and view.reachable
+    entries = [entry.text for entry in view.menu]
+    assert "Retry failed (2)" in entries
 
 
 def test_notifications_once_per_job_and_not_for_old_ones() -> None:

@@ -1,0 +1,59 @@
+"""Desktop notifications on Linux: each notice is a notification of its own, sent over the
+session D-Bus to the freedesktop notification service by ``notify-send`` or, without it, by
+Gio (PyGObject found the way the tray finds it). A stand-in service records what arrives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.tray.desktop import DBUS_DAEMON, BusService, gtk_usable
+
+pytestmark = pytest.mark.skipif(
+    not (DBUS_DAEMON and gtk_usable()),
+    reason="!!! THE NOTIFICATION TEST DID NOT RUN: it needs dbus-daemon and the system's "
+    "PyGObject for this Python (Debian packages dbus python3-gi gir1.2-gtk-3.0; scripts/test "
+    "installs them) !!!",
+)
+
+SEND = (
+    "import sys\n"
+    "from mvsepd.tray.systemgi import make_gi_importable\n"
+    "from mvsepd.tray.notify import DesktopNotifier\n"
+    "make_gi_importable()\n"
+    "notifier = DesktopNotifier(which=lambda name: None) if sys.argv[1] == 'gio' "
+    "else DesktopNotifier()\n"
+    "print(notifier.means)\n"
+    "notifier.notify('Stems ready', '-Take 1.wav: stems ready in Take 1')\n"
+    "notifier.notify('Separation failed', 'Notes.wav: not an audio file')\n"
+)
+
+
+@pytest.mark.parametrize("means", ["notify-send", "gio"])
+def test_each_notice_is_a_notification_of_its_own(
+    means: str, session_bus: str, notification_service: BusService
+) -> None:
+    if means == "notify-send" and shutil.which("notify-send") is None:
+        pytest.fail("notify-send is not installed: scripts/test installs libnotify-bin")
+    sent = subprocess.run(
+        [sys.executable, "-c", SEND, means],
+        env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.strip() == ("notify-send" if means == "notify-send" else "D-Bus (Gio)")
+    received = [
+        (notice["app"], notice["replaces"], notice["summary"], notice["body"])
+        for notice in notification_service.wait_for(2)
+    ]
+    assert received == [
+        ("mvsepd", 0, "Stems ready", "-Take 1.wav: stems ready in Take 1"),
+        ("mvsepd", 0, "Separation failed", "Notes.wav: not an audio file"),
+    ]
