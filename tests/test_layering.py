@@ -21,6 +21,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "config": (1, "domain"),
     "configfile": (1, "domain"),
     "configrules": (1, "domain"),
+    "configwrite": (1, "domain"),
     "folderdefaults": (1, "domain"),
     "chains": (1, "domain"),
     "lifecycle": (1, "domain"),
@@ -60,6 +61,7 @@ LIBRARY_OWNERS = {
     "soundfile": {"audio", "emulator"},
     "soxr": {"audio", "emulator"},
     "pystray": {"tray"},
+    "ruamel": {"configwrite"},
 }
 
 

@@ -16,38 +16,12 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
+from mvsepd.configwrite import STARTER_FOLDER, create, starter
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import Algorithm, AlgorithmScope
 from mvsepd.presets import InputKind, PresetProblem, resolve
-
-STARTER = """# mvsepd configuration (written by `mvsepd config init`).
-# Every option is described in config.example.yaml in mvsepd's source, and
-# `mvsepd config schema` prints a JSON Schema your editor can use.
-# `mvsepd config check` validates this file; `mvsepd run` starts the daemon.
-
-account:
-  # The API token: set MVSEP_API_TOKEN, point token_file at a file, or run `mvsepd login`.
-  token_env: MVSEP_API_TOKEN
-  server: mvsep.com          # or de, de2, hk, sg, or http://127.0.0.1:8787 (the emulator)
-  concurrency: auto          # free plan: 1 job at a time
-
-presets:
-  vocals:
-    sep_type: 48             # MelBand Roformer (vocals, instrumental); see `mvsepd algorithms`
-    options: {{}}
-    output_format: wav16     # mp3, wav16, flac16, m4a, wav32, flac24
-
-folders:
-  - path: {folder}
-    preset: vocals
-    # Files already there the first time: skip them (no credits spent) or process them.
-    existing_files: skip
-
-limits:
-  daily_credit_budget: null  # e.g. 100 to stop submitting after 100 credits a day
-"""
 
 
 @click.group(name="config")
@@ -59,16 +33,22 @@ def config_group() -> None:
 @config_option
 @handle_errors
 def init(config_path: Path | None) -> None:
-    """Write a commented starter configuration (never over an existing file)."""
-    path, _paths = config_path_or_default(config_path)
+    """Write a commented starter configuration (never over an existing file).
+
+    After `mvsepd login` it reads the token from the file login stored it in.
+    """
+    path, paths = config_path_or_default(config_path)
     if path.exists():
-        say(f"mvsepd: {path} already exists; not overwriting it", err=True)
+        say(
+            f"mvsepd: {path} already exists; not overwriting it (`mvsepd login --server` "
+            "writes the server there; edit the file, then `mvsepd config check`)",
+            err=True,
+        )
         raise SystemExit(int(ExitStatus.ERROR))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path("~/Music/mvsepd/Vocals")
-    path.write_text(STARTER.format(folder=folder), encoding="utf-8")
-    path.chmod(0o600)
-    say(f"wrote {path}")
+    folder = STARTER_FOLDER
+    token_file = paths.token_file if paths.token_file.is_file() else None
+    create(path, starter(folder=str(folder), token_file=token_file))
+    say(f"wrote {path}" + (f" (the API token is read from {token_file})" if token_file else ""))
     say(f"create the hot folder ({folder}) or edit the file, then run `mvsepd config check`.")
 
 
