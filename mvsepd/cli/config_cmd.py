@@ -12,13 +12,20 @@ from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
     handle_errors,
-    load,
     print_json,
     say,
 )
+from mvsepd.configfile import (
+    Inspection,
+    inspect_config,
+    read_config_text,
+    resolve_token,
+    warnings_for,
+)
+from mvsepd.configschema import ReadablePart
 from mvsepd.configwrite import STARTER_FOLDER, create, starter
 from mvsepd.engine.catalog import CatalogCache
-from mvsepd.errors import ConfigError
+from mvsepd.errors import ConfigError, ConfigProblem
 from mvsepd.exits import ExitStatus
 from mvsepd.models import Algorithm, AlgorithmScope
 from mvsepd.presets import InputKind, PresetProblem, resolve
@@ -59,36 +66,60 @@ def init(config_path: Path | None) -> None:
 def check(config_path: Path | None, offline: bool) -> None:
     """Validate the configuration: every problem at once, with its line and key.
 
-    Presets are also checked against MVSEP's algorithm catalog (cached copy, or fetched).
+    Presets are also checked against MVSEP's algorithm catalog (cached copy, or fetched), in
+    the same pass as the file's own problems.
     """
-    loaded = load(config_path)
-    problems: list[str] = []
-    try:
-        loaded.token()
-    except ConfigError as error:
-        problems.extend(error.problems)
-    catalog = None if offline else _catalog(loaded.paths.catalog_cache, loaded.config)
-    specs = loaded.config.preset_specs()
+    path, paths = config_path_or_default(config_path)
+    inspection = inspect_config(read_config_text(path), str(path))
+    problems = list(inspection.problems)
+    readable = inspection.readable
+    if readable is not None:
+        config = readable.config
+        for warning in warnings_for(config, path):
+            say(f"warning: {warning}", err=True)
+        try:
+            resolve_token(config, default_token_file=paths.token_file, source=str(path))
+        except ConfigError as error:
+            problems.extend(error.items)
+        catalog = None if offline else _catalog(paths.catalog_cache, config)
+        problems.extend(_catalog_problems(inspection, readable, catalog))
+        for folder in config.folders:
+            if not folder.path.expanduser().is_dir():
+                say(f"note: {folder.path} does not exist yet; it is watched once it does")
+    if problems:
+        problems.sort(key=lambda problem: problem.line or 0)
+        raise ConfigError(str(path), problems)
+    assert inspection.config is not None
+    folders = len(inspection.config.folders)
+    say(f"{path}: valid ({len(inspection.config.presets)} presets, {folders} folders)")
+
+
+def _catalog_problems(
+    inspection: Inspection, readable: ReadablePart, catalog: list[Algorithm] | None
+) -> list[ConfigProblem]:
+    """Each preset and chain checked against MVSEP's catalog, with its line in the file (a
+    chain whose preset has problems of its own waits until they are fixed)."""
+    problems: list[ConfigProblem] = []
+    config = readable.config
+    specs = config.preset_specs()
     for name, preset in specs.items():
         try:
             resolve(preset, catalog, kinds=frozenset(InputKind), text_from_file=True)
         except PresetProblem as problem:
-            problems.append(f"presets.{name}.{problem}")
-    for name, chain in loaded.config.chains.items():
+            where = inspection.positions.line_for(("presets", name, *problem.key))
+            problems.append(ConfigProblem(f"presets.{name}.{problem}", where))
+    for name, chain in config.chains.items():
+        if any(step.preset in readable.unreadable for step in chain.steps):
+            continue
         try:
             plan = plan_chain(name, chain, specs, catalog)
         except PresetProblem as problem:
-            problems.append(str(problem))
+            where = inspection.positions.line_for(problem.key or ("chains", name))
+            problems.append(ConfigProblem(str(problem), where))
             continue
         for advice in plan.advice:
             say(f"note: {advice}")
-    for folder in loaded.config.folders:
-        if not folder.path.expanduser().is_dir():
-            say(f"note: {folder.path} does not exist yet; it is watched once it does")
-    if problems:
-        raise ConfigError(str(loaded.source), problems)
-    folders = len(loaded.config.folders)
-    say(f"{loaded.source}: valid ({len(loaded.config.presets)} presets, {folders} folders)")
+    return problems
 
 
 def _catalog(cache_path: Path, config: config_model.Config) -> list[Algorithm] | None:

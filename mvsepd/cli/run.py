@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -53,10 +54,13 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_t
         loaded = load(config_path)
         token = loaded.token()
     except ConfigError as error:
-        # One line: under a service manager it is the journal's last word on why the unit
-        # stopped (exit 78 ends it instead of a restart loop).
-        problems = "; ".join(error.problems)
-        say(f"mvsepd: cannot start: {error.source}: {problems}", err=True)
+        if sys.stderr.isatty():
+            say("mvsepd: cannot start: " + "\n".join(error.report()), err=True)
+        else:
+            # One line: under a service manager it is the journal's last word on why the
+            # unit stopped (exit 78 ends it instead of a restart loop).
+            problems = "; ".join(error.problems)
+            say(f"mvsepd: cannot start: {error.source}: {problems}", err=True)
         raise SystemExit(int(ExitStatus.CONFIG)) from None
     logsetup.add_secret(token.reveal())
     logsetup.configure(

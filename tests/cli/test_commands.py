@@ -94,8 +94,11 @@ def test_config_check_lists_every_problem_and_exits_78(
     path.write_text("account:\n  serverr: x\nfolders:\n  - {path: /tmp/x, preset: nope}\n")
     assert main(["config", "check", "--config", str(path), "--offline"]) == 78
     err = capsys.readouterr().err
-    assert "line 2: account.serverr: unknown key" in err
-    assert 'line 4: folders[0].preset: no preset named "nope"' in err
+    # file:line: key: what is wrong; what would be accepted; at most 100 characters a line.
+    assert all(len(line) <= 100 for line in err.splitlines()), err
+    words = " ".join(err.split())
+    assert f"{path}:2: account.serverr: unknown key; did you mean 'server'? known keys:" in words
+    assert f'{path}:4: folders[0].preset: no preset or chain named "nope"' in words
 
 
 def test_config_check_checks_presets_against_the_catalog(
@@ -111,8 +114,8 @@ presets:
     )
     path.chmod(0o600)
     assert main(["config", "check", "--config", str(path)]) == 78
-    err = capsys.readouterr().err
-    assert "presets.bad.options.add_opt1: 'does not exist' is not one of its choices" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{path}:4: presets.bad.options.add_opt1: 'does not exist' is not one of its" in err
     assert "presets.good" not in err
 
 
@@ -138,8 +141,11 @@ chains:
     assert "could be one MVSEP job" in captured.out
     path.write_text(base.replace("drums/Drums", "drums/Vocals"))
     assert main(["config", "check", "--config", str(path)]) == 78
-    err = capsys.readouterr().err
-    assert "chains.kit.steps[1] (parts): from 'drums/Vocals': step 'drums' makes no stem" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"{path}:8: chains.kit.steps[1] (parts): from 'drums/Vocals': step 'drums' makes no stem"
+        in err
+    )
 
 
 def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -102,7 +102,7 @@ def test_a_file_that_is_not_yaml_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     broken = "account:\n  server: mvsep.com\n   concurrency: 2\n"
     path.write_text(broken)
-    with pytest.raises(ConfigError, match="not valid YAML, so it was left as it is"):
+    with pytest.raises(ConfigError, match="line 3: not valid YAML, so it was left as it is"):
         set_values(path, {("account", "server"): "de"})
     assert path.read_text() == broken
     path.write_text("account: 3\n")
