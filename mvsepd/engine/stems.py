@@ -102,10 +102,12 @@ def lay_out(
     settings: FolderSettings,
     source_of: Callable[[], audio.SourceAudio | None],
     keeps: Callable[[str], bool] = lambda label: True,
+    name_of: Callable[[str], str] = lambda label: label,
 ) -> ResultLayout:
     """Decide the files a delivery places (see the module docstring); ``source_of`` tells what
     the source is (asked only when there are stems to conform), ``keeps`` which labels are
-    written out (a chain step's ``keep``)."""
+    written out (a chain step's ``keep``), ``name_of`` what a stem MVSEP labels so is called
+    in file names (``naming.stem_namer``)."""
     extensions = [
         outputs.extension_of((result.download_name, result.url), default_extension)
         for result in files
@@ -127,11 +129,12 @@ def lay_out(
             target_of.append(None)
             continue
         target_of.append(len(requests))
+        name = name_of(label)
         if stem_is_audio and target is not None:
-            requests.append(outputs.StemRequest(label, target.extension))
+            requests.append(outputs.StemRequest(name, target.extension, mvsep_label=label))
             copy_from.append(None)
         else:
-            requests.append(outputs.StemRequest(label, extension))
+            requests.append(outputs.StemRequest(name, extension, mvsep_label=label))
             copy_from.append(index)
     residual_index = None
     if target is not None and settings.residual:
@@ -143,10 +146,11 @@ def lay_out(
             if is_audio[index] and target_of[index] is not None:
                 requests.append(
                     outputs.StemRequest(
-                        result.type or "Result",
+                        name_of(result.type or "Result"),
                         extensions[index],
                         staged_name=f"kept-{index:02d}.{naming.safe_component(extensions[index])}",
                         subfolder=MVSEP_FILES_FOLDER,
+                        mvsep_label=result.type or "Result",
                     )
                 )
                 copy_from.append(index)

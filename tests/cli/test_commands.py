@@ -224,7 +224,14 @@ presets:
         assert not list((home / "cache" / "uploads").iterdir()), "the FLAC outlived the upload"
         # The stems match the file (a 22.05 kHz WAV), not MVSEP's 44.1 kHz FLACs ...
         stems = sorted(path.name for path in (home / "song stems").iterdir())
-        assert stems == ["manifest.json", "song - Other.wav", "song - Vocals.wav"]
+        # MVSEP labels the second stem "Other"; it is the instrumental (and the manifest
+        # keeps MVSEP's label).
+        assert stems == ["manifest.json", "song - Instrumental.wav", "song - Vocals.wav"]
+        manifest = json.loads((home / "song stems" / "manifest.json").read_text())
+        assert [(o["label"], o["mvsep_label"]) for o in manifest["outputs"]] == [
+            ("Vocals", "Vocals"),
+            ("Instrumental", "Other"),
+        ]
         placed = soundfile.info(str(home / "song stems" / "song - Vocals.wav"))
         assert (placed.samplerate, placed.frames) == (source.samplerate, source.frames)
         # ... unless asked for MVSEP's files as sent.
@@ -233,7 +240,7 @@ presets:
     finally:
         del os.environ["MVSEP_API_TOKEN"]
     as_sent = sorted(path.name for path in (home / "as sent").iterdir())
-    assert as_sent == ["manifest.json", "song - Other.flac", "song - Vocals.flac"]
+    assert as_sent == ["manifest.json", "song - Instrumental.flac", "song - Vocals.flac"]
     assert soundfile.info(str(home / "as sent" / "song - Vocals.flac")).samplerate == 44100
     assert emulator.state.create_count() == 2
 
