@@ -40,6 +40,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "statusapi": (3, "orchestration"),
     "daemon": (4, "process"),
     "logsetup": (4, "process"),
+    "logwords": (4, "process"),
     "sdnotify": (4, "process"),
     "allocator": (4, "process"),
     "studiohost": (4, "process"),

@@ -33,8 +33,9 @@ from mvsepd.paths import AppPaths
 )
 @click.option(
     "--json-logs/--console-logs",
-    default=None,
-    help="JSON lines or readable lines on stderr (default: readable on a terminal).",
+    default=False,
+    help="JSON lines on stderr, for a journal (what the installed service uses), or one "
+    "line in words per event (the default).",
 )
 @click.option(
     "--tray",
@@ -43,7 +44,7 @@ from mvsepd.paths import AppPaths
     help="Also show the tray icon, in this process (needs a desktop session).",
 )
 @handle_errors
-def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_tray: bool) -> None:
+def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bool) -> None:
     """Watch the configured hot folders and process new files until stopped.
 
     Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM

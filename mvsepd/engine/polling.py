@@ -3,6 +3,8 @@ fetching (get-remote until it names the real job), results that disappear, cance
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import structlog
 
 from mvsepd import errors, lifecycle
@@ -27,7 +29,13 @@ def poll(context: Context, job: JobRecord) -> JobRecord:
         delay = lifecycle.retry_delay(
             min(job.polls + 1, 8), retry_after=getattr(error, "retry_after", None), rng=context.rng
         )
-        log.info("poll_failed", job=job.id, reason=verdict.reason, retry_in=round(delay))
+        log.info(
+            "poll_failed",
+            job=job.id,
+            file=Path(job.source_path).name,
+            reason=verdict.reason,
+            retry_in=round(delay),
+        )
         return context.store.update_progress(
             job.id,
             polls=job.polls + 1,
@@ -48,7 +56,12 @@ def poll(context: Context, job: JobRecord) -> JobRecord:
             reason=None,
         )
         context.feed.bump()
-        log.info("job_finished_at_mvsep", job=job.id, files=len(status.files))
+        log.info(
+            "job_finished_at_mvsep",
+            job=job.id,
+            file=Path(job.source_path).name,
+            files=len(status.files),
+        )
         return done
     if status.status is RemoteStatus.FAILED:
         message = status.message or "no reason given"
