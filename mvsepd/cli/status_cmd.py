@@ -52,11 +52,11 @@ def status(as_json: bool) -> None:
         print_json(picture)
         return
     output = console()
-    for line in status_lines(picture):
+    for line in status_lines(picture, output.width):
         output.print(line)
     jobs = picture.get("jobs", [])
     if jobs:
-        output.print(jobs_table(jobs, wide=False))
+        output.print(jobs_table(jobs, wide=False, width=output.width))
 
 
 @click.command()
@@ -72,7 +72,8 @@ def jobs(include_all: bool, as_json: bool) -> None:
     if not listed:
         say("no jobs" if include_all else "no jobs in the last day (--all shows older ones)")
         return
-    console().print(jobs_table(listed, wide=True))
+    output = console()
+    output.print(jobs_table(listed, wide=True, width=output.width))
 
 
 def _say_message(answer: dict[str, Any]) -> None:
