@@ -145,7 +145,8 @@ _SENTENCES: dict[str, Callable[[Fields], str]] = {
 _EXPLAINING = ("note", "reason", "error", "detail", "problem")
 
 
-def _subject(fields: Fields) -> str:
+def _subject(fields: Fields, used: int = _PREFIX) -> str:
+    """Who the line is about: a file's name, a link, a folder (fitting the ``used`` line)."""
     for key in ("file", "prompt_file", "link"):
         value = fields.get(key)
         if value:
@@ -153,7 +154,7 @@ def _subject(fields: Fields) -> str:
     if fields.get("path"):
         return Path(str(fields["path"])).name
     if fields.get("folder"):
-        return _path(fields["folder"])
+        return _path(fields["folder"], used)
     if fields.get("job") is not None:
         return f"job {fields['job']}"
     return ""
@@ -169,9 +170,9 @@ def sentence(fields: Fields, *, verbose: bool = False) -> str | None:
         found = _DETAIL.findall(event)
         event = _DETAIL.sub("", event)
         details.update({key: _value(value) for key, value in found})
-        subject = _subject(details)
         extra = next((details[key] for key in _EXPLAINING if details.get(key)), None)
         text = f"{event} ({extra})" if extra else event
+        subject = _subject(details, _PREFIX + len(text) + 2)
         return f"{subject}: {text}" if subject else text
     describe = _SENTENCES.get(event)
     subject = "" if event in ("daemon_ready", "preset_unusable") else _subject(details)

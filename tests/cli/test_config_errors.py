@@ -57,14 +57,9 @@ def check(path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 
 def test_a_syntax_slip_then_every_other_problem_in_one_pass(
-    tmp_path: Path,
-    emulator: EmulatorServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    home: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("CONFIG", "STATE", "CACHE", "LOG", "RUNTIME"):
-        monkeypatch.setenv(f"MVSEPD_{name}_DIR", str(tmp_path / name.lower()))
-    monkeypatch.delenv("MVSEP_API_TOKEN", raising=False)
+    tmp_path = home
     token = tmp_path / "token"
     token.write_text(emulator.add_account().token)
     path = tmp_path / "config.yaml"
