@@ -55,6 +55,9 @@ class ResultLayout:
     source: audio.SourceAudio | None
     #: Why stems are placed as sent although the folder asks to conform them.
     unconformed_because: str | None = None
+    #: What each MVSEP result is called (``name_of`` its label): in file names, in the
+    #: stems' Broadcast WAV description and in the conform report.
+    names: tuple[str, ...] = ()
 
     @property
     def needed(self) -> frozenset[int]:
@@ -167,6 +170,7 @@ def lay_out(
         settings=settings,
         source=source,
         unconformed_because=why,
+        names=tuple(name_of(result.type or "Result") for result in files),
     )
 
 
@@ -205,7 +209,7 @@ def process(
         request = layout.target_of[index]
         output = plan.targets[request].staged if request is not None else None
         stem = audio.StemFile(
-            label=result.type or "Result",
+            label=layout.names[index] if layout.names else result.type or "Result",
             downloaded=downloaded,
             output=output if layout.conforming else None,
             name=result.download_name or downloaded.name,
