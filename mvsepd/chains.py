@@ -201,13 +201,15 @@ def plan_chain(
     advice: list[str] = []
     for index, step in enumerate(chain.steps):
         where = f"chains.{name}.steps[{index}] ({step.id})"
-        spec = _spec(name, step, presets, where)
+        at: tuple[str | int, ...] = ("chains", name, "steps", index)
+        spec = _spec(name, step, presets, where, at)
         if step.id in feeders:
             spec = PresetSpec(spec.name, spec.sep_type, spec.options, chain.intermediate_format)
         try:
             preset = resolve(spec, catalog, kinds=frozenset({InputKind.UPLOAD}))
         except PresetProblem as problem:
-            raise PresetProblem(f"{where}: {problem}") from None
+            key = ("preset",) if step.preset is not None else problem.key
+            raise PresetProblem(f"{where}: {problem}", (*at, *key)) from None
         resolved[step.id] = preset
         labels = stem_labels(preset)
         parent = step.parent
@@ -218,7 +220,8 @@ def plan_chain(
                 made = ", ".join(parent_labels.values()) or "none"
                 raise PresetProblem(
                     f"{where}: from {step.from_!r}: step {parent[0]!r} makes no stem "
-                    f"{parent[1]!r} with its options; it makes: {made}"
+                    f"{parent[1]!r} with its options; it makes: {made}",
+                    (*at, "from"),
                 )
             parent = (parent[0], label)
             upstream = resolved[parent[0]].sep_type
@@ -235,7 +238,8 @@ def plan_chain(
                     made = ", ".join(labels.values())
                     raise PresetProblem(
                         f"{where}: keep: {preset.algorithm_name} makes no stem {kept!r} with "
-                        f"these options; it makes: {made}"
+                        f"these options; it makes: {made}",
+                        (*at, "keep"),
                     )
             keep = tuple(find_stem(labels, kept) or kept for kept in keep)
         steps.append(ChainStep(step.id, index, preset, parent, keep, ()))
@@ -250,12 +254,21 @@ def plan_chain(
     return ChainPlan(name, tuple(with_feeds), tuple(advice))
 
 
-def _spec(name: str, step: StepConfig, presets: Mapping[str, PresetSpec], where: str) -> PresetSpec:
+def _spec(
+    name: str,
+    step: StepConfig,
+    presets: Mapping[str, PresetSpec],
+    where: str,
+    at: tuple[str | int, ...],
+) -> PresetSpec:
     if step.preset is not None:
         spec = presets.get(step.preset)
         if spec is None:
             known = ", ".join(sorted(presets)) or "none defined"
-            raise PresetProblem(f"{where}: preset: no preset named {step.preset!r}; known: {known}")
+            raise PresetProblem(
+                f"{where}: preset: no preset named {step.preset!r}; known: {known}",
+                (*at, "preset"),
+            )
         return PresetSpec(f"{name}/{step.id}", spec.sep_type, spec.options, spec.output_format)
     assert step.sep_type is not None
     return PresetSpec(

@@ -8,12 +8,14 @@ its own folder); ``advice`` what is valid but most likely not meant (lossy stems
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from mvsepd import naming
 from mvsepd.config import Config, FolderConfig
 from mvsepd.models import OutputFormat
 from mvsepd.paths import absolute
+from mvsepd.suggest import did_you_mean
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -38,13 +40,24 @@ def advice(config: Config) -> list[str]:
     return notes
 
 
-def logical_problems(config: Config) -> list[Problem]:
-    """Return every rule the schema cannot express that the config breaks, with its key path."""
-    problems = _chain_problems(config)
+def logical_problems(
+    config: Config,
+    *,
+    folder_numbers: Sequence[int] | None = None,
+    unreadable: Collection[str] = (),
+) -> list[Problem]:
+    """Return every rule the schema cannot express that the config breaks, with its key path.
+
+    ``config`` may hold only the parts of a file that could be read (the others have problems
+    of their own): ``folder_numbers`` gives each folder's place in the file, ``unreadable``
+    the presets and chains that are there but could not be read (naming one is no mistake).
+    """
+    numbers = list(range(len(config.folders))) if folder_numbers is None else folder_numbers
+    problems = _chain_problems(config, unreadable)
     roots = [absolute(folder.path) for folder in config.folders]
-    for index, folder in enumerate(config.folders):
-        problems.extend(_folder_problems(config, index, folder, roots))
-    problems.extend(_studio_problems(config))
+    for position in range(len(config.folders)):
+        problems.extend(_folder_problems(config, position, numbers, roots, unreadable))
+    problems.extend(_studio_problems(config, numbers))
     if not _is_loopback(config.daemon.status_host) and not config.daemon.allow_remote_status:
         problems.append(
             (
@@ -56,7 +69,7 @@ def logical_problems(config: Config) -> list[Problem]:
     return problems
 
 
-def _studio_problems(config: Config) -> list[Problem]:
+def _studio_problems(config: Config, numbers: Sequence[int]) -> list[Problem]:
     """A shared folder needs studio mode, a known share, and itself and its stems on it."""
     problems: list[Problem] = []
     store = config.store
@@ -64,7 +77,8 @@ def _studio_problems(config: Config) -> list[Problem]:
         problems.append(
             (("store", "shares"), "shares are for studio mode; set store.backend: postgres")
         )
-    for index, folder in enumerate(config.folders):
+    for position, folder in enumerate(config.folders):
+        index = numbers[position]
         if folder.shared is None:
             continue
         where: tuple[str | int, ...] = ("folders", index, "shared")
@@ -103,7 +117,7 @@ def _studio_problems(config: Config) -> list[Problem]:
     return problems
 
 
-def _chain_problems(config: Config) -> list[Problem]:
+def _chain_problems(config: Config, unreadable: Collection[str]) -> list[Problem]:
     problems: list[Problem] = []
     for name in config.chains:
         if name in config.presets:
@@ -112,11 +126,16 @@ def _chain_problems(config: Config) -> list[Problem]:
             )
     for name, chain in config.chains.items():
         for step_index, step in enumerate(chain.steps):
-            if step.preset is not None and step.preset not in config.presets:
+            if (
+                step.preset is not None
+                and step.preset not in config.presets
+                and step.preset not in unreadable
+            ):
                 problems.append(
                     (
                         ("chains", name, "steps", step_index, "preset"),
-                        f'no preset named "{step.preset}"; known: '
+                        f'no preset named "{step.preset}"; '
+                        f"{_suggested(step.preset, [*config.presets, *unreadable])}known: "
                         f"{', '.join(sorted(config.presets)) or 'none defined'}",
                     )
                 )
@@ -124,22 +143,30 @@ def _chain_problems(config: Config) -> list[Problem]:
 
 
 def _folder_problems(
-    config: Config, index: int, folder: FolderConfig, roots: list[Path]
+    config: Config,
+    position: int,
+    numbers: Sequence[int],
+    roots: list[Path],
+    unreadable: Collection[str],
 ) -> list[Problem]:
     problems: list[Problem] = []
-    known_presets = ", ".join(sorted([*config.presets, *config.chains])) or "none defined"
+    folder = config.folders[position]
+    index = numbers[position]
+    names = [*config.presets, *config.chains]
+    known_presets = ", ".join(sorted(names)) or "none defined"
     where: tuple[str | int, ...] = ("folders", index)
     for preset_name in folder.preset_names:
-        if preset_name not in config.presets and preset_name not in config.chains:
+        if preset_name not in names and preset_name not in unreadable:
             problems.append(
                 (
                     (*where, "preset"),
-                    f'no preset or chain named "{preset_name}"; known: {known_presets}',
+                    f'no preset or chain named "{preset_name}"; '
+                    f"{_suggested(preset_name, [*names, *unreadable])}known: {known_presets}",
                 )
             )
     if folder.reference is not None:
         reference = absolute(folder.reference)
-        if naming.is_within(reference, roots[index]):
+        if naming.is_within(reference, roots[position]):
             problems.append(
                 (
                     (*where, "reference"),
@@ -147,12 +174,13 @@ def _folder_problems(
                     "be taken as a target too; keep it outside",
                 )
             )
-    for other_index, other in enumerate(roots):
-        if other_index == index:
+    for other_position, other in enumerate(roots):
+        if other_position == position:
             continue
-        if roots[index] == other and other_index < index:
+        other_index = numbers[other_position]
+        if roots[position] == other and other_position < position:
             problems.append(((*where, "path"), f"the same folder as folders[{other_index}]"))
-        elif naming.is_within(roots[index], other) and roots[index] != other:
+        elif naming.is_within(roots[position], other) and roots[position] != other:
             problems.append(
                 (
                     (*where, "path"),
@@ -160,21 +188,26 @@ def _folder_problems(
                 )
             )
     output_root = absolute(folder.output_root())
-    for other_index, other in enumerate(roots):
+    for other_position, other in enumerate(roots):
         if naming.is_within(output_root, other):
             problems.append(
                 (
                     (*where, "output"),
                     f"stems would be written to {output_root}, inside the watched folder "
-                    f"folders[{other_index}] ({other}); choose a place outside it",
+                    f"folders[{numbers[other_position]}] ({other}); choose a place outside it",
                 )
             )
-    problems.extend(_move_problems(folder, where, roots))
+    problems.extend(_move_problems(folder, where, roots, numbers))
     return problems
 
 
+def _suggested(name: str, names: Sequence[str]) -> str:
+    hint = did_you_mean(name, names)
+    return f"{hint} " if hint else ""
+
+
 def _move_problems(
-    folder: FolderConfig, where: tuple[str | int, ...], roots: list[Path]
+    folder: FolderConfig, where: tuple[str | int, ...], roots: list[Path], numbers: Sequence[int]
 ) -> list[Problem]:
     if folder.after_success != "move":
         return []
@@ -182,8 +215,11 @@ def _move_problems(
         return [((*where, "move_to"), "after_success: move needs move_to")]
     target = absolute(folder.move_to)
     return [
-        ((*where, "move_to"), f"{target} lies inside the watched folder folders[{other_index}]")
-        for other_index, other in enumerate(roots)
+        (
+            (*where, "move_to"),
+            f"{target} lies inside the watched folder folders[{numbers[other_position]}]",
+        )
+        for other_position, other in enumerate(roots)
         if naming.is_within(target, other)
     ]
 

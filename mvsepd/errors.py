@@ -7,7 +7,8 @@ ever carries the API token.
 
     MvsepdError
     ├── InputError                  bad local input, refused before any network call
-    ├── ConfigError                 the configuration file has problems (all of them, listed)
+    ├── ConfigError                 the configuration file has problems (all of them, listed,
+    │                               each a ConfigProblem with its line)
     ├── MissingPartError            an optional part (an extra such as ``tray``) is not installed
     ├── StoreError                  the job store (SQLite) failed or was misused
     │   └── IllegalTransitionError  a job state change the lifecycle table does not allow
@@ -42,7 +43,9 @@ between ``retry_wait`` and ``failed``.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class MvsepdError(Exception):
@@ -60,15 +63,67 @@ class InputError(MvsepdError, ValueError):
         self.field = field
 
 
-class ConfigError(MvsepdError):
-    """The configuration has one or more problems; ``problems`` lists every one of them."""
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem of a configuration file: its words, which start with the key path
+    (``presets.vocals.sep_type: ...``) when there is one, and where it is, when known."""
 
-    def __init__(self, source: str, problems: Sequence[str]) -> None:
+    text: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.text
+        column = f", column {self.column}" if self.column is not None else ""
+        return f"line {self.line}{column}: {self.text}"
+
+    def located(self, source: str) -> str:
+        """``file:line: words`` (``file:line:column:`` for a YAML error), as compilers say it,
+        so that editors and terminals can jump there."""
+        if self.line is None:
+            return f"{source}: {self.text}"
+        column = f"{self.column}:" if self.column is not None else ""
+        return f"{source}:{self.line}:{column} {self.text}"
+
+
+#: Longest line of a configuration error's report; longer problems go on indented lines.
+REPORT_WIDTH = 100
+
+
+class ConfigError(MvsepdError):
+    """The configuration has one or more problems; ``problems`` lists every one of them
+    (``line N: key: what is wrong; what would be accepted``), ``items`` the same as data."""
+
+    def __init__(self, source: str, problems: Sequence[str | ConfigProblem]) -> None:
         self.source = source
-        self.problems = tuple(problems)
-        count = len(self.problems)
-        heading = f"{source}: {count} problem{'s' if count != 1 else ''}"
-        super().__init__("\n".join([heading, *(f"  - {problem}" for problem in self.problems)]))
+        self.items = tuple(
+            problem if isinstance(problem, ConfigProblem) else ConfigProblem(problem)
+            for problem in problems
+        )
+        self.problems = tuple(str(problem) for problem in self.items)
+        super().__init__("\n".join(self.report(width=None)))
+
+    def report(self, width: int | None = REPORT_WIDTH) -> list[str]:
+        """The report's lines: a heading, then each problem as ``file:line: words``, wrapped
+        at ``width`` characters (a long list of accepted values never makes a long line)."""
+        count = len(self.items)
+        lines = [f"{self.source}: {count} problem{'s' if count != 1 else ''}"]
+        for problem in self.items:
+            line = problem.located(self.source)
+            if width is None:
+                lines.append(line)
+                continue
+            lines.extend(
+                textwrap.wrap(
+                    line,
+                    width=width,
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+        return lines
 
 
 class MissingPartError(MvsepdError):

@@ -1,6 +1,7 @@
 """Logging for the daemon and the commands: structlog for mvsepd, the same chain for libraries.
 
-Human-readable lines on a terminal, JSON lines otherwise (journald and launchd capture stdout),
+Lines in words on a terminal (``logwords``), JSON lines otherwise (journald and launchd capture
+stdout),
 optionally a rotating file, readable only by the user (0600; its folder 0700 when mvsepd makes
 it). A redaction step runs before any renderer: keys that hold credentials are masked, and the
 values of the secrets in use (the API token, the status API token) are replaced wherever they
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from mvsepd.logwords import WordsFilter, WordsRenderer
 from mvsepd.paths import ensure_private_directory
 
 _SENSITIVE_KEYS = frozenset(
@@ -130,10 +132,13 @@ def configure(
     json_lines: bool | None = None,
     stream: TextIO | None = None,
     log_file: Path | None = None,
+    timestamps: bool = True,
 ) -> None:
     """Set up structlog and the standard library's logging for this process.
 
-    ``json_lines`` None picks JSON when ``stream`` is not a terminal.
+    ``json_lines`` None picks JSON when ``stream`` is not a terminal. Otherwise the stream
+    gets one line in words per event that matters (``logwords``), after the local time when
+    ``timestamps``; the log file always gets every event as JSON.
     """
     # pythonw.exe (the Windows logon task) has no stderr at all; then only the file gets lines.
     output: TextIO | None = stream if stream is not None else sys.stderr
@@ -151,13 +156,12 @@ def configure(
         structlog.processors.StackInfoRenderer(),
     ]
     renderer: Processor
+    verbose = numeric_level <= logging.DEBUG
     if json_lines:
         renderer = structlog.processors.JSONRenderer()
         final_chain: list[Processor] = [_render_exceptions(), REDACTOR, renderer]
     else:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=terminal, exception_formatter=structlog.dev.plain_traceback
-        )
+        renderer = WordsRenderer(timestamps=timestamps)
         final_chain = [_render_exceptions_as_text(), REDACTOR, renderer]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -175,6 +179,8 @@ def configure(
     if output is not None:
         console = logging.StreamHandler(output)
         console.setFormatter(formatter)
+        if not json_lines:
+            console.addFilter(WordsFilter(verbose=verbose))
         root.addHandler(console)
     if log_file is not None:
         ensure_private_directory(log_file.parent)

@@ -8,9 +8,11 @@ at most 255 bytes.
 
 Placeholders: ``{parent}`` (the hot folder's parent), ``{folder}`` (the hot folder's name),
 ``{subdir}`` (the source's sub-folder inside a recursive hot folder, or nothing), ``{track}``
-(the source file name without extension), ``{stem}`` (MVSEP's label for the stem, e.g.
-"Vocals"), ``{ext}`` (the output format's extension), ``{preset}`` (the preset or chain
-name), ``{step}`` (a chain's step, empty outside chains).
+(the source file name without extension), ``{stem}`` (what the stem is: MVSEP's label, e.g.
+"Vocals", except that a two-stem vocal model's second stem is "Instrumental" where MVSEP says
+"Other"; see ``stem_name``), ``{mvsep_stem}`` (MVSEP's label as it is), ``{ext}`` (the output
+format's extension), ``{preset}`` (the preset or chain name), ``{step}`` (a chain's step, empty
+outside chains).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
+
+from mvsepd.models import Algorithm
 
 DEFAULT_OUTPUT_TEMPLATE = "{parent}/{folder} stems/{track}/{track} - {stem}.{ext}"
 #: The default of a folder with several presets: each preset's stems in a folder of its own.
@@ -26,11 +31,20 @@ FAN_OUT_OUTPUT_TEMPLATE = "{parent}/{folder} stems/{track}/{preset}/{track} - {s
 #: The default of a folder fed to a chain: "Other" comes from several steps.
 CHAIN_OUTPUT_TEMPLATE = "{parent}/{folder} stems/{track}/{track} - {step} - {stem}.{ext}"
 
-PLACEHOLDERS = frozenset({"parent", "folder", "subdir", "track", "stem", "ext", "preset", "step"})
+PLACEHOLDERS = frozenset(
+    {"parent", "folder", "subdir", "track", "stem", "mvsep_stem", "ext", "preset", "step"}
+)
 #: Placeholders whose value changes per job; the output root stops before the first of them.
-_PER_JOB = frozenset({"subdir", "track", "stem", "ext", "preset", "step"})
-#: Placeholders a template must contain so that no two stems or tracks share a file name.
+_PER_JOB = frozenset({"subdir", "track", "stem", "mvsep_stem", "ext", "preset", "step"})
+#: Placeholders a template must contain so that no two stems or tracks share a file name
+#: (the stem as ``{stem}`` or as ``{mvsep_stem}``).
 REQUIRED_PLACEHOLDERS = frozenset({"track", "stem", "ext"})
+
+#: What the second half of a two-stem vocal model is called in MVSEP's catalog
+#: (``output_stems``: ["vocals", "instrum"], ["vocals", "instrumental"], ["vocals", "music"]),
+#: whatever label its file gets ("Other" for most of them).
+_INSTRUMENTAL_STEMS = frozenset({"instrum", "instrumental", "music", "accompaniment"})
+INSTRUMENTAL = "Instrumental"
 
 MAX_NAME_BYTES = 255
 #: Bytes a rendered name leaves free for " (2)" ... " (99999)", added when the name is taken.
@@ -63,7 +77,10 @@ def placeholders_in(template: str) -> list[str]:
 
 def check_template(template: str) -> None:
     """Raise TemplateProblem unless ``template`` places every stem of every track separately."""
-    missing = REQUIRED_PLACEHOLDERS - set(placeholders_in(template))
+    used = set(placeholders_in(template))
+    if "mvsep_stem" in used:
+        used.add("stem")
+    missing = REQUIRED_PLACEHOLDERS - used
     if missing:
         needed = ", ".join("{" + p + "}" for p in sorted(missing))
         raise TemplateProblem(f"the template must contain {needed} so that stems do not collide")
@@ -172,3 +189,21 @@ def render(template: str, values: dict[str, str], *, root: Path) -> Path:
 def is_within(path: Path, directory: Path) -> bool:
     """Return True if ``path`` is ``directory`` or lies below it (paths compared as given)."""
     return path == directory or directory in path.parents
+
+
+def stem_name(label: str, output_stems: Sequence[str]) -> str:
+    """What a stem is, for file names, given MVSEP's label for it and the model's
+    ``output_stems``: the label, except that a two-stem vocal model's "Other" (its catalog says
+    it separates vocals from the instrumental) is "Instrumental"."""
+    stems = [stem.strip().casefold() for stem in output_stems]
+    vocal_model = len(stems) == 2 and "vocals" in stems
+    rest = next((stem for stem in stems if stem != "vocals"), "") if vocal_model else ""
+    if rest in _INSTRUMENTAL_STEMS and label.strip().casefold() == "other":
+        return INSTRUMENTAL
+    return label
+
+
+def stem_namer(algorithm: Algorithm | None) -> Callable[[str], str]:
+    """``stem_name`` for one model's labels (MVSEP's labels as they are without a catalog)."""
+    output_stems = tuple(algorithm.output_stems) if algorithm is not None else ()
+    return lambda label: stem_name(label, output_stems)

@@ -145,3 +145,42 @@ def absolute(path: Path) -> Path:
         return expanded.resolve()
     except OSError:
         return expanded.absolute()
+
+
+def shown(path: str | Path, width: int | None = None, *, home: Path | None = None) -> str:
+    """A path as a person reads it: the home folder as ``~``, and, when it is longer than
+    ``width`` characters, its middle folders elided (``~/Music/…/Vocals stems/Take 3``), so
+    that the names at both ends stay whole instead of being broken mid-word. A last name
+    longer than ``width`` on its own is returned whole (``…/`` before it), to be wrapped
+    between its words."""
+    text = os.fspath(path)
+    home_text = os.fspath(home if home is not None else Path.home()).rstrip(os.sep)
+    if home_text and (text == home_text or text.startswith(home_text + os.sep)):
+        text = "~" + text[len(home_text) :]
+    if width is None or len(text) <= width:
+        return text
+    parts = text.split(os.sep)
+    if len(parts) > 1:
+        # The first part (``~``, or "" before the root's separator) and the last parts that fit.
+        head, tail = parts[:1], parts[1:]
+        kept: list[str] = []
+        for part in reversed(tail):
+            candidate = os.sep.join([*head, "…", part, *kept])
+            if len(candidate) > width:
+                break
+            kept.insert(0, part)
+        if kept:
+            return os.sep.join([*head, "…", *kept])
+        return os.sep.join(["…", parts[-1]])
+    return text
+
+
+def elided(name: str, width: int) -> str:
+    """``name`` in at most ``width`` characters: its middle replaced by "…", its start and
+    its end (the extension) kept."""
+    if len(name) <= width:
+        return name
+    if width <= 1:
+        return "…"[:width]
+    end = min(len(name) // 3, (width - 1) // 2)
+    return name[: width - 1 - end] + "…" + name[len(name) - end :]

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mvsepd.models import Algorithm, AlgorithmField, AlgorithmScope, OutputFormat
+from mvsepd.suggest import close_matches, some_of
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,15 @@ def prompt_field(algorithm: Algorithm) -> str | None:
 
 
 class PresetProblem(ValueError):
-    """One problem with a preset, in words that name the field and the accepted values."""
+    """One problem with a preset, in words that name the field and the accepted values.
+
+    ``key`` is where in the preset (``("options", "Vocal model type")``, as the user wrote
+    it) or, for a chain, in the configuration; it finds the problem's line in the file.
+    """
+
+    def __init__(self, message: str, key: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _normalise(text: str) -> str:
@@ -144,7 +153,8 @@ def find_algorithm(catalog: Sequence[Algorithm], sep_type: int | str) -> Algorit
                 return algorithm
         raise PresetProblem(
             f"sep_type: no algorithm with id {render_id}; "
-            "run `mvsepd algorithms` to list the ids MVSEP offers"
+            "run `mvsepd algorithms` to list the ids MVSEP offers",
+            ("sep_type",),
         )
     wanted = _normalise(sep_type)
     exact = [a for a in catalog if _normalise(a.name) == wanted]
@@ -155,10 +165,16 @@ def find_algorithm(catalog: Sequence[Algorithm], sep_type: int | str) -> Algorit
         return partial[0]
     if partial:
         names = "; ".join(f"{a.render_id}: {a.name}" for a in partial[:8])
-        raise PresetProblem(f"sep_type: {sep_type!r} matches several algorithms: {names}")
+        raise PresetProblem(
+            f"sep_type: {sep_type!r} matches several algorithms: {names}", ("sep_type",)
+        )
+    by_name = {a.name: a for a in catalog}
+    close = [f"{name!r} ({by_name[name].render_id})" for name in close_matches(sep_type, by_name)]
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
     raise PresetProblem(
-        f"sep_type: no algorithm named {sep_type!r}; "
-        "run `mvsepd algorithms SEARCH` to find its id or exact name"
+        f"sep_type: no algorithm named {sep_type!r}; {hint}"
+        "`mvsepd algorithms SEARCH` finds its id or exact name",
+        ("sep_type",),
     )
 
 
@@ -172,13 +188,17 @@ def _find_field(algorithm: Algorithm, key: str) -> AlgorithmField:
                 break
     if found is None:
         known = ", ".join(f"{f.name} ({f.text})" for f in algorithm.fields) or "none"
+        by_text = {f.text: f for f in algorithm.fields}
+        close = [f"{text!r} ({by_text[text].name})" for text in close_matches(key, by_text)]
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise PresetProblem(
-            f"options.{key}: {algorithm.name} has no option {key!r}; known: {known}"
+            f"options.{key}: {algorithm.name} has no option {key!r}; {hint}known: {known}",
+            ("options", key),
         )
     return found
 
 
-def _find_value(option_field: AlgorithmField, value: str) -> str:
+def _find_value(option_field: AlgorithmField, value: str, written_key: str) -> str:
     if option_field.is_free_text:
         return value
     key = option_field.key_for(value)
@@ -190,11 +210,17 @@ def _find_value(option_field: AlgorithmField, value: str) -> str:
     ]
     if len(starts) == 1:
         return starts[0]
-    accepted = "; ".join(f"{k}: {label}" for k, label in option_field.options.items())
+    labels = list(option_field.options.values())
+    close = close_matches(value, labels)
+    choices = [f"{k}: {label}" for k, label in option_field.options.items()]
+    likely = [f"{k}: {label}" for k, label in option_field.options.items() if label in close]
+    likely += [f"{k}: {option_field.options[k]}" for k in starts]
+    hint = f"did you mean {' or '.join(repr(label) for label in close)}? " if close else ""
     qualifier = "is ambiguous" if starts else "is not one of its choices"
     raise PresetProblem(
         f"options.{option_field.name}: {value!r} {qualifier} for {option_field.text!r}; "
-        f"accepted: {accepted}"
+        f"{hint}accepted: {some_of(choices, first=likely)}",
+        ("options", written_key),
     )
 
 
@@ -216,24 +242,30 @@ def resolve(
         return _resolve_offline(spec)
     algorithm = find_algorithm(catalog, spec.sep_type)
     if not algorithm.is_active:
-        raise PresetProblem(f"sep_type: {algorithm.name} ({algorithm.render_id}) is disabled")
+        raise PresetProblem(
+            f"sep_type: {algorithm.name} ({algorithm.render_id}) is disabled", ("sep_type",)
+        )
     kind = kind_of(algorithm)
     if kind is InputKind.UPLOAD and algorithm.audio_upload_disabled:
         raise PresetProblem(
-            f"sep_type: {algorithm.name} ({algorithm.render_id}) takes no upload at MVSEP now"
+            f"sep_type: {algorithm.name} ({algorithm.render_id}) takes no upload at MVSEP now",
+            ("sep_type",),
         )
     if kind not in kinds:
         accepted = " or ".join(sorted(k.value for k in kinds))
         raise PresetProblem(
             f"sep_type: {algorithm.name} ({algorithm.render_id}) {_KIND_WORDS[kind]}; "
-            f"here only a model that is fed by {accepted} fits"
+            f"here only a model that is fed by {accepted} fits",
+            ("sep_type",),
         )
     options: dict[str, str] = {}
     for key, value in spec.options.items():
         option_field = _find_field(algorithm, key)
         if option_field.name in options:
-            raise PresetProblem(f"options.{key}: {option_field.name} is given twice")
-        options[option_field.name] = _find_value(option_field, str(value))
+            raise PresetProblem(
+                f"options.{key}: {option_field.name} is given twice", ("options", key)
+            )
+        options[option_field.name] = _find_value(option_field, str(value), key)
     missing = tuple(
         option_field.name
         for option_field in algorithm.fields
@@ -244,7 +276,9 @@ def resolve(
     if missing and not text_from_file:
         first = algorithm.field_named(missing[0])
         text = first.text if first is not None else missing[0]
-        raise PresetProblem(f"options.{missing[0]}: {text!r} is required for {algorithm.name}")
+        raise PresetProblem(
+            f"options.{missing[0]}: {text!r} is required for {algorithm.name}", ("options",)
+        )
     return ResolvedPreset(
         name=spec.name,
         sep_type=algorithm.render_id,
@@ -269,7 +303,7 @@ def file_options(
     if algorithm is not None:
         for key, value in given.items():
             option_field = _find_field(algorithm, key)
-            chosen[option_field.name] = _find_value(option_field, str(value))
+            chosen[option_field.name] = _find_value(option_field, str(value), key)
     else:
         chosen.update({key: str(value) for key, value in given.items()})
     if prompt is not None:
@@ -292,14 +326,16 @@ def _resolve_offline(spec: PresetSpec) -> ResolvedPreset:
     if isinstance(spec.sep_type, str) and not spec.sep_type.strip().isdigit():
         raise PresetProblem(
             f"sep_type: {spec.sep_type!r} is a name, and the algorithm catalog is not at hand "
-            "to look it up; use the numeric id or let mvsepd reach MVSEP once"
+            "to look it up; use the numeric id or let mvsepd reach MVSEP once",
+            ("sep_type",),
         )
     options: dict[str, str] = {}
     for key, value in spec.options.items():
         if not (key.startswith("add_opt") and key[len("add_opt") :].isdigit()):
             raise PresetProblem(
                 f"options.{key}: option labels need the algorithm catalog; use add_opt1.. keys "
-                "or let mvsepd reach MVSEP once"
+                "or let mvsepd reach MVSEP once",
+                ("options", key),
             )
         options[key] = str(value)
     sep_type = int(spec.sep_type)

@@ -18,9 +18,13 @@ LAYERS: dict[str, tuple[int, str]] = {
     "paths": (0, "leaf"),
     "hashing": (0, "leaf"),
     "exits": (0, "leaf"),
+    "suggest": (0, "leaf"),
     "config": (1, "domain"),
     "configfile": (1, "domain"),
     "configrules": (1, "domain"),
+    "configwrite": (1, "domain"),
+    "configyaml": (1, "domain"),
+    "configschema": (1, "domain"),
     "folderdefaults": (1, "domain"),
     "chains": (1, "domain"),
     "lifecycle": (1, "domain"),
@@ -36,6 +40,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "statusapi": (3, "orchestration"),
     "daemon": (4, "process"),
     "logsetup": (4, "process"),
+    "logwords": (4, "process"),
     "sdnotify": (4, "process"),
     "allocator": (4, "process"),
     "studiohost": (4, "process"),
@@ -61,6 +66,7 @@ LIBRARY_OWNERS = {
     "soxr": {"audio", "emulator"},
     "mutagen": {"audio"},
     "pystray": {"tray"},
+    "ruamel": {"configwrite"},
 }
 
 

@@ -5,7 +5,7 @@ Only this package imports requests. ``wire`` is the only place that knows MVSEP'
 """
 
 from mvsepd.api.client import MvsepClient
-from mvsepd.api.servers import resolve_server
+from mvsepd.api.servers import host_of, resolve_server
 from mvsepd.api.transport import Transport
 
-__all__ = ["MvsepClient", "Transport", "resolve_server"]
+__all__ = ["MvsepClient", "Transport", "host_of", "resolve_server"]

@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 from mvsepd.api.httputil import header, parse_content_length, parse_content_range, parse_retry_after
 from mvsepd.api.redaction import redact_url
-from mvsepd.api.servers import origin_of
+from mvsepd.api.servers import host_of, origin_of
 from mvsepd.errors import (
     DownloadError,
     NetworkError,
@@ -131,6 +131,7 @@ def fetch(
                 part,
                 offset,
                 endpoint,
+                host=host_of(url),
                 expected_size=expected_size,
                 max_bytes=max_bytes,
                 progress=progress,
@@ -183,6 +184,7 @@ def _receive(
     offset: int,
     endpoint: str,
     *,
+    host: str,
     expected_size: int | None,
     max_bytes: int | None,
     progress: Progress | None,
@@ -242,7 +244,7 @@ def _receive(
             )
     ceiling = min((n for n in (total, expected_size, max_bytes) if n is not None), default=None)
     shown_total = total if total is not None else (expected_size or 0)
-    written = _write(stream, part, start, ceiling, endpoint, status, progress, shown_total)
+    written = _write(stream, part, start, ceiling, (endpoint, host), status, progress, shown_total)
     if total is not None and written != total:
         raise DownloadError(
             f"the file ended after {written} of {total} bytes", endpoint=endpoint, status=status
@@ -260,11 +262,12 @@ def _write(
     part: Path,
     start: int,
     ceiling: int | None,
-    endpoint: str,
+    where: tuple[str, str],
     status: int,
     progress: Progress | None,
     shown_total: int,
 ) -> int:
+    endpoint, host = where
     written = start
     oversize = False
     try:
@@ -286,7 +289,7 @@ def _write(
     except NetworkError as error:
         # What was written stays in the .part file: the next attempt resumes from there.
         raise NetworkError(
-            _broke_after(written, shown_total), endpoint=error.endpoint, status=error.status
+            _broke_after(written, shown_total, host), endpoint=error.endpoint, status=error.status
         ) from None
     if oversize:
         _discard(part)
@@ -305,14 +308,14 @@ def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _broke_after(done: int, total: int) -> str:
+def _broke_after(done: int, total: int, host: str) -> str:
     if not total:
         got = megabytes(done)
     elif total >= 1024 * 1024:
         got = f"{done / (1024 * 1024):.1f} of {megabytes(total)}"
     else:
         got = f"{done / 1024:.0f} of {megabytes(total)}"
-    return f"the connection broke after {got}"
+    return f"the connection to {host} broke after {got}"
 
 
 def _status_error(

@@ -1,8 +1,10 @@
 """What a failed request means: requests' and urllib3's exceptions as mvsepd errors.
 
 ``translate`` is called by the transport inside its ``except`` blocks (the only place that
-catches them) and answers a ``retry.Failure``: the mvsepd error in words a user can read
-("connect timed out", "answer cut off"; the library's own text goes to the debug log, redacted),
+catches them) and answers a ``retry.Failure``: the mvsepd error in words a user can read, naming
+the host that was tried ("connect to de.mvsep.com timed out", "answer from mvsep.com cut off";
+never the path's query, which may hold the token; the library's own text goes to the debug log,
+redacted),
 whether certainly nothing of the request left this machine (so a create may be sent again), and
 whether trying again may help. A create that went out and lost its answer is
 ``OutcomeUnknownError``: the job may exist.
@@ -42,9 +44,14 @@ _UNSENDABLE = (
 
 
 def translate(
-    exc: requests.RequestException | urllib3.exceptions.HTTPError, endpoint: str, *, creates: bool
+    exc: requests.RequestException | urllib3.exceptions.HTTPError,
+    endpoint: str,
+    *,
+    creates: bool,
+    host: str = "the server",
 ) -> Failure:
-    """The one place where requests/urllib3 exceptions become mvsepd errors."""
+    """The one place where requests/urllib3 exceptions become mvsepd errors; ``host`` is the
+    one the request went to (``servers.host_of``)."""
     if isinstance(exc, _UNSENDABLE):
         # The request could not even be built (a malformed URL or header from the server).
         detail = f"request could not be sent [{type(exc).__name__}: {redact_text(str(exc))[:300]}]"
@@ -62,7 +69,7 @@ def translate(
     )
     # Words only: the library's own text ("ChunkedEncodingError: ('Connection broken: ...')")
     # says nothing to a user and goes to the debug log instead.
-    detail = _describe(exc)
+    detail = _describe(exc, host)
     logger.debug(
         "transport failure on %s: %s: %s", endpoint, type(exc).__name__, redact_text(str(exc))[:300]
     )
@@ -113,24 +120,24 @@ def _nothing_sent(exc: BaseException) -> bool:
     )
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, host: str) -> str:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connect timed out"
+        return f"connect to {host} timed out"
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer before the read timeout"
+        return f"no answer from {host} before the read timeout"
     if isinstance(exc, requests.exceptions.SSLError):
         # OpenSSL's own reason names what to fix (an untrusted certificate, a wrong host name).
         reason = _SSL_REASON.search(str(exc))
         suffix = f": {reason.group(1)} {reason.group(2).strip()}".rstrip() if reason else ""
-        return f"TLS failed (certificate or handshake){suffix}"
+        return f"TLS with {host} failed (certificate or handshake){suffix}"
     if isinstance(exc, requests.exceptions.ProxyError):
-        return "proxy failed"
+        return f"the proxy to {host} failed"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "answer cut off"
+        return f"answer from {host} cut off"
     if _nothing_sent(exc):
-        return "cannot connect (refused, unreachable or DNS failure)"
+        return f"cannot connect to {host} (refused, unreachable or DNS failure)"
     if _closed_before_answer(exc):
-        return "the server closed the connection before answering"
+        return f"{host} closed the connection before answering"
     if isinstance(exc, requests.ConnectionError):
-        return "connection dropped"
-    return "request failed"
+        return f"connection to {host} dropped"
+    return f"request to {host} failed"

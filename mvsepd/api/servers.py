@@ -112,6 +112,25 @@ def origin_of(url: str) -> tuple[str, str, int] | None:
     return (scheme, parts.hostname.lower(), port if port is not None else _DEFAULT_PORTS[scheme])
 
 
+def host_of(url: str) -> str:
+    """Return the host (and a port other than the scheme's) of ``url``, for error messages.
+
+    Never the path, the query (which may hold the API token) or user:password@.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "the server"
+    if not host:
+        return "the server"
+    if ":" in host:
+        host = f"[{host}]"
+    default = _DEFAULT_PORTS.get(parts.scheme.lower())
+    return host if port is None or port == default else f"{host}:{port}"
+
+
 def download_origins(servers: Iterable[str]) -> frozenset[tuple[str, str, int]]:
     """Return the origins a result file may be fetched from, given the job's base URLs.
 

@@ -38,6 +38,7 @@ from mvsepd.api import download as _download
 from mvsepd.api.failures import translate
 from mvsepd.api.redaction import install_log_redaction
 from mvsepd.api.retry import Failure, RetryPolicy, WireResponse
+from mvsepd.api.servers import host_of
 from mvsepd.errors import ProtocolError
 
 logger = logging.getLogger(__name__)
@@ -265,10 +266,10 @@ class Transport:
                 stream=True,
             )
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            failure = translate(exc, endpoint, creates=False)
+            failure = translate(exc, endpoint, creates=False, host=host_of(url))
         if failure is not None:
             raise failure.error
-        return _ResponseStream(response, endpoint)
+        return _ResponseStream(response, endpoint, host_of(url))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -304,7 +305,7 @@ class Transport:
             finally:
                 response.close()
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            failure = translate(exc, endpoint, creates=creates)
+            failure = translate(exc, endpoint, creates=creates, host=host_of(url))
         if failure is not None:
             logger.debug("%s %s failed: %s", method, endpoint, failure.error.detail)
             return failure
@@ -337,9 +338,10 @@ class Transport:
 class _ResponseStream:
     """A streamed download answer whose read errors arrive as mvsepd errors."""
 
-    def __init__(self, response: requests.Response, endpoint: str) -> None:
+    def __init__(self, response: requests.Response, endpoint: str, host: str) -> None:
         self._response = response
         self._endpoint = endpoint
+        self._host = host
 
     @property
     def status(self) -> int:
@@ -358,7 +360,7 @@ class _ResponseStream:
             except StopIteration:
                 return
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                failure = translate(exc, self._endpoint, creates=False)
+                failure = translate(exc, self._endpoint, creates=False, host=self._host)
             if failure is not None:
                 raise failure.error
             yield chunk

@@ -67,7 +67,7 @@ def cli(context: click.Context, debug: bool) -> None:
     context.obj["debug"] = debug
     # Quiet, on stderr, until a command (``run``) sets up its own logging: stdout carries
     # tables and --json output that scripts read.
-    logsetup.configure(level="debug" if debug else "warning", json_lines=False)
+    logsetup.configure(level="debug" if debug else "warning", json_lines=False, timestamps=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 from rich.table import Table
 
-from mvsepd.api import MvsepClient
+from mvsepd.api import MvsepClient, Transport, host_of, resolve_server
 from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
@@ -19,11 +22,16 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
-from mvsepd.config import PlansConfig
+from mvsepd.config import AccountConfig, PlansConfig
 from mvsepd.configfile import load_config, write_private_file
+from mvsepd.configwrite import STARTER_FOLDER, create, set_values, starter
 from mvsepd.engine.catalog import CatalogCache
-from mvsepd.errors import ConfigError, InputError, MvsepdError
-from mvsepd.models import Algorithm, AlgorithmScope
+from mvsepd.errors import ConfigError, InputError, InvalidTokenError, MvsepdError
+from mvsepd.models import Algorithm, AlgorithmScope, Secret, UserInfo
+
+#: Where MVSEP shows a logged-in user's API token.
+TOKEN_PAGE = "https://mvsep.com/full_api"  # noqa: S105 (a web page, not a credential)
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9]{20,64}")
 
 server_option = click.option(
     "--server",
@@ -187,30 +195,152 @@ def _as_dict(algorithm: Algorithm, premium_only: set[int]) -> dict[str, object]:
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt."
 )
+@click.option(
+    "--token",
+    "with_token",
+    is_flag=True,
+    help="Give the API token MVSEP's API page shows instead of e-mail and password (asked "
+    "for without echo; read from stdin when it is not a terminal).",
+)
 @server_option
 @config_option
 @handle_errors
 def login(
-    email: str | None, password_stdin: bool, server: str | None, config_path: Path | None
+    email: str | None,
+    password_stdin: bool,
+    with_token: bool,
+    server: str | None,
+    config_path: Path | None,
 ) -> None:
-    """Log in to MVSEP and store the API token in a file only you can read (0600)."""
+    """Log in to MVSEP and store the API token in a file only you can read (0600).
+
+    Give e-mail and password, or the token itself (--token, or paste it at the e-mail
+    prompt). The token is checked with MVSEP before it is stored. With --server the server is
+    also written into the configuration file (created from the starter if there is none), so
+    `mvsepd run` talks to it from then on.
+    """
     server_url, _, token_file = _server(config_path, server)
     assert token_file is not None
-    if email is None:
-        email = click.prompt("MVSEP e-mail")
+    token = _read_token() if with_token else None
+    if token is None and email is None:
+        answer = click.prompt("MVSEP e-mail (or paste your API token)").strip()
+        if _looks_like_token(answer):
+            token = answer
+        else:
+            email = answer
+    if token is not None:
+        user = _check_token(token, server_url)
+    else:
+        assert email is not None
+        user = _log_in(email, password_stdin, server_url, token_file)
+        assert user.api_token is not None
+        token = user.api_token.reveal()
+    write_private_file(token_file, token + "\n")
+    plan = "premium" if user.is_premium else "free"
+    say(f"logged in as {user.name or user.email or email} ({plan}, {user.credits} credits)")
+    say(f"API token stored in {token_file} (readable only by you)")
+    if server is not None:
+        _remember_server(config_path, server, token_file)
+    for note in _shadowing(config_path, token_file):
+        say(f"note: {note}", err=True)
+
+
+def _read_token() -> str:
+    if sys.stdin.isatty():
+        text = click.prompt("MVSEP API token", hide_input=True)
+    else:
+        text = sys.stdin.readline()
+    token = str(text).strip()
+    if not token:
+        raise InputError("the API token is empty; copy it from " + TOKEN_PAGE, field="token")
+    return token
+
+
+def _looks_like_token(text: str) -> bool:
+    """MVSEP's tokens are 30 letters and digits; an e-mail address has an @."""
+    return TOKEN_SHAPE.fullmatch(text) is not None
+
+
+def _interactive() -> Transport:
+    """Someone waits at the prompt: one quick retry, not the daemon's patient backoff."""
+    return Transport(retries=1)
+
+
+def _check_token(token: str, server_url: str) -> UserInfo:
+    with (
+        _interactive() as transport,
+        MvsepClient(Secret(token), server_url, transport=transport) as client,
+    ):
+        try:
+            return client.user()
+        except InvalidTokenError:
+            raise InputError(
+                f"MVSEP ({host_of(server_url)}) does not know this API token; copy it again "
+                f"from {TOKEN_PAGE} (shown there once you are logged in)",
+                field="token",
+            ) from None
+
+
+def _log_in(email: str, password_stdin: bool, server_url: str, token_file: Path) -> UserInfo:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("MVSEP password", hide_input=True)
-    with MvsepClient(None, server_url) as client:
+    with (
+        _interactive() as transport,
+        MvsepClient(None, server_url, transport=transport) as client,
+    ):
         user = client.login(email, password)
     if user.api_token is None or not user.api_token:
         raise InputError(
-            "MVSEP logged you in but did not return an API token; copy it from your profile "
-            f"page on mvsep.com and write it to {token_file} (or set MVSEP_API_TOKEN)",
+            "MVSEP logged you in but did not return an API token; copy it from "
+            f"{TOKEN_PAGE} and run `mvsepd login --token` (or write it to {token_file}, or set "
+            "MVSEP_API_TOKEN)",
             field="api_token",
         )
-    write_private_file(token_file, user.api_token.reveal() + "\n")
-    plan = "premium" if user.is_premium else "free"
-    say(f"logged in as {user.name or email} ({plan}, {user.credits} credits)")
-    say(f"API token stored in {token_file} (readable only by you)")
+    return user
+
+
+def _remember_server(config_path: Path | None, server: str, token_file: Path) -> None:
+    """Write the server into the configuration file (a new starter when there is none)."""
+    path, _ = config_path_or_default(config_path)
+    value = _config_server(server)
+    if path.exists():
+        set_values(path, {("account", "server"): value})
+        say(f"server {value} written to {path} (account.server)")
+        return
+    create(
+        path,
+        starter(folder=str(STARTER_FOLDER), server=value, token_file=token_file, writer="login"),
+    )
+    say(f"wrote {path} (server {value}; the token is read from {token_file})")
+    say("add your hot folders to it, then run `mvsepd config check`")
+
+
+def _config_server(server: str) -> str:
+    """The server as the configuration takes it: as given when it does, else its URL."""
+    try:
+        AccountConfig.model_validate({"server": server})
+    except ValidationError:
+        return resolve_server(server)
+    return server.strip()
+
+
+def _shadowing(config_path: Path | None, token_file: Path) -> list[str]:
+    """What would keep ``mvsepd run`` from using the token just stored."""
+    path, _ = config_path_or_default(config_path)
+    try:
+        account = load_config(path).config.account if path.exists() else None
+    except ConfigError:
+        return []
+    if account is None:
+        return []
+    if account.token is not None:
+        return [f"account.token in {path} is used instead of the stored token; remove it"]
+    variable = account.token_env
+    if account.token_file is None and os.environ.get(variable, "").strip():
+        return [
+            f"${variable} is set and is used instead of {token_file}; unset it, or set "
+            f"account.token_file: {token_file} in {path}"
+        ]
+    return []

@@ -113,7 +113,7 @@ def exit_status_for(error: BaseException) -> ExitStatus:
 def describe(error: BaseException) -> str:
     """Return the words shown for an error."""
     if isinstance(error, errors.ConfigError):
-        return str(error)
+        return "\n".join(error.report())
     if isinstance(error, errors.MvsepError):
         return f"MVSEP: {error}"
     return str(error)

@@ -13,43 +13,24 @@ from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
     handle_errors,
-    load,
     print_json,
     say,
 )
+from mvsepd.configfile import (
+    Inspection,
+    inspect_config,
+    read_config_text,
+    resolve_token,
+    warnings_for,
+)
+from mvsepd.configschema import ReadablePart
+from mvsepd.configwrite import STARTER_FOLDER, create, starter
 from mvsepd.engine.catalog import CatalogCache
-from mvsepd.errors import ConfigError, InvalidTokenError, MvsepdError, MvsepError
+from mvsepd.errors import ConfigError, ConfigProblem, InvalidTokenError, MvsepdError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import AUDIO_EXTENSIONS, Algorithm, AlgorithmScope, Secret
 from mvsepd.plans import too_long_or_large
-from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
-
-STARTER = """# mvsepd configuration (written by `mvsepd config init`).
-# Every option is described in config.example.yaml in mvsepd's source, and
-# `mvsepd config schema` prints a JSON Schema your editor can use.
-# `mvsepd config check` validates this file; `mvsepd run` starts the daemon.
-
-account:
-  # The API token: set MVSEP_API_TOKEN, point token_file at a file, or run `mvsepd login`.
-  token_env: MVSEP_API_TOKEN
-  server: mvsep.com          # or de, de2, hk, sg, or http://127.0.0.1:8787 (the emulator)
-  concurrency: auto          # free plan: 1 job at a time
-
-presets:
-  vocals:
-    sep_type: 48             # MelBand Roformer (vocals, instrumental); see `mvsepd algorithms`
-    options: {{}}
-    output_format: wav16     # mp3, wav16, flac16, m4a, wav32, flac24
-
-folders:
-  - path: {folder}
-    preset: vocals
-    # Files already there the first time: skip them (no credits spent) or process them.
-    existing_files: skip
-
-limits:
-  daily_credit_budget: null  # e.g. 100 to stop submitting after 100 credits a day
-"""
+from mvsepd.presets import InputKind, PresetProblem, resolve
 
 
 @click.group(name="config")
@@ -61,16 +42,22 @@ def config_group() -> None:
 @config_option
 @handle_errors
 def init(config_path: Path | None) -> None:
-    """Write a commented starter configuration (never over an existing file)."""
-    path, _paths = config_path_or_default(config_path)
+    """Write a commented starter configuration (never over an existing file).
+
+    After `mvsepd login` it reads the token from the file login stored it in.
+    """
+    path, paths = config_path_or_default(config_path)
     if path.exists():
-        say(f"mvsepd: {path} already exists; not overwriting it", err=True)
+        say(
+            f"mvsepd: {path} already exists; not overwriting it (`mvsepd login --server` "
+            "writes the server there; edit the file, then `mvsepd config check`)",
+            err=True,
+        )
         raise SystemExit(int(ExitStatus.ERROR))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path("~/Music/mvsepd/Vocals")
-    path.write_text(STARTER.format(folder=folder), encoding="utf-8")
-    path.chmod(0o600)
-    say(f"wrote {path}")
+    folder = STARTER_FOLDER
+    token_file = paths.token_file if paths.token_file.is_file() else None
+    create(path, starter(folder=str(folder), token_file=token_file))
+    say(f"wrote {path}" + (f" (the API token is read from {token_file})" if token_file else ""))
     say(f"create the hot folder ({folder}) or edit the file, then run `mvsepd config check`.")
 
 
@@ -81,72 +68,102 @@ def init(config_path: Path | None) -> None:
 def check(config_path: Path | None, offline: bool) -> None:
     """Validate the configuration: every problem at once, with its line and key.
 
-    Presets are also checked against MVSEP's algorithm catalog (cached copy, or fetched).
+    Presets are also checked against MVSEP's algorithm catalog (cached copy, or fetched), in
+    the same pass as the file's own problems.
     """
-    loaded = load(config_path)
-    problems: list[str] = []
-    token: Secret | None = None
-    try:
-        token = loaded.token()
-    except ConfigError as error:
-        problems.extend(error.problems)
-    catalog = None if offline else _catalog(loaded.paths.catalog_cache, loaded.config)
-    specs = loaded.config.preset_specs()
-    resolved: dict[str, ResolvedPreset] = {}
+    path, paths = config_path_or_default(config_path)
+    inspection = inspect_config(read_config_text(path), str(path))
+    problems = list(inspection.problems)
+    readable = inspection.readable
+    if readable is not None:
+        config = readable.config
+        for warning in warnings_for(config, path):
+            say(f"warning: {warning}", err=True)
+        token: Secret | None = None
+        try:
+            token = resolve_token(config, default_token_file=paths.token_file, source=str(path))
+        except ConfigError as error:
+            problems.extend(error.items)
+        catalog = None if offline else _catalog(paths.catalog_cache, config)
+        problems.extend(_catalog_problems(inspection, readable, catalog))
+        if token is not None and not offline:
+            for key, words in account_problems(config, token, catalog):
+                problems.append(ConfigProblem(words, inspection.positions.line_for(key)))
+        for folder in config.folders:
+            if not folder.path.expanduser().is_dir():
+                say(f"note: {folder.path} does not exist yet; it is watched once it does")
+    if problems:
+        problems.sort(key=lambda problem: problem.line or 0)
+        raise ConfigError(str(path), problems)
+    assert inspection.config is not None
+    folders = len(inspection.config.folders)
+    say(f"{path}: valid ({len(inspection.config.presets)} presets, {folders} folders)")
+
+
+def _catalog_problems(
+    inspection: Inspection, readable: ReadablePart, catalog: list[Algorithm] | None
+) -> list[ConfigProblem]:
+    """Each preset and chain checked against MVSEP's catalog, with its line in the file (a
+    chain whose preset has problems of its own waits until they are fixed)."""
+    problems: list[ConfigProblem] = []
+    config = readable.config
+    specs = config.preset_specs()
     for name, preset in specs.items():
         try:
-            resolved[name] = resolve(
-                preset, catalog, kinds=frozenset(InputKind), text_from_file=True
-            )
+            resolve(preset, catalog, kinds=frozenset(InputKind), text_from_file=True)
         except PresetProblem as problem:
-            problems.append(f"presets.{name}.{problem}")
-    if token is not None and not offline:
-        problems.extend(account_problems(loaded.config, token, resolved))
-    for name, chain in loaded.config.chains.items():
+            where = inspection.positions.line_for(("presets", name, *problem.key))
+            problems.append(ConfigProblem(f"presets.{name}.{problem}", where))
+    for name, chain in config.chains.items():
+        if any(step.preset in readable.unreadable for step in chain.steps):
+            continue
         try:
             plan = plan_chain(name, chain, specs, catalog)
         except PresetProblem as problem:
-            problems.append(str(problem))
+            where = inspection.positions.line_for(problem.key or ("chains", name))
+            problems.append(ConfigProblem(str(problem), where))
             continue
         for advice in plan.advice:
             say(f"note: {advice}")
-    for folder in loaded.config.folders:
-        if not folder.path.expanduser().is_dir():
-            say(f"note: {folder.path} does not exist yet; it is watched once it does")
-    if problems:
-        raise ConfigError(str(loaded.source), problems)
-    folders = len(loaded.config.folders)
-    say(f"{loaded.source}: valid ({len(loaded.config.presets)} presets, {folders} folders)")
+    return problems
 
 
 def account_problems(
-    config: config_model.Config, token: Secret, presets: dict[str, ResolvedPreset]
-) -> list[str]:
-    """What the account cannot do that the configuration asks (premium-only models and
-    formats on a free account), as problems; files already in the folders that are longer
-    than the plan takes, as notes. Nothing when MVSEP cannot be asked."""
+    config: config_model.Config, token: Secret, catalog: list[Algorithm] | None
+) -> list[tuple[tuple[str, ...], str]]:
+    """What the account cannot do that the configuration asks (a premium-only model on a free
+    account; a refused token), as problems with the key they are about; formats MVSEP may keep
+    from free accounts, and files already in the folders that are longer than the plan takes,
+    as notes. Nothing when MVSEP cannot be asked."""
     from mvsepd.api import MvsepClient
 
     try:
         with MvsepClient(token, config.account.server) as client:
             user = client.user()
     except InvalidTokenError:
-        return ["account: MVSEP refused the API token; run `mvsepd login` (or set a new one)"]
+        return [(("account",), "account: MVSEP refused the API token; run `mvsepd login`")]
     except MvsepError as error:
         say(f"note: cannot ask MVSEP about the account ({error}); plans not checked", err=True)
         return []
     plans = config.account.plans
-    problems: list[str] = []
+    problems: list[tuple[tuple[str, ...], str]] = []
     if not user.is_premium:
         why = "premium usage is off" if not user.premium_enabled else "it has no credits left"
         rules = plans.premium_rules()
+        specs = config.preset_specs()
         used = {name for folder in config.folders for name in folder.preset_names}
-        for name in sorted(used & set(presets)):
-            preset = presets[name]
+        for name in sorted(used & set(specs)):
+            try:
+                preset = resolve(specs[name], catalog, kinds=frozenset(InputKind))
+            except PresetProblem:
+                continue  # said already, with its line
             for need in rules.needs(preset.algorithm):
                 problems.append(
-                    f"presets.{name}: {need}, and this account uses the free plan ({why}): "
-                    "turn on premium usage at mvsep.com, or choose another model"
+                    (
+                        ("presets", name, "sep_type"),
+                        f"presets.{name}: {need}, and this account uses the free plan ({why}): "
+                        "turn on premium usage at mvsep.com, or choose another model",
+                    )
                 )
             warning = rules.format_warning(preset.output_format)
             if warning:

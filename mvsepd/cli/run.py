@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -33,8 +34,9 @@ from mvsepd.statusapi.words import PUBLISHING_WORDS
 )
 @click.option(
     "--json-logs/--console-logs",
-    default=None,
-    help="JSON lines or readable lines on stderr (default: readable on a terminal).",
+    default=False,
+    help="JSON lines on stderr, for a journal (what the installed service uses), or one "
+    "line in words per event (the default).",
 )
 @click.option(
     "--tray",
@@ -43,7 +45,7 @@ from mvsepd.statusapi.words import PUBLISHING_WORDS
     help="Also show the tray icon, in this process (needs a desktop session).",
 )
 @handle_errors
-def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_tray: bool) -> None:
+def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bool) -> None:
     """Watch the configured hot folders and process new files until stopped.
 
     Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM
@@ -54,10 +56,13 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool | None, with_t
         loaded = load(config_path)
         token = loaded.token()
     except ConfigError as error:
-        # One line: under a service manager it is the journal's last word on why the unit
-        # stopped (exit 78 ends it instead of a restart loop).
-        problems = "; ".join(error.problems)
-        say(f"mvsepd: cannot start: {error.source}: {problems}", err=True)
+        if sys.stderr.isatty():
+            say("mvsepd: cannot start: " + "\n".join(error.report()), err=True)
+        else:
+            # One line: under a service manager it is the journal's last word on why the
+            # unit stopped (exit 78 ends it instead of a restart loop).
+            problems = "; ".join(error.problems)
+            say(f"mvsepd: cannot start: {error.source}: {problems}", err=True)
         raise SystemExit(int(ExitStatus.CONFIG)) from None
     logsetup.add_secret(token.reveal())
     written_to = loaded.paths.log_file if log_file else None

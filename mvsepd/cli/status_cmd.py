@@ -65,13 +65,13 @@ def status(verbose: bool, as_json: bool) -> None:
         print_json(picture)
         return
     output = console()
-    for line in status_lines(picture, verbose=verbose):
+    for line in status_lines(picture, output.width, verbose=verbose):
         # Wrapped between words at the terminal's width; a line that must stay whole (a command
         # to copy) is marked no_wrap and left to the terminal.
         output.print(line, soft_wrap=bool(line.no_wrap))
     jobs = picture.get("jobs", [])
     if jobs:
-        output.print(jobs_table(jobs, wide=False))
+        output.print(jobs_table(jobs, wide=False, width=output.width))
 
 
 @click.command()
@@ -87,7 +87,8 @@ def jobs(include_all: bool, as_json: bool) -> None:
     if not listed:
         say("no jobs" if include_all else "no jobs in the last day (--all shows older ones)")
         return
-    console().print(jobs_table(listed, wide=True))
+    output = console()
+    output.print(jobs_table(listed, wide=True, width=output.width))
 
 
 def _say_message(answer: dict[str, Any]) -> None:

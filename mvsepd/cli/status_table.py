@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from mvsepd.paths import elided, shown
 from mvsepd.statusapi.words import duration
 
 _PHASE_STYLES = {
@@ -31,9 +32,12 @@ _PHASE_STYLES = {
 FEW_NAMES = 3
 
 
-def status_lines(picture: Mapping[str, Any], *, verbose: bool = False) -> list[Text]:
-    """The lines above the table: daemon, account, folders (with the files each skipped as
-    there before its first watch), files arriving or incomplete, counts."""
+def status_lines(
+    picture: Mapping[str, Any], width: int = 200, *, verbose: bool = False
+) -> list[Text]:
+    """The lines above the table: daemon, account, folders (with where their stems go and the
+    files each skipped as there before its first watch), files arriving or incomplete, counts
+    (folder lines fit ``width`` with their paths shortened, never broken mid-word)."""
     daemon = picture.get("daemon", {})
     account = picture.get("account", {})
     lines: list[Text] = []
@@ -55,11 +59,14 @@ def status_lines(picture: Mapping[str, Any], *, verbose: bool = False) -> list[T
         watch = str(folder.get("watch", "?"))
         style = "" if watch in ("watching", "polling") else "bold red"
         line = Text(f"{watch} ", style=style)
-        line.append(f"{folder.get('path')} -> {folder.get('output_root')}")
-        line.append(f" (preset {folder.get('preset')})", style="dim")
+        preset = f" (preset {folder.get('preset')})"
+        line.append(shown(str(folder.get("path")), width - len(line) - len(preset)))
+        line.append(preset, style="dim")
         if style:
             line.append(f": {folder.get('detail', '')}", style=style)
         lines.append(line)
+        into = "  stems go to "
+        lines.append(Text(into + shown(str(folder.get("output_root")), width - len(into))))
         skipped = folder.get("skipped_existing")
         if skipped:
             lines.extend(_skipped_lines(skipped, verbose=verbose))
@@ -70,10 +77,10 @@ def status_lines(picture: Mapping[str, Any], *, verbose: bool = False) -> list[T
 
 def _names(names: list[str], count: int, *, verbose: bool) -> str:
     """``a.wav, b.wav, c.wav and 4 more`` (every name when ``verbose``)."""
-    shown = names if verbose else names[:FEW_NAMES]
-    text = ", ".join(shown)
-    if count > len(shown):
-        text += f" and {count - len(shown)} more"
+    listed = names if verbose else names[:FEW_NAMES]
+    text = ", ".join(listed)
+    if count > len(listed):
+        text += f" and {count - len(listed)} more"
     return text
 
 
@@ -183,42 +190,90 @@ def _counts_line(picture: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def jobs_table(jobs: Iterable[Mapping[str, Any]], *, wide: bool) -> Table:
-    """One row per job; ``wide`` adds the folder, the output folder and the estimate."""
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("job", justify="right")
-    table.add_column("file", overflow="fold")
-    table.add_column("preset")
+#: Columns between cells: rich pads each cell with one space on either side.
+_GAP = 2
+
+
+def fit_widths(natural: list[int], room: int, weights: list[float] | None = None) -> list[int]:
+    """Share ``room`` characters among columns that would like ``natural`` widths: narrow
+    columns get what they need, the wide ones split the rest by ``weights``."""
+    weights = weights or [1.0] * len(natural)
+    widths = [0] * len(natural)
+    left = max(room, len(natural))
+    open_columns = sorted(range(len(natural)), key=lambda index: natural[index])
+    while open_columns:
+        total = sum(weights[index] for index in open_columns)
+        # A column that needs less than its share gets what it needs; the rest share again.
+        fits = [i for i in open_columns if natural[i] <= left * weights[i] / total]
+        if not fits:
+            for index in open_columns:
+                widths[index] = max(1, int(left * weights[index] / total))
+            break
+        for index in fits:
+            widths[index] = natural[index]
+            left -= natural[index]
+            open_columns.remove(index)
+    return widths
+
+
+#: How much of the room each flexible column of the jobs table gets when space is short.
+_WEIGHTS = {"file": 3.0, "state": 2.0, "folder": 2.0, "output": 1.5}
+
+
+def jobs_table(jobs: Iterable[Mapping[str, Any]], *, wide: bool, width: int = 200) -> Table:
+    """One row per job; ``wide`` adds the folder, the output folder and the estimate.
+
+    The table fits ``width`` columns without breaking a word: paths lose their middle folders
+    (``~/Music/…/Vocals``), a name too long on its own its middle, and the state wraps
+    between words.
+    """
     jobs = list(jobs)
     studio = any(job.get("host") for job in jobs)
-    if studio:
-        table.add_column("host")
-    table.add_column("state", overflow="fold")
+    headers = ["job", "file", "preset", *(["host"] if studio else []), "state"]
     if wide:
-        table.add_column("credits", justify="right")
-        table.add_column("folder", overflow="fold")
-        table.add_column("output", overflow="fold")
+        headers += ["credits", "folder", "output"]
+    rows: list[dict[str, str]] = []
     for job in jobs:
-        phase = str(job.get("phase", ""))
-        summary = Text(
-            str(job.get("summary") or job.get("state")), style=_PHASE_STYLES.get(phase, "")
+        estimate = job.get("credits_estimate")
+        output = job.get("output_dir")
+        rows.append(
+            {
+                "job": str(job.get("id", "")),
+                "file": str(job.get("relative_path") or job.get("file", "")),
+                "preset": str(job.get("preset", "")),
+                "host": str(job.get("host") or ""),
+                "state": str(job.get("summary") or job.get("state")),
+                "credits": "" if estimate is None else str(estimate),
+                "folder": shown(str(job.get("folder", ""))),
+                "output": Path(str(output)).name if output else "",
+            }
         )
-        row: list[str | Text] = [
-            str(job.get("id", "")),
-            str(job.get("relative_path") or job.get("file", "")),
-            str(job.get("preset", "")),
-            *([str(job.get("host") or "")] if studio else []),
-            summary,
-        ]
-        if wide:
-            estimate = job.get("credits_estimate")
-            output = job.get("output_dir")
-            row.extend(
-                [
-                    "" if estimate is None else str(estimate),
-                    str(job.get("folder", "")),
-                    Path(str(output)).name if output else "",
-                ]
-            )
-        table.add_row(*row)
+    natural = {
+        header: max([len(header), *(len(row[header]) for row in rows)]) for header in headers
+    }
+    flexible = [header for header in headers if header in ("file", "state", "folder", "output")]
+    fixed = sum(natural[header] for header in headers if header not in flexible)
+    room = width - fixed - _GAP * (len(headers) - 1)
+    shares = fit_widths([natural[h] for h in flexible], room, [_WEIGHTS[h] for h in flexible])
+    widths = dict(zip(flexible, shares, strict=True))
+    widths.update({header: natural[header] for header in headers if header not in flexible})
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in headers:
+        # Cells wrap between words only: a word longer than its column loses its middle.
+        table.add_column(
+            header,
+            justify="right" if header in ("job", "credits") else "left",
+            width=widths[header],
+            overflow="ellipsis",
+        )
+    for job, row in zip(jobs, rows, strict=True):
+        style = _PHASE_STYLES.get(str(job.get("phase", "")), "")
+        cells: list[str | Text] = []
+        for header in headers:
+            text = row[header]
+            if header in ("file", "folder"):
+                text = shown(text, widths[header])
+            text = " ".join(elided(word, widths[header]) for word in text.split(" "))
+            cells.append(Text(text, style=style) if header == "state" else text)
+        table.add_row(*cells)
     return table

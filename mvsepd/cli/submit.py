@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import Progress, TaskID
 
 from mvsepd import audio, cost, lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.cli.common import config_option, handle_errors, load, say
+from mvsepd.cli.progress import QueueBar, Unit, add, progress_bars
 from mvsepd.config import Config
 from mvsepd.engine import stems
 from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.folderdefaults import FolderSettings
-from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
+from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus, UserInfo
 from mvsepd.presets import PresetSpec, ResolvedPreset, resolve
 from mvsepd.statusapi.words import PUBLISHING_WORDS
 
@@ -80,7 +74,7 @@ def submit(
         settings = settings.model_copy(update={"conform": "off"})
     with MvsepClient(loaded.token(), loaded.config.account.server) as client:
         resolved = resolve(spec, client.algorithms())
-        _announce(file, resolved)
+        _announce(file, resolved, _account(client))
         status = _run(
             client,
             file,
@@ -92,6 +86,14 @@ def submit(
         )
     if status.status is not RemoteStatus.DONE:
         raise SystemExit(int(ExitStatus.JOB_FAILED))
+
+
+def _account(client: MvsepClient) -> UserInfo | None:
+    """The account, to say whether it pays (None when MVSEP does not say now)."""
+    try:
+        return client.user()
+    except MvsepError:
+        return None
 
 
 def _spec(
@@ -125,14 +127,27 @@ def _spec(
     return PresetSpec("command line", sep_type, chosen, fmt)
 
 
-def _announce(file: Path, preset: ResolvedPreset) -> None:
+def _announce(file: Path, preset: ResolvedPreset, user: UserInfo | None) -> None:
     info = audio.probe(file)
     words = f"{file.name}: {preset.algorithm_name} (sep_type {preset.sep_type}), "
     words += preset.output_format.config_name
     if info.duration_seconds is not None and preset.algorithm is not None:
         estimate = cost.estimate_credits(preset.algorithm, preset.options, info.duration_seconds)
-        words += f"; {info.duration_seconds:.0f} s, premium cost about {estimate.describe()}"
+        words += f"; {info.duration_seconds:.0f} s, {_cost_words(estimate, user)}"
     say(words)
+
+
+def _cost_words(estimate: cost.CreditEstimate, user: UserInfo | None) -> str:
+    """Whether the account pays: a free account (or premium switched off) waits in the free
+    queue and spends nothing; one that spends credits pays them."""
+    if user is None:
+        return f"about {estimate.describe()} if the account pays for it"
+    if not user.is_premium:
+        return (
+            "free queue: no credits spent (the premium queue would cost about "
+            f"{estimate.describe()})"
+        )
+    return f"costs about {estimate.describe()} of your {user.credits}"
 
 
 def _run(
@@ -145,18 +160,12 @@ def _run(
     *,
     publish_wait: float,
 ) -> SeparationStatus:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as progress:
+    rate = audio.probe(file).sample_rate or 0
+    with progress_bars() as progress:
         # As the daemon sends it: integer PCM as lossless FLAC, the rest as it is.
-        plan = _upload_plan(file, settings, cache_dir, progress)
+        plan = _upload_plan(file, settings, cache_dir, progress, rate)
         try:
-            upload = progress.add_task("upload", total=plan.size)
+            upload = add(progress, "upload", Unit.BYTES, total=plan.size)
             created = client.create_separation(
                 plan.path,
                 sep_type=preset.sep_type,
@@ -168,19 +177,30 @@ def _run(
         finally:
             if plan.temporary:
                 plan.path.unlink(missing_ok=True)
-        queue = progress.add_task("queued", total=None)
-        status = _wait(client, created.hash, created.server, progress, queue, preset, publish_wait)
+        queue = QueueBar(progress, add(progress, "MVSEP", Unit.QUEUE_PLACES, total=None))
+        status = _wait(client, created.hash, created.server, queue, preset, publish_wait)
         if status.status is not RemoteStatus.DONE:
             say(f"MVSEP: {status.raw_status}: {status.message or 'no reason given'}", err=True)
             return status
-        _download(client, file, status, created.server, output, progress, settings)
+        _download(client, file, status, created.server, output, progress, settings, preset, rate)
     return status
 
 
+def _in_seconds(progress: Progress, task: TaskID, rate: int) -> Callable[[int, int], None]:
+    """A frames callback that moves a bar counting seconds of audio."""
+
+    def moved(done: int, total: int) -> None:
+        scale = 1 / rate if rate else 1.0
+        progress.update(task, completed=done * scale, total=total * scale)
+
+    return moved
+
+
 def _upload_plan(
-    file: Path, settings: FolderSettings, cache_dir: Path, progress: Progress
+    file: Path, settings: FolderSettings, cache_dir: Path, progress: Progress, rate: int
 ) -> audio.UploadPlan:
-    task = progress.add_task("compress", total=None, visible=settings.upload_encoding == "flac")
+    flac = settings.upload_encoding == "flac"
+    task = add(progress, "compress", Unit.AUDIO_SECONDS, total=None, visible=flac)
     try:
         plan = audio.plan_upload(
             file,
@@ -188,7 +208,7 @@ def _upload_plan(
             float_as=settings.upload_float_as,
             work_dir=cache_dir / "uploads",
             stem=f"submit-{os.getpid()}",
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=_in_seconds(progress, task, rate),
         )
     except (OSError, AudioError) as error:
         say(f"{file.name}: sent as it is; no FLAC could be made ({error})", err=True)
@@ -205,8 +225,7 @@ def _wait(
     client: MvsepClient,
     job_hash: str,
     server: str,
-    progress: Progress,
-    task: TaskID,
+    queue: QueueBar,
     preset: ResolvedPreset,
     publish_wait: float,
 ) -> SeparationStatus:
@@ -239,22 +258,17 @@ def _wait(
                         field="job",
                     )
                 listed = len(status.files) + len(status.unpublished)
-                ready = f" ({len(status.files)} of {listed} ready)" if listed else ""
-                progress.update(task, description=f"{PUBLISHING_WORDS}{ready}")
+                queue.publishing(PUBLISHING_WORDS, len(status.files), listed)
                 time.sleep(lifecycle.publish_poll_delay(polls))
                 polls += 1
                 continue
             if status.status.finished:
-                progress.update(
-                    task, description=f"MVSEP: {status.raw_status}", total=1, completed=1
-                )
+                queue.finished(status.raw_status)
                 return status
-            words = status.raw_status
             if status.current_order is not None:
-                words = f"waiting: {status.current_order} of {status.queue_count}"
-            if status.all_chunks:
-                words += f", {status.finished_chunks or 0}/{status.all_chunks} chunks"
-            progress.update(task, description=f"MVSEP: {words}")
+                queue.waiting(status.current_order, status.queue_count)
+            else:
+                queue.working(status.raw_status, status.finished_chunks, status.all_chunks)
             time.sleep(
                 lifecycle.poll_delay(polls, status.status, queue_position=status.current_order)
             )
@@ -272,6 +286,8 @@ def _download(
     output: Path | None,
     progress: Progress,
     settings: FolderSettings,
+    preset: ResolvedPreset,
+    rate: int,
 ) -> None:
     parent = (output or file.parent).expanduser()
     template = SUBMIT_TEMPLATE if output is None else "{parent}/{track} - {stem}.{ext}"
@@ -283,7 +299,13 @@ def _download(
         except (AudioError, OSError):
             return None
 
-    layout = stems.lay_out(status.files, default_extension, settings, source_of)
+    layout = stems.lay_out(
+        status.files,
+        default_extension,
+        settings,
+        source_of,
+        name_of=naming.stem_namer(preset.algorithm),
+    )
     plan = outputs.plan(
         job_id=os.getpid(),
         root=naming.output_root(template, parent=parent, folder=parent.name),
@@ -293,14 +315,15 @@ def _download(
     )
     outputs.prepare(plan)
     for index, item in enumerate(status.files):
-        task = progress.add_task(f"stem {item.type or 'Result'}", total=item.approximate_size)
+        name = layout.requests[index].label if index < len(layout.requests) else item.type
+        task = add(progress, f"stem {name or 'Result'}", Unit.BYTES, total=item.approximate_size)
 
         def advance(done: int, total: int, task: TaskID = task) -> None:
             progress.update(task, completed=done, total=total)
 
         downloaded = plan.staging_dir / layout.downloads[index]
         client.download_result(item, downloaded, server=server, progress=advance)
-    fitting = progress.add_task("fitting stems to the file", total=None)
+    fitting = add(progress, "fitting stems to the file", Unit.AUDIO_SECONDS, total=None)
     report = stems.process(
         plan,
         layout,
@@ -309,9 +332,10 @@ def _download(
         source_name=file.name,
         original=file,
         origin=f"mvsepd submit; MVSEP {status.algorithm or 'separation'}",
-        progress=lambda done, total: progress.update(fitting, completed=done, total=total),
+        progress=_in_seconds(progress, fitting, rate),
     )
-    progress.update(fitting, completed=1, total=1)
+    fitted = next(task for task in progress.tasks if task.id == fitting)
+    progress.update(fitting, total=fitted.total or 1, completed=fitted.total or 1)
     written = outputs.finalize(
         plan, {"source": str(file), "mvsep": {"hash": status.hash}, "conform": report}
     )

@@ -362,7 +362,9 @@ class Context:
             reason=f"{words}; trying again in {delay:.0f} s",
         )
         self.feed.bump()
-        log.info(event, job=job.id, reason=words, delay=round(delay))
+        log.info(
+            event, job=job.id, file=Path(job.source_path).name, reason=words, delay=round(delay)
+        )
         return waiting
 
     def folder_for(self, folder_path: str) -> FolderRuntime | None:

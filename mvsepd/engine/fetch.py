@@ -208,7 +208,7 @@ def _move_original(folder: FolderConfig, source: Path, job: JobRecord) -> None:
         return
     try:
         moved = outputs.move_original(source, folder.move_to)
-        log.info("original_moved", job=job.id, to=str(moved))
+        log.info("original_moved", job=job.id, file=Path(job.source_path).name, to=str(moved))
     except errors.OutputError as error:
         # The stems are in place; a failed tidy-up must not fail the job.
         log.warning("original_not_moved", job=job.id, error=str(error))

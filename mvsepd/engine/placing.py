@@ -22,7 +22,7 @@ from mvsepd import __version__, naming, outputs
 from mvsepd.chains import ChainPlan, ChainStep, same_label
 from mvsepd.engine import stems
 from mvsepd.engine.context import Context
-from mvsepd.models import DeliveryRecord, JobRecord, OutputFormat, ResultFile
+from mvsepd.models import Algorithm, DeliveryRecord, JobRecord, OutputFormat, ResultFile
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -67,6 +67,7 @@ def place_for(
         settings,
         functools.partial(_root_source_audio, context, job, delivery),
         keeps=step.keeps if step is not None else (lambda label: True),
+        name_of=naming.stem_namer(_algorithm(context, job)),
     )
     values = {
         "track": track(source),
@@ -91,6 +92,14 @@ def place_for(
         ),
     )
     return Placement(delivery, plan, layout, collision, step, chain)
+
+
+def _algorithm(context: Context, job: JobRecord) -> Algorithm | None:
+    """The job's model in the catalog (what its stems are), if the catalog is at hand."""
+    for algorithm in context.catalog.algorithms or ():
+        if algorithm.render_id == job.sep_type:
+            return algorithm
+    return None
 
 
 def _chain_step(

@@ -4,6 +4,8 @@ published (``publishing``), results that disappear, cancelling."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import structlog
 
 from mvsepd import errors, lifecycle
@@ -29,7 +31,13 @@ def poll(context: Context, job: JobRecord) -> JobRecord:
         delay = lifecycle.retry_delay(
             min(job.polls + 1, 8), retry_after=getattr(error, "retry_after", None), rng=context.rng
         )
-        log.info("poll_failed", job=job.id, reason=verdict.reason, retry_in=round(delay))
+        log.info(
+            "poll_failed",
+            job=job.id,
+            file=Path(job.source_path).name,
+            reason=verdict.reason,
+            retry_in=round(delay),
+        )
         return context.store.update_progress(
             job.id,
             polls=job.polls + 1,

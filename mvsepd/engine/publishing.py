@@ -43,7 +43,7 @@ def on_done(context: Context, job: JobRecord, status: SeparationStatus) -> JobRe
             reason=None,
         )
         context.feed.bump()
-        log.info("job_finished_at_mvsep", job=job.id, files=len(status.files))
+        log.info("job_finished_at_mvsep", job=job.id, file=job.source_name, files=len(status.files))
         return done
     return _wait(context, job, status)
 
@@ -98,6 +98,7 @@ def _wait(context: Context, job: JobRecord, status: SeparationStatus) -> JobReco
         log.info(
             "stems_publishing",
             job=job.id,
+            file=job.source_name,
             published=published,
             listed=listed,
             note="MVSEP says done but has not published every stem yet; waiting for them",

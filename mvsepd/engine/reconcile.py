@@ -62,7 +62,12 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
         )
         context.feed.bump()
         context.sends_ended.pop(job.id, None)
-        log.info("lost_upload_found", job=job.id, note="MVSEP had the job; not uploading again")
+        log.info(
+            "lost_upload_found",
+            job=job.id,
+            file=Path(job.source_path).name,
+            note="MVSEP had the job; not uploading again",
+        )
         return found
     # The request may still be in MVSEP's hands (the process that sent it died, or its answer
     # was lost a moment ago): absence counts only once nothing can be in flight any more, that
@@ -83,7 +88,12 @@ def reconcile(context: Context, job: JobRecord) -> JobRecord:
     # Not there: the upload failed before MVSEP made a job. Send it again, after a pause that
     # grows with each failed attempt, so a server that keeps failing is not hammered.
     context.sends_ended.pop(job.id, None)
-    log.info("lost_upload_absent", job=job.id, note="MVSEP has no such job; uploading again")
+    log.info(
+        "lost_upload_absent",
+        job=job.id,
+        file=Path(job.source_path).name,
+        note="MVSEP has no such job; uploading again",
+    )
     return context.retry_later(
         job, resume=JobState.STABLE, words="the upload did not reach MVSEP", event="upload_retry"
     )

@@ -185,7 +185,13 @@ def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> Jo
     if verdict.outcome is Outcome.RECONCILE or ambiguous:
         # The create may have happened: the next step looks for it in the history first.
         context.sends_ended[job.id] = now
-        log.warning("upload_outcome_unknown", job=job.id, error=str(error))
+        log.warning(
+            "upload_outcome_unknown",
+            job=job.id,
+            file=Path(job.source_path).name,
+            error=str(error),
+            note="checking MVSEP's history before anything is sent again",
+        )
         return context.store.update_progress(
             job.id,
             next_attempt_at=now + context.settings.poll_first_seconds,

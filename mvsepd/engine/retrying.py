@@ -116,7 +116,9 @@ def _follow(context: Context, job: JobRecord, found: SeparationStatus) -> RetryA
     else:
         state = f"it is {found.raw_status or 'still running'} there: followed again"
     words = f"job {job.id} ({job.source_name}): MVSEP still has it; {state}. No upload, no credits"
-    log.info("job_retried", job=job.id, follows=True, remote=found.status.value)
+    log.info(
+        "job_retried", job=job.id, file=job.source_name, follows=True, remote=found.status.value
+    )
     return RetryAnswer(updated, words, uploads=False)
 
 
@@ -173,7 +175,7 @@ def _upload_again(context: Context, job: JobRecord, why: str) -> RetryAnswer:
     store.reopen_deliveries_of(job.id)
     context.feed.bump()
     words = f"job {job.id} ({job.source_name}) is uploaded again: {why}; {_cost(context, job)}"
-    log.info("job_retried", job=job.id, follows=False, why=why)
+    log.info("job_retried", job=job.id, file=job.source_name, follows=False, why=why)
     return RetryAnswer(updated, words, uploads=True)
 
 

@@ -39,6 +39,13 @@ def prepared(context: Context, job: JobRecord, path: Path) -> Iterator[UploadPla
     try:
         _check_size(context, path, plan)
         context.store.update_progress(job.id, upload_json=json.dumps(plan.as_record()))
+        log.info(
+            "upload_started",
+            job=job.id,
+            file=path.name,
+            bytes=plan.size,
+            encoding=plan.encoding.value,
+        )
         if plan.note:
             log.info("upload_as_is", job=job.id, file=path.name, note=plan.note)
         yield plan

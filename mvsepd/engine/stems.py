@@ -55,6 +55,9 @@ class ResultLayout:
     source: audio.SourceAudio | None
     #: Why stems are placed as sent although the folder asks to conform them.
     unconformed_because: str | None = None
+    #: What each MVSEP result is called (``name_of`` its label): in file names, in the
+    #: stems' Broadcast WAV description and in the conform report.
+    names: tuple[str, ...] = ()
 
     @property
     def needed(self) -> frozenset[int]:
@@ -103,10 +106,12 @@ def lay_out(
     settings: FolderSettings,
     source_of: Callable[[], audio.SourceAudio | None],
     keeps: Callable[[str], bool] = lambda label: True,
+    name_of: Callable[[str], str] = lambda label: label,
 ) -> ResultLayout:
     """Decide the files a delivery places (see the module docstring); ``source_of`` tells what
     the source is (asked only when there are stems to conform), ``keeps`` which labels are
-    written out (a chain step's ``keep``)."""
+    written out (a chain step's ``keep``), ``name_of`` what a stem MVSEP labels so is called
+    in file names (``naming.stem_namer``)."""
     extensions = [
         outputs.extension_of((result.download_name, result.url), default_extension)
         for result in files
@@ -128,11 +133,12 @@ def lay_out(
             target_of.append(None)
             continue
         target_of.append(len(requests))
+        name = name_of(label)
         if stem_is_audio and target is not None:
-            requests.append(outputs.StemRequest(label, target.extension))
+            requests.append(outputs.StemRequest(name, target.extension, mvsep_label=label))
             copy_from.append(None)
         else:
-            requests.append(outputs.StemRequest(label, extension))
+            requests.append(outputs.StemRequest(name, extension, mvsep_label=label))
             copy_from.append(index)
     residual_index = None
     if target is not None and settings.residual:
@@ -144,10 +150,11 @@ def lay_out(
             if is_audio[index] and target_of[index] is not None:
                 requests.append(
                     outputs.StemRequest(
-                        result.type or "Result",
+                        name_of(result.type or "Result"),
                         extensions[index],
                         staged_name=f"kept-{index:02d}.{naming.safe_component(extensions[index])}",
                         subfolder=MVSEP_FILES_FOLDER,
+                        mvsep_label=result.type or "Result",
                     )
                 )
                 copy_from.append(index)
@@ -164,6 +171,7 @@ def lay_out(
         settings=settings,
         source=source,
         unconformed_because=why,
+        names=tuple(name_of(result.type or "Result") for result in files),
     )
 
 
@@ -202,7 +210,7 @@ def process(
         request = layout.target_of[index]
         output = plan.targets[request].staged if request is not None else None
         stem = audio.StemFile(
-            label=result.type or "Result",
+            label=layout.names[index] if layout.names else result.type or "Result",
             downloaded=downloaded,
             output=output if layout.conforming else None,
             name=result.download_name or downloaded.name,

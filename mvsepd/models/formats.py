@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from mvsepd.suggest import did_you_mean
+
 #: Audio file types: those soundfile reads, plus the compressed formats MVSEP accepts. Hot
 #: folders take these by default, and a stem is saved only under one of them.
 AUDIO_EXTENSIONS = (
@@ -99,4 +101,5 @@ _EXTENSIONS = {
 
 def _accepted_message(value: object) -> str:
     names = ", ".join(f"{member.config_name} ({member.value})" for member in OutputFormat)
-    return f"unknown output format {value!r}; accepted: {names}"
+    hint = did_you_mean(str(value), [member.config_name for member in OutputFormat])
+    return f"unknown output format {value!r}; {hint + ' ' if hint else ''}accepted: {names}"

@@ -42,13 +42,16 @@ _PLAN_NAME = "plan.json"
 
 @dataclass(frozen=True)
 class StemRequest:
-    """One file to place: its label and extension, optionally the name it is staged under and
-    a subfolder of the stems' folder it goes into (MVSEP's files kept as sent)."""
+    """One file to place: what the stem is (``label``, the template's ``{stem}``) and its
+    extension, MVSEP's own label when it differs (``{mvsep_stem}``, kept in the manifest),
+    optionally the name it is staged under and a subfolder of the stems' folder it goes into
+    (MVSEP's files kept as sent)."""
 
     label: str
     extension: str
     staged_name: str | None = None
     subfolder: str | None = None
+    mvsep_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class OutputTarget:
     label: str
     staged: Path
     final: Path
+    mvsep_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,13 @@ class OutputPlan:
 
 @dataclass(frozen=True)
 class WrittenFile:
-    """A stem in its final place."""
+    """A stem in its final place: what it is (``label``) and what MVSEP called it."""
 
     label: str
     path: Path
     size: int
     sha256: str
+    mvsep_label: str | None = None
 
 
 #: A stem keeps the server's extension only when it is an audio one (``AUDIO_EXTENSIONS``):
@@ -146,7 +151,9 @@ def plan(
     used: set[Path] = set()
     for index, stem in enumerate(stems):
         label = naming.truncate_bytes(stem.label, MAX_LABEL_BYTES) or "Result"
-        final = naming.render(template, {**values, "stem": label, "ext": stem.extension}, root=root)
+        mvsep = naming.truncate_bytes(stem.mvsep_label or stem.label, MAX_LABEL_BYTES) or label
+        names = {"stem": label, "mvsep_stem": mvsep, "ext": stem.extension}
+        final = naming.render(template, {**values, **names}, root=root)
         if stem.subfolder is not None:
             final = final.parent / naming.safe_component(stem.subfolder) / final.name
         # At most len(stems) names are taken, so one of these numbers is free; the bound keeps
@@ -154,10 +161,9 @@ def plan(
         for counter in range(2, len(stems) + 2):
             if final not in used:
                 break
+            numbered = {"stem": f"{label} {counter}", "mvsep_stem": f"{mvsep} {counter}"}
             final = naming.render(
-                template,
-                {**values, "stem": f"{label} {counter}", "ext": stem.extension},
-                root=root,
+                template, {**values, **numbered, "ext": stem.extension}, root=root
             )
             if stem.subfolder is not None:
                 final = final.parent / naming.safe_component(stem.subfolder) / final.name
@@ -167,7 +173,7 @@ def plan(
         staged = staging / (
             stem.staged_name or f"{index:02d}.{naming.safe_component(stem.extension)}"
         )
-        targets.append(OutputTarget(label=label, staged=staged, final=final))
+        targets.append(OutputTarget(label, staged, final, stem.mvsep_label or stem.label))
     directories = {
         target.final.parent
         for target, stem in zip(targets, stems, strict=True)
@@ -201,7 +207,12 @@ def prepare(output_plan: OutputPlan) -> None:
                     "root": str(output_plan.root),
                     "manifest": str(output_plan.manifest),
                     "targets": [
-                        {"label": t.label, "staged": str(t.staged), "final": str(t.final)}
+                        {
+                            "label": t.label,
+                            "mvsep_label": t.mvsep_label,
+                            "staged": str(t.staged),
+                            "final": str(t.final),
+                        }
                         for t in output_plan.targets
                     ],
                 },
@@ -272,7 +283,13 @@ def finalize(
                         # Taken since it was found free (another host placing on a share).
                         placed = files.free_name(target.final, on_collision)
             written.append(
-                WrittenFile(target.label, placed, placed.stat().st_size, file_sha256(placed))
+                WrittenFile(
+                    target.label,
+                    placed,
+                    placed.stat().st_size,
+                    file_sha256(placed),
+                    target.mvsep_label or target.label,
+                )
             )
         document = {**manifest, "outputs": [_written_entry(item) for item in written]}
         manifest_path = output_plan.manifest
@@ -379,7 +396,12 @@ def _load_plan(staging: Path) -> OutputPlan | None:
     data = files.read_json(staging / _PLAN_NAME)
     try:
         targets = tuple(
-            OutputTarget(str(t["label"]), Path(t["staged"]), Path(t["final"]))
+            OutputTarget(
+                str(t["label"]),
+                Path(t["staged"]),
+                Path(t["final"]),
+                str(t.get("mvsep_label") or t["label"]),
+            )
             for t in data["targets"]
         )
         return OutputPlan(

@@ -162,7 +162,9 @@ def test_a_connection_that_keeps_breaking_leaves_the_partial_file(
     with pytest.raises(NetworkError) as broke:
         MvsepClient(TOKEN, transport=transport).download_result(stem(size_text=None), destination)
     # Said in words a user reads in the retry reason, with how far it got; no library text.
-    assert broke.value.detail == "the connection broke after 256 of 600 kB", broke.value.detail
+    assert broke.value.detail == "the connection to mvsep.com broke after 256 of 600 kB", (
+        broke.value.detail
+    )
     assert "Error" not in str(broke.value) and "IncompleteRead" not in str(broke.value)
     assert not destination.exists()
     assert destination.with_name("vocals.flac.part").read_bytes() == BIG[: 256 * 1024]

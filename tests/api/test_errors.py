@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.api import MvsepClient
+from mvsepd.api import MvsepClient, Transport
 from mvsepd.errors import (
     FileTooLargeError,
     InvalidRequestError,
@@ -24,7 +24,14 @@ from mvsepd.errors import (
 )
 from mvsepd.models import RemoteStatus
 from tests.api.conftest import Sleeps
-from tests.api.scripted import Reply, ScriptedAdapter, refused
+from tests.api.scripted import (
+    TOKEN,
+    Reply,
+    ScriptedAdapter,
+    connect_timeout,
+    read_timeout,
+    refused,
+)
 
 HASH = "20240119124024-413c481b80-10-luke-s-theme-a-madman-s-symphony.mp3"
 QUEUE_FULL = "You already have unprocessed file in queue. Please wait before adding new file!"
@@ -418,7 +425,26 @@ def test_a_refused_connection_is_a_network_error(
         client.news()
     assert caught.value.endpoint == "/app/news"
     assert caught.value.status is None
-    assert "cannot connect" in str(caught.value)
+    # The host it tried is named (never the query string, which may carry the token).
+    assert "cannot connect to mvsep.com (refused" in str(caught.value)
+
+
+def test_every_connection_error_names_the_host_and_never_the_query(
+    transport: Transport, adapter: ScriptedAdapter
+) -> None:
+    # A regional server on a port of its own: the words name exactly where mvsepd knocked.
+    client = MvsepClient(TOKEN, "https://de.mvsep.com:8443", transport=transport)
+    cases = [
+        (refused(), "cannot connect to de.mvsep.com:8443 (refused, unreachable or DNS failure)"),
+        (connect_timeout(), "connect to de.mvsep.com:8443 timed out"),
+        (read_timeout(), "no answer from de.mvsep.com:8443 before the read timeout"),
+    ]
+    for failure, words in cases:
+        adapter.add("GET", "/api/app/user", *[Reply(error=failure)] * 5)
+        with pytest.raises(NetworkError) as caught:
+            client.user()
+        assert caught.value.detail == words
+        assert TOKEN not in str(caught.value) and "api_token" not in str(caught.value)
 
 
 def test_unknown_hash_reads_as_not_found_status(

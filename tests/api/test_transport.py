@@ -150,7 +150,7 @@ def test_download_origins() -> None:
 
 def test_public_surface() -> None:
     assert mvsepd.api.__all__ == sorted(mvsepd.api.__all__)
-    assert set(mvsepd.api.__all__) == {"MvsepClient", "Transport", "resolve_server"}
+    assert set(mvsepd.api.__all__) == {"MvsepClient", "Transport", "host_of", "resolve_server"}
     for name in mvsepd.api.__all__:
         assert getattr(mvsepd.api, name) is not None
 

@@ -22,22 +22,6 @@ from tests.integration.support import ROOT, write_wav
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every platform directory inside the test's folder, and no token in the environment."""
-    for name, sub in [
-        ("MVSEPD_CONFIG_DIR", "config"),
-        ("MVSEPD_STATE_DIR", "state"),
-        ("MVSEPD_CACHE_DIR", "cache"),
-        ("MVSEPD_LOG_DIR", "log"),
-        ("MVSEPD_RUNTIME_DIR", "run"),
-    ]:
-        monkeypatch.setenv(name, str(tmp_path / sub))
-    monkeypatch.delenv("MVSEP_API_TOKEN", raising=False)
-    monkeypatch.delenv("MVSEPD_CONFIG", raising=False)
-    return tmp_path
-
-
-@pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
     with EmulatorServer(
         EmulatorSettings(publish_seconds=0.3, processing_seconds=0.1, rate_limit=False)
@@ -96,8 +80,11 @@ def test_config_check_lists_every_problem_and_exits_78(
     path.write_text("account:\n  serverr: x\nfolders:\n  - {path: /tmp/x, preset: nope}\n")
     assert main(["config", "check", "--config", str(path), "--offline"]) == 78
     err = capsys.readouterr().err
-    assert "line 2: account.serverr: unknown key" in err
-    assert 'line 4: folders[0].preset: no preset named "nope"' in err
+    # file:line: key: what is wrong; what would be accepted; at most 100 characters a line.
+    assert all(len(line) <= 100 for line in err.splitlines()), err
+    words = " ".join(err.split())
+    assert f"{path}:2: account.serverr: unknown key; did you mean 'server'? known keys:" in words
+    assert f'{path}:4: folders[0].preset: no preset or chain named "nope"' in words
 
 
 def test_config_check_checks_presets_against_the_catalog(
@@ -113,8 +100,8 @@ presets:
     )
     path.chmod(0o600)
     assert main(["config", "check", "--config", str(path)]) == 78
-    err = capsys.readouterr().err
-    assert "presets.bad.options.add_opt1: 'does not exist' is not one of its choices" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{path}:4: presets.bad.options.add_opt1: 'does not exist' is not one of its" in err
     assert "presets.good" not in err
 
 
@@ -142,8 +129,11 @@ chains:
     assert "could be one MVSEP job" in captured.out
     path.write_text(base.replace("drums/Drums", "drums/Vocals"))
     assert main(["config", "check", "--config", str(path)]) == 78
-    err = capsys.readouterr().err
-    assert "chains.kit.steps[1] (parts): from 'drums/Vocals': step 'drums' makes no stem" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"{path}:8: chains.kit.steps[1] (parts): from 'drums/Vocals': step 'drums' makes no stem"
+        in err
+    )
 
 
 def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -222,7 +212,14 @@ presets:
         assert not list((home / "cache" / "uploads").iterdir()), "the FLAC outlived the upload"
         # The stems match the file (a 22.05 kHz WAV), not MVSEP's 44.1 kHz FLACs ...
         stems = sorted(path.name for path in (home / "song stems").iterdir())
-        assert stems == ["manifest.json", "song - Other.wav", "song - Vocals.wav"]
+        # MVSEP labels the second stem "Other"; it is the instrumental (and the manifest
+        # keeps MVSEP's label).
+        assert stems == ["manifest.json", "song - Instrumental.wav", "song - Vocals.wav"]
+        manifest = json.loads((home / "song stems" / "manifest.json").read_text())
+        assert [(o["label"], o["mvsep_label"]) for o in manifest["outputs"]] == [
+            ("Vocals", "Vocals"),
+            ("Instrumental", "Other"),
+        ]
         placed = soundfile.info(str(home / "song stems" / "song - Vocals.wav"))
         assert (placed.samplerate, placed.frames) == (source.samplerate, source.frames)
         # ... unless asked for MVSEP's files as sent.
@@ -231,7 +228,7 @@ presets:
     finally:
         del os.environ["MVSEP_API_TOKEN"]
     as_sent = sorted(path.name for path in (home / "as sent").iterdir())
-    assert as_sent == ["manifest.json", "song - Other.flac", "song - Vocals.flac"]
+    assert as_sent == ["manifest.json", "song - Instrumental.flac", "song - Vocals.flac"]
     assert soundfile.info(str(home / "as sent" / "song - Vocals.flac")).samplerate == 44100
     assert emulator.state.create_count() == 2
 

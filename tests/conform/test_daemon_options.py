@@ -145,7 +145,7 @@ def test_a_kill_while_stems_are_conformed_leaves_no_partial_stem(setup: Setup) -
     finally:
         assert stop_process(process) == 0
     names = sorted(p.name for p in track.iterdir())
-    assert names == ["Long take - Other.wav", "Long take - Vocals.wav", "manifest.json"]
+    assert names == ["Long take - Instrumental.wav", "Long take - Vocals.wav", "manifest.json"]
     for name in names[:2]:
         data, rate = read(track / name)
         assert (rate, data.shape) == (96000, (frames, 2))

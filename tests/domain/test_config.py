@@ -59,10 +59,24 @@ folders:
     )
     text = "\n".join(problems)
     assert "line 2: account.server: unknown server 'ftp://example'" in text
-    assert "line 3: account.concurency: unknown key; known keys: concurrency" in text
+    assert (
+        "line 3: account.concurency: unknown key; did you mean 'concurrency'? known keys: "
+        "concurrency, max_upload_mb, server, token, token_env, token_file" in text
+    )
     assert "line 5: presets.vocals.output_format: unknown output format 'ogg'" in text
-    assert "line 9: folders[0].watch:" in text
-    assert 'line 8: folders[0].preset: no preset named "vocal"; known: vocals' in text
+    assert "line 9: folders[0].watch: 'sometimes' is not accepted; accepted: native, poll" in text
+    assert (
+        "line 8: folders[0].preset: no preset or chain named \"vocal\"; did you mean 'vocals'? "
+        "known: vocals" in text
+    )
+    # In the order of the file.
+    assert [int(problem.split(":")[0].removeprefix("line ")) for problem in problems] == [
+        2,
+        3,
+        5,
+        8,
+        9,
+    ]
 
 
 def test_cross_field_rules(tmp_path: Path) -> None:
@@ -99,7 +113,11 @@ def test_invalid_yaml_names_the_line() -> None:
 
 def test_duplicate_keys_are_refused() -> None:
     problems = problems_of("presets:\n  p: {sep_type: 1}\n  p: {sep_type: 2}\n")
-    assert problems == ["line 3: presets.p: duplicate key"]
+    assert problems == ["line 3: presets.p: duplicate key; keep one of them"]
+    # Said with the file's other problems, not before them.
+    problems = problems_of("presets:\n  p: {sep_type: 1}\n  p: {sep_type: 2}\nfolders: 3\n")
+    assert problems[0] == "line 3: presets.p: duplicate key; keep one of them"
+    assert problems[1].startswith("line 4: folders: 3 is not accepted; accepted: a list")
 
 
 def test_wrong_types_are_named() -> None:
@@ -183,3 +201,121 @@ folders:
         "tags: keep}"
     )
     assert problem == "line 3: folders[0].tags: Input should be 'copy' or 'none' (got 'keep')"
+
+
+YAML_SLIPS = [
+    # (what the producer did, the file, line, column, our words)
+    (
+        "a key indented less than the one above it",
+        "account:\n    server: mvsep.com\n  concurrency: 2\n",
+        3,
+        3,
+        "this line is indented differently from the keys above it",
+    ),
+    (
+        "a key indented deeper than the one above it",
+        "account:\n  server: mvsep.com\n   concurrency: 2\n",
+        3,
+        15,
+        "a ':' where a value goes on: this line is indented deeper than the key above it",
+    ),
+    (
+        "a list item out of line",
+        "folders:\n  - path: a\n    preset: p\n - path: b\n",
+        4,
+        2,
+        "this list item (- ...) is not lined up with the lines above it",
+    ),
+    (
+        "an item's key under the dash",
+        "folders:\n  - path: a\n  preset: p\n",
+        3,
+        3,
+        "this key is not lined up with the list item above it",
+    ),
+    (
+        "an unclosed quote",
+        'presets:\n  p: {sep_type: "Demucs}\n',
+        3,
+        1,
+        "the quote opened on line 2 is never closed",
+    ),
+    (
+        "a Windows path in double quotes",
+        'folders:\n  - path: "C:\\Music"\n',
+        2,
+        15,
+        "a backslash inside double quotes starts an escape",
+    ),
+    (
+        "text after a quoted value",
+        'presets:\n  p: {sep_type: 48}\naccount:\n  server: "de" x\n',
+        4,
+        16,
+        "text after a quoted value; put the whole value inside the quotes",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("slip", "text", "line", "column", "words"), YAML_SLIPS, ids=[row[0] for row in YAML_SLIPS]
+)
+def test_yaml_slips_are_said_in_our_words_with_line_and_column(
+    slip: str, text: str, line: int, column: int, words: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "config.yaml")
+    (problem,) = caught.value.items
+    assert (problem.line, problem.column) == (line, column), slip
+    assert problem.text.startswith("not valid YAML: " + words), problem.text
+    assert "<block" not in problem.text and "expected" not in problem.text
+    assert str(caught.value).splitlines()[1].startswith(f"config.yaml:{line}:{column}: ")
+
+
+def test_problems_elsewhere_do_not_hide_the_rules_across_fields(tmp_path: Path) -> None:
+    # The preset, the first folder and the third have problems of their own; the rules across
+    # fields still run on everything else in the same pass, name the folders by their place
+    # in the file, and never call the preset missing.
+    problems = problems_of(
+        f"""presets:
+  vocals: {{sep_type: 48, output_format: ogg}}
+folders:
+  - {{path: {tmp_path}/one}}
+  - {{path: {tmp_path}/two, preset: vocals}}
+  - {{path: {tmp_path}/two/inner, preset: vocals, watch: sometimes}}
+  - {{path: {tmp_path}/three, preset: vocals}}
+  - {{path: {tmp_path}/three/inner, preset: vocalz}}
+"""
+    )
+    assert [problem.split(": ", 2)[:2] for problem in problems] == [
+        ["line 2", "presets.vocals.output_format"],
+        ["line 4", "folders[0].preset"],
+        ["line 6", "folders[2].watch"],
+        ["line 6", "folders[2].path"],
+        ["line 6", "folders[2].output"],
+        ["line 8", "folders[4].preset"],
+        ["line 8", "folders[4].path"],
+        ["line 8", "folders[4].output"],
+    ]
+    assert problems[1] == (
+        "line 4: folders[0].preset: required, but missing; a preset or chain for files dropped "
+        "here, or a list of them (one job each)"
+    )
+    assert problems[3] == (
+        f"line 6: folders[2].path: lies inside folders[1] ({tmp_path}/two); hot folders may "
+        "not nest"
+    )
+    assert problems[5] == (
+        'line 8: folders[4].preset: no preset or chain named "vocalz"; did you mean '
+        "'vocals'? known: vocals"
+    )
+    assert not any('named "vocals"' in problem for problem in problems)
+
+
+def test_a_long_list_of_accepted_values_never_makes_a_long_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("account:\n  server: " + "x" * 50 + "\n" + "presets: {p: {sep_type: 1}}\n")
+    report = caught.value.report()
+    assert all(len(line) <= 100 for line in report), report
+    assert len(report) > 2  # the long problem went on to a second, indented line
+    assert report[2].startswith("    ")

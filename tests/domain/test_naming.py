@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from mvsepd import naming
+from mvsepd.api import wire
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mvsep"
 ROOT = Path("/music/Exports/Vocals stems")
 
 
@@ -98,3 +100,37 @@ def test_utf8_truncation_keeps_whole_characters() -> None:
     assert cut.endswith(".wav")
     assert len(cut.encode("utf-8")) <= 255
     cut.encode("utf-8").decode("utf-8")
+
+
+def test_a_two_stem_vocal_models_other_is_named_instrumental() -> None:
+    # Decided from the catalog's own data (output_stems), not from a list of ids: exactly the
+    # seven models that separate vocals from the instrumental and label it "Other".
+    body = (FIXTURES / "algorithms.single_upload.json").read_bytes()
+    catalog = wire.parse_algorithms("/app/algorithms", 200, {}, body)
+    renamed = {
+        algorithm.render_id: {
+            label: naming.stem_name(label, algorithm.output_stems)
+            for label in algorithm.outputs.values()
+            if naming.stem_name(label, algorithm.output_stems) != label
+        }
+        for algorithm in catalog
+    }
+    renamed = {render_id: names for render_id, names in renamed.items() if names}
+    assert renamed == {
+        render_id: {"Other": "Instrumental"} for render_id in (25, 26, 33, 40, 43, 46, 48)
+    }
+    # A drums model's "Other" is everything but the drums: it stays "Other".
+    drums = next(algorithm for algorithm in catalog if algorithm.render_id == 44)
+    assert naming.stem_namer(drums)("Other") == "Other"
+    assert naming.stem_namer(None)("Other") == "Other"
+
+
+def test_a_template_can_ask_for_mvseps_own_label() -> None:
+    template = "{parent}/{folder} stems/{track}/{track} - {mvsep_stem}.{ext}"
+    naming.check_template(template)
+    path = naming.render(
+        template,
+        {"track": "Take", "stem": "Instrumental", "mvsep_stem": "Other", "ext": "wav"},
+        root=ROOT,
+    )
+    assert path == ROOT / "Take" / "Take - Other.wav"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -51,11 +52,12 @@ class Case:
 
     id: str
     given: str
-    expected: str
+    #: Words, or a pattern where they hold a value of the run (the emulator's port).
+    expected: str | re.Pattern[str]
     scenario: Callable[[Harness], str]
     config: Mapping[str, Any] = field(default_factory=dict)
     #: The words the log must hold, when they differ from ``expected`` (None: the same).
-    logged: str | None = None
+    logged: str | re.Pattern[str] | None = None
     #: The account's plan: "free" (one unfinished job at a time) or "premium" (100 credits).
     plan: str = "free"
     #: False where the server itself refuses everything afterwards (a revoked token).
@@ -239,13 +241,19 @@ def run_case(case: Case, setup: Setup, front: HostileFront, trap: Trap) -> None:
 
 def _present(case: Case, harness: Harness) -> None:
     shown = case.scenario(harness)
-    assert case.expected in shown, f"{case.id}: {case.expected!r} not in {shown!r}"
+    assert _holds(shown, case.expected), f"{case.id}: {case.expected!r} not in {shown!r}"
     logged = case.expected if case.logged is None else case.logged
-    wait_until(lambda: logged in harness.log.text(), 5, message=f"{logged!r} in the log")
+    wait_until(lambda: _holds(harness.log.text(), logged), 5, message=f"{logged!r} in the log")
     assert harness.alive(), "the daemon stopped"
     if case.good_file_after:
         harness.good_file_still_works()
     assert harness.alive(), "the daemon stopped"
+
+
+def _holds(text: str, expected: str | re.Pattern[str]) -> bool:
+    if isinstance(expected, str):
+        return expected in text
+    return expected.search(text) is not None
 
 
 @contextlib.contextmanager

@@ -54,19 +54,22 @@ CONFIG: list[ConfigCase] = [
     ConfigCase(
         "invalid-yaml",
         "an unclosed flow mapping",
-        "line 3, column 8: not valid YAML: expected ',' or '}'",
+        "line 3, column 8: not valid YAML: the { ... } opened on line 2 is not closed here, or "
+        "two of its entries have no comma between them",
         lambda base: "presets:\n  four: {sep_type: 20\nfolders: []\n",
     ),
     ConfigCase(
         "tab-indentation",
         "a tab where YAML wants spaces",
-        "not valid YAML: found character '\\t' that cannot start any token",
+        "line 4, column 1: not valid YAML: a tab; YAML indents with spaces only, so replace the "
+        "tab with spaces",
         lambda base: PRESETS + "folders:\n\t- path: /music\n",
     ),
     ConfigCase(
         "nul-byte",
         "a NUL byte in the file",
-        "not valid YAML: unacceptable character #x0000",
+        "line 3: not valid YAML: the file holds a character YAML does not allow (#x0000, a "
+        "control character); remove it",
         lambda base: PRESETS + "daemon: {log_level: \x00}\n",
     ),
     ConfigCase(
@@ -78,8 +81,8 @@ CONFIG: list[ConfigCase] = [
     ConfigCase(
         "unknown-top-level-key",
         "`folder:` for `folders:`",
-        "folder: unknown key; known keys: account, chains, daemon, defaults, folders, limits, "
-        "presets",
+        "line 3: folder: unknown key; did you mean 'folders'? known keys: account, chains, daemon, "
+        "defaults, folders, limits, presets, store",
         lambda base: PRESETS + f'folder:\n  - path: "{base / "Hot"}"\n',
     ),
     ConfigCase(
@@ -91,13 +94,14 @@ CONFIG: list[ConfigCase] = [
     ConfigCase(
         "wrong-type-number",
         "a word where seconds are expected",
-        "folders[0].stability_seconds: Input should be a valid number",
+        "line 6: folders[0].stability_seconds: 'soon' is not accepted; accepted: a number",
         lambda base: _folders(_folder(base / "Hot", "    stability_seconds: soon\n")),
     ),
     ConfigCase(
         "wrong-type-section",
         "a single path where the list of folders is expected",
-        "folders: Input should be a valid tuple",
+        "line 3: folders: '{base}/Hot' is not accepted; accepted: a list (lines that start with "
+        "'- ', or [a, b])",
         lambda base: PRESETS + f'folders: "{base / "Hot"}"\n',
     ),
     ConfigCase(
@@ -211,7 +215,7 @@ def test_hostile_config(
     error = capsys.readouterr().err
     assert status == ExitStatus.CONFIG, error
     assert error.startswith(f"mvsepd: cannot start: {config}: "), error
-    assert case.expected in error
+    assert case.expected.replace("{base}", str(base)) in error
     assert "Traceback" not in error
     assert elapsed < 5, f"judging the file took {elapsed:.1f} s"
     assert not (tmp_path / "state").exists(), "a daemon started"

@@ -125,7 +125,7 @@ def _refused(call: Callable[[], object]) -> NetworkError:
         call()
     error = raised.value
     assert type(error) is NetworkError, error  # nothing was sent: not "outcome unknown"
-    assert "TLS failed (certificate or handshake)" in error.detail
+    assert "TLS with " in error.detail and " failed (certificate or handshake)" in error.detail
     assert "CERTIFICATE_VERIFY_FAILED" in error.detail
     return error
 

@@ -106,7 +106,7 @@ def test_run_with_tray_without_a_display_does_not_start_the_daemon(
     assert result.returncode == 1
     assert "no graphical display" in result.stderr
     assert not user_paths.runtime_file.exists()
-    assert "daemon_ready" not in result.stderr
+    assert "ready: watching" not in result.stderr  # the daemon never started
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ def _check_chain(
     assert names == [
         f"{track} - denoise - Clean (dry).wav",
         f"{track} - denoise - Noise.wav",
-        f"{track} - split - Other.wav",
+        # MVSEP labels it "Other" (keep: [Other] takes it); it is the instrumental.
+        f"{track} - split - Instrumental.wav",
     ]
     chain = json.loads((folder / "manifest.json").read_text())
     assert [s["step"] for s in chain["steps"]] == ["split", "dereverb", "denoise"]

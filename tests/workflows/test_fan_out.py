@@ -31,7 +31,7 @@ def test_a_folder_with_two_presets_makes_two_jobs_and_two_result_folders(tmp_pat
         assert sorted(job.preset_name for job in jobs) == ["drums", "vocals"]
         track = place.stems_of("Exports") / "Song"
         assert sorted(p.name for p in (track / "vocals").iterdir()) == [
-            "Song - Other.wav",
+            "Song - Instrumental.wav",
             "Song - Vocals.wav",
             "manifest.json",
         ]
@@ -66,7 +66,11 @@ def test_the_same_audio_in_a_second_folder_gets_its_stems_there_without_a_new_jo
         assert len(place.remote_jobs()) == 1
         there = place.stems_of("Room B") / "Take (copy)"
         names = sorted(p.name for p in there.iterdir())
-        assert names == ["Take (copy) - Other.wav", "Take (copy) - Vocals.wav", "manifest.json"]
+        assert names == [
+            "Take (copy) - Instrumental.wav",
+            "Take (copy) - Vocals.wav",
+            "manifest.json",
+        ]
         manifest = json.loads((there / "manifest.json").read_text())
         assert manifest["copied_from"]["job_id"] == job.id
         first_stems = place.stems_of("Room A") / "Take"
@@ -97,7 +101,11 @@ def test_two_copies_dropped_together_both_get_stems_from_one_job(tmp_path: Path)
         assert [d.state for d in deliveries] == [DeliveryState.DONE, DeliveryState.DONE]
         for folder, track in (("Room A", "Take"), ("Room B", "Take (copy)")):
             names = sorted(p.name for p in (place.stems_of(folder) / track).iterdir())
-            assert names == [f"{track} - Other.wav", f"{track} - Vocals.wav", "manifest.json"]
+            assert names == [
+                f"{track} - Instrumental.wav",
+                f"{track} - Vocals.wav",
+                "manifest.json",
+            ]
 
 
 def test_a_second_place_whose_first_result_is_gone_is_downloaded_again(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_every_kind_of_link_file_becomes_a_url_job_through_get_remote(
         for track in ("Shortcut", "Safari XML", "Safari binary", "Desktop link", "Plain"):
             names = sorted(path.name for path in (stems / track).iterdir())
             assert names == sorted(
-                ["manifest.json", f"{track} - Other.flac", f"{track} - Vocals.flac"]
+                ["manifest.json", f"{track} - Instrumental.flac", f"{track} - Vocals.flac"]
             )
 
 

@@ -1,0 +1,130 @@
+"""Writing the configuration back: one value changes, everything the user wrote stays."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mvsepd.configfile import load_config, parse_config
+from mvsepd.configwrite import create, set_values, starter
+from mvsepd.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+
+USERS_OWN = """# Studio B's mvsepd.
+account:
+  token_env: STUDIO_TOKEN     # the studio's shared token
+  server: mvsep.com           # the main site
+  concurrency: 2
+
+# Presets, newest first.
+presets:
+  vocals: {sep_type: 48, options: {add_opt1: "ver 2024.10"}, output_format: wav16}
+  drums:
+    sep_type: "MVSep Drums (drums, other)"
+    output_format: flac24     # lossless
+folders:
+- path: ~/Exports/Vocals      # Ableton renders here
+  preset: vocals
+  stability_seconds: null
+"""
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="")
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
+
+
+def test_setting_the_server_changes_only_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(USERS_OWN)
+    set_values(path, {("account", "server"): "http://127.0.0.1:8787"})
+    after = path.read_text()
+    # Comments, order, quotes, flow mappings, the unindented list and null stay as written.
+    assert changed_lines(USERS_OWN, after) == [
+        "-  server: mvsep.com           # the main site",
+        "+  server: http://127.0.0.1:8787 # the main site",
+    ]
+    assert parse_config(after).account.server == "http://127.0.0.1:8787"
+
+
+def test_the_example_configuration_keeps_every_comment(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    before = EXAMPLE.read_text(encoding="utf-8")
+    path.write_text(before, encoding="utf-8")
+    set_values(path, {("account", "server"): "de"})
+    after = path.read_text(encoding="utf-8")
+    comments = [line.strip() for line in before.splitlines() if line.strip().startswith("#")]
+    assert comments == [line.strip() for line in after.splitlines() if line.strip().startswith("#")]
+    changed = changed_lines(before, after)
+    assert "+  server: de" in changed and "-  server: mvsep.com" in changed
+    # ruamel writes a flow list spread over several lines on one line: the only other change.
+    others = [line for line in changed if "server:" not in line]
+    assert all("*." in line for line in others), others
+    assert parse_config(after).model_dump() == {
+        **parse_config(before).model_dump(),
+        "account": {**parse_config(before).account.model_dump(), "server": "de"},
+    }
+
+
+def test_missing_sections_are_added_and_the_mode_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("# only presets so far\npresets: {}\n")
+    path.chmod(0o600)
+    set_values(path, {("account", "server"): "hk"})
+    assert path.read_text() == "# only presets so far\npresets: {}\naccount:\n  server: hk\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    set_values(empty, {("account", "server"): "sg"})
+    assert parse_config(empty.read_text()).account.server == "sg"
+
+
+def test_a_linked_configuration_is_written_where_it_lives(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "mvsepd.yaml"
+    real.parent.mkdir()
+    real.write_text("account:\n  server: mvsep.com\n")
+    link = tmp_path / "config.yaml"
+    link.symlink_to(real)
+    set_values(link, {("account", "server"): "de2"})
+    assert link.is_symlink()
+    assert real.read_text() == "account:\n  server: de2\n"
+
+
+def test_a_file_that_is_not_yaml_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    broken = "account:\n  server: mvsep.com\n   concurrency: 2\n"
+    path.write_text(broken)
+    with pytest.raises(ConfigError, match="line 3: not valid YAML, so it was left as it is"):
+        set_values(path, {("account", "server"): "de"})
+    assert path.read_text() == broken
+    path.write_text("account: 3\n")
+    with pytest.raises(ConfigError, match="account: must be a section"):
+        set_values(path, {("account", "server"): "de"})
+    assert path.read_text() == "account: 3\n"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["config.yaml"]
+
+
+def test_the_starter_names_the_stored_token_file_and_the_server(tmp_path: Path) -> None:
+    token_file = tmp_path / "My Config" / "token"
+    text = starter(folder="~/Music/Vocals", server="http://127.0.0.1:8787", token_file=token_file)
+    config = parse_config(text)
+    assert config.account.server == "http://127.0.0.1:8787"
+    assert config.account.token_file == token_file
+    assert all(len(line) <= 100 for line in text.splitlines())
+    plain = parse_config(starter(folder="~/Music/Vocals"))
+    assert plain.account.token_file is None and plain.account.token_env == "MVSEP_API_TOKEN"
+    path = tmp_path / "new" / "config.yaml"
+    create(path, text)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_config(path).config.account.server == "http://127.0.0.1:8787"
+    with pytest.raises(ConfigError, match="exists already"):
+        create(path, "presets: {}\n")
+    assert path.read_text() == text
