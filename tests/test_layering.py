@@ -31,6 +31,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "presets": (1, "domain"),
     "cost": (1, "domain"),
     "naming": (1, "domain"),
+    "plans": (1, "domain"),
     "api": (2, "adapter"),
     "store": (2, "adapter"),
     "intake": (2, "adapter"),

@@ -78,7 +78,7 @@ def test_a_syntax_slip_then_every_other_problem_in_one_pass(
     problems = check(path, capsys)
     assert problems == [
         f"{path}:5: account.concurency: unknown key; did you mean 'concurrency'? known keys: "
-        "concurrency, max_upload_mb, server, token, token_env, token_file",
+        "concurrency, max_upload_mb, plans, server, token, token_env, token_file",
         f"{path}:8: presets.vocals.sep_type: no algorithm named 'melband roformr'; did you mean "
         "'MelBand Roformer (vocals, instrumental)' (48)? `mvsepd algorithms SEARCH` finds its "
         "id or exact name",

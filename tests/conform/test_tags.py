@@ -47,7 +47,7 @@ FOLDERS = {
 }
 #: One seed per source: the same file in every folder, so one job and one set of MVSEP stems.
 SEEDS = {source.name: seed for seed, source in enumerate(FOLDERS["Copy"][1], start=1)}
-STEM_LABELS = ("Vocals", "Other")  # preset 48
+STEM_LABELS = ("Vocals", "Instrumental")  # preset 48 (MVSEP labels the second "Other")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("mediainfo") is None,

@@ -61,7 +61,7 @@ folders:
     assert "line 2: account.server: unknown server 'ftp://example'" in text
     assert (
         "line 3: account.concurency: unknown key; did you mean 'concurrency'? known keys: "
-        "concurrency, max_upload_mb, server, token, token_env, token_file" in text
+        "concurrency, max_upload_mb, plans, server, token, token_env, token_file" in text
     )
     assert "line 5: presets.vocals.output_format: unknown output format 'ogg'" in text
     assert "line 9: folders[0].watch: 'sometimes' is not accepted; accepted: native, poll" in text
@@ -200,7 +200,7 @@ folders:
         f"presets: {{p: {{sep_type: 1}}}}\nfolders:\n  - {{path: {tmp_path}/a, preset: p, "
         "tags: keep}"
     )
-    assert problem == "line 3: folders[0].tags: Input should be 'copy' or 'none' (got 'keep')"
+    assert problem == "line 3: folders[0].tags: 'keep' is not accepted; accepted: copy, none"
 
 
 YAML_SLIPS = [
