@@ -29,8 +29,8 @@ import numpy as np
 from mvsepd.audio import align, decode, passes, readiness, stamping
 from mvsepd.audio.formats import SourceAudio, StemFormat, TargetFormat, choose_target
 from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile, StemReport
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.errors import AudioError
-from mvsepd.hashing import file_sha256
 
 #: Subsets of stems are compared for the best null only up to this many stems.
 _MAX_SUBSET_STEMS = 12

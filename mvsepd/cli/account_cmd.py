@@ -22,9 +22,9 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
-from mvsepd.config import AccountConfig, PlansConfig
-from mvsepd.configfile import load_config, write_private_file
-from mvsepd.configwrite import STARTER_FOLDER, create, set_values, starter
+from mvsepd.config.file import load_config, write_private_file
+from mvsepd.config.model import AccountConfig, PlansConfig
+from mvsepd.config.write import STARTER_FOLDER, create, set_values, starter
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError, InputError, InvalidTokenError, MvsepdError
 from mvsepd.models import Algorithm, AlgorithmScope, Secret, UserInfo

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from mvsepd import config as config_model
-from mvsepd.chains import plan_chain
 from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
@@ -16,21 +14,23 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
-from mvsepd.configfile import (
+from mvsepd.config import model as config_model
+from mvsepd.config.file import (
     Inspection,
     inspect_config,
     read_config_text,
     resolve_token,
     warnings_for,
 )
-from mvsepd.configschema import ReadablePart
-from mvsepd.configwrite import STARTER_FOLDER, create, starter
+from mvsepd.config.validation import ReadablePart
+from mvsepd.config.write import STARTER_FOLDER, create, starter
+from mvsepd.domain.chains import plan_chain
+from mvsepd.domain.plans import too_long_or_large
+from mvsepd.domain.presets import InputKind, PresetProblem, resolve
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError, ConfigProblem, InvalidTokenError, MvsepdError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import AUDIO_EXTENSIONS, Algorithm, AlgorithmScope, Secret
-from mvsepd.plans import too_long_or_large
-from mvsepd.presets import InputKind, PresetProblem, resolve
 
 
 @click.group(name="config")

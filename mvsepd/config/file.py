@@ -1,8 +1,8 @@
 """Reading the configuration file: every problem at once, each with its line; the token.
 
 Domain layer (reads the config and token files only). The pipeline, in order: read the file,
-parse YAML keeping each key's line (``configyaml``: a syntax error stops there, in words), refuse
-duplicate keys, validate against ``mvsepd.config`` (``configschema``: every error, not the first,
+parse YAML keeping each key's line (``syntax``: a syntax error stops there, in words), refuse
+duplicate keys, validate against ``model`` (``validation``: every error, not the first,
 and the part that can be read despite them), then run the cross-field rules on that part. All
 problems end up in one ``ConfigError`` that names the file and lists each one as
 ``file:line: key.path: what is wrong; what would be accepted``.
@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mvsepd.config import Config
-from mvsepd.configrules import advice, logical_problems
-from mvsepd.configschema import ReadablePart, readable_part, schema_problems
-from mvsepd.configyaml import Positions, duplicate_problems, format_key_path, read_document
-from mvsepd.configyaml import read_yaml_mapping as read_yaml_mapping
+from mvsepd.config.model import Config
+from mvsepd.config.rules import advice, logical_problems
+from mvsepd.config.syntax import Positions, duplicate_problems, format_key_path, read_document
+from mvsepd.config.syntax import read_yaml_mapping as read_yaml_mapping
+from mvsepd.config.validation import ReadablePart, readable_part, schema_problems
 from mvsepd.errors import ConfigError, ConfigProblem
 from mvsepd.models import Secret
 from mvsepd.suggest import did_you_mean

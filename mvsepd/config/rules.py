@@ -11,8 +11,8 @@ import ipaddress
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from mvsepd import naming
-from mvsepd.config import Config, FolderConfig
+from mvsepd.config.model import Config, FolderConfig
+from mvsepd.domain import naming
 from mvsepd.models import OutputFormat
 from mvsepd.paths import absolute
 from mvsepd.suggest import did_you_mean

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mvsepd.config import Config
+from mvsepd.config.model import Config
 from mvsepd.suggest import did_you_mean
 
 KeyPath = tuple[str | int, ...]

@@ -18,10 +18,13 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from mvsepd import lifecycle, naming, outputs
+from mvsepd import outputs
 from mvsepd.api import MvsepClient
-from mvsepd.chains import ChainPlan, plan_chain
-from mvsepd.config import Config, FolderConfig, PlansConfig
+from mvsepd.config.model import Config, FolderConfig, PlansConfig
+from mvsepd.domain import lifecycle, naming
+from mvsepd.domain.chains import ChainPlan, plan_chain
+from mvsepd.domain.plans import PlanLimits
+from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, resolve
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
 from mvsepd.models import (
@@ -31,8 +34,6 @@ from mvsepd.models import (
     SeparationStatus,
     UserInfo,
 )
-from mvsepd.plans import PlanLimits
-from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
 from mvsepd.store import SqlJobStore
 
 log = structlog.get_logger("mvsepd.engine")

@@ -17,10 +17,10 @@ from pathlib import Path
 import structlog
 
 from mvsepd import errors, outputs
-from mvsepd.config import FolderConfig
+from mvsepd.config.model import FolderConfig
+from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine import deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
-from mvsepd.lifecycle import Outcome
 from mvsepd.models import (
     DeliveryRecord,
     DeliveryState,

@@ -22,10 +22,10 @@ from typing import Any
 import structlog
 
 from mvsepd import audio, errors
+from mvsepd.domain.plans import too_long_or_large
+from mvsepd.domain.presets import PresetProblem, ResolvedPreset
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord, JobState, RemoteStatus, SeparationStatus
-from mvsepd.plans import too_long_or_large
-from mvsepd.presets import PresetProblem, ResolvedPreset
 
 log = structlog.get_logger("mvsepd.engine")
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from mvsepd import audio, errors
+from mvsepd.domain.plans import too_long_or_large
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord
-from mvsepd.plans import too_long_or_large
 
 if TYPE_CHECKING:
     from mvsepd.audio import UploadPlan

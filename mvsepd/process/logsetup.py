@@ -25,8 +25,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from mvsepd.logwords import WordsFilter, WordsRenderer
 from mvsepd.paths import ensure_private_directory
+from mvsepd.process.logwords import WordsFilter, WordsRenderer
 
 _SENSITIVE_KEYS = frozenset(
     {"api_token", "token", "password", "authorization", "cookie", "secret", "x-api-key"}

@@ -23,9 +23,9 @@ from pathlib import Path
 import structlog
 
 from mvsepd import __version__
-from mvsepd.control import ControlClient
-from mvsepd.daemon import Daemon
+from mvsepd.client.control import ControlClient
 from mvsepd.errors import MissingPartError
+from mvsepd.process.daemon import Daemon
 from mvsepd.statusapi import RuntimeInfo
 from mvsepd.tray.choice import HOST_WAIT_SECONDS, TrayUnavailableError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mvsepd.cli import main
-from mvsepd.configfile import load_config, resolve_token
+from mvsepd.config.file import load_config, resolve_token
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.exits import ExitStatus
 

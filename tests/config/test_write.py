@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.configfile import load_config, parse_config
-from mvsepd.configwrite import create, set_values, starter
+from mvsepd.config.file import load_config, parse_config
+from mvsepd.config.write import create, set_values, starter
 from mvsepd.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"

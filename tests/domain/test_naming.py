@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd import naming
 from mvsepd.api import wire
+from mvsepd.domain import naming
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mvsep"
 ROOT = Path("/music/Exports/Vocals stems")

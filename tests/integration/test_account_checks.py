@@ -18,7 +18,7 @@ import pytest
 
 from mvsepd.api import MvsepClient
 from mvsepd.cli import main
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from mvsepd.errors import InputError
 from mvsepd.models import FailureKind, JobState
 from tests.hostile.logs import capturing_logs

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from mvsepd import logsetup
-from mvsepd.logwords import sentence
+from mvsepd.process import logsetup
+from mvsepd.process.logwords import sentence
 
 
 @pytest.fixture
