@@ -9,6 +9,7 @@ elsewhere on each host is the store's business and tested there (test_studio_sto
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -150,8 +151,22 @@ class Studio:
         stop_process(self.processes.pop(name), kill=True)
 
     def stop_all(self) -> None:
-        for name in list(self.processes):
-            stop_process(self.processes.pop(name))
+        """Stop every host: each is told at once, then waited for; one that does not stop in
+        time is killed, so that no daemon outlives its test (a host stopping slowly once left
+        the others running for ever)."""
+        processes = [self.processes.pop(name) for name in list(self.processes)]
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        slow: list[subprocess.Popen[str]] = []
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+                slow.append(process)
+        assert not slow, f"{len(slow)} host(s) did not stop within 30 s of SIGTERM"
 
     def write(self, count: int, seed: int, *, prefix: str = "") -> list[InputFile]:
         """Write ``count`` distinct takes (and a few byte-identical copies) into the share."""
