@@ -15,16 +15,14 @@ from mvsepd.cli.common import (
     say,
 )
 from mvsepd.config import model as config_model
+from mvsepd.config.catalog import catalog_problems
 from mvsepd.config.file import (
-    Inspection,
     inspect_config,
     read_config_text,
     resolve_token,
     warnings_for,
 )
-from mvsepd.config.validation import ReadablePart
 from mvsepd.config.write import STARTER_FOLDER, create, starter
-from mvsepd.domain.chains import plan_chain
 from mvsepd.domain.plans import too_long_or_large
 from mvsepd.domain.presets import InputKind, PresetProblem, resolve
 from mvsepd.engine.catalog import CatalogCache
@@ -85,7 +83,10 @@ def check(config_path: Path | None, offline: bool) -> None:
         except ConfigError as error:
             problems.extend(error.items)
         catalog = None if offline else _catalog(paths.catalog_cache, config)
-        problems.extend(_catalog_problems(inspection, readable, catalog))
+        found, advice = catalog_problems(inspection, catalog)
+        problems.extend(found)
+        for words in advice:
+            say(f"note: {words}")
         if token is not None and not offline:
             for key, words in account_problems(config, token, catalog):
                 problems.append(ConfigProblem(words, inspection.positions.line_for(key)))
@@ -98,34 +99,6 @@ def check(config_path: Path | None, offline: bool) -> None:
     assert inspection.config is not None
     folders = len(inspection.config.folders)
     say(f"{path}: valid ({len(inspection.config.presets)} presets, {folders} folders)")
-
-
-def _catalog_problems(
-    inspection: Inspection, readable: ReadablePart, catalog: list[Algorithm] | None
-) -> list[ConfigProblem]:
-    """Each preset and chain checked against MVSEP's catalog, with its line in the file (a
-    chain whose preset has problems of its own waits until they are fixed)."""
-    problems: list[ConfigProblem] = []
-    config = readable.config
-    specs = config.preset_specs()
-    for name, preset in specs.items():
-        try:
-            resolve(preset, catalog, kinds=frozenset(InputKind), text_from_file=True)
-        except PresetProblem as problem:
-            where = inspection.positions.line_for(("presets", name, *problem.key))
-            problems.append(ConfigProblem(f"presets.{name}.{problem}", where))
-    for name, chain in config.chains.items():
-        if any(step.preset in readable.unreadable for step in chain.steps):
-            continue
-        try:
-            plan = plan_chain(name, chain, specs, catalog)
-        except PresetProblem as problem:
-            where = inspection.positions.line_for(problem.key or ("chains", name))
-            problems.append(ConfigProblem(str(problem), where))
-            continue
-        for advice in plan.advice:
-            say(f"note: {advice}")
-    return problems
 
 
 def account_problems(

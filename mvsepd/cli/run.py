@@ -80,7 +80,12 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bo
     drained = run_foreground(
         loaded.paths,
         lambda: Daemon(
-            loaded.config, token, loaded.paths, log_location=logsetup.location(written_to)
+            loaded.config,
+            token,
+            loaded.paths,
+            log_location=logsetup.location(written_to),
+            # Followed from now on: a change on disk, SIGHUP or the page applies it live.
+            config_file=(loaded.source, loaded.source.read_text(encoding="utf-8")),
         ),
         companion=companion,
     )

@@ -55,6 +55,7 @@ def status_lines(
     if studio:
         lines.append(_studio_line(studio))
     lines.append(_account_line(account))
+    lines.extend(_refused_config_lines(picture.get("config")))
     for folder in picture.get("folders", []):
         watch = str(folder.get("watch", "?"))
         style = "" if watch in ("watching", "polling") else "bold red"
@@ -148,6 +149,23 @@ def _studio_line(studio: Mapping[str, Any]) -> Text:
             named.append(str(host["id"]))
     line.append(f" · {len(hosts)} host(s): {', '.join(named)}", style="dim")
     return line
+
+
+def _refused_config_lines(config: Mapping[str, Any] | None) -> list[Text]:
+    """A change of the configuration file that was refused: the file, each problem."""
+    if not config or config.get("in_force", True):
+        return []
+    lines = [
+        Text(
+            f"configuration refused: {config.get('path')} (the one in force stays; fix it and "
+            "save again)",
+            style="bold red",
+        )
+    ]
+    for problem in config.get("refused", []):
+        line = problem.get("line")
+        lines.append(Text(f"  {f'line {line}: ' if line else ''}{problem.get('text')}"))
+    return lines
 
 
 def _account_line(account: Mapping[str, Any]) -> Text:

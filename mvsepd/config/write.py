@@ -145,6 +145,12 @@ def set_values(path: Path, values: Mapping[KeyPath, str | int | float | bool | N
     _replace(target, buffer.getvalue(), str(path))
 
 
+def write_text(path: Path, text: str) -> None:
+    """Replace the configuration file's whole text, atomically, keeping its mode (through a
+    symbolic link, the file it points at). Raise ConfigError when it cannot be written."""
+    _replace(path.resolve(), text, str(path))
+
+
 def _round_trip(text: str) -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True

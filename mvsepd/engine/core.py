@@ -15,18 +15,30 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 
 from mvsepd import outputs
-from mvsepd.engine import chainrun, fetch, ingest, late, polling, reconcile, remote, sending
+from mvsepd.config.model import Config
+from mvsepd.engine import (
+    chainrun,
+    fetch,
+    ingest,
+    late,
+    polling,
+    reconcile,
+    reconfigure,
+    remote,
+    sending,
+)
 from mvsepd.engine.context import (
     HOLD_BUDGET,
     HOLD_PREMIUM,
     HOLD_TOKEN,
     Context,
+    FolderRuntime,
     premium_hold_words,
 )
 from mvsepd.engine.control import EngineControl
@@ -40,7 +52,7 @@ from mvsepd.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from mvsepd.intake import FileStat, Intake
+from mvsepd.intake import FileStat, Intake, WatchSpec
 from mvsepd.models import DeliveryState, JobRecord, JobState
 
 log = structlog.get_logger("mvsepd.engine")
@@ -381,6 +393,17 @@ class Engine(EngineControl):
         for job in self.context.store.jobs([JobState.HELD]):
             if (job.reason or "").startswith(HOLD_BUDGET):
                 self._transition(job, JobState.STABLE, reason=None)
+
+    def reconfigure(
+        self,
+        config: Config,
+        folders: Mapping[Path, FolderRuntime],
+        specs: Sequence[WatchSpec],
+    ) -> reconfigure.Applied:
+        """Apply a new configuration now, without a restart (``engine.reconfigure``)."""
+        applied = reconfigure.apply(self.context, self.intake, config, folders, specs)
+        self.wake()
+        return applied
 
     def refresh_account(self) -> None:
         """Ask MVSEP who we are now (also done periodically in the background)."""

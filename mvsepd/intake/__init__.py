@@ -26,6 +26,7 @@ Submodules: ``records`` (the shared data), ``filters`` (names, symlinks, the wal
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -42,10 +43,11 @@ from mvsepd.intake.filters import (
     resolved,
 )
 from mvsepd.intake.folders import HotFolder, WatchStartHook, absolute
-from mvsepd.intake.observers import EventInbox, NativeHub
+from mvsepd.intake.observers import EventInbox, FileWatch, NativeHub
 from mvsepd.intake.records import (
     Arrival,
     FileStat,
+    FolderChanges,
     FolderHealth,
     Readiness,
     ReadinessVerdict,
@@ -62,6 +64,7 @@ __all__ = [
     "UNHEALTHY_SUPERVISE_SECONDS",
     "Arrival",
     "FileStat",
+    "FolderChanges",
     "FolderHealth",
     "Intake",
     "IntakeLogger",
@@ -136,28 +139,22 @@ class Intake:
             logger=self._logger,
             wall_clock=wall_clock,
         )
+        self._known_snapshot = known_snapshot
+        self._on_watch_start = on_watch_start
+        #: In the order of the specs. A folder's index (its events' tag) is never reused, so a
+        #: late event of a folder that was let go is dropped, not given to another.
         self._folders: list[HotFolder] = []
+        self._by_index: dict[int, HotFolder] = {}
+        self._next_index = 0
         #: One native observer for every natively watched folder.
         self._hub = NativeHub()
-        for index, spec in enumerate(specs):
-            folder = HotFolder(
-                index,
-                spec,
-                inbox=self._inbox,
-                tracker=self._tracker,
-                logger=self._logger,
-                problems=self._problems,
-                hub=self._hub,
-                known_snapshot=known_snapshot,
-                on_watch_start=on_watch_start,
-            )
+        self._file_watch: FileWatch | None = None
+        for spec in specs:
+            folder = self._new_folder(spec)
             if any(other.path == folder.path for other in self._folders):
                 raise InputError(f"{folder.path} is listed twice as a hot folder", field="path")
-            if not spec.patterns:
-                self._logger.warning(
-                    log_fields("no file patterns; nothing will be taken", folder=folder.path)
-                )
             self._folders.append(folder)
+        self._by_index = {folder.index: folder for folder in self._folders}
         self._started = False
         self._next_rescan = float("inf")
         self._next_supervise = float("inf")
@@ -167,6 +164,25 @@ class Intake:
         self._waiting: tuple[Waiting, ...] = ()
         self._arriving = False
         self._next_recheck = float("inf")
+
+    def _new_folder(self, spec: WatchSpec) -> HotFolder:
+        folder = HotFolder(
+            self._next_index,
+            spec,
+            inbox=self._inbox,
+            tracker=self._tracker,
+            logger=self._logger,
+            problems=self._problems,
+            hub=self._hub,
+            known_snapshot=self._known_snapshot,
+            on_watch_start=self._on_watch_start,
+        )
+        self._next_index += 1
+        if not spec.patterns:
+            self._logger.warning(
+                log_fields("no file patterns; nothing will be taken", folder=folder.path)
+            )
+        return folder
 
     # Life cycle.
 
@@ -196,6 +212,8 @@ class Intake:
         with self._lock:
             _LIVE_INTAKES.discard(self)
             self._started = False
+            if self._file_watch is not None:
+                self._file_watch.stop()
             watchers = [folder.detach_watcher(join=False) for folder in self._folders]
             for folder in self._folders:
                 folder.mark_stopped()
@@ -205,6 +223,64 @@ class Intake:
                     watcher.join(deadline - time.monotonic())
             self._hub.stop(deadline - time.monotonic())
             self._inbox.wake()
+
+    def reconfigure(self, specs: Sequence[WatchSpec]) -> FolderChanges:
+        """Watch exactly ``specs`` from now on, while running: a folder no longer listed is let
+        go (its watch stopped, the files it was checking forgotten), a new one is watched (its
+        owner told, then scanned, as at start), one whose settings changed is watched again
+        with them (its files checked afresh). Folders that did not change are not touched.
+        InputError (nothing changed) when a folder is listed twice."""
+        with self._lock:
+            wanted: dict[Path, WatchSpec] = {}
+            for spec in specs:
+                path = absolute(spec.path)
+                if path in wanted:
+                    raise InputError(f"{path} is listed twice as a hot folder", field="path")
+                wanted[path] = spec
+            current = {folder.path: folder for folder in self._folders}
+            let_go = [folder for path, folder in current.items() if wanted.get(path) != folder.spec]
+            for folder in let_go:
+                watcher = folder.detach_watcher(join=False)
+                folder.mark_stopped()
+                self._tracker.drop_folder(folder.path)
+                if watcher is not None:
+                    watcher.join(0.0)
+            kept = {path: folder for path, folder in current.items() if folder not in let_go}
+            started = [self._new_folder(spec) for path, spec in wanted.items() if path not in kept]
+            by_path = {**kept, **{folder.path: folder for folder in started}}
+            self._folders = [by_path[path] for path in wanted]
+            self._by_index = {folder.index: folder for folder in self._folders}
+            if self._started:
+                now = self._clock()
+                for folder in started:
+                    folder.start()
+                    if folder.is_running:
+                        folder.scan(now)
+                self._next_supervise = min(self._next_supervise, now + self._supervise_interval())
+            self._publish_pending()
+            before, after = set(current), set(wanted)
+            return FolderChanges(
+                added=tuple(sorted(after - before)),
+                removed=tuple(sorted(before - after)),
+                changed=tuple(sorted(folder.path for folder in let_go if folder.path in after)),
+            )
+
+    def watch_file(self, path: Path, on_change: Callable[[], None]) -> None:
+        """Call ``on_change`` (on a watcher's thread; it must return at once) whenever the file
+        at ``path`` is written, replaced, moved or removed: an editor's save, however it saves.
+        One watch at a time; a later call replaces it. A file that cannot be watched is left
+        unwatched, and said in the log."""
+        with self._lock:
+            if self._file_watch is not None:
+                self._file_watch.stop()
+            self._file_watch = FileWatch(self._hub, absolute(path), on_change)
+            try:
+                self._file_watch.start()
+            except OSError as error:
+                self._logger.warning(
+                    log_fields("cannot watch the file", path=path, error=str(error))
+                )
+                self._file_watch = None
 
     # The engine's calls.
 
@@ -349,8 +425,8 @@ class Intake:
     def _apply_events(self, now: float) -> None:
         paths, failed_folders = self._inbox.drain()
         for (index, raw_path), is_directory in paths.items():
-            folder = self._folders[index]
-            if not folder.is_running:
+            folder = self._by_index.get(index)
+            if folder is None or not folder.is_running:
                 continue  # a late event from an observer already stopped
             parts = relative_parts(folder.view.real_root, raw_path)
             if parts is None:
@@ -364,7 +440,9 @@ class Intake:
             except OSError as error:
                 self._problems.note(path, error)
         for index in sorted(failed_folders):
-            folder = self._folders[index]
+            folder = self._by_index.get(index)
+            if folder is None:
+                continue  # let go since
             self._logger.warning(
                 log_fields("a watcher event was lost; rescanning", folder=folder.path)
             )
@@ -376,6 +454,9 @@ class Intake:
         if self._started:
             for folder in self._folders:
                 folder.supervise(now)
+            if self._file_watch is not None and not self._file_watch.is_alive():
+                with contextlib.suppress(OSError):
+                    self._file_watch.start()
         self._next_supervise = now + self._supervise_interval()
 
     def _supervise_interval(self) -> float:

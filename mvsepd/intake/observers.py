@@ -17,7 +17,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED_NO_WRITE,
@@ -117,6 +118,133 @@ class EventForwarder(FileSystemEventHandler):
             self._inbox.note_failure(self._folder_index)
 
 
+class _FileForwarder(FileSystemEventHandler):
+    """Calls back when one file of the watched directory is written, made, moved or removed."""
+
+    def __init__(self, path: Path, on_change: Callable[[], None]) -> None:
+        super().__init__()
+        self._name = path.name
+        self._on_change = on_change
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        """Called by watchdog's thread; must never raise."""
+        try:
+            if event.event_type in _IGNORED_EVENT_TYPES or event.is_directory:
+                return
+            names = {
+                os.path.basename(os.fsdecode(raw)) for raw in (event.src_path, event.dest_path)
+            }
+            if self._name in names:
+                self._on_change()
+        except Exception:  # noqa: BLE001 (raising here kills watchdog's observer thread)
+            return
+
+
+class FileWatch:
+    """One file (the configuration) watched through its directory: an editor that saves by
+    writing a new file and renaming it over the old is seen too.
+
+    Where the shared observer reads inotify on one reader for all its watches (Linux, watchdog
+    7), the file is watched as a callback on that reader: no thread of its own, so following
+    the configuration costs an idle daemon nothing. Elsewhere (or before any folder is watched
+    natively) it is a watch on the shared observer: one emitter thread.
+    """
+
+    def __init__(self, hub: NativeHub, path: Path, on_change: Callable[[], None]) -> None:
+        self._hub = hub
+        self._path = path
+        self._on_change = on_change
+        self._scheduled: tuple[BaseObserver, ObservedWatch] | None = None
+        self._callback: _InotifyFileCallback | None = None
+
+    def start(self) -> None:
+        """Watch (again); OSError when the directory cannot be watched."""
+        self.stop()
+        reader = self._hub.inotify_reader()
+        if reader is not None:
+            callback = _InotifyFileCallback(reader, self._path, self._on_change)
+            callback.add()
+            self._callback = callback
+            return
+        self._scheduled = self._hub.schedule(
+            _FileForwarder(self._path, self._on_change),
+            os.fspath(self._path.parent),
+            recursive=False,
+        )
+
+    def is_alive(self) -> bool:
+        if self._callback is not None:
+            return self._callback.is_alive()
+        if self._scheduled is None:
+            return False
+        observer, watch = self._scheduled
+        emitters = [emitter for emitter in list(observer.emitters) if emitter.watch == watch]
+        return observer.is_alive() and all(emitter.is_alive() for emitter in emitters)
+
+    def stop(self) -> None:
+        if self._callback is not None:
+            self._callback.remove()
+            self._callback = None
+        if self._scheduled is not None:
+            self._hub.unschedule(*self._scheduled)
+            self._scheduled = None
+
+
+class _InotifyFileCallback:
+    """watchdog's ``WatchCallback`` for one file's directory on the shared inotify reader."""
+
+    def __init__(self, reader: Any, path: Path, on_change: Callable[[], None]) -> None:
+        from watchdog.observers.inotify_c import InotifyConstants
+
+        self._reader = reader
+        self._directory = os.fsencode(path.parent)
+        self._name = os.fsencode(path.name)
+        self._on_change = on_change
+        # What a save does to the file (closed after writing, moved in or out, made, removed)
+        # and to the directory itself; plain writes are left out, their close says enough.
+        self._changes = (
+            InotifyConstants.IN_CLOSE_WRITE
+            | InotifyConstants.IN_MOVED_TO
+            | InotifyConstants.IN_MOVED_FROM
+            | InotifyConstants.IN_CREATE
+            | InotifyConstants.IN_DELETE
+            | InotifyConstants.IN_ATTRIB
+        )
+        # Added to whatever mask a watch of the same directory (a hot folder) already has.
+        self._mask = self._changes | InotifyConstants.IN_MASK_ADD
+        self._descriptor: Any = None
+        self._deleted = False
+
+    def add(self) -> None:
+        self._descriptor = self._reader.add_callback(self._directory, self._mask, self, id(self))
+
+    def remove(self) -> None:
+        if self._descriptor is not None and not self._deleted:
+            with contextlib.suppress(OSError):
+                self._reader.remove_callbacks([(self._descriptor, id(self))])
+        self._descriptor = None
+
+    def is_alive(self) -> bool:
+        return not self._deleted and bool(self._reader.is_alive())
+
+    # watchdog's WatchCallback, called on its dispatch thread: must never raise.
+
+    def on_event(self, event: Any) -> None:
+        with contextlib.suppress(Exception):
+            if event.name == self._name and event.mask & self._changes:
+                self._on_change()
+
+    def on_watch_deleted(self, _descriptor: Any) -> None:
+        self._deleted = True  # the directory went; supervision watches it again
+
+    def on_queue_overflow(self) -> None:
+        return
+
+    def on_events_lost(self) -> None:
+        with contextlib.suppress(Exception):
+            self._on_change()  # the file may have changed unseen: read it again
+
+
 def _native_observer() -> BaseObserver:
     return Observer()
 
@@ -200,7 +328,7 @@ class NativeHub:
         self._observer: BaseObserver | None = None
 
     def schedule(
-        self, handler: EventForwarder, root: str, *, recursive: bool
+        self, handler: FileSystemEventHandler, root: str, *, recursive: bool
     ) -> tuple[BaseObserver, ObservedWatch]:
         """Watch ``root`` on the shared observer (started on first use); OSError as
         ``observer.schedule`` raises it."""
@@ -213,6 +341,19 @@ class NativeHub:
                 observer.start()
                 self._observer = observer
             return observer, observer.schedule(handler, root, recursive=recursive)
+
+    def inotify_reader(self) -> Any | None:
+        """The running observer's inotify reader, when it has one that takes callbacks of its
+        own (watchdog 7's ``InotifyFD``); None otherwise."""
+        with self._lock:
+            observer = self._observer
+            if observer is None or not observer.is_alive():
+                return None
+            # Private in watchdog, as in _reader_alive: the reader is made on the first watch.
+            reader = getattr(observer, "_inotify_fd", None)
+            if not hasattr(reader, "add_callback") or not _reader_alive(observer):
+                return None
+            return reader
 
     def unschedule(self, observer: BaseObserver, watch: ObservedWatch) -> None:
         """Stop one folder's watch (nothing when that observer or watch is gone already)."""

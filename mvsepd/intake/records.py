@@ -158,3 +158,16 @@ class FolderHealth:
     path: Path
     status: FolderStatus
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class FolderChanges:
+    """What ``Intake.reconfigure`` changed: folders watched now, let go, watched again with new
+    settings."""
+
+    added: tuple[Path, ...] = ()
+    removed: tuple[Path, ...] = ()
+    changed: tuple[Path, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)

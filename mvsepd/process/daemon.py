@@ -11,7 +11,6 @@ same state directory with a message that names the first one.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import threading
@@ -20,18 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import structlog
 
 from mvsepd import audio, intake
 from mvsepd.api import MvsepClient
 from mvsepd.config.model import Config
-from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
+from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings
 from mvsepd.intake import triggers
 from mvsepd.models import AlgorithmScope, JobState, Secret
-from mvsepd.paths import AppPaths, absolute, ensure_private_directory
+from mvsepd.paths import AppPaths, ensure_private_directory
 from mvsepd.process import allocator, logsetup, studiohost
 from mvsepd.process.instancelock import InstanceLock
+from mvsepd.process.reload import ConfigReloader, runtime_folders, watch_specs
 from mvsepd.process.sdnotify import Notifier
 from mvsepd.statusapi import StatusApi
 
@@ -95,7 +96,11 @@ class Daemon:
         hooks: DaemonHooks | None = None,
         status_api: bool = True,
         log_location: str = "mvsepd's log",
+        config_file: tuple[Path, str] | None = None,
     ) -> None:
+        """``config_file``: where ``config`` was read from and its text, so that a change of
+        it (on disk, SIGHUP, the page) is applied without a restart; None (tests that hand a
+        parsed config in) leaves the configuration as it is until the daemon stops."""
         self.config = config
         self.paths = paths
         self.notifier = notifier or Notifier()
@@ -136,24 +141,9 @@ class Daemon:
             upload_dir=paths.cache_dir / "uploads",
             log_location=log_location,
         )
-        for folder in config.folders:
-            path = absolute(folder.path)
-            self.context.folders[path] = FolderRuntime(
-                config=folder, path=path, output_root=absolute(folder.output_root())
-            )
+        self.context.folders.update(runtime_folders(config))
         self.context.resolve_presets()
-        specs = [
-            dataclasses.replace(
-                intake.WatchSpec.from_folder_config(
-                    runtime.config,
-                    incomplete_after_seconds=config.folder_settings(
-                        runtime.config
-                    ).incomplete_after_seconds,
-                ),
-                path=path,
-            )
-            for path, runtime in self.context.folders.items()
-        ]
+        specs = watch_specs(config, self.context.folders)
         self.intake = intake.Intake(
             specs,
             readiness=readiness,
@@ -166,6 +156,43 @@ class Daemon:
         self.engine = Engine(self.context, self.intake)
         self.stop_event.add_listener(self.engine.wake)
         self.studio = studiohost.studio_link(self.store, self.engine, self.context)
+        #: The configuration at run time (None without a file to follow).
+        self.live_config: ConfigReloader | None = None
+        if config_file is not None:
+            self.live_config = ConfigReloader(
+                path=config_file[0],
+                text=config_file[1],
+                config=config,
+                engine=self.engine,
+                intake=self.intake,
+                paths=paths,
+                token=token,
+                swap_client=self._swap_client,
+                clock=clock,
+            )
+
+    def _swap_client(self, client: MvsepClient) -> None:
+        """Send with a new client (a new token or server) from the next request on; the old
+        one's connections are closed when nothing holds it any more."""
+        self.client = client
+        self.context.client = client
+
+    def _config_state(self) -> dict[str, Any] | None:
+        """The configuration as status shows it: the file, and a change of it refused."""
+        if self.live_config is None:
+            return None
+        state = self.live_config.state()
+        return {
+            "path": str(state.path),
+            "in_force": not state.refused,
+            "refused": [{"line": problem.line, "text": problem.text} for problem in state.refused],
+            "refused_at": state.refused_at,
+        }
+
+    def reload_config(self) -> None:
+        """Read the configuration file again and apply it if it passes (SIGHUP)."""
+        if self.live_config is not None:
+            self.live_config.reload()
 
     def _fetch_catalog(self) -> bytes:
         return self.client.algorithms_answer(list(AlgorithmScope))
@@ -181,6 +208,8 @@ class Daemon:
         if self.studio is not None:
             self.studio.start()
         self.intake.start()
+        if self.live_config is not None:
+            self.intake.watch_file(self.live_config.state().path, self.live_config.file_changed)
         if self._serve_status:
             self._start_status_api()
         for hook in self.hooks.on_started:
@@ -204,6 +233,7 @@ class Daemon:
             port=daemon_config.status_port,
             started_at=self.started_at,
             allow_remote=daemon_config.allow_remote_status,
+            config_state=self._config_state,
         )
         logsetup.add_secret(status_api.token.reveal())
         status_api.start()
@@ -254,6 +284,8 @@ class Daemon:
         for hook in self.hooks.on_stopping:
             with contextlib.suppress(Exception):
                 hook(self)
+        if self.live_config is not None:
+            self.live_config.close()
         self.intake.stop()
         drained = self.engine.shutdown(STOP_GRACE_SECONDS)
         if self.studio is not None:
@@ -315,6 +347,14 @@ def install_signal_handlers(daemon: Daemon) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+
+        def reload(_signum: int, _frame: FrameType | None) -> None:
+            log.info("reload_requested", signal="SIGHUP")
+            # Not in the handler itself: reading and applying takes locks a thread may hold.
+            threading.Thread(target=daemon.reload_config, name="mvsepd-reload").start()
+
+        signal.signal(signal.SIGHUP, reload)
 
 
 def run_foreground(

@@ -75,6 +75,9 @@ def _service_section(spec: ServiceSpec, *, user: str | None) -> list[str]:
         lines.append(f"User={user}")
     lines += [
         f"ExecStart={exec_line(spec)}",
+        "# `systemctl reload`: the configuration read again and applied without a restart (a",
+        "# change of the file is applied by itself; this is for a file a watch cannot see).",
+        "ExecReload=/bin/kill -HUP $MAINPID",
         *_environment_lines(spec),
         "SyslogIdentifier=mvsepd",
         "# The daemon pings WATCHDOG=1 from its engine loop every WatchdogSec/2: a hung engine",

@@ -52,12 +52,20 @@ class Picture:
     """Builds the JSON values of the status API from a running engine (read-only)."""
 
     def __init__(
-        self, engine: Engine, facts: DaemonFacts, *, clock: Callable[[], float] = time.time
+        self,
+        engine: Engine,
+        facts: DaemonFacts,
+        *,
+        clock: Callable[[], float] = time.time,
+        config_state: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._context = engine.context
         self._facts = facts
         self._clock = clock
+        #: The configuration file the daemon follows and a change of it it refused, as JSON
+        #: (handed in by the daemon, which owns it; None when it follows no file).
+        self._config_state = config_state
 
     # --- pieces -----------------------------------------------------------------------------
 
@@ -293,6 +301,7 @@ class Picture:
                 "host": context.store.host_id,
                 "outage": context.studio_outage or problem,
             },
+            "config": self._config_state(),
         }
 
     def _status(self, now: float, every_name: bool) -> dict[str, Any]:
@@ -318,6 +327,7 @@ class Picture:
             "done_today": done_today,
             "jobs": jobs,
             "studio": _with_outage(context.store.studio(), context.studio_outage),
+            "config": self._config_state(),
         }
 
 

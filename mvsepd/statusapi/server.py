@@ -105,6 +105,7 @@ class StatusApi:
         started_at: float | None = None,
         allow_remote: bool = False,
         clock: Callable[[], float] = time.time,
+        config_state: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         if not is_loopback(host) and not allow_remote:
             raise InputError(
@@ -121,7 +122,7 @@ class StatusApi:
             pid=os.getpid(),
             started_at=clock() if started_at is None else started_at,
         )
-        self.picture = Picture(engine, self._facts, clock=clock)
+        self.picture = Picture(engine, self._facts, clock=clock, config_state=config_state)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()

@@ -94,6 +94,12 @@ def _alarming_failures(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, A
     ]
 
 
+def _config_refused(picture: Mapping[str, Any]) -> bool:
+    """True while a change of the configuration file is refused (the old one in force)."""
+    config = picture.get("config") or {}
+    return not config.get("in_force", True)
+
+
 def files_to_come(picture: Mapping[str, Any]) -> int:
     """Files whose stems are still to come: every unfinished job, and files arriving."""
     arriving = picture.get("arriving") or []
@@ -129,6 +135,7 @@ def icon_state(picture: Mapping[str, Any] | None) -> IconState:
         bool(_alarming_failures(jobs))
         or not picture.get("account", {}).get("token_valid", True)
         or bool((picture.get("studio") or {}).get("outage"))
+        or _config_refused(picture)
     )
     paused = bool(picture.get("daemon", {}).get("paused"))
     count = files_to_come(picture)
@@ -183,6 +190,8 @@ def tooltip(picture: Mapping[str, Any] | None, problem: str = "") -> str:
     studio = picture.get("studio") or {}
     if studio.get("outage"):
         parts.append("studio database unreachable")
+    if _config_refused(picture):
+        parts.append("configuration refused (mvsepd status)")
     if picture.get("daemon", {}).get("paused"):
         parts.append("paused (whole studio)" if studio else "paused")
     return _clip(" · ".join(parts))

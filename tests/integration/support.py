@@ -217,11 +217,29 @@ class RunningDaemon:
 
 @contextmanager
 def running_daemon(
-    setup: Setup, config_text: str | None = None, settings: EngineSettings = FAST
+    setup: Setup,
+    config_text: str | None = None,
+    settings: EngineSettings = FAST,
+    *,
+    config_file: Path | None = None,
 ) -> Iterator[RunningDaemon]:
-    """Run a daemon for ``setup`` until the block ends."""
-    config = parse_config(config_text or setup.config_text(), "test")
-    daemon = Daemon(config, Secret(setup.token), setup.paths, settings=settings)
+    """Run a daemon for ``setup`` until the block ends.
+
+    With ``config_file`` the daemon reads its configuration from that file and follows it as
+    ``mvsepd run`` does (a change applied while it runs); otherwise ``config_text`` is handed
+    in parsed and stays as it is.
+    """
+    if config_file is not None:
+        config_text = config_file.read_text(encoding="utf-8")
+    text = config_text or setup.config_text()
+    config = parse_config(text, str(config_file or "test"))
+    daemon = Daemon(
+        config,
+        Secret(setup.token),
+        setup.paths,
+        settings=settings,
+        config_file=None if config_file is None else (config_file, text),
+    )
     daemon.start()
     running = RunningDaemon(daemon)
     running.thread.start()

@@ -32,6 +32,7 @@ def test_user_unit_restarts_on_failure_but_not_for_a_broken_config() -> None:
     sections = unit_settings(systemd.user_unit(spec()))
     assert setting(sections, "Service", "Type") == "notify"
     assert setting(sections, "Service", "NotifyAccess") == "main"
+    assert setting(sections, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
     assert setting(sections, "Service", "WatchdogSec") == "60"
     assert setting(sections, "Service", "Restart") == "on-failure"
     assert setting(sections, "Service", "RestartSec") == "5"

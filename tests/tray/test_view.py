@@ -206,3 +206,19 @@ def test_throttle_allows_a_few_updates_a_second() -> None:
     assert abs(throttle.delay() - 0.15) < 1e-9
     now[0] += 0.2
     assert throttle.delay() == 0
+
+
+def test_a_refused_configuration_is_red_and_said_in_the_tooltip() -> None:
+    refused = {
+        **picture(*WAITING),
+        "config": {
+            "path": "/home/alice/.config/mvsepd/config.yaml",
+            "in_force": False,
+            "refused": [{"line": 12, "text": "folders[0].preset: no preset named 'fuor'"}],
+            "refused_at": 1000.0,
+        },
+    }
+    assert icon_state(refused) == IconState("number", "error", 2)
+    assert tooltip(refused).endswith("configuration refused (mvsepd status)")
+    in_force = {**refused, "config": {**refused["config"], "in_force": True, "refused": []}}
+    assert icon_state(in_force) == IconState("number", "waiting", 2)
