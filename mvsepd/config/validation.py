@@ -73,8 +73,14 @@ def _words(location: KeyPath, items: list[dict[str, Any]]) -> str:
         expectation, offered = _expectation(item)
         accepted.append(expectation)
         choices.extend(offered)
-    shown = "this" if isinstance(value, dict | list) or value is None else repr(value)
-    hint = did_you_mean(str(value), choices) if choices and isinstance(value, str) else ""
+    # A token is never repeated back: this text reaches the log, the status and the page.
+    secret = bool(location) and str(location[-1]) == "token"
+    shown = "this" if secret or isinstance(value, dict | list) or value is None else repr(value)
+    hint = (
+        did_you_mean(str(value), choices)
+        if choices and isinstance(value, str) and not secret
+        else ""
+    )
     return f"{shown} is not accepted; {hint + ' ' if hint else ''}accepted: {' or '.join(accepted)}"
 
 
@@ -107,6 +113,8 @@ def _expectation(item: Mapping[str, Any]) -> tuple[str, list[str]]:
     }
     if kind in simple:
         return simple[kind], []
+    if kind == "is_instance_of":  # the token's field: text, which YAML read as something else
+        return "text (put it in quotes)", []
     bounds = {
         "greater_than_equal": ("ge", "at least"),
         "greater_than": ("gt", "more than"),

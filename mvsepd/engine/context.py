@@ -227,23 +227,31 @@ class Context:
         """Resolve every preset and chain against the catalog at hand (numeric ones work
         without it). A folder's preset may take uploads, prompts or matchering pairs; a text
         the preset leaves out comes with each file."""
+        presets, chains = self.resolved(self.config)
+        with self.lock:
+            self.presets = presets
+            self.chains = chains
+
+    def resolved(
+        self, config: Config
+    ) -> tuple[dict[str, ResolvedPreset | PresetProblem], dict[str, ChainPlan | PresetProblem]]:
+        """``config``'s presets and chains resolved against the catalog at hand, without
+        making them the engine's (``resolve_presets`` does)."""
         algorithms = self.catalog.algorithms
         resolved: dict[str, ResolvedPreset | PresetProblem] = {}
-        specs = self.config.preset_specs()
+        specs = config.preset_specs()
         for name, spec in specs.items():
             try:
                 resolved[name] = resolve(spec, algorithms, kinds=ALL_KINDS, text_from_file=True)
             except PresetProblem as problem:
                 resolved[name] = problem
         chains: dict[str, ChainPlan | PresetProblem] = {}
-        for name, chain in self.config.chains.items():
+        for name, chain in config.chains.items():
             try:
                 chains[name] = plan_chain(name, chain, specs, algorithms)
             except PresetProblem as problem:
                 chains[name] = problem
-        with self.lock:
-            self.presets = resolved
-            self.chains = chains
+        return resolved, chains
 
     def chain(self, name: str) -> ChainPlan | PresetProblem | None:
         """Return a resolved chain, the problem that keeps it from being used, or None when

@@ -4,9 +4,12 @@ The folders are handed to the intake (``Intake.reconfigure``: new ones watched, 
 go, changed ones watched again with their new settings), the presets and chains are resolved
 again, and the limits and account settings are read from the new configuration from the next
 step on. Nothing in flight is disturbed: a job MVSEP has (or is receiving) goes on as it was
-sent. A job not sent yet whose preset changed, or whose folder no longer asks for it, is
-replaced: cancelled (it cost nothing) and its file taken again with the configuration as it is
-now, so the new preset's job is an ordinary job with its own identity.
+sent. A job not sent yet (no upload of it ever began) whose preset or chain step changed, or
+whose folder no longer asks for it, is replaced: removed (it cost nothing; ``store.
+discard_unsent``) and its files taken again with the configuration as it is now, so the new
+job is an ordinary one with its own identity, and a preset changed back later finds no stale
+job in its way. A job that failed on its settings before it was sent is taken again the same
+way, so fixing the configuration is enough.
 """
 
 from __future__ import annotations
@@ -18,17 +21,25 @@ from pathlib import Path, PurePath
 import structlog
 
 from mvsepd.config.model import Config
+from mvsepd.domain.chains import ChainPlan
 from mvsepd.domain.presets import ResolvedPreset
 from mvsepd.engine.context import Context, FolderRuntime
-from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.intake import FolderChanges, Intake, WatchSpec
-from mvsepd.models import JobRecord, JobState
+from mvsepd.models import DeliveryRecord, FailureKind, JobState
 
 log = structlog.get_logger("mvsepd.engine")
 
-#: States of a job that has not reached MVSEP (a retry of a sent one waits in ``stable`` again
-#: only after ``mvsepd retry``, which decided to send it anew).
-UNSENT = (JobState.DISCOVERED, JobState.STABLE, JobState.WAITING_SLOT, JobState.HELD)
+#: States of a job that may not have reached MVSEP; ``store.discard_unsent`` removes one only
+#: when no upload of it ever began (a retry wait after a failed probe, a failure the settings
+#: caused before sending).
+UNSENT = (
+    JobState.DISCOVERED,
+    JobState.STABLE,
+    JobState.WAITING_SLOT,
+    JobState.HELD,
+    JobState.RETRY_WAIT,
+    JobState.FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,8 @@ class Applied:
     """What applying a configuration changed."""
 
     folders: FolderChanges
-    #: Jobs not sent yet that were replaced (their preset or folder changed).
+    #: Jobs not sent yet that were removed, their files taken again (their preset or folder
+    #: changed).
     replaced_jobs: tuple[int, ...] = ()
 
 
@@ -49,11 +61,14 @@ def apply(
 ) -> Applied:
     """Make ``config`` the engine's (see the module docstring)."""
     before = _fingerprints(context)
+    presets, chains = context.resolved(config)
     with context.lock:
+        # Swapped together: a worker ingesting a file meanwhile sees the old configuration or
+        # the new one, never a folder of the new one with the old presets. Replaced whole:
+        # readers on other threads see the old dict or the new one.
         context.config = config
-        # Replaced whole: readers on other threads see the old dict or the new one.
         context.folders = dict(folders)
-    context.resolve_presets()
+        context.presets, context.chains = presets, chains
     changes = intake.reconfigure(specs)
     replaced = _replace_unsent(context, intake, before)
     context.feed.bump()
@@ -61,13 +76,19 @@ def apply(
 
 
 def _fingerprints(context: Context) -> dict[str, str]:
+    """Every preset's fingerprint by name, and every chain step's as ``chain/step``."""
     with context.lock:
-        presets = dict(context.presets)
-    return {
+        presets, chains = dict(context.presets), dict(context.chains)
+    found = {
         name: preset.fingerprint
         for name, preset in presets.items()
         if isinstance(preset, ResolvedPreset)
     }
+    for name, plan in chains.items():
+        if isinstance(plan, ChainPlan):
+            for step in plan.steps:
+                found[f"{name}/{step.id}"] = step.preset.fingerprint
+    return found
 
 
 def _replace_unsent(context: Context, intake: Intake, before: Mapping[str, str]) -> tuple[int, ...]:
@@ -78,22 +99,28 @@ def _replace_unsent(context: Context, intake: Intake, before: Mapping[str, str])
     for job in store.jobs(list(UNSENT)):
         if job.parent_job_id is not None or not store.owns(job):
             continue  # a chain's later step follows its chain; another host's job is its own
-        why = _why_replaced(context, job, before, after)
-        if why is None:
-            continue
-        words = f"not sent: {why}; the file is taken again as the configuration now says"
-        try:
-            store.transition(job.id, JobState.CANCELLED, expected=job.state, reason=words)
-        except (IllegalTransitionError, StoreError):
-            continue  # it moved on meanwhile (a worker is sending it): it goes on as it is
-        store.fail_deliveries_of(job.id, words)
-        for delivery in store.deliveries(job.id):
+        if job.state is JobState.FAILED and job.failure_kind is not FailureKind.SETTINGS:
+            continue  # the file itself or MVSEP failed it: new settings do not change that
+        deliveries = store.deliveries(job.id)
+        why = next(
+            (
+                reason
+                for delivery in deliveries
+                if (reason := _why_replaced(context, delivery, before, after)) is not None
+            ),
+            None,
+        )
+        if why is None or store.discard_unsent(job.id, expected=UNSENT) is None:
+            continue  # still what its folders ask for, or it moved on (a worker sends it)
+        for delivery in deliveries:
             folder = Path(delivery.folder_path)
+            # The file's record may name another job (the first preset of a fan-out) and so
+            # outlive the discarded one: forgotten too, or the file would stay "seen".
             relative = _relative(delivery.source_path, folder)
             if relative is not None:
                 store.forget_source(delivery.folder_path, relative)
-                if folder in context.folders:
-                    rescan.add(folder)
+            if folder in context.folders:
+                rescan.add(folder)
         replaced.append(job.id)
         log.info("job_replaced", job=job.id, file=job.source_name, reason=why)
     for folder in rescan:
@@ -103,20 +130,22 @@ def _replace_unsent(context: Context, intake: Intake, before: Mapping[str, str])
 
 def _why_replaced(
     context: Context,
-    job: JobRecord,
+    delivery: DeliveryRecord,
     before: Mapping[str, str],
     after: Mapping[str, str],
 ) -> str | None:
-    """Why an unsent job is no longer what its folder asks for, or None when it still is."""
-    folder = context.folders.get(Path(job.folder_path))
+    """Why a delivery of an unsent job is no longer what its folder asks for, or None."""
+    folder = context.folders.get(Path(delivery.folder_path))
     if folder is None:
-        return f"its folder {job.folder_path} left the configuration"
+        return f"its folder {delivery.folder_path} left the configuration"
     names = folder.config.preset_names
-    if job.preset_name not in names:
+    if delivery.preset_name not in names:
         return f"its folder now asks for {', '.join(names)}"
-    old, new = before.get(job.preset_name), after.get(job.preset_name)
-    if old is not None and new is not None and old != new:
-        return f"the preset {job.preset_name!r} changed"
+    key = f"{delivery.chain}/{delivery.step}" if delivery.chain else delivery.preset_name
+    old, new = before.get(key), after.get(key)
+    if old != new:
+        what = f"the chain {delivery.chain!r}" if delivery.chain else f"the preset {key!r}"
+        return f"{what} changed"
     return None
 
 

@@ -190,9 +190,13 @@ class Daemon:
         }
 
     def reload_config(self) -> None:
-        """Read the configuration file again and apply it if it passes (SIGHUP)."""
-        if self.live_config is not None:
-            self.live_config.reload()
+        """Read the configuration file again and apply it if it passes (SIGHUP), and say in
+        the log what came of it (the user asked)."""
+        if self.live_config is None:
+            log.warning("reload_ignored", note="this daemon was given no configuration file")
+            return
+        outcome = self.live_config.reload()
+        log.info("reload_done", outcome=outcome.value)
 
     def _fetch_catalog(self) -> bytes:
         return self.client.algorithms_answer(list(AlgorithmScope))

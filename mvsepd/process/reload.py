@@ -18,6 +18,7 @@ several steps); a timer thread exists only during that moment.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -41,8 +42,8 @@ log = structlog.get_logger("mvsepd.daemon")
 
 #: How long a file must stay quiet after a change before it is read (an editor's save).
 SETTLE_SECONDS = 0.3
-#: Sections only a restart applies.
-_AT_RESTART = ("store", "daemon")
+#: Sections only a restart applies, and their keys that apply at once anyway.
+_AT_RESTART: dict[str, set[str]] = {"store": set(), "daemon": {"incomplete_after_seconds"}}
 
 
 def runtime_folders(config: Config) -> dict[Path, FolderRuntime]:
@@ -69,6 +70,16 @@ def watch_specs(config: Config, folders: dict[Path, FolderRuntime]) -> list[inta
         )
         for path, runtime in folders.items()
     ]
+
+
+class ReloadOutcome(enum.Enum):
+    """What reading the file again came to."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    REFUSED = "refused"
+    #: The same text as the last refusal: not said again.
+    REFUSED_ALREADY = "refused_already"
 
 
 class ConfigReloader:
@@ -100,7 +111,10 @@ class ConfigReloader:
         self._refused: tuple[ConfigProblem, ...] = ()
         self._refused_text: str | None = None
         self._refused_at: float | None = None
+        #: Only for the settle timer: taken on watchers' threads (see ``file_changed``).
+        self._timer_lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._closed = False
 
     # --- LiveConfig -------------------------------------------------------------------------
 
@@ -142,36 +156,46 @@ class ConfigReloader:
     # --- changes from outside ----------------------------------------------------------------
 
     def file_changed(self) -> None:
-        """The file changed on disk (a watcher's thread): read it once it is quiet."""
-        with self._lock:
+        """The file changed on disk: read it once it is quiet. Called on a watcher's thread,
+        which may hold the observer's lock while it calls (watchdog's dispatcher does): only
+        the timer's own lock is taken here, never the one held while the intake is changed,
+        or a save and a change seen at once would wait for each other for ever."""
+        with self._timer_lock:
+            if self._closed:
+                return
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(SETTLE_SECONDS, self.reload)
+            self._timer = threading.Timer(SETTLE_SECONDS, self._settled)
             self._timer.daemon = True
             self._timer.start()
 
-    def reload(self) -> None:
+    def _settled(self) -> None:
+        with self._timer_lock:
+            self._timer = None
+        self.reload()
+
+    def reload(self) -> ReloadOutcome:
         """Read the file and apply it if it passes (SIGHUP; a change on disk)."""
         with self._lock:
-            self._timer = None
             try:
                 text = self._path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
-                self._refuse(None, (ConfigProblem(f"cannot be read: {error}"),))
-                return
+                return self._refuse(None, (ConfigProblem(f"cannot be read: {error}"),))
             if text == self._text:
                 if self._refused:
                     self._refused, self._refused_text, self._refused_at = (), None, None
                     log.info("config_in_force", note="the file is back to what is in force")
-                return
+                    self._engine.context.feed.bump()
+                return ReloadOutcome.UNCHANGED
             config, token, problems = self._check(text)
             if config is None:
-                self._refuse(text, tuple(problems))
-                return
+                return self._refuse(text, tuple(problems))
             self._apply(text, config, token)
+            return ReloadOutcome.APPLIED
 
     def close(self) -> None:
-        with self._lock:
+        with self._timer_lock:
+            self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -201,9 +225,9 @@ class ConfigReloader:
             return None, None, problems
         return inspection.config, token, []
 
-    def _refuse(self, text: str | None, problems: tuple[ConfigProblem, ...]) -> None:
+    def _refuse(self, text: str | None, problems: tuple[ConfigProblem, ...]) -> ReloadOutcome:
         if text is not None and text == self._refused_text:
-            return  # said already
+            return ReloadOutcome.REFUSED_ALREADY  # said already
         self._refused, self._refused_text, self._refused_at = problems, text, self._clock()
         log.error(
             "config_refused",
@@ -212,6 +236,7 @@ class ConfigReloader:
             note="the configuration in force stays; fix the file and save it again",
         )
         self._engine.context.feed.bump()
+        return ReloadOutcome.REFUSED
 
     def _apply(self, text: str, config: Config, token: Secret | None) -> None:
         previous = self._config
@@ -225,8 +250,9 @@ class ConfigReloader:
         self._refused, self._refused_text, self._refused_at = (), None, None
         waiting = [
             section
-            for section in _AT_RESTART
-            if getattr(config, section) != getattr(previous, section)
+            for section, live in _AT_RESTART.items()
+            if getattr(config, section).model_dump(exclude=live)
+            != getattr(previous, section).model_dump(exclude=live)
         ]
         log.info(
             "config_applied",

@@ -25,8 +25,8 @@ class ConfigState:
 
     #: The file it was read from.
     path: Path
-    #: The text in force (what an edit starts from).
-    text: str
+    #: The text in force (what an edit starts from). Not in the repr: it may hold a token.
+    text: str = field(repr=False)
     #: When the file on disk was changed into something that does not pass: its problems, and
     #: when that was seen (the text in force stays the last that passed). Empty when in force.
     refused: tuple[ConfigProblem, ...] = ()

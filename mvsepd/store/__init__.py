@@ -38,6 +38,12 @@ __all__ = [
 class JobStore(SqlJobStore):
     """The SQLite job store. Thread-safe: one connection, guarded by a lock."""
 
+    _NEW_JOB_ID = (
+        "(SELECT MAX(COALESCE((SELECT MAX(id) FROM jobs), 0), "
+        "COALESCE((SELECT CAST(value AS INTEGER) FROM flags WHERE name = 'job_ids_through'), 0))"
+        " + 1)"
+    )
+
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self._clock = clock

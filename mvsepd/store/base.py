@@ -78,6 +78,13 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
     lease_seconds: float = 0.0
     #: Appended to a SELECT of the row a transaction is about to change.
     _LOCK_ROW = ""
+    #: The id of a new job, where the database would otherwise hand out one again: SQLite
+    #: gives the largest id plus one, so a job removed while it was the newest (a job the
+    #: configuration no longer wanted, ``discard_unsent``) would lend its id to the next.
+    #: None: the database never hands out an id twice (PostgreSQL's identity columns).
+    _NEW_JOB_ID: str | None = None
+    #: The flag that remembers the largest id a removed job had.
+    _IDS_THROUGH = "job_ids_through"
 
     # --- what a backend provides ------------------------------------------------------------
 
@@ -170,14 +177,18 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
             # Claim-once: among hosts that found the same audio at once, the one whose insert
             # lands makes the job; the others find it (the identity is UNIQUE).
             owner = self._new_owner()
+            id_column, id_value = (
+                ("id, ", f"{self._NEW_JOB_ID}, ") if self._NEW_JOB_ID else ("", "")
+            )
             inserted = connection.execute(
-                """INSERT INTO jobs (content_sha256, preset_fingerprint, preset_name, folder_path,
-                       source_path, source_size, state, sep_type, options_json, output_format,
-                       input_kind, input_json, parent_job_id, from_stem, credits_reserved,
-                       created_at, updated_at, owner_host, lease_epoch, lease_expires_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO jobs ({id_column}content_sha256, preset_fingerprint, preset_name,
+                       folder_path, source_path, source_size, state, sep_type, options_json,
+                       output_format, input_kind, input_json, parent_job_id, from_stem,
+                       credits_reserved, created_at, updated_at, owner_host, lease_epoch,
+                       lease_expires_at)
+                   VALUES ({id_value}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (content_sha256, preset_fingerprint) DO NOTHING
-                   RETURNING id""",
+                   RETURNING id""",  # noqa: S608 (fixed text)
                 (
                     content_sha256,
                     preset_fingerprint,
@@ -280,6 +291,50 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
         job = records.job_from_row(updated, self.paths)
         self._held_now(job)
         return job
+
+    def discard_unsent(self, job_id: int, *, expected: Iterable[JobState]) -> JobRecord | None:
+        """Remove a job MVSEP never saw, with its deliveries, its history and the records of
+        the files that made it, so that those files are taken afresh; return what it was, or
+        None (nothing removed) when it moved on meanwhile (not in ``expected`` any more, an
+        upload begun, a hash given), is another host's, or a chain step hangs from it.
+
+        Jobs are otherwise never removed. This is for a job the configuration no longer wants
+        (``engine.reconfigure``): cancelling it instead would keep its identity (the audio and
+        the preset's fingerprint), and the file taken again, or the preset changed back, would
+        find that cancelled job and go nowhere.
+        """
+        allowed = set(expected)
+        with self._transaction() as connection:
+            job = records.job_from_row(self._locked_job(connection, job_id), self.paths)
+            sent = (
+                job.separation_hash is not None
+                or job.remote_hash is not None
+                or job.upload_started_at is not None
+            )
+            if job.state not in allowed or sent or not self.owns(job):
+                return None
+            child = connection.execute(
+                "SELECT id FROM jobs WHERE parent_job_id = ? LIMIT 1", (job_id,)
+            ).fetchone()
+            if child is not None:
+                return None
+            for statement in (
+                "DELETE FROM events WHERE job_id = ?",
+                "DELETE FROM sources WHERE job_id = ?",
+                "DELETE FROM deliveries WHERE job_id = ?",
+                "DELETE FROM jobs WHERE id = ?",
+            ):
+                connection.execute(statement, (job_id,))
+            through = connection.execute(
+                "SELECT value FROM flags WHERE name = ?", (self._IDS_THROUGH,)
+            ).fetchone()
+            highest = max(job_id, int(through["value"]) if through is not None else 0)
+            connection.execute(
+                "INSERT INTO flags (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (self._IDS_THROUGH, str(highest)),
+            )
+            return job
 
     def claim_slot(self, job_id: int, *, limit: int, **changes: Any) -> JobRecord | None:
         """Move a job that waits for a slot to ``uploading``, if fewer than ``limit`` jobs hold

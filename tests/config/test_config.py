@@ -319,3 +319,15 @@ def test_a_long_list_of_accepted_values_never_makes_a_long_line() -> None:
     assert all(len(line) <= 100 for line in report), report
     assert len(report) > 2  # the long problem went on to a second, indented line
     assert report[2].startswith("    ")
+
+
+@pytest.mark.parametrize("value", ["12345678901234567890", "[a1b2c3d4e5, f6]", "{k: v9x8}"])
+def test_a_token_yaml_reads_as_no_text_is_refused_without_repeating_it(value: str) -> None:
+    text = f"account:\n  token: {value}\n"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "config.yaml")
+    message = str(raised.value)
+    assert "config.yaml:2: account.token:" in message
+    assert "text (put it in quotes)" in message
+    for fragment in ("1234567890", "a1b2c3d4e5", "v9x8"):
+        assert fragment not in message

@@ -86,7 +86,15 @@ def test_a_file_that_never_completes_is_reported_and_still_taken_once_complete(
     path = write(tmp_path / "stuck.wav")
     readiness.answer("stuck.wav", INCOMPLETE)
     clock = ManualClock()
-    folder = spec(tmp_path, stability_seconds=5, incomplete_after_seconds=60)
+    # Polled (once an hour of the test's clock), so that only the test's rescans see a change:
+    # a watch's event for the last write came late under load and re-armed the window.
+    folder = spec(
+        tmp_path,
+        stability_seconds=5,
+        incomplete_after_seconds=60,
+        mode="poll",
+        poll_interval=3600,
+    )
     intake = make_intake([folder], clock=clock)
     intake.start()
     for _ in range(11):

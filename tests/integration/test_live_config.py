@@ -8,9 +8,11 @@ for SIGHUP.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from mvsepd.client.control import ControlClient
 from mvsepd.config.file import write_private_file
 from mvsepd.emulator import EmulatorSettings
 from mvsepd.errors import DaemonUnreachableError, InvalidTokenError
-from mvsepd.models import JobState, Secret
+from mvsepd.models import DeliveryState, JobState, Secret
 from tests.integration.support import (
+    FAST_DAEMON,
     Cli,
     Setup,
     running_daemon,
@@ -88,44 +91,117 @@ def test_a_folder_added_to_the_file_is_watched_and_a_removed_one_let_go_without_
     assert setup.server.state.create_count() == 2
 
 
-@pytest.mark.parametrize(
+def two_folders(setup: Setup, other: Path, *, presets: str, first: str, second: str) -> str:
+    """Two hot folders (the test's and ``other``), one upload at a time, the given presets."""
+    return f"""
+account:
+  server: "{setup.server.url}"
+presets:
+{presets}
+folders:
+  - {{path: "{setup.hot}", preset: {first}, existing_files: process, stability_seconds: 0.3}}
+  - {{path: "{other}", preset: {second}, existing_files: process, stability_seconds: 0.3}}
+limits:
+  max_concurrent_jobs: 1
+daemon:
+  {FAST_DAEMON}
+"""
+
+
+SLOW = pytest.mark.parametrize(
     "emulator_settings",
-    # A job MVSEP holds long enough for the next file to wait for its slot.
-    [EmulatorSettings(publish_seconds=0.3, queue_seconds=0.0, processing_seconds=2.0)],
+    # A job MVSEP holds long enough for the next files to wait for their slot.
+    [
+        EmulatorSettings(
+            publish_seconds=0.3, queue_seconds=0.0, processing_seconds=4.0, rate_limit=False
+        )
+    ],
 )
-def test_a_preset_changed_while_a_file_waits_reaches_it_and_leaves_the_sent_one_alone(
-    setup: Setup,
+
+FOUR = "  four: {sep_type: 20, output_format: wav16}"
+FOUR_B = "  four_b: {sep_type: 20, output_format: wav16}"
+VOCALS = "  four: {sep_type: 48, output_format: wav16}"
+RENAMED = "  vox: {sep_type: 20, output_format: wav16}"
+
+
+@SLOW
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # The preset changed: the waiting file goes with the new one.
+        ([(VOCALS + "\n" + FOUR_B, "four", "four_b")], {"A": 48, "B": 20}),
+        # Renamed, the same settings: the waiting file still goes, with those settings.
+        ([(RENAMED + "\n" + FOUR_B, "vox", "four_b")], {"A": 20, "B": 20}),
+        # Changed and changed back before it was sent: it goes as it was, once.
+        (
+            [(VOCALS + "\n" + FOUR_B, "four", "four_b"), (FOUR + "\n" + FOUR_B, "four", "four_b")],
+            {"A": 20, "B": 20},
+        ),
+    ],
+    ids=["changed", "renamed", "changed-back"],
+)
+def test_a_preset_changed_while_files_wait_reaches_them_and_leaves_the_sent_one_alone(
+    setup: Setup, changes: list[tuple[str, str, str]], expected: dict[str, int]
 ) -> None:
+    """The same audio waits in two folders whose presets are alike (one job, two places);
+    the first folder's preset changes. The file in flight keeps what it was sent with, each
+    waiting file goes with what its folder asks for now, nothing is lost or sent twice."""
     signed_in(setup)
-    config = setup.write_config(setup.config_text(limits="max_concurrent_jobs: 1"))
+    other = setup.hot.parent / "Other"
+    other.mkdir()
+    config = setup.write_config(
+        two_folders(setup, other, presets=FOUR + "\n" + FOUR_B, first="four", second="four_b")
+    )
     with running_daemon(setup, config_file=config) as daemon:
         write_wav(setup.hot / "sent first.wav", 0.2, seed=1)
         wait_until(
             lambda: setup.server.state.create_count() == 1, 30, message="the first file sent"
         )
-        write_wav(setup.hot / "waiting.wav", 0.2, seed=2)
+        write_wav(setup.hot / "waiting A.wav", 0.2, seed=2)
+        write_wav(other / "waiting B.wav", 0.2, seed=2)  # the same audio
         wait_until(
-            lambda: daemon.store.jobs([JobState.WAITING_SLOT]), 30, message="the second waiting"
+            lambda: (
+                len(daemon.store.deliveries(states=[DeliveryState.WAITING])) == 3
+                and daemon.store.jobs([JobState.WAITING_SLOT])
+            ),
+            30,
+            message="the second file waiting in both folders",
         )
-        save(
-            config,
-            setup.config_text(limits="max_concurrent_jobs: 1", preset="sep_type: 48"),
-        )
-        wait_until(lambda: daemon.done(2), 60, message="both files separated")
-        jobs = {job.id: job for job in daemon.store.jobs()}
-        done = {job.source_name: job for job in jobs.values() if job.state is JobState.DONE}
-        (replaced,) = [job for job in jobs.values() if job.state is JobState.CANCELLED]
-        assert replaced.source_name == "waiting.wav"
-        assert "the preset 'four' changed" in (replaced.reason or "")
-        assert replaced.separation_hash is None  # it never reached MVSEP
-    # What MVSEP received: the first file as it was sent, the waiting one with the new preset,
-    # and nothing twice.
-    sent = sorted(setup.server.state.jobs(), key=lambda job: job.created_at)
-    assert [job.sep_type for job in sent] == [20, 48]
-    assert [job.hash for job in sent] == [
-        done["sent first.wav"].separation_hash,
-        done["waiting.wav"].separation_hash,
-    ]
+        for presets, first, second in changes:
+            text = two_folders(setup, other, presets=presets, first=first, second=second)
+            save(config, text)
+            wait_until(
+                functools.partial(lambda text: live_text(daemon) == text, text),
+                10,
+                message="the change applied",
+            )
+        wait_until(lambda: all_placed(daemon, 3), 60, message="every file's stems placed")
+        jobs = daemon.store.jobs()
+        assert all(job.state is JobState.DONE for job in jobs), [
+            (job.source_name, job.state, job.reason) for job in jobs
+        ]
+        by_folder = {
+            "A" if Path(delivery.folder_path) == setup.hot else "B": job
+            for job in jobs
+            for delivery in daemon.store.deliveries(job.id)
+            if delivery.source_path.endswith("waiting A.wav")
+            or delivery.source_path.endswith("waiting B.wav")
+        }
+    sent = {job.hash: job.sep_type for job in setup.server.state.jobs()}
+    assert {name: sent[str(job.separation_hash)] for name, job in by_folder.items()} == expected
+    # One create for the file in flight, one for each distinct (audio, settings) waiting.
+    assert setup.server.state.create_count() == 1 + len(set(expected.values()))
+
+
+def live_text(daemon: Any) -> str:
+    live = daemon.daemon.live_config
+    assert live is not None
+    return str(live.state().text)
+
+
+def all_placed(daemon: Any, deliveries: int) -> bool:
+    found = daemon.store.deliveries(states=[DeliveryState.DONE])
+    return len(found) >= deliveries and not daemon.store.deliveries(states=[DeliveryState.WAITING])
 
 
 def test_a_change_that_does_not_pass_is_refused_with_its_line_and_the_old_one_stays(
@@ -230,28 +306,47 @@ def answers(setup: Setup) -> bool:
     return True
 
 
-def test_sighup_reads_the_file_again_and_a_refusal_is_said_once(setup: Setup) -> None:
+def test_sighup_reads_a_file_the_watch_cannot_see_and_a_refusal_is_said_once(
+    setup: Setup,
+) -> None:
+    """The configuration is a link to a file elsewhere (dotfiles kept in one folder): a change
+    of that file is not seen by the watch on the link's folder, and SIGHUP reads it."""
     signed_in(setup)
-    config = setup.write_config()
-    good = config.read_text(encoding="utf-8")
+    kept = setup.tmp / "dotfiles"
+    kept.mkdir()
+    target = kept / "mvsepd.yaml"
+    target.write_text(setup.config_text(), encoding="utf-8")
+    good = target.read_text(encoding="utf-8")
+    config = setup.tmp / "config.yaml"
+    config.symlink_to(target)
     process = start_daemon_process(setup, config)
+
+    def hang_up_and_hear(count: int) -> str:
+        process.send_signal(signal.SIGHUP)
+        done = wait_until(
+            lambda: len(found := events_named(setup, "reload_done")) == count and found,
+            10,
+            message=f"reload {count} done",
+        )
+        return str(done[-1]["outcome"])
+
     try:
         wait_until(lambda: answers(setup), 30, message="the daemon's start")
-        bad = good.replace("preset: four", "preset: [four")
-        save(config, bad)
-        wait_until(lambda: events_named(setup, "config_refused"), 10, message="the refusal")
-        # Saved again unchanged, and asked by SIGHUP: the same refusal is not said again.
-        save(config, bad)
-        process.send_signal(signal.SIGHUP)
-        wait_until(lambda: events_named(setup, "reload_requested"), 10, message="SIGHUP seen")
-        assert process.poll() is None  # SIGHUP reloads; it does not end the daemon
-        assert len(events_named(setup, "config_refused")) == 1
+        bad = good.replace("preset: four", "preset: fuor")
+        target.write_text(bad, encoding="utf-8")
+        time.sleep(1.5)  # a watch that saw it would have refused it by now (0.3 s)
+        assert events_named(setup, "config_refused") == []
+        assert config_state(setup)["in_force"] is True
 
-        # A change made while a watch could miss it (a network drive): SIGHUP applies it.
-        fixed = good.replace("stability_seconds: 0.3", "stability_seconds: 0.4")
-        save(config, fixed)
-        process.send_signal(signal.SIGHUP)
-        wait_until(lambda: events_named(setup, "config_applied"), 10, message="applied")
+        assert hang_up_and_hear(1) == "refused"
+        assert process.poll() is None  # SIGHUP reloads; it does not end the daemon
+        assert hang_up_and_hear(2) == "refused_already"
+        (refusal,) = events_named(setup, "config_refused")  # said once
+        assert any("fuor" in problem for problem in refusal["problems"])
+        assert config_state(setup)["in_force"] is False
+
+        target.write_text(good.replace("stability_seconds: 0.3", "stability_seconds: 0.4"))
+        assert hang_up_and_hear(3) == "applied"
         assert config_state(setup)["in_force"] is True
         write_wav(setup.hot / "after reload.wav", 0.2, seed=6)
         wait_until(
@@ -261,3 +356,41 @@ def test_sighup_reads_the_file_again_and_a_refusal_is_said_once(setup: Setup) ->
         )
     finally:
         assert stop_process(process) == 0
+
+
+@SLOW
+def test_a_fan_out_keeps_its_unchanged_preset_s_job_and_replaces_the_changed_one(
+    setup: Setup,
+) -> None:
+    signed_in(setup)
+    other = setup.hot.parent / "Other"
+    other.mkdir()
+    vocals = "  vocals: {sep_type: 48, output_format: wav16}"
+    dereverb = '  vocals: {sep_type: 22, options: {add_opt1: "9", add_opt2: "Use as is"}}'
+
+    def text(second: str) -> str:
+        return two_folders(
+            setup, other, presets=f"{FOUR}\n{second}", first="[four, vocals]", second="four"
+        )
+
+    config = setup.write_config(text(vocals))
+    with running_daemon(setup, config_file=config) as daemon:
+        write_wav(other / "sent first.wav", 0.2, seed=1)
+        wait_until(
+            lambda: setup.server.state.create_count() == 1, 30, message="the first file sent"
+        )
+        write_wav(setup.hot / "waiting.wav", 0.2, seed=2)
+        wait_until(
+            lambda: len(daemon.store.jobs([JobState.WAITING_SLOT])) == 2,
+            30,
+            message="both presets' jobs waiting",
+        )
+        before = {job.preset_name: job.id for job in daemon.store.jobs([JobState.WAITING_SLOT])}
+        save(config, text(dereverb))
+        wait_until(lambda: daemon.done(3), 60, message="every job done")
+        after = {
+            job.preset_name: job for job in daemon.store.jobs() if job.source_name == "waiting.wav"
+        }
+    assert after["four"].id == before["four"]  # untouched
+    assert after["vocals"].id > before["vocals"] and after["vocals"].sep_type == 22
+    assert sorted(job.sep_type for job in setup.server.state.jobs()) == [20, 20, 22]

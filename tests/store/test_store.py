@@ -240,3 +240,56 @@ def test_file_names_that_are_not_utf8_round_trip(open_store: OpenStore) -> None:
         assert relative in store.sources_in("/hot")
         store.forget_source("/hot", relative)
         assert store.source("/hot", relative) is None
+
+
+def test_a_job_never_sent_is_discarded_whole_and_its_id_never_given_again(
+    open_store: OpenStore,
+) -> None:
+    with open_store() as store:
+        kept, _ = new_job(store, sha="1" * 64)
+        job, _ = new_job(store, sha="2" * 64)
+        store.record_source(SourceRecord("/hot", "song.wav", 100, 1, "2" * 64, job.id, "job"))
+        store.transition(job.id, JobState.STABLE)
+        store.transition(job.id, JobState.WAITING_SLOT)
+
+        # Not in the states the caller expects: nothing removed.
+        assert store.discard_unsent(job.id, expected=[JobState.STABLE]) is None
+        discarded = store.discard_unsent(job.id, expected=[JobState.WAITING_SLOT])
+        assert discarded is not None and discarded.id == job.id
+        with pytest.raises(StoreError):
+            store.get(job.id)
+        assert store.deliveries(job.id) == []
+        assert store.source("/hot", "song.wav") is None  # the file is looked at anew
+        # The same audio and preset again: a new job, with an id of its own.
+        again, created = new_job(store, sha="2" * 64)
+        assert created and again.id > job.id > kept.id
+
+
+def test_a_job_an_upload_of_which_began_or_with_a_later_step_is_never_discarded(
+    open_store: OpenStore,
+) -> None:
+    with open_store() as store:
+        sent, _ = new_job(store, sha="3" * 64)
+        store.transition(sent.id, JobState.STABLE)
+        store.transition(sent.id, JobState.WAITING_SLOT)
+        uploading = store.claim_slot(sent.id, limit=5, upload_started_at=1.0)
+        assert uploading is not None
+        store.transition(sent.id, JobState.RETRY_WAIT, expected=JobState.UPLOADING)
+        assert store.discard_unsent(sent.id, expected=list(JobState)) is None
+        assert store.get(sent.id).state is JobState.RETRY_WAIT
+
+        parent, _ = new_job(store, sha="4" * 64)
+        store.find_or_create(
+            content_sha256="5" * 64,
+            preset_fingerprint="f" * 64,
+            preset_name="chain",
+            folder_path="/hot",
+            source_path="/hot/song.wav",
+            source_size=None,
+            sep_type=22,
+            options={},
+            output_format=1,
+            parent_job_id=parent.id,
+        )
+        assert store.discard_unsent(parent.id, expected=list(JobState)) is None
+        assert store.get(parent.id).state is JobState.DISCOVERED
