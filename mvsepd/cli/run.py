@@ -19,6 +19,7 @@ from mvsepd.engine import EngineSettings
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import JobRecord, JobState, Secret
+from mvsepd.page import page_for
 from mvsepd.paths import AppPaths
 from mvsepd.process import logsetup
 from mvsepd.process.daemon import Daemon, run_foreground
@@ -51,6 +52,7 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bo
     Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM
     stops it within about ten seconds, every job saved; a second Ctrl+C exits at once. With
     --tray the tray icon runs in the same process and its menu can also quit the daemon.
+    `mvsepd open` opens its page in the browser (daemon.page_port, 6877 unless set).
     """
     try:
         loaded = load(config_path)
@@ -80,7 +82,11 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bo
     drained = run_foreground(
         loaded.paths,
         lambda: Daemon(
-            loaded.config, token, loaded.paths, log_location=logsetup.location(written_to)
+            loaded.config,
+            token,
+            loaded.paths,
+            log_location=logsetup.location(written_to),
+            page=page_for,
         ),
         companion=companion,
     )
@@ -104,6 +110,8 @@ folders:
   - path: "{hot}"
     preset: four-stems
     stability_seconds: 1
+daemon:
+  page_port: 0   # any free port: the demo prints its page's address
 """
 
 
@@ -115,13 +123,20 @@ folders:
     help="Where to put the demo's hot folder and stems (default: a new temporary folder).",
 )
 @click.option("--timeout", default=180.0, show_default=True, help="Give up after this many s.")
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Keep the emulator, the daemon and its page running after the stems are ready, "
+    "until Ctrl+C.",
+)
 @handle_errors
-def demo(directory: Path | None, timeout: float) -> None:
+def demo(directory: Path | None, timeout: float, keep_running: bool) -> None:
     """Run mvsepd end to end, offline: a local MVSEP, a hot folder, a generated track.
 
     Starts the emulator, writes a short track into a new hot folder the way a DAW export does,
     lets the daemon upload it, wait in the queue and download the stems, then prints where they
-    are. No account, token or network needed.
+    are. It prints the address of the daemon's page too (open it while the demo runs, or keep
+    it running with --keep-running). No account, token or network needed.
     """
     from mvsepd.emulator import EmulatorServer, EmulatorSettings
 
@@ -142,16 +157,20 @@ def demo(directory: Path | None, timeout: float) -> None:
             Secret(account.token),
             paths,
             settings=EngineSettings(tick_seconds=0.2, poll_first_seconds=1, poll_max_seconds=2),
+            page=page_for,
         )
         daemon.start()
         worker = threading.Thread(target=daemon.run, name="mvsepd-demo", daemon=True)
         worker.start()
         try:
+            say(f"the daemon's page (signs one browser in, within 2 minutes): {_page_url(daemon)}")
             track = hot / "Demo track.wav"
             say(f"hot folder: {hot}")
             say(f"exporting {track.name} into it...")
             _export_slowly(track)
             job = _follow(daemon, timeout)
+            if keep_running and job is not None and job.state is JobState.DONE:
+                _stay(daemon, job)
         finally:
             daemon.stop_event.set()
             worker.join(timeout=10)
@@ -165,6 +184,23 @@ def demo(directory: Path | None, timeout: float) -> None:
     for line in _fit_lines(hot / "Demo track.wav", output):
         say(line)
     raise SystemExit(int(ExitStatus.OK))
+
+
+def _page_url(daemon: Daemon) -> str:
+    status_api = daemon.status_api
+    assert status_api is not None and status_api.page is not None
+    return status_api.url + status_api.page.sign_in_path()
+
+
+def _stay(daemon: Daemon, job: JobRecord) -> None:
+    """Keep the demo running (its page too) until Ctrl+C."""
+    say(f"stems ready in {job.output_dir}")
+    say(f"the demo keeps running until Ctrl+C; its page: {_page_url(daemon)}")
+    try:
+        while not daemon.stop_event.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        say("stopping the demo")
 
 
 def _fit_lines(export: Path, output: Path) -> list[str]:

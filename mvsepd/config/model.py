@@ -262,6 +262,11 @@ class FolderConfig(FolderOverrides):
         description="Studio mode: the id of the share this folder is on (store.shares maps it "
         "to this host's mount); its files are claimed once for every host.",
     )
+    paused: bool = Field(
+        False,
+        description="Take no new files from this folder for now (they wait there and are "
+        "taken once it is resumed); its jobs already made go on.",
+    )
 
     @property
     def preset_names(self) -> tuple[str, ...]:

@@ -33,7 +33,8 @@ from mvsepd.paths import AppPaths, absolute, ensure_private_directory
 from mvsepd.process import allocator, logsetup, studiohost
 from mvsepd.process.instancelock import InstanceLock
 from mvsepd.process.sdnotify import Notifier
-from mvsepd.statusapi import StatusApi
+from mvsepd.process.settings import LiveConfig
+from mvsepd.statusapi import PageApplication, StatusApi
 
 log = structlog.get_logger("mvsepd.daemon")
 
@@ -72,6 +73,11 @@ def _trigger_readiness(path: Path) -> intake.ReadinessVerdict:
     return intake.ReadinessVerdict(intake.Readiness.READY)
 
 
+#: Builds mvsepd's page for a daemon about to serve it (the entry layer's ``mvsepd.page``): the
+#: process layer does not import the page, it is handed this.
+PageFactory = Callable[["Daemon"], PageApplication]
+
+
 @dataclass
 class DaemonHooks:
     """Extra parts started with the daemon (the status API), in start order."""
@@ -95,9 +101,14 @@ class Daemon:
         hooks: DaemonHooks | None = None,
         status_api: bool = True,
         log_location: str = "mvsepd's log",
+        page: PageFactory | None = None,
+        live_config: LiveConfig | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
+        self._page = page
+        #: The configuration at run time, as the page edits it (None: the page only shows it).
+        self.live_config = live_config
         self.notifier = notifier or Notifier()
         self.hooks = hooks or DaemonHooks()
         self._serve_status = status_api
@@ -153,6 +164,8 @@ class Daemon:
                 path=path,
             )
             for path, runtime in self.context.folders.items()
+            # A paused folder is not watched; its runtime stays for the jobs it already made.
+            if not runtime.config.paused
         ]
         self.intake = intake.Intake(
             specs,
@@ -197,17 +210,27 @@ class Daemon:
 
     def _start_status_api(self) -> None:
         daemon_config = self.config.daemon
+        page = self._page(self) if self._page is not None else None
+        # With the page, a fixed port (a bookmark keeps working) unless status_port names one.
+        page_port = daemon_config.page_port if page is not None else 0
         status_api = StatusApi(
             self.engine,
             runtime_file=self.paths.runtime_file,
             host=daemon_config.status_host,
-            port=daemon_config.status_port,
+            port=daemon_config.status_port or page_port,
             started_at=self.started_at,
             allow_remote=daemon_config.allow_remote_status,
+            page=page,
+            any_port_if_taken=daemon_config.status_port == 0 and page_port != 0,
         )
         logsetup.add_secret(status_api.token.reveal())
-        status_api.start()
+        # Set before it serves: the page's first request may come at once and asks for it.
         self.status_api = status_api
+        try:
+            status_api.start()
+        except BaseException:
+            self.status_api = None
+            raise
 
     def preset_problems(self) -> list[str]:
         """Return every preset and chain that cannot be used, in words (empty when all

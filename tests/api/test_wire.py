@@ -297,6 +297,16 @@ def test_real_catalog_prices_conditions_overrides_and_variants() -> None:
     }
 
 
+def test_real_catalog_usage_and_ratings() -> None:
+    raw = (FIXTURES / "algorithms.single_upload.json").read_bytes()
+    by_render_id = {a.render_id: a for a in wire.parse_algorithms("/app/algorithms", 200, {}, raw)}
+    # "rating": {"average": "4.2500", "total": 24}, "usage": 8567
+    assert by_render_id[26].usage == 8567
+    assert (by_render_id[26].rating_average, by_render_id[26].rating_count) == (4.25, 24)
+    # Nobody rated the Banjo model: {"average": 0, "total": 0} is no rating, not a zero.
+    assert (by_render_id[83].rating_average, by_render_id[83].rating_count) == (None, None)
+
+
 def test_catalog_json_strings_and_2024_shape() -> None:
     algorithm = {
         "id": "27",

@@ -1,0 +1,116 @@
+"""The page's tests: a daemon serving its page on the emulator, in this process, with the test
+``LiveConfig``; a browser-like HTTP session signed in the way ``mvsepd open`` signs one in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from mvsepd.config.file import parse_config
+from mvsepd.models import Secret
+from mvsepd.page import page_for
+from mvsepd.page.app import PageApp
+from mvsepd.process.daemon import Daemon
+from tests.integration.support import FAST, FAST_DAEMON, RunningDaemon, Setup
+from tests.page.liveconfig import FileLiveConfig
+
+#: The test daemons' ``daemon:`` section: quick, and the page on any free port (tests run side
+#: by side; the fixed port has tests of its own).
+PAGE_DAEMON = FAST_DAEMON + "\n  page_port: 0"
+
+
+@dataclass
+class PageSetup:
+    """A running daemon with its page, and where its configuration lives."""
+
+    setup: Setup
+    running: RunningDaemon
+    live: FileLiveConfig
+    config_path: Path
+
+    @property
+    def daemon(self) -> Daemon:
+        return self.running.daemon
+
+    @property
+    def base(self) -> str:
+        status_api = self.daemon.status_api
+        assert status_api is not None
+        return status_api.url
+
+    @property
+    def port(self) -> int:
+        status_api = self.daemon.status_api
+        assert status_api is not None
+        return status_api.port
+
+    @property
+    def page(self) -> PageApp:
+        status_api = self.daemon.status_api
+        assert status_api is not None and isinstance(status_api.page, PageApp)
+        return status_api.page
+
+    def sign_in_url(self) -> str:
+        """What ``mvsepd open`` opens: a one-time address."""
+        return self.base + self.page.sign_in_path()
+
+    def session(self) -> requests.Session:
+        """An HTTP session signed in through a one-time address, as a browser would be."""
+        session = requests.Session()
+        answer = session.get(self.sign_in_url(), timeout=10)
+        assert answer.status_code == 200 and answer.url == self.base + "/", answer.text
+        return session
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'<meta name="csrf" content="([0-9a-f]+)">', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def post(
+    session: requests.Session, page: PageSetup, path: str, data: dict[str, object]
+) -> requests.Response:
+    """A form post as the page's own form makes it: its CSRF token, its Origin."""
+    token = csrf_of(session.get(page.base + "/", timeout=10).text)
+    return session.post(
+        page.base + path,
+        data={"csrf": token, **data},
+        headers={"Origin": page.base},
+        timeout=30,
+    )
+
+
+@contextmanager
+def page_daemon(setup: Setup, config_text: str | None = None) -> Iterator[PageSetup]:
+    """A daemon serving its page, with ``FileLiveConfig`` over the test's config file."""
+    text = config_text or setup.config_text(daemon=PAGE_DAEMON)
+    path = setup.write_config(text)
+    daemon = Daemon(
+        parse_config(text, str(path)),
+        Secret(setup.token),
+        setup.paths,
+        settings=FAST,
+        page=page_for,
+    )
+    live = FileLiveConfig(
+        path,
+        token_file=setup.paths.token_file,
+        server=setup.server.url,
+        feed=daemon.context.feed,
+    )
+    daemon.live_config = live
+    daemon.start()
+    running = RunningDaemon(daemon)
+    running.thread.start()
+    try:
+        yield PageSetup(setup, running, live, path)
+    finally:
+        daemon.stop_event.set()
+        running.thread.join(timeout=10)
+        daemon.stop()
