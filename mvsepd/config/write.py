@@ -218,7 +218,13 @@ class ConfigEdit:
     def remove_folder(self, index: int) -> None:
         """Remove the folder at ``index``."""
         self._folder(index)
-        _drop_item(self._list("folders"), index)
+        folders = self._list("folders")
+        _drop_item(folders, index)
+        slots = self._document.ca.items.get("folders")
+        if not folders and slots and len(slots) > 3:
+            # The comment above the list was the removed folder's; with it ruamel would write
+            # the emptied list (and the key after it) as invalid YAML.
+            slots[3] = None
 
     def add_preset(self, name: str, preset: Mapping[str, object]) -> None:
         """Add a preset named ``name``; ConfigError when there is one by that name."""
@@ -230,8 +236,17 @@ class ConfigEdit:
         presets[name] = _node(dict(preset))
 
     def text(self) -> str:
-        """The edited text: the text read, changed only where an edit changed it."""
-        return minimal_change(self._original, self._normalised, self._dump())
+        """The edited text: the text read, changed only where an edit changed it. ConfigError
+        when ruamel cannot write the change as valid YAML (nothing is written then)."""
+        text = minimal_change(self._original, self._normalised, self._dump())
+        try:
+            YAML(typ="safe", pure=True).load(text)
+        except YAMLError:
+            raise ConfigError(
+                self._source,
+                ["this change cannot be written without breaking the file; make it in the file"],
+            ) from None
+        return text
 
     def _dump(self) -> str:
         buffer = io.StringIO()

@@ -228,6 +228,15 @@ def test_a_folder_removed_takes_its_lines_only() -> None:
     assert len(parse_config(after).folders) == 1
 
 
+def test_the_last_folder_removed_leaves_an_empty_list_and_valid_yaml() -> None:
+    before = (
+        "folders:\n  # Ableton renders here\n  - path: /x\n    preset: v\ndaemon:\n  page_port: 0\n"
+    )
+    edit = ConfigEdit(before)
+    edit.remove_folder(0)
+    assert edit.text() == "folders: []\ndaemon:\n  page_port: 0\n"
+
+
 def test_an_edit_inside_a_list_written_over_lines_rewrites_that_list_only() -> None:
     before = EXAMPLE.read_text(encoding="utf-8")
     edit = ConfigEdit(before)

@@ -114,3 +114,22 @@ def page_daemon(setup: Setup, config_text: str | None = None) -> Iterator[PageSe
         daemon.stop_event.set()
         running.thread.join(timeout=10)
         daemon.stop()
+
+
+def measure(setup: Setup, name: str, dataset: str, seed: int) -> None:
+    """Submit a Quality Checker entry named ``name`` to the emulator, the way anyone adds one
+    (``/quality_checker/add``, a zip of stems): the leaderboard lists it once processed."""
+    import io
+    import zipfile
+
+    from mvsepd.api import MvsepClient
+
+    archive = setup.tmp / f"entry-{seed}.zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("drums.wav", bytes([seed]) * 64)
+    archive.write_bytes(buffer.getvalue())
+    with MvsepClient(setup.token, setup.server.url) as client:
+        client.quality_add(
+            archive, algo_name=name, main_text="test entry", password="pw", dataset_type=dataset
+        )
