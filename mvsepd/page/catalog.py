@@ -203,11 +203,12 @@ def _last_file(
     for job in host.daemon.store.recent(500):
         if job.folder_path == folder and job.duration_seconds:
             estimate = estimate_credits(algorithm, options, job.duration_seconds)
+            rate = estimate.price_coefficient * estimate.multiplier
             return {
                 "file": job.source_name,
                 "seconds": job.duration_seconds,
                 "credits": estimate.credits,
-                "how": estimate.describe(),
+                "how": f"{job.duration_seconds:.1f} s at {rate:g} credits a minute, at least 1",
             }
     return {"file": None}
 

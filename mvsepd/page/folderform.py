@@ -33,6 +33,8 @@ class Field:
     kind: Kind
     help: str = ""
     advanced: bool = False
+    #: The part of the form it is in: the folder itself, its stems, or "more settings".
+    stems: bool = False
     #: For choices: the values the key takes (from the model).
     choices: tuple[str, ...] = ()
 
@@ -91,6 +93,7 @@ FIELDS: tuple[Field, ...] = (
         "source: stems in the source's rate, channels, length, format and timestamp; off: "
         "MVSEP's files as sent.",
         choices=_choices("conform"),
+        stems=True,
     ),
     Field(
         "container",
@@ -98,6 +101,7 @@ FIELDS: tuple[Field, ...] = (
         "choice",
         "source: as the source (WAV for others); or one type for every stem.",
         choices=_choices("container"),
+        stems=True,
     ),
     Field(
         "sample_format",
@@ -105,6 +109,7 @@ FIELDS: tuple[Field, ...] = (
         "choice",
         "source (lossy sources: 24-bit), or 16-bit, 24-bit, 32-bit float.",
         choices=_choices("sample_format"),
+        stems=True,
     ),
     Field(
         "channels",
@@ -112,8 +117,9 @@ FIELDS: tuple[Field, ...] = (
         "choice",
         "source (a mono source gets mono stems), or stereo as MVSEP sends.",
         choices=_choices("channels"),
+        stems=True,
     ),
-    Field("residual", "Residual stem", "flag", "Also write the source minus the stems."),
+    Field("residual", "Residual stem", "flag", "Also the source minus the stems.", stems=True),
     Field("ignore", "Names to skip", "list", "Extra shell patterns to skip.", advanced=True),
     Field("recursive", "Sub-folders too", "flag", "Also take files in sub-folders.", True),
     Field(

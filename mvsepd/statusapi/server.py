@@ -318,6 +318,10 @@ class StatusApi:
     # --- WSGI -------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self._stopping.is_set():
+            # A browser's kept-alive connection outlives the server's loop: close it too.
+            stopping = _error(503, "mvsepd is stopping", {"Connection": "close"})
+            return stopping(environ, start_response)
         path = str(environ.get("PATH_INFO") or "/")
         if self.page is not None and not (path == PREFIX or path.startswith(PREFIX + "/")):
             return self.page(environ, start_response)

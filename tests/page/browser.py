@@ -81,15 +81,18 @@ def wait_for(
     return WebDriverWait(browser, seconds, poll_frequency=0.05).until(condition)
 
 
-def screenshot(browser: webdriver.Chrome, name: str) -> Path:
-    """Save the whole page as ``test-artifacts/page/<name>.png``."""
+def screenshot(browser: webdriver.Chrome, name: str, *, whole: bool = True) -> Path:
+    """Save the page (``whole``: all of it, else the window's view of its top) as
+    ``test-artifacts/page/<name>.png``."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = browser.get_window_size()
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    width = browser.get_window_size()["width"]
-    browser.set_window_size(width, max(HEIGHT, int(height) + 100))
+    if whole:
+        browser.set_window_size(size["width"], max(size["height"], int(height) + 100))
+    browser.execute_script("window.scrollTo(0, 0)")
     try:
         browser.save_screenshot(str(path))
     finally:
-        browser.set_window_size(width, HEIGHT)
+        browser.set_window_size(size["width"], size["height"])
     return path
