@@ -13,12 +13,10 @@ say; a model without entries has no measurements.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,6 +108,8 @@ class LeaderboardCache:
         return fresh
 
     def _fetch_all(self, search: str) -> tuple[Measurement, ...]:
+        from concurrent.futures import ThreadPoolExecutor  # the page's first look, not at start
+
         with ThreadPoolExecutor(_AT_ONCE, thread_name_prefix="mvsepd-leaderboard") as pool:
             boards = list(pool.map(lambda dataset: self._fetch(dataset, search), DATASET_TYPES))
         found: dict[tuple[str, int | None, str], Measurement] = {}
@@ -165,36 +165,12 @@ class LeaderboardCache:
 
 
 def _measurement(entry: QualityEntry, dataset_type: str) -> Measurement | None:
-    sdr = _sdr(entry.metrics)
-    if not sdr or not entry.algo_name:
+    if not entry.sdr or not entry.algo_name:
         return None
-    dataset = entry.raw.get("dataset_name")
     return Measurement(
         entry_id=entry.id,
         name=entry.algo_name,
-        dataset=str(dataset) if dataset else f"dataset {dataset_type}",
-        sdr=sdr,
+        dataset=entry.dataset_name or f"dataset {dataset_type}",
+        sdr=tuple(entry.sdr.items()),
         date=entry.date,
     )
-
-
-def _sdr(metrics: Mapping[str, object]) -> tuple[tuple[str, float], ...]:
-    """``sdr_vocals: 9.78`` -> ``("vocals", 9.78)``; values that are no number are left out."""
-    found = []
-    for key, value in metrics.items():
-        if not key.startswith("sdr_"):
-            continue
-        number = _number(value)
-        if number is not None:
-            found.append((key.removeprefix("sdr_"), number))
-    return tuple(found)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None

@@ -10,18 +10,20 @@ answer carries it (a password or token field is never filled in again).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
 from mvsepd.api import MvsepClient, Transport, host_of
-from mvsepd.config.write import ConfigEdit
 from mvsepd.engine.maintenance import DAY_SECONDS
 from mvsepd.errors import InvalidTokenError, MvsepdError, MvsepError, ProtocolError
 from mvsepd.models import Secret
 from mvsepd.page import saving
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Visit
+
+if TYPE_CHECKING:
+    from mvsepd.config.write import ConfigEdit
 
 #: Where MVSEP shows a signed-in user's API token.
 TOKEN_PAGE = "https://mvsep.com/full_api"  # noqa: S105 (a web page, not a credential)

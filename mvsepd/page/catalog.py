@@ -14,11 +14,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from mvsepd.config.write import ConfigEdit
 from mvsepd.domain.cost import estimate_credits
 from mvsepd.engine.leaderboard import Measurement
 from mvsepd.errors import ConfigProblem
@@ -27,6 +26,9 @@ from mvsepd.page import saving
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Visit
 from mvsepd.paths import absolute
+
+if TYPE_CHECKING:
+    from mvsepd.config.write import ConfigEdit
 
 _SCOPE_WORDS = {
     AlgorithmScope.SINGLE_UPLOAD: "",

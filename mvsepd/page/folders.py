@@ -5,19 +5,22 @@ that are the engine's own (pause all, retry, cancel, rescan, dismiss).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
 from mvsepd.config.file import read_yaml_mapping
-from mvsepd.config.write import ConfigEdit
 from mvsepd.errors import ConfigError, InputError, StoreError
 from mvsepd.page import folderform, picker, saving
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Visit, as_json
 from mvsepd.paths import absolute
+
+if TYPE_CHECKING:
+    from mvsepd.config.write import ConfigEdit
 
 _FINISHED = ("done", "failed", "cancelled", "unpublished")
 
@@ -267,16 +270,21 @@ def rescan(visit: Visit, index: int) -> Response:
 
 
 def retry(visit: Visit, job_id: int) -> Response:
-    try:
+    def again() -> str:
         answer = visit.host.engine.retry(job_id)
-    except (InputError, StoreError) as error:
-        return visit.redirect("/", f"job {job_id}: {error}")
-    return visit.redirect("/", f"{answer.job.source_name}: {answer.words}")
+        return f"{answer.job.source_name}: {answer.words}"
+
+    return _on_job(visit, job_id, again)
 
 
 def cancel(visit: Visit, job_id: int) -> Response:
+    return _on_job(visit, job_id, lambda: f"job {job_id}: {visit.host.engine.cancel(job_id)}")
+
+
+def _on_job(visit: Visit, job_id: int, action: Callable[[], str]) -> Response:
+    """Do one of the engine's job controls; what it did (or why not) is said on the page."""
     try:
-        words = visit.host.engine.cancel(job_id)
+        words = action()
     except (InputError, StoreError) as error:
-        return visit.redirect("/", f"job {job_id}: {error}")
-    return visit.redirect("/", f"job {job_id}: {words}")
+        words = f"job {job_id}: {error}"
+    return visit.redirect("/", words)

@@ -9,7 +9,6 @@ job is one of the engine's operations, as the JSON API's are.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +37,13 @@ class PageHost:
     leaderboard: LeaderboardCache
 
     @classmethod
-    def of(cls, daemon: Daemon) -> PageHost:
-        """The page's view of ``daemon`` (its keys made on first use)."""
+    def of(cls, daemon: Daemon, keys: PageKeys) -> PageHost:
+        """The page's view of ``daemon``, signing browsers in with ``keys``."""
         config = daemon.context.config
         client = daemon.client
         return cls(
             daemon=daemon,
-            keys=PageKeys.load(daemon.paths.state_dir, clock=time.time),
+            keys=keys,
             leaderboard=LeaderboardCache(
                 daemon.paths.catalog_cache.with_name(LEADERBOARD_CACHE_NAME),
                 lambda dataset, search: client.quality_leaderboard(

@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mvsepd.config.write import ConfigEdit
 from mvsepd.errors import ConfigError, ConfigProblem
 from mvsepd.page.host import PageHost
+
+if TYPE_CHECKING:
+    from mvsepd.config.write import ConfigEdit
 
 #: Words for a daemon that cannot change its configuration while it runs.
 NO_LIVE_CONFIG = (
@@ -77,6 +80,9 @@ def save(host: PageHost, made_from: str | None, change: Callable[[ConfigEdit], o
                 ),
             ),
         )
+    # ruamel.yaml is loaded by the first save, not by a daemon that is only looked at.
+    from mvsepd.config.write import ConfigEdit
+
     try:
         edit = ConfigEdit(state.text, str(state.path))
         result = change(edit)

@@ -230,6 +230,12 @@ def test_quality_checker_entries_keep_metrics_and_raw() -> None:
     assert parsed.dataset_type == "0"
     assert parsed.metrics == {"sdr_vocals": 11.2, "sdr_other": "17.1"}
     assert parsed.raw["dataset_name"] == "Multisong"
+    # SDR per stem as numbers (the text "17.1" too), by stem; the dataset in MVSEP's words.
+    assert parsed.sdr == {"vocals": 11.2, "other": 17.1}
+    assert parsed.dataset_name == "Multisong"
+    unmeasured = {**entry, "metrics": None, "sdr_other": None, "sdr_vocals": "n/a"}
+    (pending,) = wire.parse_quality_entries("/q", 200, {}, body([unmeasured]))
+    assert pending.sdr == {}
     board = wire.parse_leaderboard(
         "/quality_checker/leaderboard",
         200,

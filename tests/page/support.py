@@ -13,8 +13,7 @@ import requests
 
 from mvsepd.config.file import parse_config
 from mvsepd.models import Secret
-from mvsepd.page import page_for
-from mvsepd.page.app import PageApp
+from mvsepd.page import DeferredPage, page_for
 from mvsepd.process.daemon import Daemon
 from tests.integration.support import FAST, FAST_DAEMON, RunningDaemon, Setup
 from tests.page.liveconfig import FileLiveConfig
@@ -50,9 +49,9 @@ class PageSetup:
         return status_api.port
 
     @property
-    def page(self) -> PageApp:
+    def page(self) -> DeferredPage:
         status_api = self.daemon.status_api
-        assert status_api is not None and isinstance(status_api.page, PageApp)
+        assert status_api is not None and isinstance(status_api.page, DeferredPage)
         return status_api.page
 
     def sign_in_url(self) -> str:
