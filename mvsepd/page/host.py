@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mvsepd.api import MvsepClient
+from mvsepd.api import MvsepClient, Transport
 from mvsepd.config.file import parse_config
 from mvsepd.config.model import Config
 from mvsepd.engine import Engine
 from mvsepd.engine.catalog import CatalogCache
-from mvsepd.engine.leaderboard import LeaderboardCache
+from mvsepd.engine.leaderboard import PER_DATASET, LeaderboardCache
 from mvsepd.errors import ConfigError, DaemonError
 from mvsepd.page.access import PageKeys
 from mvsepd.process.daemon import Daemon
@@ -40,14 +40,18 @@ class PageHost:
     def of(cls, daemon: Daemon, keys: PageKeys) -> PageHost:
         """The page's view of ``daemon``, signing browsers in with ``keys``."""
         config = daemon.context.config
-        client = daemon.client
+        # Someone waits at the page: one quick retry, not the daemon's patient backoff (the
+        # leaderboard needs no token).
+        quick = MvsepClient(
+            None, daemon.client.server, transport=Transport(retries=1, timeout=(5, 20))
+        )
         return cls(
             daemon=daemon,
             keys=keys,
             leaderboard=LeaderboardCache(
                 daemon.paths.catalog_cache.with_name(LEADERBOARD_CACHE_NAME),
-                lambda dataset, search: client.quality_leaderboard(
-                    dataset, 0, 20, algo_name_filter=search
+                lambda dataset, search: quick.quality_leaderboard(
+                    dataset, 0, PER_DATASET, algo_name_filter=search
                 ),
                 refresh_seconds=config.daemon.catalog_refresh_hours * 3600,
             ),

@@ -16,6 +16,8 @@
   function follow(section) {
     const view = section.dataset.live;
     let version = section.dataset.version;
+    // What was last shown: an upload's progress changes it without a new version.
+    let shown = null;
     async function step() {
       let wait = 0;
       try {
@@ -30,11 +32,12 @@
         if (!answer.ok) throw new Error("HTTP " + answer.status);
         const data = await answer.json();
         say("");
-        if (String(data.version) !== String(version)) {
+        version = String(data.version);
+        section.dataset.version = version;
+        if (data.html !== shown) {
           const focused = document.activeElement ? document.activeElement.id : "";
           section.innerHTML = data.html;
-          version = String(data.version);
-          section.dataset.version = version;
+          shown = data.html;
           if (focused) {
             const again = document.getElementById(focused);
             if (again) again.focus();
