@@ -155,10 +155,10 @@ class ControlClient:
         """A one-time address that opens mvsepd's page signed in (it works once, for two
         minutes); InputError when the daemon serves no page."""
         answer = self.request("POST", "/page/sign-in")
-        url = answer.get("url")
-        if not isinstance(url, str) or not url.startswith(self.url + "/"):
+        path = answer.get("path")
+        if not isinstance(path, str) or not path.startswith("/sign-in?"):
             raise DaemonError(f"mvsepd at {self.url} gave no address of its page")
-        return url
+        return self.url + path
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -498,7 +498,11 @@ class StatusApi:
     def _page_sign_in(self, request: Request) -> Response:
         if self.page is None:
             return _error(404, "this daemon serves no page (it runs without one)")
-        return _json({"url": self.url + self.page.sign_in_path()})
+        path = self.page.sign_in_path()
+        # A browser on this machine reaches a wildcard address through loopback.
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host.strip("[]"))  # noqa: S104
+        base = f"http://{host}:{self.port}" if host else self.url
+        return _json({"url": base + path, "path": path})
 
     def _exists(self, job_id: int) -> bool:
         try:

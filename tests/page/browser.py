@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -77,8 +78,12 @@ def chromium() -> Iterator[webdriver.Chrome]:
 def wait_for(
     browser: webdriver.Chrome, condition: Callable[[webdriver.Chrome], Any], seconds: float = 10
 ) -> Any:
-    """The condition's first truthy value, within ``seconds``."""
-    return WebDriverWait(browser, seconds, poll_frequency=0.05).until(condition)
+    """The condition's first truthy value, within ``seconds`` (an element that went with the
+    page it was on, while the browser moves to the next, is asked again)."""
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(browser, seconds, poll_frequency=0.05, ignored_exceptions=ignored).until(
+        condition
+    )
 
 
 def screenshot(browser: webdriver.Chrome, name: str, *, whole: bool = True) -> Path:

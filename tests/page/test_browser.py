@@ -171,6 +171,20 @@ def test_use_the_model_for_the_new_folder(journey) -> None:
     assert config.presets["drums"].sep_type == 44 and config.folders[1].preset == "drums"
 
 
+def test_removing_a_folder_asks_first(journey) -> None:
+    page, browser = journey
+    before = page.config_path.read_text()
+    browser.get(page.base + "/")
+    browser.find_elements(By.LINK_TEXT, "Remove")[1].click()
+    wait_for(browser, lambda b: b.title.startswith("Remove a folder"))
+    assert "Drum takes from mvsepd?" in _text(browser)
+    assert "Its files and stems stay where they are" in _text(browser)
+    screenshot(browser, "remove-folder")
+    browser.find_element(By.LINK_TEXT, "Keep it").click()
+    wait_for(browser, lambda b: b.title.startswith("Folders"))
+    assert page.config_path.read_text() == before
+
+
 def test_sign_in_with_email_and_password(journey) -> None:
     page, browser = journey
     browser.get(page.base + "/account")

@@ -191,7 +191,12 @@ def test_an_unchanged_page_waits_instead_of_answering(page: PageSetup) -> None:
 
     session = page.session()
     feed = page.daemon.engine.context.feed
-    version = feed.version
+    # A daemon just started still has news (the account, the catalog): wait for a quiet feed.
+    wait_until(lambda: page.daemon.context.account.user is not None, 10, message="the account")
+    version = -1
+    while version != feed.version:
+        version = feed.version
+        time.sleep(1.0)
     answers: list[tuple[float, requests.Response]] = []
 
     def ask() -> None:
@@ -348,4 +353,5 @@ def test_requests_of_the_status_api_stay_as_they_were(page: PageSetup) -> None:
     assert answer.ok and answer.json()["service"] == "mvsepd"
     link = requests.post(page.base + "/v1/page/sign-in", headers=headers, timeout=10)
     assert link.ok and link.json()["url"].startswith(page.base + "/sign-in?code=")
+    assert link.json()["url"] == page.base + link.json()["path"]
     assert requests.post(page.base + "/v1/page/sign-in", timeout=10).status_code == 401
