@@ -10,7 +10,7 @@ the folder it is in.
     adapters       api/, store/, intake/, outputs/, audio/   (never each other)
     orchestration  engine/, statusapi/
     process        process/       what only the daemon process needs
-    entry          cli/, client/, tray/, service/
+    entry          cli/, client/, tray/, service/, page/
     peer           emulator/      imports the leaf at most; only the entry layer imports it
 """
 
@@ -45,6 +45,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "client": (6, "entry"),
     "tray": (6, "entry"),
     "service": (6, "entry"),
+    "page": (6, "entry"),
     "__main__": (6, "entry"),
     "__init__": (6, "entry"),
 }
@@ -63,6 +64,8 @@ LIBRARY_OWNERS = {
     "mutagen": {"audio"},
     "pystray": {"tray"},
     "ruamel": {"config"},
+    "jinja2": {"page"},
+    "selenium": set(),
 }
 
 

@@ -225,6 +225,12 @@ def _quality_entry(item: object) -> QualityEntry | None:
         msg=as_text(item.get("msg")),
         metrics=metrics,
         raw=item,
+        sdr={
+            key.removeprefix("sdr_"): number
+            for key, number in ((key, as_float(value)) for key, value in metrics.items())
+            if isinstance(key, str) and key.startswith("sdr_") and number is not None
+        },
+        dataset_name=as_text(item.get("dataset_name")),
     )
 
 

@@ -80,6 +80,7 @@ def _algorithm(item: object) -> Algorithm | None:
         widget = AlgorithmScope.NO_UPLOAD if upload_disabled else AlgorithmScope.SINGLE_UPLOAD
     price = as_float(item.get("price_coefficient"))
     variants, variant_keys = _variants(item.get("output_variants"))
+    rating_average, rating_count = _rating(item.get("rating"))
     return Algorithm(
         id=algorithm_id,
         render_id=render_id,
@@ -100,6 +101,8 @@ def _algorithm(item: object) -> Algorithm | None:
         output_variants=variants,
         variant_keys=variant_keys,
         usage=as_int(item.get("usage")),
+        rating_average=rating_average,
+        rating_count=rating_count,
     )
 
 
@@ -189,3 +192,14 @@ def _variants(value: object) -> tuple[tuple[OutputVariant, ...], tuple[str, ...]
         if match and outputs:
             variants.append(OutputVariant(match=match, outputs=outputs))
     return tuple(variants), as_str_tuple(root.get("keys"))
+
+
+def _rating(value: object) -> tuple[float | None, int | None]:
+    """``{"average": "4.2500", "total": 24}`` [REC]; nobody rated it: ``{"average": 0,
+    "total": 0}``, said as no rating."""
+    rating = as_dict(value)
+    count = as_int(rating.get("total"))
+    average = as_float(rating.get("average"))
+    if not count or average is None or average <= 0:
+        return None, count if count else None
+    return average, count

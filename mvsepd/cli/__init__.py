@@ -24,6 +24,7 @@ COMMANDS = {
     "algorithms": "mvsepd.cli.account_cmd:algorithms",
     "login": "mvsepd.cli.account_cmd:login",
     "emulator": "mvsepd.cli.emulator_cmd:emulator",
+    "open": "mvsepd.cli.status_cmd:open_page",
     "status": "mvsepd.cli.status_cmd:status",
     "jobs": "mvsepd.cli.status_cmd:jobs",
     "pause": "mvsepd.cli.status_cmd:pause",
@@ -62,7 +63,8 @@ def cli(context: click.Context, debug: bool) -> None:
     """mvsepd: hot folders for MVSEP music source separation.
 
     Drop audio into a configured folder; the stems appear in a sibling folder.
-    Start with `mvsepd demo` (offline), then `mvsepd config init` and `mvsepd run`.
+    Start with `mvsepd demo` (offline), then `mvsepd config init`, `mvsepd run` and
+    `mvsepd open` (mvsepd's page, in your browser).
     """
     context.ensure_object(dict)
     context.obj["debug"] = debug

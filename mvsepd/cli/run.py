@@ -14,11 +14,12 @@ from pathlib import Path
 import click
 
 from mvsepd.cli.common import config_option, handle_errors, load, say
-from mvsepd.config.file import parse_config
+from mvsepd.config.file import parse_config, write_private_file
 from mvsepd.engine import EngineSettings
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import JobRecord, JobState, Secret
+from mvsepd.page import page_for
 from mvsepd.paths import AppPaths
 from mvsepd.process import logsetup
 from mvsepd.process.daemon import Daemon, run_foreground
@@ -51,6 +52,7 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bo
     Runs in the foreground (service managers and terminals both like that). Ctrl+C or SIGTERM
     stops it within about ten seconds, every job saved; a second Ctrl+C exits at once. With
     --tray the tray icon runs in the same process and its menu can also quit the daemon.
+    `mvsepd open` opens its page in the browser (daemon.page_port, 6877 unless set).
     """
     try:
         loaded = load(config_path)
@@ -86,6 +88,7 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bo
             log_location=logsetup.location(written_to),
             # Followed from now on: a change on disk, SIGHUP or the page applies it live.
             config_file=(loaded.source, loaded.source.read_text(encoding="utf-8")),
+            page=page_for,
         ),
         companion=companion,
     )
@@ -101,6 +104,7 @@ def run(config_path: Path | None, log_file: bool, json_logs: bool, with_tray: bo
 DEMO_CONFIG = """
 account:
   server: "{server}"
+  token_file: "{token_file}"
 presets:
   four-stems:
     sep_type: "Demucs4 HT (vocals, drums, bass, other)"
@@ -109,6 +113,8 @@ folders:
   - path: "{hot}"
     preset: four-stems
     stability_seconds: 1
+daemon:
+  page_port: 0   # any free port: the demo prints its page's address
 """
 
 
@@ -120,13 +126,20 @@ folders:
     help="Where to put the demo's hot folder and stems (default: a new temporary folder).",
 )
 @click.option("--timeout", default=180.0, show_default=True, help="Give up after this many s.")
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Keep the emulator, the daemon and its page running after the stems are ready, "
+    "until Ctrl+C.",
+)
 @handle_errors
-def demo(directory: Path | None, timeout: float) -> None:
+def demo(directory: Path | None, timeout: float, keep_running: bool) -> None:
     """Run mvsepd end to end, offline: a local MVSEP, a hot folder, a generated track.
 
     Starts the emulator, writes a short track into a new hot folder the way a DAW export does,
     lets the daemon upload it, wait in the queue and download the stems, then prints where they
-    are. No account, token or network needed.
+    are. It prints the address of the daemon's page too (open it while the demo runs, or keep
+    it running with --keep-running). No account, token or network needed.
     """
     from mvsepd.emulator import EmulatorServer, EmulatorSettings
 
@@ -139,24 +152,35 @@ def demo(directory: Path | None, timeout: float) -> None:
     with EmulatorServer(settings) as server:
         account = server.add_account(plan="free")
         say(f"local MVSEP emulator on {server.url} (account {account.plan}, no network used)")
-        config = parse_config(DEMO_CONFIG.format(server=server.url, hot=hot), "demo")
         state = base / ".mvsepd"
         paths = AppPaths(state / "config", state / "state", state / "cache", state / "log", state)
+        token_file = paths.config_dir / "token"
+        write_private_file(token_file, account.token + "\n")
+        # A file of its own, followed as `mvsepd run` follows one: the page can change it.
+        config_file = paths.config_dir / "config.yaml"
+        text = DEMO_CONFIG.format(server=server.url, hot=hot, token_file=token_file)
+        write_private_file(config_file, text)
+        config = parse_config(text, str(config_file))
         daemon = Daemon(
             config,
             Secret(account.token),
             paths,
             settings=EngineSettings(tick_seconds=0.2, poll_first_seconds=1, poll_max_seconds=2),
+            config_file=(config_file, text),
+            page=page_for,
         )
         daemon.start()
         worker = threading.Thread(target=daemon.run, name="mvsepd-demo", daemon=True)
         worker.start()
         try:
+            say(f"the daemon's page (signs one browser in, within 2 minutes): {_page_url(daemon)}")
             track = hot / "Demo track.wav"
             say(f"hot folder: {hot}")
             say(f"exporting {track.name} into it...")
             _export_slowly(track)
             job = _follow(daemon, timeout)
+            if keep_running and job is not None and job.state is JobState.DONE:
+                _stay(daemon, job)
         finally:
             daemon.stop_event.set()
             worker.join(timeout=10)
@@ -170,6 +194,23 @@ def demo(directory: Path | None, timeout: float) -> None:
     for line in _fit_lines(hot / "Demo track.wav", output):
         say(line)
     raise SystemExit(int(ExitStatus.OK))
+
+
+def _page_url(daemon: Daemon) -> str:
+    status_api = daemon.status_api
+    assert status_api is not None and status_api.page is not None
+    return status_api.url + status_api.page.sign_in_path()
+
+
+def _stay(daemon: Daemon, job: JobRecord) -> None:
+    """Keep the demo running (its page too) until Ctrl+C."""
+    say(f"stems ready in {job.output_dir}")
+    say(f"the demo keeps running until Ctrl+C; its page: {_page_url(daemon)}")
+    try:
+        while not daemon.stop_event.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        say("stopping the demo")
 
 
 def _fit_lines(export: Path, output: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""``mvsepd status|jobs|pause|resume|rescan|retry|cancel|dismiss|tray``: clients of the daemon.
+"""``mvsepd open|status|jobs|pause|resume|rescan|retry|cancel|dismiss|tray``: clients of the
+daemon.
 
 Each finds the daemon through its runtime file (``mvsepd.client.control``) and says plainly
 when it is not running (exit status 3, ``ExitStatus.DAEMON_UNREACHABLE``). Tables are drawn by
@@ -31,6 +32,38 @@ from mvsepd.process import logsetup
 
 def _client() -> ControlClient:
     return ControlClient.discover()
+
+
+@click.command("open")
+@click.option(
+    "--print-url",
+    is_flag=True,
+    help="Print the one-time address instead of opening a browser (for scripts and remote "
+    "shells): it signs one browser in, once, within two minutes.",
+)
+@handle_errors
+def open_page(print_url: bool) -> None:
+    """Open mvsepd's page in the default browser, already signed in.
+
+    The page (served by the running daemon on this machine only) shows the folders and their
+    jobs, adds and changes folders, finds models by quality and cost, and signs in to MVSEP.
+    Exit status 3 when the daemon is not running.
+    """
+    client = _client()
+    url = client.page_sign_in()
+    if print_url:
+        click.echo(url)
+        return
+    import webbrowser
+
+    if not webbrowser.open(url):
+        say(
+            "mvsepd: no browser could be started here; open this address in one (it works "
+            f"once, within two minutes):\n{url}",
+            err=True,
+        )
+        raise SystemExit(int(ExitStatus.ERROR))
+    say(f"opened mvsepd's page ({client.url}/) in your browser")
 
 
 @click.command()

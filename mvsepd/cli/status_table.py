@@ -58,7 +58,7 @@ def status_lines(
     lines.extend(_refused_config_lines(picture.get("config")))
     for folder in picture.get("folders", []):
         watch = str(folder.get("watch", "?"))
-        style = "" if watch in ("watching", "polling") else "bold red"
+        style = {"watching": "", "polling": "", "paused": "yellow"}.get(watch, "bold red")
         line = Text(f"{watch} ", style=style)
         preset = f" (preset {folder.get('preset')})"
         line.append(shown(str(folder.get("path")), width - len(line) - len(preset)))

@@ -151,6 +151,15 @@ class ControlClient:
         """Cancel a job (at MVSEP too while it waits there, which refunds its credits)."""
         return self.request("POST", f"/jobs/{job_id}/cancel", timeout=CONTROL_TIMEOUT)
 
+    def page_sign_in(self) -> str:
+        """A one-time address that opens mvsepd's page signed in (it works once, for two
+        minutes); InputError when the daemon serves no page."""
+        answer = self.request("POST", "/page/sign-in")
+        path = answer.get("path")
+        if not isinstance(path, str) or not path.startswith("/sign-in?"):
+            raise DaemonError(f"mvsepd at {self.url} gave no address of its page")
+        return self.url + path
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def request(

@@ -40,6 +40,12 @@ DEFAULT_POLLED_STABILITY_SECONDS = 30.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
 DEFAULT_RESCAN_SECONDS = 300.0
 DEFAULT_CATALOG_REFRESH_HOURS = 24.0
+#: The page's port: fixed, so that a bookmark keeps working. 6877 spells MVSP on a phone's
+#: keypad; it is below every system's range of ports handed out for outgoing connections
+#: (32768 and up on Linux, 49152 and up on macOS and Windows), so no connection of the
+#: machine's own takes it, and clear of the ports development servers use (3000, 5000, 8000,
+#: 8080, 8888) and of 8787, the emulator's.
+DEFAULT_PAGE_PORT = 6877
 
 
 def _parse_output_format(value: object) -> OutputFormat:
@@ -256,6 +262,11 @@ class FolderConfig(FolderOverrides):
         description="Studio mode: the id of the share this folder is on (store.shares maps it "
         "to this host's mount); its files are claimed once for every host.",
     )
+    paused: bool = Field(
+        False,
+        description="Take no new files from this folder for now (they wait there and are "
+        "taken once it is resumed); its jobs already made go on.",
+    )
 
     @property
     def preset_names(self) -> tuple[str, ...]:
@@ -343,7 +354,21 @@ class DaemonConfig(_Section):
         4, ge=1, le=8, description="Stems of one job downloaded at the same time (1 to 8)."
     )
     status_host: str = Field("127.0.0.1", description="Address of the local status API.")
-    status_port: int = Field(0, ge=0, le=65535, description="Port of the status API (0: any).")
+    status_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of the status API (0: the page's port when the daemon serves the "
+        "page, else any free port).",
+    )
+    page_port: int = Field(
+        DEFAULT_PAGE_PORT,
+        ge=0,
+        le=65535,
+        description="Port of mvsepd's page, served with the status API on status_host: fixed, "
+        "so a bookmark keeps working (taken: a free port instead, and the log says so); 0: "
+        "any free port.",
+    )
     allow_remote_status: bool = Field(
         False, description="Allow status_host to be a non-loopback address (not recommended)."
     )

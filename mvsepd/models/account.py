@@ -105,6 +105,10 @@ class QualityEntry:
     msg: str | None
     metrics: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: SDR (dB) per stem, as measured (``sdr_vocals`` as ``vocals``); numbers only.
+    sdr: Mapping[str, float] = field(default_factory=dict)
+    #: The dataset it was measured on, in MVSEP's words.
+    dataset_name: str | None = None
 
 
 @dataclass(frozen=True)

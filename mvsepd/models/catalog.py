@@ -123,7 +123,12 @@ class Algorithm:
     fields: tuple[AlgorithmField, ...]
     output_variants: tuple[OutputVariant, ...] = ()
     variant_keys: tuple[str, ...] = ()
+    #: Separations with it in the last month, as MVSEP counts them (its catalog's order of
+    #: popularity).
     usage: int | None = None
+    #: Users' average rating (1 to 5) and how many rated it; None where nobody has.
+    rating_average: float | None = None
+    rating_count: int | None = None
 
     def field_named(self, name: str) -> AlgorithmField | None:
         """Return the field called ``name`` (``add_opt1``) or whose label is ``name``."""

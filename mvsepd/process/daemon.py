@@ -34,7 +34,7 @@ from mvsepd.process import allocator, logsetup, studiohost
 from mvsepd.process.instancelock import InstanceLock
 from mvsepd.process.reload import ConfigReloader, runtime_folders, watch_specs
 from mvsepd.process.sdnotify import Notifier
-from mvsepd.statusapi import StatusApi
+from mvsepd.statusapi import PageApplication, StatusApi
 
 log = structlog.get_logger("mvsepd.daemon")
 
@@ -73,6 +73,11 @@ def _trigger_readiness(path: Path) -> intake.ReadinessVerdict:
     return intake.ReadinessVerdict(intake.Readiness.READY)
 
 
+#: Builds mvsepd's page for a daemon about to serve it (the entry layer's ``mvsepd.page``): the
+#: process layer does not import the page, it is handed this.
+PageFactory = Callable[["Daemon"], PageApplication]
+
+
 @dataclass
 class DaemonHooks:
     """Extra parts started with the daemon (the status API), in start order."""
@@ -97,12 +102,14 @@ class Daemon:
         status_api: bool = True,
         log_location: str = "mvsepd's log",
         config_file: tuple[Path, str] | None = None,
+        page: PageFactory | None = None,
     ) -> None:
         """``config_file``: where ``config`` was read from and its text, so that a change of
         it (on disk, SIGHUP, the page) is applied without a restart; None (tests that hand a
         parsed config in) leaves the configuration as it is until the daemon stops."""
         self.config = config
         self.paths = paths
+        self._page = page
         self.notifier = notifier or Notifier()
         self.hooks = hooks or DaemonHooks()
         self._serve_status = status_api
@@ -230,18 +237,28 @@ class Daemon:
 
     def _start_status_api(self) -> None:
         daemon_config = self.config.daemon
+        page = self._page(self) if self._page is not None else None
+        # With the page, a fixed port (a bookmark keeps working) unless status_port names one.
+        page_port = daemon_config.page_port if page is not None else 0
         status_api = StatusApi(
             self.engine,
             runtime_file=self.paths.runtime_file,
             host=daemon_config.status_host,
-            port=daemon_config.status_port,
+            port=daemon_config.status_port or page_port,
             started_at=self.started_at,
             allow_remote=daemon_config.allow_remote_status,
             config_state=self._config_state,
+            page=page,
+            any_port_if_taken=daemon_config.status_port == 0 and page_port != 0,
         )
         logsetup.add_secret(status_api.token.reveal())
-        status_api.start()
+        # Set before it serves: the page's first request may come at once and asks for it.
         self.status_api = status_api
+        try:
+            status_api.start()
+        except BaseException:
+            self.status_api = None
+            raise
 
     def preset_problems(self) -> list[str]:
         """Return every preset and chain that cannot be used, in words (empty when all

@@ -57,7 +57,8 @@ def runtime_folders(config: Config) -> dict[Path, FolderRuntime]:
 
 
 def watch_specs(config: Config, folders: dict[Path, FolderRuntime]) -> list[intake.WatchSpec]:
-    """How the intake watches each folder."""
+    """How the intake watches each folder (a paused one is not watched; its runtime stays for
+    the jobs it already made)."""
     return [
         dataclasses.replace(
             intake.WatchSpec.from_folder_config(
@@ -69,6 +70,7 @@ def watch_specs(config: Config, folders: dict[Path, FolderRuntime]) -> list[inta
             path=path,
         )
         for path, runtime in folders.items()
+        if not runtime.config.paused
     ]
 
 

@@ -13,13 +13,20 @@ from mvsepd.statusapi.runtime import (
     remove_runtime_file,
     write_runtime_file,
 )
-from mvsepd.statusapi.server import PREFIX, TOKEN_HEADER, StatusApi, is_loopback
+from mvsepd.statusapi.server import (
+    PREFIX,
+    TOKEN_HEADER,
+    PageApplication,
+    StatusApi,
+    is_loopback,
+)
 
 __all__ = [
     "API_VERSION",
     "PREFIX",
     "TOKEN_HEADER",
     "DaemonFacts",
+    "PageApplication",
     "Picture",
     "RuntimeInfo",
     "StatusApi",

@@ -210,13 +210,17 @@ class Picture:
         listed = []
         for path, runtime in self._context.folders.items():
             state = health.get(path)
+            watch: str = state.status if state is not None else "unknown"
+            detail = state.detail if state is not None else ""
+            if runtime.config.paused:
+                watch, detail = "paused", "paused: new files wait there until it is resumed"
             listed.append(
                 {
                     "path": str(path),
                     "preset": runtime.config.preset,
                     "output_root": str(runtime.output_root),
-                    "watch": state.status if state is not None else "unknown",
-                    "detail": state.detail if state is not None else "",
+                    "watch": watch,
+                    "detail": detail,
                     "skipped_existing": (self._skipped(path, every_name) if with_store else None),
                 }
             )

@@ -40,6 +40,8 @@ class RuntimeInfo:
     port: int
     token: Secret
     started_at: float
+    #: Whether the daemon serves mvsepd's page (on the same host and port).
+    page: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The file's content (the only place the status token is revealed, besides the wire)."""
@@ -50,6 +52,7 @@ class RuntimeInfo:
             "port": self.port,
             "token": self.token.reveal(),
             "started_at": self.started_at,
+            "page": self.page,
         }
 
     @classmethod
@@ -69,6 +72,7 @@ class RuntimeInfo:
                 port=int(value["port"]),
                 token=Secret(token),
                 started_at=float(value.get("started_at", 0.0)),
+                page=value.get("page") is True,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise DaemonUnreachableError(

@@ -9,11 +9,19 @@ that call the engine's own control methods (pause, resume, rescan, retry, cancel
 ``GET /v1/events?since=V&timeout=S`` is a long-poll: it answers as soon as the change feed
 passes ``V`` (or an upload/download in flight moves on, at most twice a second), else after
 ``S`` seconds (at most 30), always with the current picture and version.
+
+The same server serves mvsepd's page when the daemon hands it one (``PageApplication``, from
+the entry layer): every path outside ``/v1`` goes to the page, which guards itself (its own
+sign-in, Host and CSRF checks); ``POST /v1/page/sign-in`` gives a client holding the token a
+one-time address that signs a browser in (``mvsepd open``, the tray). Such a daemon listens on
+a fixed port (``daemon.page_port``) so that a bookmark of the page keeps working, and on a
+free one, said in the log, when another program has that port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import ipaddress
 import json
@@ -21,9 +29,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -53,6 +61,24 @@ DEFAULT_WAIT_SECONDS = 25.0
 _SLICE_SECONDS = 0.25
 _PROGRESS_EVERY_SECONDS = 0.5
 TOKEN_HEADER = "X-Mvsepd-Token"  # noqa: S105 (a header name, not a credential)
+#: Seconds an idle kept-alive connection (a browser's) holds its thread before it is closed.
+_IDLE_CONNECTION_SECONDS = 60
+
+
+class PageApplication(Protocol):
+    """mvsepd's page as the status API's server runs it: a WSGI application for every path
+    outside ``/v1`` that guards itself, and the one-time sign-in addresses it accepts."""
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Answer one request (WSGI)."""
+        ...
+
+    def sign_in_path(self) -> str:
+        """A fresh one-time path (with its query) that signs a browser in, such as
+        ``/sign-in?code=...``."""
+        ...
 
 
 def is_loopback(host: str) -> bool:
@@ -66,7 +92,11 @@ def is_loopback(host: str) -> bool:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without its access log (the tray long-polls all day)."""
+    """Werkzeug's handler without its access log (the tray long-polls all day). A browser
+    keeps connections open between requests; one left idle is closed after a minute, so its
+    thread does not outlive the page."""
+
+    timeout = _IDLE_CONNECTION_SECONDS
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
@@ -106,6 +136,8 @@ class StatusApi:
         allow_remote: bool = False,
         clock: Callable[[], float] = time.time,
         config_state: Callable[[], dict[str, Any] | None] = lambda: None,
+        page: PageApplication | None = None,
+        any_port_if_taken: bool = False,
     ) -> None:
         if not is_loopback(host) and not allow_remote:
             raise InputError(
@@ -115,6 +147,10 @@ class StatusApi:
         self.engine = engine
         self.host = host
         self.port = port
+        #: The port asked for, when it was taken and a free one is used instead.
+        self.port_taken: int | None = None
+        self.page = page
+        self._any_port_if_taken = any_port_if_taken
         self.runtime_file = runtime_file
         self.token: Secret = new_token()
         self._facts = DaemonFacts(
@@ -138,6 +174,7 @@ class StatusApi:
                 Rule(f"{PREFIX}/dismiss", endpoint="dismiss", methods=["POST"]),
                 Rule(f"{PREFIX}/jobs/<int:job_id>/retry", endpoint="retry", methods=["POST"]),
                 Rule(f"{PREFIX}/jobs/<int:job_id>/cancel", endpoint="cancel", methods=["POST"]),
+                Rule(f"{PREFIX}/page/sign-in", endpoint="page_sign_in", methods=["POST"]),
             ],
             strict_slashes=False,
         )
@@ -152,6 +189,7 @@ class StatusApi:
             "dismiss": self._dismiss,
             "retry": self._retry,
             "cancel": self._cancel,
+            "page_sign_in": self._page_sign_in,
         }
 
     # --- life -------------------------------------------------------------------------------
@@ -185,10 +223,13 @@ class StatusApi:
         try:
             listener = socket.create_server((self.host.strip("[]"), self.port), family=family)
         except OSError as error:
-            raise DaemonError(
-                f"the status API cannot listen on {self.host}:{self.port} "
-                f"({error.strerror or error}); change daemon.status_port or stop what uses it"
-            ) from None
+            if not (self._any_port_if_taken and error.errno == errno.EADDRINUSE):
+                raise DaemonError(
+                    f"the status API cannot listen on {self.host}:{self.port} "
+                    f"({error.strerror or error}); change daemon.status_port or stop what "
+                    "uses it"
+                ) from None
+            listener = self._any_free_port(family)
         try:
             self._server = make_server(
                 self.host.strip("[]"),
@@ -217,9 +258,36 @@ class StatusApi:
             port=self.port,
             token=self.token,
             started_at=self._facts.started_at,
+            page=self.page is not None,
         )
         write_runtime_file(self.runtime_file, info)
-        log.info("status_api_listening", url=self.url, runtime_file=str(self.runtime_file))
+        log.info(
+            "status_api_listening",
+            url=self.url,
+            page=self.page is not None,
+            runtime_file=str(self.runtime_file),
+        )
+        if self.port_taken is not None:
+            log.warning(
+                "page_port_taken",
+                port=self.port_taken,
+                url=self.url,
+                note=f"another program (or another user's mvsepd) has port {self.port_taken}, "
+                f"so the page is on {self.url}/ until mvsepd restarts: `mvsepd open` and the "
+                "tray find it, a bookmark does not; set daemon.page_port to a free port to "
+                "keep one",
+            )
+
+    def _any_free_port(self, family: socket.AddressFamily) -> socket.socket:
+        """Listen on a free port instead of the one asked for, which is taken."""
+        self.port_taken = self.port
+        self.port = 0
+        try:
+            return socket.create_server((self.host.strip("[]"), 0), family=family)
+        except OSError as error:
+            raise DaemonError(
+                f"the status API cannot listen on {self.host} ({error.strerror or error})"
+            ) from None
 
     def stop(self) -> None:
         """Stop serving (long-polls in progress answer at once) and remove the runtime file."""
@@ -251,6 +319,13 @@ class StatusApi:
     # --- WSGI -------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self._stopping.is_set():
+            # A browser's kept-alive connection outlives the server's loop: close it too.
+            stopping = _error(503, "mvsepd is stopping", {"Connection": "close"})
+            return stopping(environ, start_response)
+        path = str(environ.get("PATH_INFO") or "/")
+        if self.page is not None and not (path == PREFIX or path.startswith(PREFIX + "/")):
+            return self.page(environ, start_response)
         request = Request(environ)
         response = self._respond(request)
         return response(environ, start_response)
@@ -319,13 +394,15 @@ class StatusApi:
         feed = self.engine.context.feed
         changed = since is None or feed.version != since
         if not changed and since is not None:
-            changed = self._wait(since, min(timeout, MAX_WAIT_SECONDS))
+            changed = self.wait_for_change(since, min(timeout, MAX_WAIT_SECONDS))
         # The version is read before the picture: a change in between is seen again next time.
         version = feed.version
         return _json({"version": version, "changed": changed, "status": self.picture.status()})
 
-    def _wait(self, since: int, timeout: float) -> bool:
-        """Wait for a change; True if one came (a feed change or transfer progress)."""
+    def wait_for_change(self, since: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a change after version ``since`` of the change
+        feed; True if one came (a feed change, or transfer progress), or the API stops. Asleep
+        meanwhile, unless a transfer is in flight (then it looks four times a second)."""
         feed = self.engine.context.feed
         deadline = time.monotonic() + timeout
         progress_at = time.monotonic() + _PROGRESS_EVERY_SECONDS
@@ -418,6 +495,15 @@ class StatusApi:
         words = self.engine.cancel(job_id)
         job = self.engine.context.store.get(job_id)
         return _json({"job": self.picture.job(job), "message": f"job {job_id}: {words}"})
+
+    def _page_sign_in(self, request: Request) -> Response:
+        if self.page is None:
+            return _error(404, "this daemon serves no page (it runs without one)")
+        path = self.page.sign_in_path()
+        # A browser on this machine reaches a wildcard address through loopback.
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host.strip("[]"))  # noqa: S104
+        base = f"http://{host}:{self.port}" if host else self.url
+        return _json({"url": base + path, "path": path})
 
     def _exists(self, job_id: int) -> bool:
         try:

@@ -121,6 +121,7 @@ def tray_beside_daemon(
             port=status_api.port,
             token=status_api.token,
             started_at=daemon.started_at,
+            page=status_api.page is not None,
         )
         owner = DaemonOwner(stopped=daemon.stop_event, quit=daemon.stop_event.set)
         TrayApp(factory, lambda: ControlClient(info), files=files, owner=owner).run()

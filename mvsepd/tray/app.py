@@ -1,12 +1,14 @@
 """``TrayApp``: the tray's behaviour, independent of pystray (which ``backend`` plugs in).
 
-The icon's event loop owns the main thread (``run``). A worker thread follows the daemon's
-status API (long-poll; reconnects when the daemon restarts), turns each picture into a
-``TrayView``, announces finished and failed jobs, and shows the view, throttled and only what
-changed. Menu clicks arrive on the icon's thread and are handed to short worker threads, so a
-slow daemon never freezes the menu. ``run --tray`` passes a ``DaemonOwner``: the tray then
-offers "Quit daemon" and closes when that daemon stops. Dismissing failures is the daemon's
-(``ControlClient.dismiss``), so the tray, ``mvsepd dismiss`` and the page agree.
+The first item of the menu (and the icon's left click) opens mvsepd's page in the default
+browser, signed in (a one-time address the daemon gives); the second opens the latest take's
+stems folder. The icon's event loop owns the main thread (``run``). A worker thread follows
+the daemon's status API (long-poll; reconnects when the daemon restarts), turns each picture
+into a ``TrayView``, announces finished and failed jobs, and shows the view, throttled and
+only what changed. Menu clicks arrive on the icon's thread and are handed to short worker
+threads, so a slow daemon never freezes the menu. ``run --tray`` passes a ``DaemonOwner``: the
+tray then offers "Quit daemon" and closes when that daemon stops. Dismissing failures is the
+daemon's (``ControlClient.dismiss``), so the tray, ``mvsepd dismiss`` and the page agree.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ class TrayIcon(Protocol):
 IconFactory = Callable[[Image.Image, str, Callable[[MenuEntry], None]], TrayIcon]
 
 
-def open_in_file_manager(path: Path) -> None:
-    """Open a folder or file with the desktop's default application (never waits for it)."""
+def open_in_file_manager(path: Path | str) -> None:
+    """Open a folder, a file or an address with the desktop's default application (the file
+    manager, the browser), never waiting for it."""
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 (Windows' own opener)
         return
@@ -89,6 +92,7 @@ class TrayApp:
         files: TrayFiles,
         owner: DaemonOwner | None = None,
         opener: Callable[[Path], None] = open_in_file_manager,
+        browser: Callable[[str], None] = open_in_file_manager,
         throttle: Throttle | None = None,
         wait_seconds: float = 25.0,
         retry_seconds: float = 1.0,
@@ -97,6 +101,7 @@ class TrayApp:
         self._files = files
         self._owner = owner
         self._opener = opener
+        self._browser = browser
         self._throttle = throttle or Throttle()
         self._wait_seconds = wait_seconds
         self._retry_seconds = retry_seconds
@@ -230,7 +235,9 @@ class TrayApp:
             self._notify(Notice("mvsepd", f"cannot open {argument}: {error.strerror or error}"))
 
     def _perform(self, action: str, argument: str) -> None:
-        if action == "open_latest":
+        if action == "open_page":
+            self.open_page()
+        elif action == "open_latest":
             self.open_latest()
         elif action == "open":
             self._opener(Path(argument))
@@ -260,11 +267,14 @@ class TrayApp:
         elif action == "quit_tray":
             self.quit()
 
-    def open_latest(self) -> None:
-        """The menu's first item and the icon's left click: the latest take's stems folder.
+    def open_page(self) -> None:
+        """The menu's first item and the icon's left click: mvsepd's page in the default
+        browser, already signed in (a one-time address from the daemon)."""
+        client = self._client or self._remember_client()
+        self._browser(client.page_sign_in())
 
-        The one place to point at the page once there is one.
-        """
+    def open_latest(self) -> None:
+        """The menu's second item: the latest take's stems folder."""
         with self._lock:
             latest = latest_stems(self._last_update.picture)
         if latest is None:

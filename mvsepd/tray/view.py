@@ -219,13 +219,16 @@ def _result_entry(job: Mapping[str, Any]) -> MenuEntry:
     return MenuEntry(f"{name}: {words}", "open", str(job.get("folder", "")))
 
 
-def _opening(picture: Mapping[str, Any] | None) -> MenuEntry:
-    """The first item (and the left click): the latest take's stems (later: the page)."""
+#: The first item (and the left click): mvsepd's page in the browser, signed in.
+OPEN_PAGE = MenuEntry("Open mvsepd", "open_page", default=True)
+
+
+def _stems(picture: Mapping[str, Any] | None) -> MenuEntry:
+    """The second item: the latest take's stems folder, one click away."""
     latest = latest_stems(picture)
     if latest is None:
-        # Still the default item: a left click then says that no stems are there yet.
-        return MenuEntry("Open stems folder (none yet)", "open_latest", enabled=False, default=True)
-    return MenuEntry(f"Open stems folder ({latest.get('file', '?')})", "open_latest", default=True)
+        return MenuEntry("Open stems folder (none yet)", "open_latest", enabled=False)
+    return MenuEntry(f"Open stems folder ({latest.get('file', '?')})", "open_latest")
 
 
 def menu(
@@ -236,11 +239,12 @@ def menu(
     status_line: bool = False,
 ) -> tuple[MenuEntry, ...]:
     """The menu, top to bottom: (the tooltip's line where the backend shows no tooltip), the
-    latest stems, jobs, recent results, controls, files, quit."""
+    page, the latest stems, jobs, recent results, controls, files, quit."""
     entries: list[MenuEntry] = []
     if status_line:
         entries.append(MenuEntry(tooltip(picture, problem), enabled=False))
-    entries.append(_opening(picture))
+    entries.append(OPEN_PAGE)
+    entries.append(_stems(picture))
     entries.append(SEPARATOR)
     if picture is None:
         if not status_line:

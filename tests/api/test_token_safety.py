@@ -280,6 +280,9 @@ def test_debug_logs_of_real_requests_never_show_the_token(
 ) -> None:
     base, seen = server
     caplog.set_level(logging.DEBUG)
+    # As `log_level: debug` has it (an earlier test's logging set-up may have left urllib3 at
+    # WARNING, which would hide the very lines this test reads).
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     audio = tmp_path / "big.wav"
     audio.write_bytes(b"RIFF" + bytes(3 * 1024 * 1024))
     with Transport(sleep=sleeps, retries=1) as transport:

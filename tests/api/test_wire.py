@@ -230,6 +230,12 @@ def test_quality_checker_entries_keep_metrics_and_raw() -> None:
     assert parsed.dataset_type == "0"
     assert parsed.metrics == {"sdr_vocals": 11.2, "sdr_other": "17.1"}
     assert parsed.raw["dataset_name"] == "Multisong"
+    # SDR per stem as numbers (the text "17.1" too), by stem; the dataset in MVSEP's words.
+    assert parsed.sdr == {"vocals": 11.2, "other": 17.1}
+    assert parsed.dataset_name == "Multisong"
+    unmeasured = {**entry, "metrics": None, "sdr_other": None, "sdr_vocals": "n/a"}
+    (pending,) = wire.parse_quality_entries("/q", 200, {}, body([unmeasured]))
+    assert pending.sdr == {}
     board = wire.parse_leaderboard(
         "/quality_checker/leaderboard",
         200,
@@ -295,6 +301,16 @@ def test_real_catalog_prices_conditions_overrides_and_variants() -> None:
         "vocals": "Vocals",
         "instrum": "Instrumental",
     }
+
+
+def test_real_catalog_usage_and_ratings() -> None:
+    raw = (FIXTURES / "algorithms.single_upload.json").read_bytes()
+    by_render_id = {a.render_id: a for a in wire.parse_algorithms("/app/algorithms", 200, {}, raw)}
+    # "rating": {"average": "4.2500", "total": 24}, "usage": 8567
+    assert by_render_id[26].usage == 8567
+    assert (by_render_id[26].rating_average, by_render_id[26].rating_count) == (4.25, 24)
+    # Nobody rated the Banjo model: {"average": 0, "total": 0} is no rating, not a zero.
+    assert (by_render_id[83].rating_average, by_render_id[83].rating_count) == (None, None)
 
 
 def test_catalog_json_strings_and_2024_shape() -> None:

@@ -8,9 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mvsepd.config.file import load_config, parse_config
-from mvsepd.config.write import create, set_values, starter
+from mvsepd.config.write import ConfigEdit, create, set_values, starter
 from mvsepd.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
@@ -63,11 +64,8 @@ def test_the_example_configuration_keeps_every_comment(tmp_path: Path) -> None:
     after = path.read_text(encoding="utf-8")
     comments = [line.strip() for line in before.splitlines() if line.strip().startswith("#")]
     assert comments == [line.strip() for line in after.splitlines() if line.strip().startswith("#")]
-    changed = changed_lines(before, after)
-    assert "+  server: de" in changed and "-  server: mvsep.com" in changed
-    # ruamel writes a flow list spread over several lines on one line: the only other change.
-    others = [line for line in changed if "server:" not in line]
-    assert all("*." in line for line in others), others
+    # Only the line set: the flow list spread over three lines stays as written too.
+    assert changed_lines(before, after) == ["-  server: mvsep.com", "+  server: de"]
     assert parse_config(after).model_dump() == {
         **parse_config(before).model_dump(),
         "account": {**parse_config(before).account.model_dump(), "server": "de"},
@@ -128,3 +126,139 @@ def test_the_starter_names_the_stored_token_file_and_the_server(tmp_path: Path) 
     with pytest.raises(ConfigError, match="exists already"):
         create(path, "presets: {}\n")
     assert path.read_text() == text
+
+
+def _comments(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+def _keys(text: str) -> list[str]:
+    """Every key line's key, in the order of the file (its indentation kept)."""
+    return [
+        line.split(":")[0]
+        for line in text.splitlines()
+        if ":" in line and not line.strip().startswith(("#", "-", '"'))
+    ]
+
+
+def test_edits_from_the_page_change_only_what_they_change() -> None:
+    """What the page saves: a folder changed, one added, one removed, a preset added, a key
+    set. Every comment stays, the keys keep their order, the diff is the change alone."""
+    before = EXAMPLE.read_text(encoding="utf-8")
+
+    edit = ConfigEdit(before)
+    edit.set(("folders", 1, "preset"), "vocals")
+    after = edit.text()
+    assert changed_lines(before, after) == ["-    preset: 4stem", "+    preset: vocals"]
+
+    edit = ConfigEdit(before)
+    index = edit.add_folder(
+        {"path": "/home/me/Drums in", "preset": ["vocals", "4stem"], "existing_files": "skip"}
+    )
+    after = edit.text()
+    assert index == 2
+    assert changed_lines(before, after) == [
+        "+  - path: /home/me/Drums in",
+        "+    preset: [vocals, 4stem]",
+        "+    existing_files: skip",
+    ]
+    assert _comments(after) == _comments(before)
+    assert parse_config(after).folders[2].preset == ("vocals", "4stem")
+
+    edit = ConfigEdit(before)
+    edit.add_preset(
+        "drums",
+        {"sep_type": 44, "options": {"add_opt1": "5"}, "output_format": "flac24"},
+    )
+    after = edit.text()
+    assert changed_lines(before, after) == [
+        "+  drums:",
+        "+    sep_type: 44",
+        "+    options:",
+        "+      add_opt1: '5'",
+        "+    output_format: flac24",
+    ]
+    assert parse_config(after).presets["drums"].options == {"add_opt1": "5"}
+
+    edit = ConfigEdit(before)
+    edit.set(("limits", "daily_credit_budget"), 40)
+    after = edit.text()
+    assert changed_lines(before, after) == [
+        "-  daily_credit_budget: null",
+        "+  daily_credit_budget: 40",
+    ]
+    assert _keys(after) == _keys(before)
+
+
+def test_a_folder_replaced_keeps_the_comments_of_the_keys_it_keeps() -> None:
+    before = EXAMPLE.read_text(encoding="utf-8")
+    config = parse_config(before)
+    edit = ConfigEdit(before)
+    # What the page's form sends: every key of the folder as it stands, two of them changed.
+    folder = dict(yaml.safe_load(before)["folders"][0])
+    folder.update({"after_success": "move", "move_to": "/home/me/Done", "residual": True})
+    edit.replace_folder(0, folder)
+    after = edit.text()
+    assert sorted(changed_lines(before, after)) == [
+        "+    after_success: move",
+        "+    move_to: /home/me/Done",
+        "+    residual: true",
+        "-    after_success: keep",
+        "-    move_to: null",
+        "-    residual: null",
+    ]
+    changed = parse_config(after).folders[0]
+    assert changed.after_success == "move" and changed.residual is True
+    assert parse_config(after).folders[1] == config.folders[1]
+
+
+def test_a_folder_removed_takes_its_lines_only() -> None:
+    before = EXAMPLE.read_text(encoding="utf-8")
+    edit = ConfigEdit(before)
+    edit.remove_folder(1)
+    after = edit.text()
+    assert changed_lines(before, after) == [
+        "-  - path: ~/Music/Exports/Full mixes",
+        "-    preset: 4stem",
+        "-    existing_files: process",
+        "-",
+    ]
+    # The comment below it, which ruamel keeps with the removed folder, stays.
+    assert _comments(after) == _comments(before)
+    assert len(parse_config(after).folders) == 1
+
+
+def test_the_last_folder_removed_leaves_an_empty_list_and_valid_yaml() -> None:
+    before = (
+        "folders:\n  # Ableton renders here\n  - path: /x\n    preset: v\ndaemon:\n  page_port: 0\n"
+    )
+    edit = ConfigEdit(before)
+    edit.remove_folder(0)
+    assert edit.text() == "folders: []\ndaemon:\n  page_port: 0\n"
+
+
+def test_an_edit_inside_a_list_written_over_lines_rewrites_that_list_only() -> None:
+    before = EXAMPLE.read_text(encoding="utf-8")
+    edit = ConfigEdit(before)
+    edit.set(("folders", 0, "patterns"), ["*.wav", "*.aif"])
+    after = edit.text()
+    changed = changed_lines(before, after)
+    assert changed[-1] == "+    patterns: ['*.wav', '*.aif']"
+    assert all("*." in line for line in changed), changed
+    assert parse_config(after).folders[0].patterns == ("*.wav", "*.aif")
+
+
+def test_edits_say_what_cannot_be_done() -> None:
+    edit = ConfigEdit("presets:\n  vocals: {sep_type: 48}\nfolders: []\n", "config.yaml")
+    with pytest.raises(ConfigError, match=r"presets\.vocals: exists already"):
+        edit.add_preset("vocals", {"sep_type": 40})
+    with pytest.raises(ConfigError, match=r"folders\[3\]: there is no such folder"):
+        edit.replace_folder(3, {"path": "/x", "preset": "vocals"})
+    with pytest.raises(ConfigError, match=r"config\.yaml: line 2: not valid YAML"):
+        ConfigEdit("folders: [\n", "config.yaml")
+    assert ConfigEdit("").text() == ""
+    empty = ConfigEdit("")
+    empty.add_folder({"path": "/x", "preset": "vocals"})
+    assert parse_config("presets: {vocals: {sep_type: 48}}\n" + empty.text()).folders[0].path == (
+        Path("/x")
+    )

@@ -394,3 +394,33 @@ def test_a_fan_out_keeps_its_unchanged_preset_s_job_and_replaces_the_changed_one
     assert after["four"].id == before["four"]  # untouched
     assert after["vocals"].id > before["vocals"] and after["vocals"].sep_type == 22
     assert sorted(job.sep_type for job in setup.server.state.jobs()) == [20, 20, 22]
+
+
+def test_a_folder_paused_at_run_time_takes_nothing_until_it_is_resumed(setup: Setup) -> None:
+    signed_in(setup)
+
+    def text(folder: str = "") -> str:
+        # Files there before a folder's first watch are skipped: the resumed folder must not
+        # count what came while it was paused among them.
+        return setup.config_text(folder=folder).replace(
+            "existing_files: process", "existing_files: skip"
+        )
+
+    config = setup.write_config(text())
+    with running_daemon(setup, config_file=config) as daemon:
+        save(config, text("paused: true"))
+        wait_until(
+            lambda: not any(health.path == setup.hot for health in daemon.daemon.intake.health()),
+            10,
+            message="the folder let go",
+        )
+        write_wav(setup.hot / "while paused.wav", 0.2, seed=9)
+        time.sleep(1.5)  # a watched folder would have taken it by now (stability 0.3 s)
+        assert daemon.store.jobs() == []
+        assert setup.hot in daemon.daemon.context.folders  # still configured, shown paused
+
+        save(config, text())
+        # Resumed: watched again, and what came meanwhile is taken (not skipped as "there
+        # before the first watch": this folder was watched before).
+        wait_until(lambda: daemon.done(1), 30, message="the file dropped while paused")
+        assert [job.source_name for job in daemon.store.jobs()] == ["while paused.wav"]

@@ -30,6 +30,7 @@ from mvsepd.config.file import parse_config
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.engine import EngineSettings
 from mvsepd.models import Secret
+from mvsepd.page import page_for
 from mvsepd.paths import AppPaths
 from mvsepd.process.daemon import Daemon
 from mvsepd.statusapi import read_runtime_file
@@ -68,6 +69,7 @@ folders:
     stability_seconds: 0.3
 daemon:
   status_host: "127.0.0.1"
+  page_port: 0
 """
 
 
@@ -119,11 +121,19 @@ class Harness:
     _seed: int = 0
     transcript: list[bytes] = field(default_factory=list)
     other_token: str = ""
+    #: Serve mvsepd's page too, as ``mvsepd run`` does (the tray's first item opens it).
+    page: bool = True
 
     def start_daemon(self) -> Daemon:
         text = CONFIG.format(server=self.server.url, hot=self.hot, concurrency=self.concurrency)
         config = parse_config(text, "test")
-        daemon = Daemon(config, Secret(MVSEP_TOKEN), self.paths, settings=ENGINE)
+        daemon = Daemon(
+            config,
+            Secret(MVSEP_TOKEN),
+            self.paths,
+            settings=ENGINE,
+            page=page_for if self.page else None,
+        )
         daemon.start()
         self._thread = threading.Thread(target=daemon.run, name="test-daemon", daemon=True)
         self._thread.start()

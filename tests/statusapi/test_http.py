@@ -129,7 +129,10 @@ def test_wrong_methods_and_states_say_what_is_wrong(harness: Harness) -> None:
     wrong_method = harness.call("GET", "/v1/pause")
     assert wrong_method.status == 405
     assert wrong_method.headers["Allow"] == "POST"
-    assert harness.call("GET", "/v2/status").status == 404
+    missing = harness.call("GET", "/v1/state")
+    assert missing.status == 404 and missing.json() == {"error": "no such endpoint: GET /v1/state"}
+    # Outside /v1 is the page's, which the API's token does not sign in to.
+    assert harness.call("GET", "/v2/status").status == 401
     assert harness.call("GET", "/v1/events?since=x").status == 400
 
     harness.drop("still waiting.wav")

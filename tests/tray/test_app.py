@@ -74,6 +74,7 @@ class Tray:
         self.icon: FakeIcon = app.icon  # type: ignore[assignment]
         self.thread = threading.Thread(target=app.run, name="test-tray", daemon=True)
         self.opened: list[Path] = []
+        self.browsed: list[str] = []
 
     def texts(self) -> list[str]:
         return [entry.text for entry in self.icon.menus[-1]]
@@ -85,17 +86,20 @@ def make_tray(user_paths: AppPaths) -> Iterator[Callable[..., Tray]]:
 
     def make(owner: DaemonOwner | None = None, **options: Any) -> Tray:
         opened: list[Path] = []
+        browsed: list[str] = []
         app = TrayApp(
             FakeIcon,
             lambda: ControlClient.discover(user_paths),
             files=TrayFiles(log_file=user_paths.log_file, config_file=user_paths.config_file),
             owner=owner,
             opener=opened.append,
+            browser=browsed.append,
             retry_seconds=0.2,
             **options,
         )
         tray = Tray(app)
         tray.opened = opened
+        tray.browsed = browsed
         trays.append(tray)
         tray.thread.start()
         return tray
@@ -116,13 +120,13 @@ def test_the_badge_counts_the_files_to_come_not_the_first_ones_place(
     waiting = "1 waiting (next: 3rd of 3) · 0 done today"
     wait_until(lambda: tray.icon.titles[-1] == waiting, 10, "the job 3rd in MVSEP's queue")
     assert tray.icon.shows(number_state(1))
-    assert tray.texts()[2] == "My Mix.wav: waiting, 3rd of 3"
+    assert tray.texts()[3] == "My Mix.wav: waiting, 3rd of 3"
 
     for name in ("Verse.wav", "Chorus.wav", "Bridge.wav"):
         harness.drop(name)
     wait_until(lambda: tray.icon.shows(number_state(4)), 10, "the badge 4")
     harness.cancel_someone_elses(ahead[0])
-    wait_until(lambda: tray.texts()[2] == "My Mix.wav: waiting, 2nd of 5", 5, "2nd of 5")
+    wait_until(lambda: tray.texts()[3] == "My Mix.wav: waiting, 2nd of 5", 5, "2nd of 5")
     assert tray.icon.shows(number_state(4))
 
 
@@ -158,13 +162,33 @@ def test_stems_ready_are_announced_and_open_from_the_menu(
     title, message = tray.icon.notices[0]
     assert title == "Stems ready" and message.startswith("Finished.wav: stems ready")
     wait_until(lambda: "Finished.wav: stems ready" in tray.texts(), 5, "the recent result")
-    assert tray.texts()[0] == "Open stems folder (Finished.wav)"
+    assert tray.texts()[1] == "Open stems folder (Finished.wav)"
     tray.icon.click("Open stems folder")
     tray.icon.click("Finished.wav: stems ready")
     wait_until(lambda: len(tray.opened) == 2, 5, "the folder opened twice")
     assert tray.opened[0] == tray.opened[1]
     assert tray.opened[0].is_dir() and tray.opened[0].parent.name == "Exports stems"
     assert "1 done today" in tray.icon.titles[-1]
+
+
+def test_the_first_item_opens_the_page_signed_in(
+    harness: Harness, make_tray: Callable[..., Tray]
+) -> None:
+    import requests
+
+    tray = make_tray()
+    wait_until(lambda: tray.icon.menus, 10, "the first menu")
+    first = tray.icon.menus[-1][0]
+    assert (first.text, first.default) == ("Open mvsepd", True)
+    tray.icon.click("Open mvsepd")
+    wait_until(lambda: tray.browsed, 5, "the page opened")
+    url = tray.browsed[0]
+    assert url.startswith(f"{harness.url}/sign-in?code=")
+    session = requests.Session()
+    page = session.get(url, timeout=10)
+    assert page.ok and page.url == harness.url + "/" and "Folders" in page.text
+    assert session.get(url, timeout=10).status_code == 401, "the address works once"
+    assert tray.opened == []
 
 
 def test_dismiss_from_the_menu_is_the_daemons_and_outlives_a_restart(
@@ -205,7 +229,7 @@ def test_the_tray_waits_for_the_daemon_and_follows_it_across_a_restart(
 
     harness.stop_daemon()
     wait_until(lambda: tray.icon.shows(IconState("offline", "offline")), 10, "the daemon gone")
-    assert tray.texts()[2].startswith("mvsepd is not running")
+    assert tray.texts()[3].startswith("mvsepd is not running")
 
     harness.start_daemon()  # a new port and a new token
     wait_until(lambda: tray.icon.shows(IconState("idle", "idle")), 10, "the new daemon found")

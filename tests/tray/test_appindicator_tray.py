@@ -4,8 +4,8 @@ extension get it: a StatusNotifierItem host on the session bus (a stand-in watch
 
 The host shows the menu the item exports over DBusMenu; the test reads it there and clicks
 entries the way the host does (``com.canonical.dbusmenu.Event``): the first line says how
-things stand, "Open stems folder" opens the latest take's folder, "Dismiss failures" clears the
-red in the daemon.
+things stand, "Open mvsepd" opens the page, "Open stems folder" the latest take's folder,
+"Dismiss failures" clears the red in the daemon.
 """
 
 from __future__ import annotations
@@ -108,12 +108,16 @@ def test_appindicator_menu_is_exported_and_its_entries_work(
         wait_until(lambda: host.item_property("Title") == "1 done today", 10, "the title")
 
         wait_until(lambda: host.labels()[:1] == ["1 done today"], 10, "the status line")
-        status, first = host.menu()[:2]
+        status, first, second = host.menu()[:3]
         assert status[2] is False, "the status line is not clickable"
-        assert (first[1], first[2]) == ("Open stems folder (Night Drive.wav)", True)
+        assert (first[1], first[2]) == ("Open mvsepd", True)
+        assert (second[1], second[2]) == ("Open stems folder (Night Drive.wav)", True)
         host.click("Open stems folder")
         wait_until(lambda: opened(record), 10, "the stems folder opened")
         assert opened(record) == [stems]
+        host.click("Open mvsepd")
+        wait_until(lambda: len(opened(record)) == 2, 10, "the page opened")
+        assert opened(record)[1].startswith(harness.url + "/sign-in?code=")
 
         harness.drop_bytes("lyrics.wav", b"these are lyrics, not audio\n" * 40)
         failed = "1 done today · 1 failed"

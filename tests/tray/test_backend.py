@@ -171,17 +171,15 @@ def test_every_menu_entry_is_a_real_pystray_item_and_activates(
 
     assert clicked == [entry for entry in entries if entry.action]
     assert {entry.action for entry in clicked} == {
-        "open_latest", "open", "pause", "retry_failed", "dismiss_failed",
+        "open_page", "open_latest", "open", "pause", "retry_failed", "dismiss_failed",
         "open_log", "open_config", "quit_tray", "quit_daemon",
     }  # fmt: skip
     assert len(list(built)) == len(entries)  # pystray keeps every line (no empty groups)
 
-    # A left click (where the backend delivers one) runs the default item: the latest stems.
+    # A left click (where the backend delivers one) runs the default item: the page.
     clicked.clear()
     built(icon)
-    assert [(entry.action, entry.text) for entry in clicked] == [
-        ("open_latest", "Open stems folder (Take 2.wav)")
-    ]
+    assert [(entry.action, entry.text) for entry in clicked] == [("open_page", "Open mvsepd")]
 
 
 def test_backend_name_comes_from_the_icon_class() -> None:

@@ -61,7 +61,7 @@ def _menu_window(display: Any) -> Any | None:
     return None
 
 
-def test_gtk_menu_opens_on_right_click_and_opens_the_latest_stems(
+def test_gtk_menu_opens_on_right_click_the_page_and_the_latest_stems(
     display: str,
     tray_host: subprocess.Popen[bytes],
     session_bus: str,
@@ -89,7 +89,9 @@ def test_gtk_menu_opens_on_right_click_and_opens_the_latest_stems(
         screenshot = save_artifact(display, (0, 0, 640, 480), "tray-gtk-menu")
         menu_box = on_screen(x_display, menu)
         assert menu_box[1] >= box[3] - 2, "the menu opens below the icon in the top panel"
-        # The first line (how things stand) is not clickable: Down selects the first item.
+        # The first line (how things stand) is not clickable: Down selects the first item
+        # (the page), Down again the second (the latest stems).
+        press(x_display, "Down")
         press(x_display, "Down")
         press(x_display, "Return")
         wait_until(lambda: opened(record), 10, "Open stems folder to open the folder")
@@ -97,8 +99,8 @@ def test_gtk_menu_opens_on_right_click_and_opens_the_latest_stems(
         wait_until(lambda: _menu_window(x_display) is None, 5, "the menu closed")
 
         click(x_display, box, 1)
-        wait_until(lambda: len(opened(record)) == 2, 10, "a left click to open the folder")
-        assert opened(record) == [stems, stems]
+        wait_until(lambda: len(opened(record)) == 2, 10, "a left click to open the page")
+        assert opened(record)[1].startswith(harness.url + "/sign-in?code=")
 
         harness.drop("Second Take.wav")
         notification_service.wait_for(1)

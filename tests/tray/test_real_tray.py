@@ -3,10 +3,10 @@ on pystray's xorg backend (what a pip venv without PyGObject gets).
 
 The icon must be embedded in the tray (XEmbed), show the files still to come as drawn by
 ``mvsepd.tray.badge``, keep its size and its place through every state (no docking again at
-each new image), turn red for a failure until ``mvsepd dismiss``, and open the latest stems on
-a left click. Screenshots of the tray area are saved in ``test-artifacts/``. Also: without a
-tray host, ``mvsepd tray`` says so and exits non-zero; ``mvsepd run --tray`` shows the icon and
-stops cleanly on SIGTERM.
+each new image), turn red for a failure until ``mvsepd dismiss``, and open mvsepd's page,
+signed in, on a left click. Screenshots of the tray area are saved in ``test-artifacts/``.
+Also: without a tray host, ``mvsepd tray`` says so and exits non-zero; ``mvsepd run --tray``
+shows the icon and stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
@@ -194,8 +194,9 @@ def test_the_icon_keeps_its_size_and_place_in_every_state_and_dismiss_clears_red
             click(display_connection, seen["dismissed"].box, 1)
         finally:
             display_connection.close()
-        wait_until(lambda: opened(record), 10, "the left click to open the stems folder")
-        assert opened(record) == [done[0]["output_dir"]]
+        wait_until(lambda: opened(record), 10, "the left click to open the page")
+        assert opened(record)[0].startswith(harness.url + "/sign-in?code=")
+        assert done[0]["output_dir"]
 
         harness.stop_daemon()
         shows(IconState("offline", "offline"), "offline")

@@ -119,25 +119,27 @@ def test_tooltip_is_one_line_summary() -> None:
     assert len(long) == TOOLTIP_LIMIT and long.endswith("…")
 
 
-def test_the_first_item_opens_the_latest_takes_stems() -> None:
+def test_the_first_item_opens_the_page_and_the_second_the_latest_stems() -> None:
     older = job(4, "done", output_dir="/music/Exports stems/Track 4", finished_at=20.0)
     newer = job(6, "done", output_dir="/music/Exports stems/Track 6", finished_at=30.0)
     failed = job(5, "failed", finished_at=40.0, error="bad audio")
     entries = menu(picture(*WAITING, older, newer, failed))
-    assert entries[0] == MenuEntry("Open stems folder (Track 6.wav)", "open_latest", default=True)
+    assert entries[0] == MenuEntry("Open mvsepd", "open_page", default=True)
+    assert entries[1] == MenuEntry("Open stems folder (Track 6.wav)", "open_latest")
     assert [entry for entry in entries if entry.default] == [entries[0]]
     assert latest_stems(picture(older, newer, failed)) == newer
-    # Before any take is done: still the default item (a left click says so), greyed.
-    nothing = menu(picture(*WAITING))[0]
-    assert (nothing.action, nothing.enabled, nothing.default) == ("open_latest", False, True)
+    # Before any take is done: the stems item is greyed; the page is there, even offline.
+    nothing = menu(picture(*WAITING))[1]
+    assert (nothing.action, nothing.enabled) == ("open_latest", False)
+    assert menu(None)[0] == MenuEntry("Open mvsepd", "open_page", default=True)
 
 
 def test_the_status_line_opens_the_menu_where_no_tooltip_is_shown() -> None:
     shown = picture(*WAITING, done_today=1)
     entries = menu(shown, status_line=True)
     assert entries[0] == MenuEntry(tooltip(shown), enabled=False)
-    assert entries[1].action == "open_latest"
-    assert menu(shown)[0].action == "open_latest"
+    assert entries[1].action == "open_page"
+    assert menu(shown)[0].action == "open_page"
     offline = menu(None, problem="mvsepd is not running (no runtime file)", status_line=True)
     assert offline[0] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
     assert [entry.text for entry in offline].count(offline[0].text) == 1
@@ -148,7 +150,7 @@ def test_menu_lists_jobs_in_words_results_and_controls() -> None:
     failed = job(5, "failed", finished_at=10.0, error="MVSEP failed it", retry_offered=True)
     entries = menu(picture(*WAITING, done, failed))
     texts = [entry.text for entry in entries]
-    assert texts[2:4] == ["Track 1.wav: waiting, 5th of 12", "Track 2.wav: waiting, 3rd of 12"]
+    assert texts[3:5] == ["Track 1.wav: waiting, 5th of 12", "Track 2.wav: waiting, 3rd of 12"]
     assert "Recent results" in texts
     result = next(entry for entry in entries if entry.text == "Track 4.wav: stems ready")
     assert (result.action, result.argument) == ("open", "/music/Exports stems/Track 4")
@@ -164,7 +166,7 @@ def test_menu_lists_jobs_in_words_results_and_controls() -> None:
     owned = [entry.action for entry in menu(picture(), owns_daemon=True)]
     assert owned[-2:] == ["quit_tray", "quit_daemon"]
     offline = menu(None, problem="mvsepd is not running (no runtime file)")
-    assert offline[2] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
+    assert offline[3] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
 
 
 def test_view_collects_failed_jobs_for_retry() -> None:
