@@ -189,6 +189,11 @@ class OutputError(MvsepdError):
     transient = True
 
 
+class NotServedError(MvsepdError):
+    """A take, stem or source a browser asked for that the page does not serve (no such
+    thing, or not a file the job's manifest lists below its stems folder)."""
+
+
 class ServiceError(MvsepdError):
     """``mvsepd service`` refused or failed; nothing was left half-done (the message says)."""
 

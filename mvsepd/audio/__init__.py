@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         choose_target,
         describe,
     )
+    from mvsepd.audio.listening import Listening, Peaks, Segment, compute_peaks, segment
     from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
     from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
     from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
@@ -50,6 +51,11 @@ _HOMES = {
     "TargetFormat": "formats",
     "choose_target": "formats",
     "describe": "formats",
+    "Listening": "listening",
+    "Peaks": "listening",
+    "Segment": "listening",
+    "compute_peaks": "listening",
+    "segment": "listening",
     "AudioCheck": "readiness",
     "AudioInfo": "readiness",
     "Completeness": "readiness",
@@ -70,6 +76,9 @@ __all__ = [
     "Completeness",
     "Conform",
     "ConformReport",
+    "Listening",
+    "Peaks",
+    "Segment",
     "SourceAudio",
     "StemFile",
     "StemFormat",
@@ -78,10 +87,12 @@ __all__ = [
     "UploadPlan",
     "check",
     "choose_target",
+    "compute_peaks",
     "conform",
     "describe",
     "plan_upload",
     "probe",
+    "segment",
     "verify",
 ]
 

@@ -20,6 +20,7 @@ from mvsepd.engine.firstwatch import include_existing_command
 from mvsepd.errors import StoreUnavailableError
 from mvsepd.models import JobRecord, JobState
 from mvsepd.statusapi import words
+from mvsepd.statusapi.takes import summarize, take_ids
 from mvsepd.statusapi.words import Transfer
 
 #: Version of the JSON shapes below; bumped (with a new path prefix) on incompatible changes.
@@ -31,6 +32,8 @@ RECENT_LIMIT = 500
 #: A folder's files skipped as there before its first watch are named up to this many in the
 #: picture (all of them when a client asks, ``status(every_name=True)``); the count is exact.
 SKIPPED_NAMES = 5
+#: The picture's takes, newest first (the tray lists a few, the page asks for its own).
+TAKES_LIMIT = 20
 _LIVE_STATES = [state for state in JobState if not state.terminal]
 
 
@@ -160,6 +163,9 @@ class Picture:
         """One job with its separation hash and its history. StoreError if there is none."""
         job = self._context.store.get(job_id)
         detail = self.job(job)
+        neighbours = {record.id: record for record in self._context.store.recent(RECENT_LIMIT)}
+        neighbours[job.id] = job
+        detail["take"] = take_ids(neighbours.values(), self._context.store.get)[job.id]
         detail["separation_hash"] = job.separation_hash
         detail["history"] = [
             {"at": at, "from": from_state, "to": to_state, "detail": text}
@@ -184,9 +190,22 @@ class Picture:
                 if job.state.terminal and (job.finished_at or job.updated_at) >= since
             ]
             records = sorted([*live, *finished], key=lambda job: job.id)
+        takes = take_ids(records, store.get)
         return [
-            self.job(job, transfers, paused=paused, dismissed_through=through) for job in records
+            {
+                **self.job(job, transfers, paused=paused, dismissed_through=through),
+                "take": takes[job.id],
+            }
+            for job in records
         ]
+
+    def takes(self, jobs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """The takes of the recent jobs (``statusapi.takes``), newest first."""
+        return summarize(self.jobs() if jobs is None else jobs, self._chain_steps)
+
+    def _chain_steps(self, name: str) -> tuple[str, ...] | None:
+        plan = self._context.chain(name)
+        return tuple(step.id for step in plan.steps) if isinstance(plan, ChainPlan) else None
 
     def account(self) -> dict[str, Any]:
         """The MVSEP account as far as known: never the token, only whether it works."""
@@ -301,6 +320,7 @@ class Picture:
             "counts": {},
             "done_today": 0,
             "jobs": [],
+            "takes": [],
             "studio": {
                 "host": context.store.host_id,
                 "outage": context.studio_outage or problem,
@@ -310,7 +330,8 @@ class Picture:
 
     def _status(self, now: float, every_name: bool) -> dict[str, Any]:
         context = self._context
-        jobs = _one_line_per_chain(self.jobs())
+        every_job = self.jobs()
+        jobs = _one_line_per_chain(every_job)
         midnight = _local_midnight(now)
         done_today = sum(
             1
@@ -330,6 +351,7 @@ class Picture:
             "counts": counts,
             "done_today": done_today,
             "jobs": jobs,
+            "takes": self.takes(every_job)[:TAKES_LIMIT],
             "studio": _with_outage(context.store.studio(), context.studio_outage),
             "config": self._config_state(),
         }
