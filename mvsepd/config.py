@@ -36,6 +36,9 @@ DEFAULT_PATTERNS = (*(f"*.{extension}" for extension in AUDIO_EXTENSIONS), *TRIG
 #: Quiet time before a file counts as completely written, local and polled folders.
 DEFAULT_STABILITY_SECONDS = 5.0
 DEFAULT_POLLED_STABILITY_SECONDS = 30.0
+#: A writer closed the file: it is done unless it opens it again, which it does within
+#: moments (a header patched after the bounce); the file must also stay unchanged this long.
+DEFAULT_STABILITY_SECONDS_AFTER_CLOSE = 1.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
 DEFAULT_RESCAN_SECONDS = 300.0
 DEFAULT_CATALOG_REFRESH_HOURS = 24.0
@@ -190,6 +193,12 @@ class FolderConfig(FolderOverrides):
         None,
         ge=0,
         description="Quiet time before a file counts as complete (default 5 s, 30 s polled).",
+    )
+    stability_seconds_after_close: float = Field(
+        DEFAULT_STABILITY_SECONDS_AFTER_CLOSE,
+        ge=0,
+        description="Where the system reports that a writer closed the file (Linux, native "
+        "watching): the quiet time after that close (or a move into the folder) instead.",
     )
     output: str = Field(
         naming.DEFAULT_OUTPUT_TEMPLATE, description="Where stems go (see the placeholders)."

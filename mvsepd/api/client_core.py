@@ -17,13 +17,18 @@ from typing import BinaryIO, TypeVar
 from mvsepd.api import inputs, wire
 from mvsepd.api.redaction import WireToken, redact_text
 from mvsepd.api.servers import api_root, resolve_server
-from mvsepd.api.transport import Progress, Transport, UploadFile, WireResponse
+from mvsepd.api.transport import Progress, Transport, UploadFile, UploadStream, WireResponse
 from mvsepd.errors import (
+    FileTooLargeError,
     InputError,
     MvsepError,
     OutcomeUnknownError,
+    PremiumRequiredError,
     ProtocolError,
+    QueueFullError,
+    RateLimitedError,
     ServerError,
+    StreamRefusedError,
 )
 from mvsepd.models import ActionResult, Algorithm, AlgorithmScope, OutputFormat, Secret
 
@@ -147,16 +152,20 @@ class ClientCore:
         files: list[tuple[str, UploadFile]],
         progress: Progress | None,
         parse: Callable[[WireResponse], T],
+        stream: tuple[str, UploadStream] | None = None,
     ) -> T:
         """Send a create; an answer that may hide a created job raises OutcomeUnknownError.
 
         Besides a lost answer (the transport's case), that is a 2xx answer that cannot be
         read and a gateway error (502/504: the proxy lost the application's answer). Retrying
         those blindly could pay for the same job twice; the caller reconciles instead.
+        A ``stream`` (sent chunked) refused as a server that takes no such body refuses it
+        raises StreamRefusedError: nothing was created, the caller sends it with a length.
         """
         url = self._url(endpoint, None)
         with self._scrubbed():
             unknown: OutcomeUnknownError | None = None
+            refused: StreamRefusedError | None = None
             try:
                 response = self._transport.upload(
                     url,
@@ -165,17 +174,26 @@ class ClientCore:
                     files=files,
                     progress=progress,
                     creates=True,
+                    stream=stream,
                 )
                 return parse(response)
-            except (ProtocolError, ServerError) as error:
-                if not _may_hide_a_job(error):
+            except MvsepError as error:
+                if stream is not None and _refuses_streams(error):
+                    refused = StreamRefusedError(error)
+                elif not isinstance(error, ProtocolError | ServerError) or not _may_hide_a_job(
+                    error
+                ):
                     raise
-                unknown = OutcomeUnknownError(
-                    f"the answer could not be used ({error.detail}); the job may exist",
-                    endpoint=error.endpoint,
-                    status=error.status,
-                    messages=error.messages,
-                )
+                else:
+                    unknown = OutcomeUnknownError(
+                        f"the answer could not be used ({error.detail}); the job may exist",
+                        endpoint=error.endpoint,
+                        status=error.status,
+                        messages=error.messages,
+                    )
+            if refused is not None:
+                raise refused
+            assert unknown is not None
             raise unknown
 
     @contextlib.contextmanager
@@ -185,6 +203,19 @@ class ClientCore:
         except MvsepError as error:
             _scrub(error, self._token)
             raise
+
+
+#: Refusals that say what MVSEP thinks of the request itself, not of a body it never got.
+_REAL_REFUSALS = (QueueFullError, PremiumRequiredError, FileTooLargeError, RateLimitedError)
+
+
+def _refuses_streams(error: MvsepError) -> bool:
+    """True when a refusal of a chunked create is what a server that takes no chunked body
+    answers: 411 Length Required (mod_fcgid), or a 4xx for the fields it never saw (Apache
+    with PHP-FPM passes no body: no token, no file). Queue-full, premium, size and rate
+    limits are answers about the request itself."""
+    status = error.status
+    return status is not None and 400 <= status < 500 and not isinstance(error, _REAL_REFUSALS)
 
 
 def _may_hide_a_job(error: MvsepError) -> bool:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
-    from mvsepd.audio.conforming import conform, verify
+    from mvsepd.audio.conforming import conform
     from mvsepd.audio.formats import (
         Conform,
         SourceAudio,
@@ -39,11 +39,16 @@ if TYPE_CHECKING:
     )
     from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
     from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
+    from mvsepd.audio.rewrapping import rewrap
+    from mvsepd.audio.stemwise import Conversion
     from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
+    from mvsepd.audio.verifying import verify, verify_one
 
 _HOMES = {
     "conform": "conforming",
-    "verify": "conforming",
+    "verify": "verifying",
+    "verify_one": "verifying",
+    "Conversion": "stemwise",
     "Conform": "formats",
     "SourceAudio": "formats",
     "StemFormat": "formats",
@@ -58,6 +63,7 @@ _HOMES = {
     "RESIDUAL_LABEL": "reports",
     "ConformReport": "reports",
     "StemFile": "reports",
+    "rewrap": "rewrapping",
     "UploadEncoding": "upload",
     "UploadPlan": "upload",
     "plan_upload": "upload",
@@ -70,6 +76,7 @@ __all__ = [
     "Completeness",
     "Conform",
     "ConformReport",
+    "Conversion",
     "SourceAudio",
     "StemFile",
     "StemFormat",
@@ -82,7 +89,9 @@ __all__ = [
     "describe",
     "plan_upload",
     "probe",
+    "rewrap",
     "verify",
+    "verify_one",
 ]
 
 

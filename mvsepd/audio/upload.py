@@ -5,8 +5,16 @@ half. Integer PCM (WAV, AIFF, W64, CAF, RF64; 8, 16 or 24 bit) is therefore sent
 same bit depth; 32-bit integer and float sources are sent as they are (FLAC holds at most 24
 bits), unless the folder asks for float as 24-bit FLAC, which is refused for a file with
 samples over full scale (FLAC would clip them). Lossy and already-compressed files are never
-re-encoded. The FLAC is encoded block by block into a temporary file beside the cache, so
-memory stays flat and its size is known before anything is sent; the caller removes it.
+re-encoded.
+
+The FLAC is made in one of two ways. Streamed (``streamed=True``): ``FlacStream`` encodes it
+block by block as the request body is sent, so the upload starts at once and nothing is
+written to disk; its length is known only at the end, and its STREAMINFO carries the frame
+count (known from the source) but no MD5 and no frame sizes, which the FLAC format allows for
+a stream ("0 means unknown"). Or into a temporary file beside the cache first, when the
+length must be known before sending (a server that refuses bodies without one, a file whose
+size decides whether the account takes it); the caller removes it. Either way memory stays
+flat.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import contextlib
 import enum
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,21 +68,28 @@ class UploadPlan:
     path: Path
     name: str
     encoding: UploadEncoding
-    size: int
+    #: Bytes sent; None while a streamed FLAC is not sent yet (``stream.sent`` says after).
+    size: int | None
     source_size: int
     detail: str
     note: str | None = None
     temporary: bool = False
+    #: The FLAC made as it is sent (None: ``path``'s bytes are sent).
+    stream: FlacStream | None = None
 
     def as_record(self) -> dict[str, object]:
         """The plan as the job store and the manifest keep it."""
+        sent = self.size
+        if sent is None and self.stream is not None and self.stream.finished:
+            sent = self.stream.sent
         return {
             "encoding": self.encoding.value,
             "name": self.name,
-            "bytes": self.size,
+            "bytes": sent,
             "source_bytes": self.source_size,
             "detail": self.detail,
             "note": self.note,
+            "streamed": self.stream is not None,
         }
 
 
@@ -86,15 +101,17 @@ def plan_upload(
     work_dir: Path,
     stem: str,
     progress: Callable[[int, int], None] | None = None,
+    streamed: bool = False,
 ) -> UploadPlan:
     """Given a source file and a folder's ``upload_encoding`` (flac or original) and
     ``upload_float_as`` (original or flac24), return what to send.
 
-    A FLAC is written to ``work_dir/<stem>.flac`` (through a ``.partial`` name, so a killed
-    encoding never looks finished); ``progress`` gets ``(frames_done, frames_total)``. A file
-    libsndfile cannot open is sent as it is: MVSEP judges it. OSError
-    and AudioError (libsndfile could not read the source or write the FLAC) propagate: the
-    caller decides whether to send the original instead.
+    ``streamed``: a FLAC is made as it is sent (``UploadPlan.stream``); else it is written to
+    ``work_dir/<stem>.flac`` (through a ``.partial`` name, so a killed encoding never looks
+    finished). ``progress`` gets ``(frames_done, frames_total)``. A file libsndfile cannot
+    open is sent as it is: MVSEP judges it. OSError and AudioError (libsndfile could not read
+    the source or write the FLAC) propagate: the caller decides whether to send the original
+    instead.
     """
     source_size = source.stat().st_size
     original = UploadPlan(
@@ -118,8 +135,12 @@ def plan_upload(
     lossless = _LOSSLESS.get(info.subtype)
     if lossless is not None:
         target, dtype = lossless
+        detail = f"FLAC {_bits(target)}-bit, lossless"
+        if streamed:
+            flac = FlacStream(source, target, dtype, progress)
+            return _streamed(original, flac, flac_name, detail)
         written = _encode(source, work_dir / f"{stem}.flac", target, dtype, progress)
-        return _smaller(original, written, flac_name, f"FLAC {_bits(target)}-bit, lossless")
+        return _smaller(original, written, flac_name, detail)
     if info.subtype in _FLOAT_SUBTYPES and float_as == "flac24":
         peak = _peak(source)
         if peak > 1.0:
@@ -129,8 +150,13 @@ def plan_upload(
                 "which 24-bit FLAC would clip; the float original is sent",
                 note=True,
             )
+        detail = "FLAC 24-bit from float (no overs)"
+        if streamed:
+            return _streamed(
+                original, FlacStream(source, "PCM_24", "float64", progress), flac_name, detail
+            )
         written = _encode(source, work_dir / f"{stem}.flac", "PCM_24", "float64", progress)
-        return _smaller(original, written, flac_name, "FLAC 24-bit from float (no overs)")
+        return _smaller(original, written, flac_name, detail)
     return _as_is(
         original,
         f"{info.subtype_info or info.subtype} is sent as it is (FLAC holds at most 24 bits; "
@@ -152,11 +178,11 @@ def _as_is(original: UploadPlan, detail: str, *, note: bool = False) -> UploadPl
 
 def _smaller(original: UploadPlan, written: Path, name: str, detail: str) -> UploadPlan:
     size = written.stat().st_size
-    if size >= original.size:
+    if size >= original.source_size:
         # White noise, say: FLAC cannot help, and the original costs no decoding at MVSEP.
         written.unlink(missing_ok=True)
         return _as_is(original, "FLAC would not be smaller; sent as it is")
-    ratio = size / original.size
+    ratio = size / original.source_size
     return UploadPlan(
         written,
         name,
@@ -166,6 +192,158 @@ def _smaller(original: UploadPlan, written: Path, name: str, detail: str) -> Upl
         f"{detail}, {ratio:.0%} of the original",
         temporary=True,
     )
+
+
+def _streamed(original: UploadPlan, flac: FlacStream, name: str, detail: str) -> UploadPlan:
+    return UploadPlan(
+        original.path,
+        name,
+        UploadEncoding.FLAC,
+        None,
+        original.source_size,
+        detail,
+        stream=flac,
+    )
+
+
+class FlacStream:
+    """A source's samples as FLAC bytes, encoded block by block as ``chunks`` is consumed.
+
+    Nothing is written to disk. libsndfile writes the FLAC through a sink that hands on every
+    byte once and drops what it writes back over bytes already handed on (the STREAMINFO it
+    completes at the end); the frame count, known from the source, is put into the STREAMINFO
+    before it goes (see the module docstring).
+    """
+
+    #: Bytes gathered before a chunk is handed on (the socket takes 1 MiB blocks).
+    CHUNK_BYTES = 256 * 1024
+
+    def __init__(
+        self,
+        source: Path,
+        subtype: str,
+        dtype: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.source = source
+        self._subtype = subtype
+        self._dtype = dtype
+        self._progress = progress
+        #: Bytes handed on so far.
+        self.sent = 0
+        #: True once the whole FLAC was handed on.
+        self.finished = False
+
+    def chunks(self) -> Iterator[bytes]:
+        """The FLAC, a chunk at a time; raises AudioError when the source does not read to
+        its end (a body cut short must never look whole: the caller's request fails)."""
+        self.sent = 0
+        self.finished = False
+        sink = _Sink()
+        try:
+            with soundfile.SoundFile(str(self.source)) as reader:
+                total = reader.frames
+                sink.total_frames = total
+                done = 0
+                with soundfile.SoundFile(
+                    sink,
+                    "w",
+                    samplerate=reader.samplerate,
+                    channels=reader.channels,
+                    format="FLAC",
+                    subtype=self._subtype,
+                ) as writer:
+                    for block in reader.blocks(_BLOCK_FRAMES, dtype=self._dtype, always_2d=True):
+                        data = (
+                            block
+                            if self._dtype != "float64"
+                            else quantize(block, self._subtype).data
+                        )
+                        writer.write(data)
+                        done += len(block)
+                        if self._progress is not None:
+                            self._progress(done, total)
+                        if sink.pending_bytes >= self.CHUNK_BYTES:
+                            yield self._hand_on(sink)
+                if done != total:
+                    raise AudioError(f"{self.source.name} ended after {done} of its {total} frames")
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            raise AudioError(f"could not encode {self.source.name} as FLAC: {error}") from None
+        last = self._hand_on(sink)
+        if last:
+            yield last
+        self.finished = True
+
+    def _hand_on(self, sink: _Sink) -> bytes:
+        data = sink.take()
+        self.sent += len(data)
+        return data
+
+
+class _Sink:
+    """The file libsndfile writes a streamed FLAC into (see ``FlacStream``)."""
+
+    #: Where the frame count sits in a FLAC stream: after "fLaC", the STREAMINFO block's
+    #: header (4 bytes) and its first 10 bytes, its bytes 13-17 hold 4 bits of the bit depth
+    #: and the 36-bit count.
+    _TOTAL_AT = 4 + 4 + 13
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._handed_on = 0
+        self._position = 0
+        self._length = 0
+        self.total_frames = 0
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._pending)
+
+    def write(self, data: bytes) -> int:
+        start = self._position
+        end = start + len(data)
+        self._position = end
+        self._length = max(self._length, end)
+        if end <= self._handed_on:
+            return len(data)  # a rewrite of what went out already: it stays as it went
+        skip = max(0, self._handed_on - start)
+        offset = start + skip - self._handed_on
+        chunk = bytes(data[skip:])
+        if offset > len(self._pending):
+            self._pending.extend(bytes(offset - len(self._pending)))
+        self._pending[offset : offset + len(chunk)] = chunk
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            self._position = offset
+        elif whence == os.SEEK_CUR:
+            self._position += offset
+        else:
+            self._position = self._length + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        return b""  # never read back: libsndfile only writes a FLAC
+
+    def take(self) -> bytes:
+        """The bytes not handed on yet (the frame count filled in first, when it is 0)."""
+        if self._handed_on == 0 and len(self._pending) >= self._TOTAL_AT + 5:
+            self._fill_total()
+        data = bytes(self._pending)
+        self._handed_on += len(data)
+        self._pending.clear()
+        return data
+
+    def _fill_total(self) -> None:
+        at = self._TOTAL_AT
+        field = int.from_bytes(self._pending[at : at + 5], "big")
+        if field & 0xFFFFFFFFF == 0 and 0 < self.total_frames < 1 << 36:
+            field |= self.total_frames
+            self._pending[at : at + 5] = field.to_bytes(5, "big")
 
 
 def _encode(

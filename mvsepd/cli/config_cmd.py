@@ -16,6 +16,7 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
+from mvsepd.configrules import wire_notes
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
@@ -105,6 +106,8 @@ def check(config_path: Path | None, offline: bool) -> None:
     for folder in loaded.config.folders:
         if not folder.path.expanduser().is_dir():
             say(f"note: {folder.path} does not exist yet; it is watched once it does")
+    for note in wire_notes(loaded.config):
+        say(f"note: {note}")
     if problems:
         raise ConfigError(str(loaded.source), problems)
     folders = len(loaded.config.folders)

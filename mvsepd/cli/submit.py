@@ -27,7 +27,7 @@ from mvsepd import audio, cost, lifecycle, naming, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.cli.common import config_option, handle_errors, load, say
 from mvsepd.config import Config
-from mvsepd.engine import stems
+from mvsepd.engine import converting, stems
 from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.folderdefaults import FolderSettings
@@ -301,7 +301,7 @@ def _download(
         downloaded = plan.staging_dir / layout.downloads[index]
         client.download_result(item, downloaded, server=server, progress=advance)
     fitting = progress.add_task("fitting stems to the file", total=None)
-    report = stems.process(
+    report = converting.process(
         plan,
         layout,
         status.files,

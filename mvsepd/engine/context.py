@@ -6,7 +6,9 @@ changes job states only through ``JobStore.transition``. Everything mutable here
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
+import os
 import random
 import tempfile
 import threading
@@ -24,8 +26,9 @@ from mvsepd.chains import ChainPlan, plan_chain
 from mvsepd.config import Config, FolderConfig
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
-from mvsepd.models import JobRecord, JobState, SeparationStatus, UserInfo
-from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, resolve
+from mvsepd.engine.pollbudget import PollBudget
+from mvsepd.models import JobRecord, JobState, OutputFormat, SeparationStatus, UserInfo
+from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, fetched_format, resolve
 from mvsepd.store import SqlJobStore
 
 log = structlog.get_logger("mvsepd.engine")
@@ -165,6 +168,8 @@ class Context:
     #: When this process last stopped sending a job's upload without learning its outcome.
     sends_ended: dict[int, float] = field(default_factory=dict)
     cancel_requested: set[int] = field(default_factory=set)
+    #: The planned moments of every job's status polls (MVSEP's rate limit, all jobs together).
+    poll_budget: PollBudget = field(default_factory=PollBudget)
     #: Deliveries of done jobs that failed for a passing reason, and when to try again.
     delivery_retry_at: dict[int, float] = field(default_factory=dict)
     delivery_attempts: dict[int, int] = field(default_factory=dict)
@@ -174,6 +179,17 @@ class Context:
     #: Where this daemon's log goes, in words ("the log file ~/.local/state/..."): a job that
     #: failed on an internal error says where its traceback is.
     log_location: str = "mvsepd's log"
+    _conversions: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def conversion_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """Where stems are conformed: as many at once as the machine has cores, over every job
+        (each conversion works block by block, so memory stays flat); threads made on first use."""
+        with self.lock:
+            if self._conversions is None:
+                self._conversions = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=os.cpu_count() or 1, thread_name_prefix="mvsepd-convert"
+                )
+            return self._conversions
 
     def judge(self, error: BaseException, job_id: int, file_name: str) -> lifecycle.ErrorVerdict:
         """What an error raised while working on a job means (``lifecycle.judge_error``).
@@ -310,6 +326,17 @@ class Context:
     def folder_for(self, folder_path: str) -> FolderRuntime | None:
         """Return the runtime folder a job came from, if it is still configured."""
         return self.folders.get(Path(folder_path))
+
+    def fetched_format(self, asked: OutputFormat, folder_path: str) -> OutputFormat:
+        """What MVSEP is asked for when a preset asking ``asked`` runs for this folder (see
+        ``presets.fetched_format``): WAV 16 comes as FLAC 16 where the stems are conformed."""
+        folder = self.folder_for(folder_path)
+        settings = self.config.folder_settings(folder.config) if folder else self.config.defaults
+        return fetched_format(
+            asked,
+            conforms=settings.conform == "source",
+            keeps_mvsep_files=settings.keep_mvsep_files,
+        )
 
     def output_root(self, job: JobRecord) -> Path:
         """Where a job's stems go: its folder's output root, or the default layout's when the

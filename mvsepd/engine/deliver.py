@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from mvsepd import outputs
-from mvsepd.engine import chainrun, placing, stems
+from mvsepd.engine import chainrun, converting, placing, stems
 from mvsepd.engine.context import Context
 from mvsepd.hashing import file_sha256
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, ResultFile
@@ -30,8 +30,10 @@ def fulfil(
     files: Sequence[ResultFile],
     downloads: Path,
     algorithm: str | None,
+    work: converting.StemWork | None = None,
 ) -> DeliveryRecord:
-    """Place one delivery from the job's downloads; feed the next chain steps; mark it done."""
+    """Place one delivery from the job's downloads; feed the next chain steps; mark it done.
+    ``work``: its stems, converted as they were downloaded (else they are converted here)."""
     plan, delivery = placement.plan, placement.delivery
     earlier = outputs.written_manifest(plan)
     if (
@@ -47,7 +49,7 @@ def fulfil(
         log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
     else:
         names = _stage_and_finalize(
-            context, job, placement, files, downloads, algorithm, earlier=earlier
+            context, job, placement, files, downloads, algorithm, earlier=earlier, work=work
         )
     if placement.step is not None and placement.chain is not None:
         chainrun.feed_next_steps(context, job, placement, files, downloads)
@@ -79,6 +81,7 @@ def _stage_and_finalize(
     algorithm: str | None,
     *,
     earlier: dict[str, Any] | None,
+    work: converting.StemWork | None,
 ) -> list[str]:
     """Conform and place one delivery's stems; an ``earlier`` attempt's manifest (a retried
     job's) names the outputs this job owns already, which are replaced, not numbered."""
@@ -86,14 +89,18 @@ def _stage_and_finalize(
     outputs.prepare(plan)
     placed = outputs.already_placed(plan)
     report = stems.saved_report(plan)
-    original = _original(context, job, delivery)
-    if report is None and not placed:
+    original = work.original if work is not None else original_of(context, job)
+    digests: dict[Path, str] = {}
+    if work is not None and report is None and not placed:
+        report = work.finish()
+        digests = work.digests
+    elif report is None and not placed:
         context.set_live(job.id, CONFORMING, 0, 0)
 
         def conforming(done: int, total: int) -> None:
             context.set_live(job.id, CONFORMING, done, total)
 
-        report = stems.process(
+        report = converting.process(
             plan,
             layout,
             files,
@@ -104,7 +111,7 @@ def _stage_and_finalize(
             progress=conforming,
         )
     context.clear_live(job.id)
-    manifest = placing.manifest_of(context, job, delivery, algorithm, original)
+    manifest = placing.manifest_of(context, placement, job, algorithm, original)
     if report is not None:
         manifest["conform"] = report
     owned = _owned_outputs(earlier)
@@ -123,6 +130,7 @@ def _stage_and_finalize(
         on_collision=placement.collision,
         keep_staging=plan.staging_dir == downloads,
         owned=frozenset(owned),
+        digests=digests,
     )
     return [item.path.name for item in written]
 
@@ -151,7 +159,7 @@ def _owned_outputs(earlier: dict[str, Any] | None) -> dict[Path, dict[str, Any]]
 CONFORMING = "conforming"
 
 
-def _original(context: Context, job: JobRecord, delivery: DeliveryRecord) -> Path | None:
+def original_of(context: Context, job: JobRecord) -> Path | None:
     """What the stems are compared with: the job's input (a chain step's stem, else the
     dropped file) while it still holds the job's audio."""
     source = Path(job.source_path)

@@ -157,7 +157,7 @@ def _upload_again(context: Context, job: JobRecord, why: str) -> RetryAnswer:
         changes.update(
             sep_type=preset.sep_type,
             options=dict(preset.options),
-            output_format=int(preset.output_format),
+            output_format=int(context.fetched_format(preset.output_format, job.folder_path)),
         )
     store = context.store
     # Studio mode: a job retried here is this host's from now on (a held one of another host

@@ -347,7 +347,7 @@ class Intake:
     # Internals.
 
     def _apply_events(self, now: float) -> None:
-        paths, failed_folders = self._inbox.drain()
+        paths, handles, failed_folders = self._inbox.drain_all()
         for (index, raw_path), is_directory in paths.items():
             folder = self._folders[index]
             if not folder.is_running:
@@ -363,6 +363,12 @@ class Intake:
                 folder.examine(path, parts, is_directory=is_directory, now=now)
             except OSError as error:
                 self._problems.note(path, error)
+        # After the paths: a close comes with an event of its own, which made the candidate.
+        for (index, raw_path), news in handles.items():
+            folder = self._folders[index]
+            parts = relative_parts(folder.view.real_root, raw_path)
+            if folder.is_running and parts:
+                self._tracker.note_handles(os.path.join(folder.view.root, *parts), news, now)
         for index in sorted(failed_folders):
             folder = self._folders[index]
             self._logger.warning(

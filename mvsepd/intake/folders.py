@@ -348,6 +348,10 @@ class HotFolder:
 
     def site(self, path: str, relative_path: str) -> FileSite:
         """Where a file of this folder lives, for the tracker."""
+        after_close = self.spec.stability_after_close
+        watcher = self._watcher
+        if watcher is None or not watcher.reports_closes:
+            after_close = None
         return FileSite(
             folder=self.path,
             path=Path(path),
@@ -355,6 +359,7 @@ class HotFolder:
             stability_seconds=self.spec.stability_seconds,
             view=self.view,
             incomplete_after_seconds=self.spec.incomplete_after_seconds,
+            stability_after_close=after_close,
         )
 
     # Status.

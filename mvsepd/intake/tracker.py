@@ -10,6 +10,12 @@ incomplete, with the reason) and is still watched: when it is complete it is ret
 and the report goes. Nothing is given up. Empty files are INCOMPLETE without asking the
 readiness check (exports start empty).
 
+Where the watcher reports who opens and closes files (inotify), a file whose writer closed it
+(or that was moved into the folder) and that nobody holds open needs only the folder's
+``stability_after_close`` unchanged, not the whole window: a DAW that reopens its bounce to
+patch the header opens it again (the short window is off until it closes it) or writes to it
+(the window starts again). Where no close is reported, or an open is, the window stays whole.
+
 How long a file has been unchanged is re-derived from the file as it stands: a file first seen
 (at start-up, say) counts from its modification time, so a file that was already reported
 incomplete before a restart is reported again at its first check, not a window later; nothing
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mvsepd.intake.filters import FolderView, file_stat_if_regular
+from mvsepd.intake.observers import HandleNews
 from mvsepd.intake.records import FileStat, Readiness, ReadinessVerdict, ReadyFile
 from mvsepd.intake.texts import IntakeLogger, describe_error, duration_words, log_fields
 
@@ -58,6 +65,8 @@ class FileSite:
     stability_seconds: float
     view: FolderView
     incomplete_after_seconds: float
+    #: The quiet time after its writer closed it, where the watcher reports closes.
+    stability_after_close: float | None = None
 
 
 @dataclass
@@ -73,11 +82,29 @@ class _Candidate:
     unchanged_since: float
     reported: bool = False
     reason: str = ""
+    #: Handles open on it as the watcher told (opens less closes, never below 0).
+    handles: int = 0
+    #: When its writer closed it (or it was moved in) with no handle left open.
+    closed_at: float | None = None
+
+    @property
+    def window(self) -> float:
+        """The quiet time it needs: shorter once its writer closed it, nothing changed since
+        and nobody holds it open (see the module docstring)."""
+        after_close = self.site.stability_after_close
+        if (
+            after_close is not None
+            and self.closed_at is not None
+            and self.closed_at >= self.last_change
+            and self.handles == 0
+        ):
+            return min(after_close, self.site.stability_seconds)
+        return self.site.stability_seconds
 
     @property
     def due_at(self) -> float:
         """When it is next examined (its window over, and its recheck due)."""
-        return max(self.last_change + self.site.stability_seconds, self.next_check)
+        return max(self.last_change + self.window, self.next_check)
 
 
 class Waiting(NamedTuple):
@@ -157,6 +184,16 @@ class CandidateTracker:
         )
         return True
 
+    def note_handles(self, path: str, news: HandleNews, now: float) -> None:
+        """What the watcher told of a candidate's handles (see the module docstring)."""
+        candidate = self._candidates.get(path)
+        if candidate is None:
+            return
+        handles = max(0, candidate.handles + news.opens - news.closes)
+        candidate.handles = max(handles, 1) if news.open_last else handles
+        if news.finished and candidate.handles == 0:
+            candidate.closed_at = now
+
     def forget(self, path: str, *, subtree: bool = False) -> None:
         """Drop what is known about ``path`` (and, for a directory, everything below it)."""
         self._candidates.pop(path, None)
@@ -224,7 +261,7 @@ class CandidateTracker:
         finished: list[ReadyFile] = []
         for key, candidate in list(self._candidates.items()):
             quiet_for = now - candidate.last_change
-            if quiet_for < candidate.site.stability_seconds or now < candidate.next_check:
+            if quiet_for < candidate.window or now < candidate.next_check:
                 continue
             outcome = self._check(key, candidate, now)
             if outcome is not None:
@@ -273,7 +310,9 @@ class CandidateTracker:
             self._logger.info(log_fields("file complete now", path=site.path, size=current.size))
         else:
             self._logger.debug(log_fields("file ready", path=site.path, size=current.size))
-        return ReadyFile(site.folder, site.path, site.relative_path, current)
+        return ReadyFile(
+            site.folder, site.path, site.relative_path, current, ready_at=self._wall_clock()
+        )
 
     def _judge(self, site: FileSite, stat: FileStat) -> ReadinessVerdict:
         if stat.size == 0:
