@@ -3,8 +3,9 @@
 - start-up time with N already-processed files vs walking and stat-ing the same tree;
 - per-job overhead over 100 jobs against an instant emulator vs a minimal serial client;
 - delay from the end of a write to the upload, beyond the stability window;
-- HTTP requests per job for a job that waits 10 minutes in the queue vs a fixed 5 s poll loop
-  (time scaled down 100x on both sides: the daemon's schedule is proportional).
+- HTTP requests per job for a job that waits 10 minutes in the queue vs a fixed 5 s poll loop,
+  and for one that MVSEP processes for 10 minutes, of a model mvsepd has not seen finish and of
+  one it has (time scaled down 100x: the daemon's schedule is proportional).
 """
 
 from __future__ import annotations
@@ -234,5 +235,45 @@ def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
         "daemon_polls": polls,
         "fixed_5s_loop_requests": 1 + fixed_polls + files,
         "fixed_5s_loop_polls": fixed_polls,
+        "time_scale": scale,
+    }
+
+
+def requests_per_processing_job(scale: float = 100.0) -> dict[str, Any]:
+    """Status polls of a job MVSEP processes for 10 minutes (scaled down ``scale`` times): the
+    first of its model, then a second one once the first's processing time is recorded."""
+    processing = 600.0 / scale
+    settings = EmulatorSettings(
+        publish_seconds=0.0, queue_seconds=0.0, processing_seconds=processing, rate_limit=False
+    )
+    with EmulatorServer(settings) as server, tempfile.TemporaryDirectory() as directory:
+        token = server.add_account().token
+        work = Path(directory)
+        (hot,) = make_folders(work / "music", 1)
+        config = folders_config(server.url, [hot]).replace(
+            "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
+            f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",
+        )
+        store = work / "state" / "jobs.sqlite3"
+        polls = []
+        with daemon_process(config, token, workdir=work) as daemon:
+            daemon.wait_for("READY=1")
+            for index in range(2):
+                write_wav(hot / f"take {index}.wav", 0.2, seed=index)
+                deadline = time.monotonic() + processing * 4 + 30
+                while _done(store) < index + 1 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                connection = sqlite3.connect(store)
+                rows = connection.execute("SELECT polls FROM jobs ORDER BY id").fetchall()
+                connection.close()
+                # ``polls`` counts the answers before "done"; the "done" answer is one more.
+                polls.append(int(rows[index][0]) + 1)
+        files = len(server.state.jobs()[0].files)
+    return {
+        "processing_seconds": 600,
+        "first_of_model_requests": 1 + polls[0] + files,
+        "first_of_model_polls": polls[0],
+        "model_seen_requests": 1 + polls[1] + files,
+        "model_seen_polls": polls[1],
         "time_scale": scale,
     }

@@ -305,7 +305,11 @@ class DaemonConfig(_Section):
         DEFAULT_CATALOG_REFRESH_HOURS, gt=0, description="Refetch the algorithm catalog after."
     )
     parallel_downloads: int = Field(
-        4, ge=1, le=8, description="Stems of one job downloaded at the same time (1 to 8)."
+        1,
+        ge=1,
+        le=8,
+        description="Stems of one job downloaded at the same time (1 to 8); one at a time, "
+        "each is conformed while the next comes down.",
     )
     status_host: str = Field("127.0.0.1", description="Address of the local status API.")
     status_port: int = Field(0, ge=0, le=65535, description="Port of the status API (0: any).")

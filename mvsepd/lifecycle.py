@@ -141,10 +141,10 @@ POLL_NEAR_DONE_SECONDS = 2.0
 #: A job of a model not seen finishing before: looked at every this fraction of the time it
 #: has been processed so far (the expected wait to see it done is half of it).
 UNKNOWN_PROCESSING_FRACTION = 1 / 20
-#: Earlier processing times are bounds of a wide spread (load, the model's own overhead): the
-#: near-done looks begin before the quickest of them and go on well after the slowest.
-_EARLIER_MARGIN = 0.9
-_LATER_MARGIN = 1.2
+#: Earlier processing times vary (load, the model's own overhead): the near-done looks begin a
+#: little before the quickest of them and go on well after the slowest.
+_EARLIER_MARGIN = 0.97
+_LATER_MARGIN = 1.1
 _LATER_SECONDS = 10.0
 
 
@@ -178,16 +178,18 @@ def processing_poll_delay(
     may have started at the earliest, expected to take ``expected`` (earliest, latest; None:
     unknown).
 
-    Expected: looks up to ``maximum`` apart until the earliest expected end, then every
-    ``near`` seconds until the latest; a job later than that, and one of a model never seen
-    finishing, is looked at every ``UNKNOWN_PROCESSING_FRACTION`` of its time so far (at least
-    ``near``, at most ``maximum`` apart). Seeing "done" takes about half the spacing in force.
+    Expected: looks half the time to the earliest expected end apart (at most ``maximum``, so
+    a job that ends sooner than the earlier ones is seen about as late as its head start),
+    then every ``near`` seconds until the latest; a job later than that, and one of a model
+    never seen finishing, is looked at every ``UNKNOWN_PROCESSING_FRACTION`` of its time so far
+    (at least ``near``, at most ``maximum`` apart). Seeing "done" takes about half the spacing
+    in force.
     """
     if expected is not None:
         earliest, latest = expected
         ahead = earliest - elapsed
         if ahead > near:
-            return _jittered(min(maximum, max(near, ahead)), rng)
+            return _jittered(min(maximum, max(near, ahead / 2)), rng)
         if elapsed <= latest:
             return _jittered(near, rng)
     return _jittered(max(near, min(maximum, elapsed * UNKNOWN_PROCESSING_FRACTION)), rng)

@@ -26,6 +26,7 @@ from mvsepd.chains import ChainPlan, plan_chain
 from mvsepd.config import Config, FolderConfig
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
+from mvsepd.engine.hashes import ContentHashes
 from mvsepd.engine.pollbudget import PollBudget
 from mvsepd.models import JobRecord, JobState, OutputFormat, SeparationStatus, UserInfo
 from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, fetched_format, resolve
@@ -63,12 +64,23 @@ class EngineSettings:
     reconcile_pages: int = 3
     #: A lost create may still be in the server's hands; absence counts only after this long.
     lost_upload_grace_seconds: float = 60.0
-    #: Result files of one job fetched at the same time (latency overlaps; one link's rate is
-    #: shared either way).
-    parallel_downloads: int = 4
+    #: Result files of one job fetched at the same time: one link's rate is shared either way,
+    #: so one at a time brings each in soonest (and it is conformed while the next comes).
+    parallel_downloads: int = 1
     #: How long MVSEP may take to publish a finished job's stems before the job is left
     #: ``unpublished`` for the user's ``retry`` (``daemon.publish_wait_minutes``).
     publish_wait_seconds: float = 30 * 60.0
+
+    @property
+    def poll_near_seconds(self) -> float:
+        """The spacing of looks at a job that may be done any moment (2 s at the real
+        intervals; in proportion where tests and benchmarks scale them): the first look after
+        a create, and those near a processing job's expected end."""
+        return (
+            lifecycle.POLL_NEAR_DONE_SECONDS
+            * self.poll_first_seconds
+            / lifecycle.POLL_FIRST_SECONDS
+        )
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,8 @@ class Context:
     #: When this process last stopped sending a job's upload without learning its outcome.
     sends_ended: dict[int, float] = field(default_factory=dict)
     cancel_requested: set[int] = field(default_factory=set)
+    #: The SHA-256 of hot folders' files, by version, taken early where it can be.
+    hashes: ContentHashes = field(default_factory=ContentHashes)
     #: The planned moments of every job's status polls (MVSEP's rate limit, all jobs together).
     poll_budget: PollBudget = field(default_factory=PollBudget)
     #: Deliveries of done jobs that failed for a passing reason, and when to try again.
@@ -190,6 +204,11 @@ class Context:
                     max_workers=os.cpu_count() or 1, thread_name_prefix="mvsepd-convert"
                 )
             return self._conversions
+
+    def __post_init__(self) -> None:
+        # MVSEP's minute, in proportion where tests and benchmarks scale every interval down.
+        scale = self.settings.poll_first_seconds / lifecycle.POLL_FIRST_SECONDS
+        self.poll_budget = PollBudget(minute=60.0 * scale)
 
     def judge(self, error: BaseException, job_id: int, file_name: str) -> lifecycle.ErrorVerdict:
         """What an error raised while working on a job means (``lifecycle.judge_error``).

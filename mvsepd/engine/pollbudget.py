@@ -21,8 +21,11 @@ _WINDOW = 60.0
 class PollBudget:
     """The planned poll moments of the last minute and the next (see the module docstring)."""
 
-    def __init__(self, per_minute: int = POLLS_PER_MINUTE) -> None:
+    def __init__(self, per_minute: int = POLLS_PER_MINUTE, *, minute: float = _WINDOW) -> None:
+        """``minute``: the length of the window (60 s; shorter where tests and benchmarks
+        scale every interval down)."""
         self._per_minute = per_minute
+        self._window = minute
         self._planned: list[float] = []
         self._lock = threading.Lock()
 
@@ -31,14 +34,15 @@ class PollBudget:
         after that has room; return the moment planned."""
         with self._lock:
             planned = self._planned
-            del planned[: bisect.bisect_left(planned, wanted - 2 * _WINDOW)]
+            window = self._window
+            del planned[: bisect.bisect_left(planned, wanted - 2 * window)]
             moment = wanted
             while True:
                 # Polls planned in (moment - window, moment]: full means move past the first.
-                first = bisect.bisect_right(planned, moment - _WINDOW)
+                first = bisect.bisect_right(planned, moment - window)
                 last = bisect.bisect_right(planned, moment)
                 if last - first < self._per_minute:
                     break
-                moment = planned[first] + _WINDOW
+                moment = planned[first] + window
             bisect.insort(planned, moment)
             return moment

@@ -113,8 +113,10 @@ def _delay(
     settings = context.settings
     start = _started_after(job, timings)
     if status.status not in _RUNNING or start is None:
+        # The first look came early (``poll_near_seconds`` after the create): the queue's
+        # schedule goes on from its second step, so a long wait costs no extra look.
         return lifecycle.poll_delay(
-            job.polls,
+            job.polls + 1,
             status.status,
             queue_position=status.current_order,
             rng=context.rng,
@@ -131,7 +133,7 @@ def _delay(
         elapsed,
         expected,
         rng=context.rng,
-        near=min(lifecycle.POLL_NEAR_DONE_SECONDS, settings.poll_first_seconds),
+        near=settings.poll_near_seconds,
         maximum=settings.poll_max_seconds,
     )
 

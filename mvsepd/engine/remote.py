@@ -78,7 +78,7 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
         server=created.server,
         remote_status=RemoteStatus.WAITING.value,
         polls=0,
-        next_attempt_at=now + context.settings.poll_first_seconds,
+        next_attempt_at=now + context.settings.poll_near_seconds,
         reason=None,
         timings_json=current.with_timings(submitted=now),
         upload_json=sent if sent is not None else current.upload_json,
@@ -151,7 +151,7 @@ def _create_from_url(context: Context, job: JobRecord) -> JobRecord:
         server=created.server,
         remote_status="fetching",
         polls=0,
-        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        next_attempt_at=context.clock() + context.settings.poll_near_seconds,
         reason=None,
     )
     context.feed.bump()
@@ -181,7 +181,7 @@ def _create_from_prompt(context: Context, job: JobRecord) -> JobRecord:
         server=created.server,
         remote_status=RemoteStatus.WAITING.value,
         polls=0,
-        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        next_attempt_at=context.clock() + context.settings.poll_near_seconds,
         reason=None,
     )
     context.feed.bump()

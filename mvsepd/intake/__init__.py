@@ -26,12 +26,13 @@ Submodules: ``records`` (the shared data), ``filters`` (names, symlinks, the wal
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from mvsepd.errors import InputError
@@ -130,11 +131,15 @@ class Intake:
         self._lock = threading.RLock()
         self._inbox = EventInbox()
         self._problems = ProblemLog(self._logger)
+        #: Files mvsepd itself reads while they are candidates (a hash taken early), by path.
+        self._own_reads: dict[str, int] = {}
+        self._own_reads_lock = threading.Lock()
         self._tracker = CandidateTracker(
             readiness=readiness,
             is_known=is_known,
             logger=self._logger,
             wall_clock=wall_clock,
+            own_reads=self._own_read_count,
         )
         self._folders: list[HotFolder] = []
         #: One native observer for every natively watched folder.
@@ -166,6 +171,7 @@ class Intake:
         self._pending: tuple[tuple[Path, float], ...] = ()
         self._waiting: tuple[Waiting, ...] = ()
         self._arriving = False
+        self._arrival_due = float("inf")
         self._next_recheck = float("inf")
 
     # Life cycle.
@@ -231,6 +237,33 @@ class Intake:
             finished = self._tracker.due(now)
             self._publish_pending()
             return finished
+
+    def take_closed(self) -> list[Path]:
+        """Files still being checked whose writer closed them since the last call (on the
+        engine's thread, after ``take_ready``): they are likely complete, soon to be ready."""
+        with self._lock:
+            return self._tracker.take_closed()
+
+    @contextlib.contextmanager
+    def reading(self, path: Path) -> Iterator[None]:
+        """Around mvsepd's own read of a file that is still a candidate (any thread): its
+        open and close are not taken for a writer's."""
+        key = os.fspath(path)
+        with self._own_reads_lock:
+            self._own_reads[key] = self._own_reads.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._own_reads_lock:
+                left = self._own_reads[key] - 1
+                if left:
+                    self._own_reads[key] = left
+                else:
+                    del self._own_reads[key]
+
+    def _own_read_count(self, path: str) -> int:
+        with self._own_reads_lock:
+            return self._own_reads.get(path, 0)
 
     def rescan(self, folder: Path | None = None, *, afresh: bool = False) -> int:
         """Scan one folder (or all) now; return how many files became new candidates.
@@ -308,6 +341,11 @@ class Intake:
         """True while a file that is not reported incomplete is being checked: its stability
         window may end at any moment, so the engine looks often (``take_ready``)."""
         return self._arriving
+
+    def seconds_until_arrival_due(self) -> float:
+        """Seconds until the window of the first file still arriving is over (inf: none);
+        the engine looks then, and in between at least every tenth of a second."""
+        return max(0.0, self._arrival_due - self._clock())
 
     def on_event(self, listener: Callable[[], None] | None) -> None:
         """Call ``listener`` (on a watcher's thread; it must return at once) whenever a watcher
@@ -412,4 +450,5 @@ class Intake:
         self._pending = tuple(tracker.pending())
         self._waiting = tuple(tracker.waiting())
         self._arriving = tracker.arriving()
+        self._arrival_due = tracker.next_arrival_due()
         self._next_recheck = tracker.next_recheck()

@@ -91,12 +91,16 @@ class _Candidate:
     def window(self) -> float:
         """The quiet time it needs: shorter once its writer closed it, nothing changed since
         and nobody holds it open (see the module docstring)."""
+        return self.window_with(0)
+
+    def window_with(self, own_reads: int) -> float:
+        """``window``, with ``own_reads`` of the open handles mvsepd's own (not a writer's)."""
         after_close = self.site.stability_after_close
         if (
             after_close is not None
             and self.closed_at is not None
             and self.closed_at >= self.last_change
-            and self.handles == 0
+            and self.handles <= own_reads
         ):
             return min(after_close, self.site.stability_seconds)
         return self.site.stability_seconds
@@ -129,11 +133,15 @@ class CandidateTracker:
         is_known: KnownCheck,
         logger: IntakeLogger,
         wall_clock: Callable[[], float],
+        own_reads: Callable[[str], int] = lambda path: 0,
     ) -> None:
         self._readiness = readiness
         self._is_known = is_known
         self._logger = logger
         self._wall_clock = wall_clock
+        self._own_reads = own_reads
+        #: Candidates whose writer closed them since the last ``take_closed``.
+        self._closed: list[Path] = []
         self._candidates: dict[str, _Candidate] = {}
         # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
         self._settled: dict[str, tuple[Path, FileStat]] = {}
@@ -193,6 +201,13 @@ class CandidateTracker:
         candidate.handles = max(handles, 1) if news.open_last else handles
         if news.finished and candidate.handles == 0:
             candidate.closed_at = now
+            if candidate.site.stability_after_close is not None:
+                self._closed.append(candidate.site.path)
+
+    def take_closed(self) -> list[Path]:
+        """Candidates whose writer closed them since the last call (they may be ready soon)."""
+        closed, self._closed = self._closed, []
+        return closed
 
     def forget(self, path: str, *, subtree: bool = False) -> None:
         """Drop what is known about ``path`` (and, for a directory, everything below it)."""
@@ -248,6 +263,14 @@ class CandidateTracker:
             default=float("inf"),
         )
 
+    def next_arrival_due(self) -> float:
+        """When the first file still arriving (not reported incomplete) is next examined, its
+        window over (inf when there is none)."""
+        return min(
+            (item.due_at for item in self._candidates.values() if not item.reported),
+            default=float("inf"),
+        )
+
     def arriving(self) -> bool:
         """True while a file not (yet) reported incomplete is being checked."""
         return any(not item.reported for item in self._candidates.values())
@@ -261,7 +284,8 @@ class CandidateTracker:
         finished: list[ReadyFile] = []
         for key, candidate in list(self._candidates.items()):
             quiet_for = now - candidate.last_change
-            if quiet_for < candidate.window or now < candidate.next_check:
+            window = candidate.window_with(self._own_reads(key))
+            if quiet_for < window or now < candidate.next_check:
                 continue
             outcome = self._check(key, candidate, now)
             if outcome is not None:
