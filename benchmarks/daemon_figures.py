@@ -192,6 +192,15 @@ def stability_delay(samples: int = 10, window: float = 1.0) -> dict[str, Any]:
     }
 
 
+def _scaled_config(server: str, hot: Path, scale: float) -> str:
+    """One folder, with the daemon's real poll intervals (5 s first, 30 s at most) divided by
+    ``scale``."""
+    return folders_config(server, [hot]).replace(
+        "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
+        f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",
+    )
+
+
 def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
     """HTTP requests spent on one job that waits 10 minutes (scaled down ``scale`` times)."""
     wait = 600.0 / scale
@@ -202,10 +211,7 @@ def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
         token = server.add_account().token
         work = Path(directory)
         (hot,) = make_folders(work / "music", 1)
-        config = folders_config(server.url, [hot]).replace(
-            "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
-            f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",
-        )
+        config = _scaled_config(server.url, hot, scale)
         write_wav(hot / "waits.wav", 0.2, seed=1)
         with daemon_process(config, token, workdir=work) as daemon:
             daemon.wait_for("READY=1")
@@ -250,10 +256,7 @@ def requests_per_processing_job(scale: float = 100.0) -> dict[str, Any]:
         token = server.add_account().token
         work = Path(directory)
         (hot,) = make_folders(work / "music", 1)
-        config = folders_config(server.url, [hot]).replace(
-            "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
-            f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",
-        )
+        config = _scaled_config(server.url, hot, scale)
         store = work / "state" / "jobs.sqlite3"
         polls = []
         with daemon_process(config, token, workdir=work) as daemon:

@@ -301,7 +301,7 @@ def _download(
         downloaded = plan.staging_dir / layout.downloads[index]
         client.download_result(item, downloaded, server=server, progress=advance)
     fitting = progress.add_task("fitting stems to the file", total=None)
-    report = converting.process(
+    report = converting.StemWork(
         plan,
         layout,
         status.files,
@@ -310,7 +310,7 @@ def _download(
         original=file,
         origin=f"mvsepd submit; MVSEP {status.algorithm or 'separation'}",
         progress=lambda done, total: progress.update(fitting, completed=done, total=total),
-    )
+    ).all_at_hand()
     progress.update(fitting, completed=1, total=1)
     written = outputs.finalize(
         plan, {"source": str(file), "mvsep": {"hash": status.hash}, "conform": report}

@@ -145,6 +145,17 @@ class StemWork:
                 copy_into(downloaded, self.plan.targets[request].staged)
         return save_report(self.plan, report)
 
+    def all_at_hand(self) -> dict[str, Any]:
+        """Convert every wanted result, all downloaded already (a late delivery, ``mvsepd
+        submit``), and ``finish``; on a failure nothing is left."""
+        try:
+            for index in sorted(self.wanted):
+                self.take(index)
+            return self.finish()
+        except BaseException:
+            self.abandon()
+            raise
+
     def abandon(self) -> None:
         """Remove what this work wrote (a stem failed, or the job stopped)."""
         if self._conversion is not None:
@@ -161,38 +172,6 @@ def _rewrapped(layout: ResultLayout, request: int | None) -> bool:
         and request < len(layout.rewrap_from)
         and layout.rewrap_from[request] is not None
     )
-
-
-def process(
-    plan: outputs.OutputPlan,
-    layout: ResultLayout,
-    files: Sequence[ResultFile],
-    *,
-    downloads: Path,
-    source_name: str,
-    original: Path | None,
-    origin: str,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Convert a delivery's stems that are all at hand (a late delivery, ``mvsepd submit``);
-    save and return the report. Raise AudioError naming a stem that does not decode."""
-    work = StemWork(
-        plan,
-        layout,
-        files,
-        downloads=downloads,
-        source_name=source_name,
-        original=original,
-        origin=origin,
-        progress=progress,
-    )
-    try:
-        for index in sorted(work.wanted):
-            work.take(index)
-        return work.finish()
-    except BaseException:
-        work.abandon()
-        raise
 
 
 class JobConversions:

@@ -8,7 +8,7 @@ places one of them (``placing`` made its plan): conform against its input, ``out
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def _stage_and_finalize(
 ) -> list[str]:
     """Conform and place one delivery's stems; an ``earlier`` attempt's manifest (a retried
     job's) names the outputs this job owns already, which are replaced, not numbered."""
-    plan, layout, delivery = placement.plan, placement.layout, placement.delivery
+    plan = placement.plan
     outputs.prepare(plan)
     placed = outputs.already_placed(plan)
     report = stems.saved_report(plan)
@@ -100,16 +100,9 @@ def _stage_and_finalize(
         def conforming(done: int, total: int) -> None:
             context.set_live(job.id, CONFORMING, done, total)
 
-        report = converting.process(
-            plan,
-            layout,
-            files,
-            downloads=downloads,
-            source_name=Path(delivery.source_path).name,
-            original=original,
-            origin=placing.origin_words(job, delivery, algorithm),
-            progress=conforming,
-        )
+        report = work_for(
+            job, placement, files, downloads, algorithm, original, progress=conforming
+        ).all_at_hand()
     context.clear_live(job.id)
     manifest = placing.manifest_of(context, placement, job, algorithm, original)
     if report is not None:
@@ -133,6 +126,29 @@ def _stage_and_finalize(
         digests=digests,
     )
     return [item.path.name for item in written]
+
+
+def work_for(
+    job: JobRecord,
+    placement: placing.Placement,
+    files: Sequence[ResultFile],
+    downloads: Path,
+    algorithm: str | None,
+    original: Path | None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> converting.StemWork:
+    """The conversion of one delivery's stems from the job's downloads."""
+    return converting.StemWork(
+        placement.plan,
+        placement.layout,
+        files,
+        downloads=downloads,
+        source_name=Path(placement.delivery.source_path).name,
+        original=original,
+        origin=placing.origin_words(job, placement.delivery, algorithm),
+        progress=progress,
+    )
 
 
 def _owned_outputs(earlier: dict[str, Any] | None) -> dict[Path, dict[str, Any]]:

@@ -161,20 +161,14 @@ def _works(
     works: dict[int, converting.StemWork] = {}
     original = None
     for placement in placements:
-        plan, delivery = placement.plan, placement.delivery
+        plan = placement.plan
         if stems.saved_report(plan) is not None or outputs.already_placed(plan):
             continue
         outputs.prepare(plan)
         if original is None:
             original = (deliver.original_of(context, job),)
-        works[delivery.id] = converting.StemWork(
-            plan,
-            placement.layout,
-            files,
-            downloads=downloads,
-            source_name=Path(delivery.source_path).name,
-            original=original[0],
-            origin=placing.origin_words(job, delivery, algorithm),
+        works[placement.delivery.id] = deliver.work_for(
+            job, placement, files, downloads, algorithm, original[0]
         )
     return works
 

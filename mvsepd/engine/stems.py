@@ -5,10 +5,11 @@ is written as, and conforming them to their source in the delivery's staging fol
 MVSEP result (audio stems in the source's container when they are conformed; MIDI and text as
 they come), a ``Residual`` when asked, and MVSEP's own files in a subfolder with
 ``keep_mvsep_files``. Downloads are shared by every delivery of a job (``mvsep-NN.ext`` in the
-job's staging folder); ``process`` runs ``mvsepd.audio`` on them, copies what is placed as sent,
-and saves its report in the delivery's staging folder: the report is the mark that the stems
-are ready, so a delivery killed while placing them does not convert them again, and one killed
-while converting starts over (its ``.part`` files are never placed).
+job's staging folder); ``engine.converting`` runs ``mvsepd.audio`` on them, each as its
+download completes, copies what is placed as sent, and saves its report (``save_report``) in
+the delivery's staging folder: the report is the mark that the stems are ready, so a delivery
+killed while placing them does not convert them again, and one killed while converting starts
+over (its ``.part`` files are never placed).
 """
 
 from __future__ import annotations
