@@ -165,6 +165,15 @@ def _phase_table(link: dict[str, Any], before: str) -> list[str]:
             cells.append("n/a" if value is None else f"{value:.2f} s")
         rows.append(_row(cells))
     totals = ["total", *(f"{link[key]['median_seconds']:.1f} s" for key in keys)]
+
+    def measured(field: str, unit: str) -> list[str]:
+        values = [_median([run.get(field) for run in link[key]["runs"]]) for key in keys]
+        return ["n/a" if value is None else f"{value:.1f}{unit}" for value in values]
+
+    machine = [
+        _row(["the daemon's CPU time for the take", *measured("daemon_cpu_seconds", " s")]),
+        _row(["load average of the machine as the take began", *measured("load_average", "")]),
+    ]
     return [
         "",
         "### Where mvsepd's time goes (median seconds per phase, from the job's own timings)",
@@ -178,6 +187,7 @@ def _phase_table(link: dict[str, Any], before: str) -> list[str]:
         _row(["---"] * len(header)),
         *rows,
         _row(totals),
+        *machine,
     ]
 
 
@@ -185,7 +195,7 @@ def _loopback(link: dict[str, Any], before: str) -> list[str]:
     """The same export on an unshaped loopback: the daemon's own time per take."""
     rows = []
     for key, label in (
-        ("loopback_wav16", "mvsepd"),
+        ("loopback_mvsepd_wav16", "mvsepd"),
         ("loopback_before_wav16", f"before ({before})"),
     ):
         row = link.get(key)

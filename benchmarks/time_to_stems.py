@@ -48,7 +48,7 @@ from typing import Any
 
 import requests
 
-from benchmarks.harness import ROOT, daemon_process, worktree
+from benchmarks.harness import ROOT, cpu_seconds, daemon_process, worktree
 from benchmarks.music import render
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 
@@ -63,7 +63,7 @@ OFFICIAL_BASE = "https://mvsep.com/api"
 PHASES = (
     ("readiness", "export complete", "ready"),
     ("hash, probe, schedule", "ready", "upload_began"),
-    ("upload (FLAC made as it goes)", "upload_began", "submitted"),
+    ("upload, the FLAC encoding included", "upload_began", "submitted"),
     ("queue and processing at MVSEP", "submitted", "mvsep_finished"),
     ("seeing done", "mvsep_finished", "done_seen"),
     ("publishing", "done_seen", "published"),
@@ -124,6 +124,8 @@ folders:
             with daemon_process(config, token, workdir=work, source=checkout) as daemon:
                 daemon.wait_for("READY=1")
                 time.sleep(2)  # the account and catalog checks are not part of the wait
+                cpu_before = cpu_seconds(daemon.process.pid)
+                load = os.getloadavg()[0]
                 started = _export(source, hot)
                 manifest = work / "Music" / "Bounces stems" / source.stem / "manifest.json"
                 while not manifest.exists():
@@ -131,8 +133,13 @@ folders:
                     if daemon.process.poll() is not None:
                         raise RuntimeError("the daemon stopped; see its log in " + str(work))
                 seconds = time.time() - started
+                daemon_cpu = cpu_seconds(daemon.process.pid) - cpu_before
             (job,) = server.state.jobs()
             record = _record(server, token, seconds, job)
+            # What the machine gave: the daemon's own CPU time for the take, and the load of
+            # everything else on it (the one-minute load average as the take began).
+            record["daemon_cpu_seconds"] = daemon_cpu
+            record["load_average"] = load
             record["phases"] = _phases(work / "state" / "jobs.sqlite3", started, job)
             record["requests"] = _requests(work / "state" / "jobs.sqlite3", len(job.files))
             return record

@@ -154,10 +154,11 @@ def model_of(job: JobRecord) -> str:
 
 
 def _record_processing(context: Context, job: JobRecord, now: float) -> None:
-    """Keep how long MVSEP processed the job (its bounds), for the polls of the next."""
+    """Keep how long MVSEP processed the job (its bounds), for the polls of the next; only
+    for a job followed since its upload (a retried job began before its retry)."""
     timings = job.timings
-    start = _started_after(job, timings)
-    if start is None or not job.duration_seconds:
+    start = timings.get("waiting_seen", timings.get("submitted"))
+    if start is None or "retried" in timings or not job.duration_seconds:
         return
     seen, last = timings.get("processing_seen"), timings.get("processing_last")
     shortest = last - seen if seen is not None and last is not None else 0.0

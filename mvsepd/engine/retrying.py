@@ -15,6 +15,7 @@ plainly why it cannot run again.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,9 @@ def _follow(context: Context, job: JobRecord, found: SeparationStatus) -> RetryA
         publish_started_at=None,
         finished_at=None,
         retries=job.retries + 1,
+        # The steps from here on are this attempt's (its processing is not timed: it began
+        # before the retry).
+        timings_json=json.dumps({"retried": now}),
     )
     store.reopen_deliveries_of(job.id)
     context.feed.bump()
@@ -147,6 +151,7 @@ def _upload_again(context: Context, job: JobRecord, why: str) -> RetryAnswer:
         "publish_started_at": None,
         "finished_at": None,
         "retries": job.retries + 1,
+        "timings_json": None,
     }
     # The preset may have been fixed since the job failed: use it as it is now.
     preset = context.preset(job.preset_name)

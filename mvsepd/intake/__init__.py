@@ -32,10 +32,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mvsepd.errors import InputError
+from mvsepd.intake.candidates import OwnReads
 from mvsepd.intake.filters import (
     ALWAYS_IGNORED_DIRECTORY_NAMES,
     ALWAYS_IGNORED_FILE_PATTERNS,
@@ -131,15 +132,13 @@ class Intake:
         self._lock = threading.RLock()
         self._inbox = EventInbox()
         self._problems = ProblemLog(self._logger)
-        #: Files mvsepd itself reads while they are candidates (a hash taken early), by path.
-        self._own_reads: dict[str, int] = {}
-        self._own_reads_lock = threading.Lock()
+        self._own_reads = OwnReads()
         self._tracker = CandidateTracker(
             readiness=readiness,
             is_known=is_known,
             logger=self._logger,
             wall_clock=wall_clock,
-            own_reads=self._own_read_count,
+            own_reads=self._own_reads.count,
         )
         self._folders: list[HotFolder] = []
         #: One native observer for every natively watched folder.
@@ -244,26 +243,10 @@ class Intake:
         with self._lock:
             return self._tracker.take_closed()
 
-    @contextlib.contextmanager
-    def reading(self, path: Path) -> Iterator[None]:
+    def reading(self, path: Path) -> contextlib.AbstractContextManager[None]:
         """Around mvsepd's own read of a file that is still a candidate (any thread): its
         open and close are not taken for a writer's."""
-        key = os.fspath(path)
-        with self._own_reads_lock:
-            self._own_reads[key] = self._own_reads.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            with self._own_reads_lock:
-                left = self._own_reads[key] - 1
-                if left:
-                    self._own_reads[key] = left
-                else:
-                    del self._own_reads[key]
-
-    def _own_read_count(self, path: str) -> int:
-        with self._own_reads_lock:
-            return self._own_reads.get(path, 0)
+        return self._own_reads.reading(path)
 
     def rescan(self, folder: Path | None = None, *, afresh: bool = False) -> int:
         """Scan one folder (or all) now; return how many files became new candidates.

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from mvsepd.intake.candidates import FileSite
 from mvsepd.intake.filters import (
     FolderView,
     NameFilter,
@@ -33,7 +34,7 @@ from mvsepd.intake.observers import (
 )
 from mvsepd.intake.records import FileStat, FolderHealth, FolderStatus, WatchSpec
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, describe_error, log_fields
-from mvsepd.intake.tracker import CandidateTracker, FileSite, KnownSnapshot
+from mvsepd.intake.tracker import CandidateTracker, KnownSnapshot
 
 #: How long stopping an observer waits for its thread.
 JOIN_SECONDS = 1.0

@@ -12,9 +12,7 @@ readiness check (exports start empty).
 
 Where the watcher reports who opens and closes files (inotify), a file whose writer closed it
 (or that was moved into the folder) and that nobody holds open needs only the folder's
-``stability_after_close`` unchanged, not the whole window: a DAW that reopens its bounce to
-patch the header opens it again (the short window is off until it closes it) or writes to it
-(the window starts again). Where no close is reported, or an open is, the window stays whole.
+``stability_after_close`` unchanged, not the whole window (``candidates.Candidate.window``).
 
 How long a file has been unchanged is re-derived from the file as it stands: a file first seen
 (at start-up, say) counts from its modification time, so a file that was already reported
@@ -30,11 +28,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from mvsepd.intake.filters import FolderView, file_stat_if_regular
+from mvsepd.intake.candidates import Candidate, FileSite
+from mvsepd.intake.filters import file_stat_if_regular
 from mvsepd.intake.observers import HandleNews
 from mvsepd.intake.records import FileStat, Readiness, ReadinessVerdict, ReadyFile
 from mvsepd.intake.texts import IntakeLogger, describe_error, duration_words, log_fields
@@ -53,62 +51,6 @@ MINIMUM_RECHECK_SECONDS = 1.0
 REPORTED_RECHECK_SECONDS = 60.0
 #: The reason of a reported file that changed since: it is being written again.
 STILL_GROWING = "still growing"
-
-
-@dataclass(frozen=True)
-class FileSite:
-    """Where a candidate lives: its folder, its path under that folder's own spelling."""
-
-    folder: Path
-    path: Path
-    relative_path: str
-    stability_seconds: float
-    view: FolderView
-    incomplete_after_seconds: float
-    #: The quiet time after its writer closed it, where the watcher reports closes.
-    stability_after_close: float | None = None
-
-
-@dataclass
-class _Candidate:
-    site: FileSite
-    stat: FileStat
-    first_seen: float
-    last_change: float
-    next_check: float
-    #: When waiting for it began: first seen, or its last change when earlier (a restart).
-    waiting_since: float
-    #: Since when its stat is unchanged (at first sight: its modification time).
-    unchanged_since: float
-    reported: bool = False
-    reason: str = ""
-    #: Handles open on it as the watcher told (opens less closes, never below 0).
-    handles: int = 0
-    #: When its writer closed it (or it was moved in) with no handle left open.
-    closed_at: float | None = None
-
-    @property
-    def window(self) -> float:
-        """The quiet time it needs: shorter once its writer closed it, nothing changed since
-        and nobody holds it open (see the module docstring)."""
-        return self.window_with(0)
-
-    def window_with(self, own_reads: int) -> float:
-        """``window``, with ``own_reads`` of the open handles mvsepd's own (not a writer's)."""
-        after_close = self.site.stability_after_close
-        if (
-            after_close is not None
-            and self.closed_at is not None
-            and self.closed_at >= self.last_change
-            and self.handles <= own_reads
-        ):
-            return min(after_close, self.site.stability_seconds)
-        return self.site.stability_seconds
-
-    @property
-    def due_at(self) -> float:
-        """When it is next examined (its window over, and its recheck due)."""
-        return max(self.last_change + self.window, self.next_check)
 
 
 class Waiting(NamedTuple):
@@ -142,7 +84,7 @@ class CandidateTracker:
         self._own_reads = own_reads
         #: Candidates whose writer closed them since the last ``take_closed``.
         self._closed: list[Path] = []
-        self._candidates: dict[str, _Candidate] = {}
+        self._candidates: dict[str, Candidate] = {}
         # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
         self._settled: dict[str, tuple[Path, FileStat]] = {}
         # The keys of ``_settled`` by folder, so a full scan prunes its own in O(its files).
@@ -181,7 +123,7 @@ class CandidateTracker:
         self._unsettle(key)
         # Unchanged since its modification time, as far as the file tells (never in the future).
         age = max(0.0, self._wall_clock() - stat.mtime_ns / 1e9)
-        self._candidates[key] = _Candidate(
+        self._candidates[key] = Candidate(
             site=site,
             stat=stat,
             first_seen=now,
@@ -294,7 +236,7 @@ class CandidateTracker:
 
     # The checks.
 
-    def _check(self, key: str, candidate: _Candidate, now: float) -> ReadyFile | None:
+    def _check(self, key: str, candidate: Candidate, now: float) -> ReadyFile | None:
         site = candidate.site
         try:
             current = self._stat(site)
@@ -364,7 +306,7 @@ class CandidateTracker:
             return ReadinessVerdict(Readiness.INCOMPLETE, "the audio check failed on it")
 
     def _not_ready(
-        self, key: str, candidate: _Candidate, verdict: ReadinessVerdict, now: float
+        self, key: str, candidate: Candidate, verdict: ReadinessVerdict, now: float
     ) -> ReadyFile | None:
         site = candidate.site
         if verdict.readiness is Readiness.GONE:
@@ -423,7 +365,7 @@ class CandidateTracker:
             return False
 
     @staticmethod
-    def _restart(candidate: _Candidate, stat: FileStat, now: float) -> None:
+    def _restart(candidate: Candidate, stat: FileStat, now: float) -> None:
         candidate.stat = stat
         candidate.last_change = now
         candidate.next_check = now
