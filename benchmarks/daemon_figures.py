@@ -201,8 +201,18 @@ def _scaled_config(server: str, hot: Path, scale: float) -> str:
     )
 
 
-def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
-    """HTTP requests spent on one job that waits 10 minutes (scaled down ``scale`` times)."""
+def requests_per_waiting_job(scale: float = 100.0, before: Path | None = None) -> dict[str, Any]:
+    """HTTP requests spent on one job that waits 10 minutes (scaled down ``scale`` times); with
+    ``before``, also by the daemon of that checkout."""
+    figures = _waiting_requests(scale, ROOT)
+    if before is not None:
+        earlier = _waiting_requests(scale, before)
+        figures["before_requests"] = earlier["daemon_requests"]
+        figures["before_polls"] = earlier["daemon_polls"]
+    return figures
+
+
+def _waiting_requests(scale: float, source: Path) -> dict[str, Any]:
     wait = 600.0 / scale
     settings = EmulatorSettings(
         publish_seconds=0.0, queue_seconds=wait, processing_seconds=0, rate_limit=False
@@ -213,7 +223,7 @@ def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
         (hot,) = make_folders(work / "music", 1)
         config = _scaled_config(server.url, hot, scale)
         write_wav(hot / "waits.wav", 0.2, seed=1)
-        with daemon_process(config, token, workdir=work) as daemon:
+        with daemon_process(config, token, workdir=work, source=source) as daemon:
             daemon.wait_for("READY=1")
             store = work / "state" / "jobs.sqlite3"
             deadline = time.monotonic() + wait * 4 + 30

@@ -163,7 +163,7 @@ def measure(
         "stability": _timed(
             "stability delay", lambda: daemon_figures.stability_delay(5 if quick else 20)
         ),
-        "requests": _timed("requests per waiting job", daemon_figures.requests_per_waiting_job),
+        "requests": _timed("requests per waiting job", lambda: _requests(link_before)),
         "processing_requests": _timed(
             "requests per processed job", daemon_figures.requests_per_processing_job
         ),
@@ -175,6 +175,13 @@ def measure(
             lambda: conform_speed.alignment(5.0 if quick else 20.0),
         ),
     }
+
+
+def _requests(before: str) -> dict[str, Any]:
+    with worktree(before) as checkout:
+        figures = daemon_figures.requests_per_waiting_job(before=checkout)
+    figures["before_commit"] = before
+    return figures
 
 
 def _studio(quick: bool, reuse: Path | None) -> dict[str, Any]:
@@ -302,10 +309,23 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         _row(["---"] * 3),
         _row(
             [
-                "mvsepd (5 s rising to 30 s with jitter)",
+                "mvsepd (2 s, then 7.5 s rising to 30 s with jitter)",
                 str(requests["daemon_requests"]),
                 str(requests["daemon_polls"]),
             ]
+        ),
+        *(
+            [
+                _row(
+                    [
+                        f"mvsepd before ({requests['before_commit']})",
+                        str(requests["before_requests"]),
+                        str(requests["before_polls"]),
+                    ]
+                )
+            ]
+            if "before_requests" in requests
+            else []
         ),
         _row(
             [

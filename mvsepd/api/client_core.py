@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ from mvsepd.api.transport import Progress, Transport, UploadFile, UploadStream, 
 from mvsepd.errors import (
     FileTooLargeError,
     InputError,
+    InvalidTokenError,
     MvsepError,
     OutcomeUnknownError,
     PremiumRequiredError,
@@ -205,17 +207,26 @@ class ClientCore:
             raise
 
 
-#: Refusals that say what MVSEP thinks of the request itself, not of a body it never got.
+#: Refusals about the request itself, whatever a body without a length did.
 _REAL_REFUSALS = (QueueFullError, PremiumRequiredError, FileTooLargeError, RateLimitedError)
+#: Words of a refusal that says a field never arrived (Laravel's "The audiofile field is
+#: required."), as when a server hands its application no body.
+_MISSING_FIELD = re.compile(r"\b(is|are) required\b|\bmissing\b", re.IGNORECASE)
 
 
 def _refuses_streams(error: MvsepError) -> bool:
     """True when a refusal of a chunked create is what a server that takes no chunked body
-    answers: 411 Length Required (mod_fcgid), or a 4xx for the fields it never saw (Apache
-    with PHP-FPM passes no body: no token, no file). Queue-full, premium, size and rate
-    limits are answers about the request itself."""
-    status = error.status
-    return status is not None and 400 <= status < 500 and not isinstance(error, _REAL_REFUSALS)
+    answers: 411 Length Required (mod_fcgid); a 401 for the token it never saw, or a 400 that
+    says a field is required (Apache with PHP-FPM passes no body: no token, no file). A 400
+    about a value that was sent (an option, the queue, the plan, the size) shows that the body
+    arrived: it is the answer."""
+    if error.status == 411:
+        return True
+    if isinstance(error, InvalidTokenError):
+        return True
+    if error.status not in (400, 422) or isinstance(error, _REAL_REFUSALS):
+        return False
+    return any(_MISSING_FIELD.search(words) for words in (*error.messages, error.detail))
 
 
 def _may_hide_a_job(error: MvsepError) -> bool:

@@ -47,8 +47,12 @@ def sent(stem: StemFile) -> StemReport:
     if verdict.completeness is readiness.Completeness.INVALID:
         raise AudioError(f"the stem {stem.label!r} ({stem.name}) is not audio: {verdict.reason}")
     if verdict.completeness is not readiness.Completeness.COMPLETE:
-        # A download is complete by now: what looks unfinished was cut short by the server.
-        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is cut short: {verdict.reason}")
+        # A download is complete by now: what looks unfinished was cut short by the server
+        # (the check's words are for a file still being written: it "cannot be decoded yet").
+        reason = (verdict.reason or "").replace(
+            "cannot be decoded yet: ", "it does not decode to its end: "
+        )
+        raise AudioError(f"the stem {stem.label!r} ({stem.name}) is cut short: {reason}")
     try:
         with decode.open_reader(path, stem.name) as reader:
             described: dict[str, Any] = {

@@ -402,6 +402,8 @@ def test_a_streamed_create_goes_chunked_with_the_stream_as_its_file_part(
         (411, "<html>Length Required</html>", True),
         (401, {"success": False, "data": {"message": "Invalid API key"}}, True),
         (400, {"success": False, "errors": ["The audiofile field is required."]}, True),
+        # A value of the body refused: the body arrived, and that is MVSEP's answer.
+        (400, {"success": False, "errors": ["The selected add opt1 is invalid."]}, False),
         (400, {"success": False, "errors": [QUEUE_FULL]}, False),
         (429, {"message": "Too Many Attempts."}, False),
     ],
