@@ -150,12 +150,12 @@ def throughput(minutes: float = 10.0, repeats: int = 3) -> dict[str, Any]:
 
 def alignment(seconds: float = 20.0) -> list[dict[str, Any]]:
     """Lag and null of placed stems for each MVSEP output format, emulator in MVSEP-like mode."""
-    from mvsepd.configfile import parse_config
-    from mvsepd.daemon import Daemon
+    from mvsepd.config.file import parse_config
     from mvsepd.emulator import EmulatorServer, EmulatorSettings
     from mvsepd.engine import EngineSettings
     from mvsepd.models import JobState, Secret
     from mvsepd.paths import AppPaths
+    from mvsepd.process.daemon import Daemon
 
     settings = EmulatorSettings(
         publish_seconds=0.0, queue_seconds=0, processing_seconds=0.1, rate_limit=False

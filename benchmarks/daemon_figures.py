@@ -101,7 +101,7 @@ def startup(files: int) -> dict[str, Any]:
 def _import_time() -> float:
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-c", "import mvsepd.daemon, mvsepd.cli"],
+        [sys.executable, "-c", "import mvsepd.process.daemon, mvsepd.cli"],
         check=True,
         env={"PYTHONPATH": str(ROOT)},
     )

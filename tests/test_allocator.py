@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import platform
 
-from mvsepd import allocator
+from mvsepd.process import allocator
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 

@@ -31,8 +31,8 @@ from mvsepd.audio import align, passes, stamping
 from mvsepd.audio.formats import LOSSY_CONTAINERS, SourceAudio, StemFormat, choose_target
 from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile, StemReport
 from mvsepd.audio.verifying import best_subset, decibels, sent
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.errors import AudioError
-from mvsepd.hashing import file_sha256
 
 _SOURCE_VALUES = ".source.values"
 

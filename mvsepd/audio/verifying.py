@@ -13,8 +13,8 @@ import numpy as np
 
 from mvsepd.audio import decode, passes, readiness
 from mvsepd.audio.reports import ConformReport, StemFile, StemReport
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.errors import AudioError
-from mvsepd.hashing import file_sha256
 
 #: Subsets of stems are compared for the best null only up to this many stems.
 _MAX_SUBSET_STEMS = 12

@@ -12,7 +12,8 @@ import importlib
 
 import click
 
-from mvsepd import __version__, logsetup
+from mvsepd import __version__
+from mvsepd.process import logsetup
 
 #: Command name -> "module:attribute", in the order ``--help`` lists them.
 COMMANDS = {

@@ -19,7 +19,7 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
-from mvsepd.configfile import load_config, write_private_file
+from mvsepd.config.file import load_config, write_private_file
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError, InputError, MvsepdError
 from mvsepd.models import Algorithm, AlgorithmScope

@@ -19,8 +19,8 @@ import click
 from rich.console import Console
 
 from mvsepd import errors
-from mvsepd.config import Config
-from mvsepd.configfile import LoadedConfig, load_config, resolve_token
+from mvsepd.config.file import LoadedConfig, load_config, resolve_token
+from mvsepd.config.model import Config
 from mvsepd.exits import ExitStatus
 from mvsepd.models import Secret
 from mvsepd.paths import AppPaths, app_paths

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from mvsepd import config as config_model
-from mvsepd.chains import plan_chain
 from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
@@ -16,12 +14,14 @@ from mvsepd.cli.common import (
     print_json,
     say,
 )
-from mvsepd.configrules import wire_notes
+from mvsepd.config import model as config_model
+from mvsepd.config.rules import wire_notes
+from mvsepd.domain.chains import plan_chain
+from mvsepd.domain.presets import InputKind, PresetProblem, resolve
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import Algorithm, AlgorithmScope
-from mvsepd.presets import InputKind, PresetProblem, resolve
 
 STARTER = """# mvsepd configuration (written by `mvsepd config init`).
 # Every option is described in config.example.yaml in mvsepd's source, and

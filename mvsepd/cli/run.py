@@ -12,15 +12,15 @@ from pathlib import Path
 
 import click
 
-from mvsepd import logsetup
 from mvsepd.cli.common import config_option, handle_errors, load, say
-from mvsepd.configfile import parse_config
-from mvsepd.daemon import Daemon, run_foreground
+from mvsepd.config.file import parse_config
 from mvsepd.engine import EngineSettings
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import JobRecord, JobState, Secret
 from mvsepd.paths import AppPaths
+from mvsepd.process import logsetup
+from mvsepd.process.daemon import Daemon, run_foreground
 from mvsepd.statusapi.words import PUBLISHING_WORDS
 
 

@@ -1,6 +1,6 @@
 """``mvsepd status|jobs|pause|resume|rescan|retry|cancel|tray``: clients of the running daemon.
 
-Each finds the daemon through its runtime file (``mvsepd.control``) and says plainly when it is
+Each finds the daemon through its runtime file (``mvsepd.client.control``) and says plainly when it is
 not running (exit status 3, ``ExitStatus.DAEMON_UNREACHABLE``). Tables are drawn by
 ``status_table``.
 """
@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from mvsepd import logsetup
 from mvsepd.cli.common import (
     config_option,
     config_path_or_default,
@@ -23,10 +22,11 @@ from mvsepd.cli.common import (
     say,
 )
 from mvsepd.cli.status_table import jobs_table, status_lines
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from mvsepd.errors import DaemonUnreachableError
 from mvsepd.exits import ExitStatus
 from mvsepd.paths import absolute
+from mvsepd.process import logsetup
 
 
 def _client() -> ControlClient:

@@ -23,16 +23,17 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from mvsepd import audio, cost, lifecycle, naming, outputs
+from mvsepd import audio, outputs
 from mvsepd.api import MvsepClient
 from mvsepd.cli.common import config_option, handle_errors, load, say
-from mvsepd.config import Config
+from mvsepd.config.defaults import FolderSettings
+from mvsepd.config.model import Config
+from mvsepd.domain import cost, lifecycle, naming
+from mvsepd.domain.presets import PresetSpec, ResolvedPreset, resolve
 from mvsepd.engine import converting, stems
 from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
-from mvsepd.folderdefaults import FolderSettings
 from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
-from mvsepd.presets import PresetSpec, ResolvedPreset, resolve
 from mvsepd.statusapi.words import PUBLISHING_WORDS
 
 SUBMIT_TEMPLATE = "{parent}/{track} stems/{track} - {stem}.{ext}"

@@ -20,10 +20,10 @@ from typing import Any
 import structlog
 
 from mvsepd import __version__, errors, outputs
-from mvsepd.chains import ChainPlan, same_label
+from mvsepd.domain.chains import ChainPlan, same_label
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.engine import placing
 from mvsepd.engine.context import Context
-from mvsepd.hashing import file_sha256
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, JobState, ResultFile
 from mvsepd.store import DeliveryKeys
 

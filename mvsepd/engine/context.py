@@ -20,16 +20,17 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from mvsepd import lifecycle, naming, outputs
+from mvsepd import outputs
 from mvsepd.api import MvsepClient
-from mvsepd.chains import ChainPlan, plan_chain
-from mvsepd.config import Config, FolderConfig
+from mvsepd.config.model import Config, FolderConfig
+from mvsepd.domain import lifecycle, naming
+from mvsepd.domain.chains import ChainPlan, plan_chain
+from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, fetched_format, resolve
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
 from mvsepd.engine.hashes import ContentHashes
 from mvsepd.engine.pollbudget import PollBudget
 from mvsepd.models import JobRecord, JobState, OutputFormat, SeparationStatus, UserInfo
-from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, fetched_format, resolve
 from mvsepd.store import SqlJobStore
 
 log = structlog.get_logger("mvsepd.engine")

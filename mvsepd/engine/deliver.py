@@ -15,9 +15,9 @@ from typing import Any
 import structlog
 
 from mvsepd import outputs
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.engine import chainrun, converting, placing, stems
 from mvsepd.engine.context import Context
-from mvsepd.hashing import file_sha256
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, ResultFile
 
 log = structlog.get_logger("mvsepd.engine")

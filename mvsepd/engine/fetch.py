@@ -18,11 +18,11 @@ from pathlib import Path
 import structlog
 
 from mvsepd import errors, outputs
-from mvsepd.config import FolderConfig
+from mvsepd.config.model import FolderConfig
+from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine import converting, deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
 from mvsepd.engine.deliver import CONFORMING
-from mvsepd.lifecycle import Outcome
 from mvsepd.models import (
     DeliveryRecord,
     DeliveryState,

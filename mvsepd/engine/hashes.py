@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from mvsepd.hashing import file_sha256
+from mvsepd.domain.hashing import file_sha256
 
 _Version = tuple[int, int, int]
 #: Versions remembered (the newest): far more than files waiting at once.

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import structlog
 
-from mvsepd import audio, cost, errors
-from mvsepd.chains import ChainPlan
+from mvsepd import audio, errors
+from mvsepd.domain import cost
+from mvsepd.domain.chains import ChainPlan
+from mvsepd.domain.presets import PresetProblem, fingerprint
 from mvsepd.engine import sources
 from mvsepd.engine.context import Context
 from mvsepd.intake import FileStat, ReadyFile
 from mvsepd.models import DeliveryState, JobRecord, JobState, OutputFormat
-from mvsepd.presets import PresetProblem, fingerprint
 from mvsepd.store import CHECKING, DeliveryKeys, SourceRecord
 
 log = structlog.get_logger("mvsepd.engine")

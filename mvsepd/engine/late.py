@@ -16,10 +16,11 @@ from typing import Any
 
 import structlog
 
-from mvsepd import errors, lifecycle, naming, outputs
+from mvsepd import errors, outputs
+from mvsepd.domain import lifecycle, naming
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.engine import deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
-from mvsepd.hashing import file_sha256
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord
 
 log = structlog.get_logger("mvsepd.engine")

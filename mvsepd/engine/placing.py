@@ -18,12 +18,13 @@ from typing import Any
 
 import structlog
 
-from mvsepd import __version__, naming, outputs
-from mvsepd.chains import ChainPlan, ChainStep, same_label
+from mvsepd import __version__, outputs
+from mvsepd.domain import naming
+from mvsepd.domain.chains import ChainPlan, ChainStep, same_label
+from mvsepd.domain.presets import PresetProblem
 from mvsepd.engine import stems
 from mvsepd.engine.context import Context
 from mvsepd.models import DeliveryRecord, JobRecord, OutputFormat, ResultFile
-from mvsepd.presets import PresetProblem
 
 log = structlog.get_logger("mvsepd.engine")
 

@@ -17,8 +17,9 @@ import json
 
 import structlog
 
-from mvsepd import errors, lifecycle
+from mvsepd import errors
 from mvsepd.api.wire import hash_created_at
+from mvsepd.domain import lifecycle
 from mvsepd.engine import publishing
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
 from mvsepd.models import JobRecord, RemoteStatus, SeparationStatus

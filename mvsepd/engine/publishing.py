@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import structlog
 
-from mvsepd import lifecycle
+from mvsepd.domain import lifecycle
+from mvsepd.domain.presets import PresetProblem, find_algorithm
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord, JobState, SeparationStatus
-from mvsepd.presets import PresetProblem, find_algorithm
 
 log = structlog.get_logger("mvsepd.engine")
 

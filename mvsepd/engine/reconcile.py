@@ -16,10 +16,11 @@ from urllib.parse import unquote, urlsplit
 
 import structlog
 
-from mvsepd import errors, lifecycle
+from mvsepd import errors
 from mvsepd.api.wire import filename_slug, hash_created_at, hash_matches_filename
+from mvsepd.domain import lifecycle
+from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine.context import Context
-from mvsepd.lifecycle import Outcome
 from mvsepd.models import HistoryEntry, JobRecord, JobState, RemoteStatus
 
 log = structlog.get_logger("mvsepd.engine")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import structlog
 
-from mvsepd import errors, lifecycle
+from mvsepd import errors
+from mvsepd.domain import lifecycle
+from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine import sending
 from mvsepd.engine.context import HOLD_TOKEN, Context
-from mvsepd.lifecycle import Outcome
 from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, SeparationCreated
 
 log = structlog.get_logger("mvsepd.engine")

@@ -23,9 +23,9 @@ from typing import Any
 import structlog
 
 from mvsepd import errors
+from mvsepd.domain.presets import PresetProblem
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord, JobState, RemoteStatus, SeparationStatus
-from mvsepd.presets import PresetProblem
 
 log = structlog.get_logger("mvsepd.engine")
 

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from mvsepd import audio
-from mvsepd.chains import ChainPlan
+from mvsepd.domain.chains import ChainPlan
+from mvsepd.domain.hashing import file_sha256
+from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, file_options
 from mvsepd.engine import partners
 from mvsepd.engine.context import Context, FolderRuntime
 from mvsepd.engine.partners import Waiting
 from mvsepd.errors import InputError
-from mvsepd.hashing import file_sha256
 from mvsepd.intake import ReadyFile, triggers
-from mvsepd.presets import InputKind, PresetProblem, ResolvedPreset, file_options
 from mvsepd.store import DeliveryKeys
 
 

@@ -24,9 +24,10 @@ from typing import Any
 
 import structlog
 
-from mvsepd import audio, naming, outputs
+from mvsepd import audio, outputs
+from mvsepd.config.defaults import FolderSettings
+from mvsepd.domain import naming
 from mvsepd.errors import AudioError
-from mvsepd.folderdefaults import FolderSettings
 from mvsepd.models import JobRecord, ResultFile
 
 log = structlog.get_logger("mvsepd.engine")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from mvsepd.errors import InputError
 
 if TYPE_CHECKING:
-    from mvsepd.config import FolderConfig
+    from mvsepd.config.model import FolderConfig
 
 #: Seconds between polls when a folder is polled (network shares); watchdog's own default of
 #: 1 s walks and stats the whole tree every second, which hurts on SMB/NFS.
@@ -23,7 +23,7 @@ DEFAULT_POLL_INTERVAL_SECONDS = 30.0
 DEFAULT_STABILITY_SECONDS = 5.0
 #: A file that stays unchanged and unfinished this long is reported as incomplete (it is still
 #: watched, and taken once it is complete); the configuration's default and its reasons are in
-#: ``mvsepd.folderdefaults``.
+#: ``mvsepd.config.defaults``.
 DEFAULT_INCOMPLETE_AFTER_SECONDS = 600.0
 
 FolderStatus = Literal["watching", "polling", "missing", "error", "stopped"]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from mvsepd.configfile import read_yaml_mapping
+from mvsepd.config.file import read_yaml_mapping
 from mvsepd.errors import ConfigError, InputError
 
 LINK_SUFFIXES = (".url", ".webloc", ".desktop")

@@ -1,4 +1,4 @@
-"""The daemon's job states. The allowed transitions between them live in ``mvsepd.lifecycle``."""
+"""The daemon's job states. The allowed transitions between them live in ``mvsepd.domain.lifecycle``."""
 
 from __future__ import annotations
 

@@ -27,9 +27,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from mvsepd import naming
+from mvsepd.domain import naming
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.errors import OutputError
-from mvsepd.hashing import file_sha256
 from mvsepd.models import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS
 from mvsepd.outputs import files
 from mvsepd.outputs.files import Collision as Collision

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from mvsepd import naming
+from mvsepd.domain import naming
 from mvsepd.errors import OutputError
 
 Collision = Literal["unique", "replace", "fail"]

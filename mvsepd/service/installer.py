@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mvsepd import __version__
-from mvsepd.configfile import load_config, resolve_token
+from mvsepd.config.file import load_config, resolve_token
 from mvsepd.errors import ConfigError, ServiceError
 from mvsepd.exits import ExitStatus
-from mvsepd.instancelock import InstanceLock
+from mvsepd.process.instancelock import InstanceLock
 from mvsepd.service.host import Host
 from mvsepd.service.manifest import (
     Manifest,

@@ -3,7 +3,7 @@
 ``server`` serves it over HTTP on loopback (``StatusApi``); ``picture`` turns the engine's state
 into the JSON clients show; ``words`` says how a job stands in a few words; ``runtime`` owns the
 0600 runtime file through which clients find the daemon and its token. The clients themselves
-(``mvsepd.control``, the CLI, the tray) live in the entry layer.
+(``mvsepd.client.control``, the CLI, the tray) live in the entry layer.
 """
 
 from mvsepd.statusapi.picture import API_VERSION, DaemonFacts, Picture

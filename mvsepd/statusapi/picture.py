@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mvsepd.chains import ChainPlan
+from mvsepd.domain.chains import ChainPlan
 from mvsepd.engine import Engine
 from mvsepd.engine.firstwatch import include_existing_command
 from mvsepd.errors import StoreUnavailableError

@@ -1,6 +1,6 @@
 """What every job store does, in SQL both backends speak (``?`` placeholders).
 
-It owns the one writer of job states (``transition``, checked against ``mvsepd.lifecycle``;
+It owns the one writer of job states (``transition``, checked against ``mvsepd.domain.lifecycle``;
 the new state, its fields and an event row are written in one transaction, the row read
 locked), progress updates that never change a state, and the claiming of the account's slots
 (count and claim in one critical section). Its mixins hold the rest: the files already seen
@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mvsepd import lifecycle
+from mvsepd.domain import lifecycle
 from mvsepd.errors import IllegalTransitionError, StoreError
 from mvsepd.models import JobRecord, JobState
 from mvsepd.store import records

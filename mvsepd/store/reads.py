@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mvsepd import lifecycle
+from mvsepd.domain import lifecycle
 from mvsepd.models import JobRecord, JobState
 from mvsepd.store import records
 

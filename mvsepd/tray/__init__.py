@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable
 
 from mvsepd import __version__
-from mvsepd.control import ControlClient
-from mvsepd.daemon import Daemon
+from mvsepd.client.control import ControlClient
+from mvsepd.process.daemon import Daemon
 from mvsepd.statusapi import RuntimeInfo
 from mvsepd.tray.app import DaemonOwner, TrayApp, TrayFiles
 from mvsepd.tray.backend import HOST_WAIT_SECONDS, TrayUnavailableError, open_icon_factory

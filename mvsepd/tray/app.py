@@ -22,7 +22,7 @@ from typing import Protocol
 import structlog
 from PIL import Image
 
-from mvsepd.control import ControlClient, Update, follow
+from mvsepd.client.control import ControlClient, Update, follow
 from mvsepd.errors import MvsepdError
 from mvsepd.tray.badge import render
 from mvsepd.tray.throttle import Throttle

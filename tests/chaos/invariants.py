@@ -24,8 +24,8 @@ from pathlib import Path
 
 import soundfile
 
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.emulator.jobs import DONE, FAILED, JobSnapshot
-from mvsepd.hashing import file_sha256
 from mvsepd.models import JobRecord, JobState
 from mvsepd.store import JobStore, SqlJobStore
 from tests.chaos.inputs import InputFile, md5_part

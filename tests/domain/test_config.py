@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.config import Config, json_schema
-from mvsepd.configfile import load_config, parse_config, resolve_token, write_private_file
+from mvsepd.config.file import load_config, parse_config, resolve_token, write_private_file
+from mvsepd.config.model import Config, json_schema
 from mvsepd.errors import ConfigError
 from mvsepd.models import OutputFormat
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.configfile import parse_config
-from mvsepd.configrules import wire_notes
+from mvsepd.config.file import parse_config
+from mvsepd.config.rules import wire_notes
+from mvsepd.domain.presets import fetched_format
 from mvsepd.models import OutputFormat
-from mvsepd.presets import fetched_format
 
 
 @pytest.mark.parametrize("asked", list(OutputFormat))

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from mvsepd import errors, lifecycle
-from mvsepd.lifecycle import Outcome
+from mvsepd import errors
+from mvsepd.domain import lifecycle
+from mvsepd.domain.lifecycle import Outcome
 from mvsepd.models import JobState, RemoteStatus
 
 # Every pair the daemon relies on, and a selection that must never happen.

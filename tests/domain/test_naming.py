@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd import naming
+from mvsepd.domain import naming
 
 ROOT = Path("/music/Exports/Vocals stems")
 

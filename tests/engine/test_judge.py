@@ -9,10 +9,10 @@ from pathlib import Path
 
 from mvsepd import errors
 from mvsepd.api import MvsepClient
-from mvsepd.configfile import parse_config
+from mvsepd.config.file import parse_config
+from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.context import Context
-from mvsepd.lifecycle import Outcome
 from mvsepd.store import JobStore
 from tests.hostile.logs import capturing_logs
 

@@ -8,9 +8,9 @@ import os
 import threading
 from pathlib import Path
 
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.engine.hashes import ContentHashes
 from mvsepd.engine.pollbudget import PollBudget
-from mvsepd.hashing import file_sha256
 
 
 def test_polls_of_every_job_together_stay_under_the_minutes_allowance() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mvsepd import logsetup
+from mvsepd.process import logsetup
 
 
 def log_events(raw: str) -> list[dict[str, Any]]:

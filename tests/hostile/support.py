@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from mvsepd.models import JobRecord, JobState
 from mvsepd.store import SqlJobStore
 from tests.hostile.front import HostileFront, Trap

@@ -110,7 +110,7 @@ def test_is_within_does_not_confuse_sibling_prefixes() -> None:
 
 
 def test_watch_spec_defaults_and_config() -> None:
-    from mvsepd.config import FolderConfig
+    from mvsepd.config.model import FolderConfig
 
     polled = WatchSpec.from_folder_config(
         FolderConfig.model_validate({"path": "~/share", "preset": "p", "watch": "poll"})

@@ -22,12 +22,12 @@ from typing import Any
 import numpy
 import soundfile
 
-from mvsepd.configfile import parse_config
-from mvsepd.daemon import Daemon
+from mvsepd.config.file import parse_config
 from mvsepd.emulator import EmulatorServer
 from mvsepd.engine import EngineSettings
 from mvsepd.models import JobRecord, JobState, Secret
 from mvsepd.paths import AppPaths
+from mvsepd.process.daemon import Daemon
 from mvsepd.store import JobStore, SqlJobStore
 
 ROOT = Path(__file__).resolve().parents[2]

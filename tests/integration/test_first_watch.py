@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from mvsepd.models import JobState
 from tests.integration.support import (
     Cli,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from tests.integration.support import Cli, Setup, running_daemon, wait_until, wav_bytes, write_wav
 
 WINDOW = 2.0

@@ -16,7 +16,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from mvsepd.errors import InputError
 from mvsepd.models import JobRecord, JobState
 from tests.hostile.front import HostileFront, Rule, replace_with

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.configfile import parse_config
+from mvsepd.config.file import parse_config
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.errors import ConfigError, InputError
 from mvsepd.models import JobState

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.instancelock import InstanceLock
+from mvsepd.process.instancelock import InstanceLock
 from mvsepd.service import CommandResult, Host
 from tests.service.support import (
     MVSEPD_SCRIPT,

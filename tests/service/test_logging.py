@@ -14,7 +14,7 @@ sys.stdout = None
 sys.stderr = None
 from pathlib import Path
 import structlog
-from mvsepd import logsetup
+from mvsepd.process import logsetup
 logsetup.configure(json_lines=None, log_file=Path(sys.argv[1]))
 structlog.get_logger("mvsepd.test").info("hello_without_console", folder="Exports")
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.sdnotify import Notifier
+from mvsepd.process.sdnotify import Notifier
 from tests.service.support import notify_receiver
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="sd_notify is Unix-only")

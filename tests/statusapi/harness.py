@@ -25,13 +25,13 @@ import numpy
 import soundfile
 
 from mvsepd.api import MvsepClient
-from mvsepd.configfile import parse_config
-from mvsepd.control import ControlClient
-from mvsepd.daemon import Daemon
+from mvsepd.client.control import ControlClient
+from mvsepd.config.file import parse_config
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.engine import EngineSettings
 from mvsepd.models import Secret
 from mvsepd.paths import AppPaths
+from mvsepd.process.daemon import Daemon
 from mvsepd.statusapi import read_runtime_file
 
 #: A recognisable MVSEP token: no status answer or CLI output may ever contain it.

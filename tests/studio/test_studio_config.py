@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd import logsetup
-from mvsepd.config import StoreConfig
-from mvsepd.configfile import parse_config
+from mvsepd.config.file import parse_config
+from mvsepd.config.model import StoreConfig
 from mvsepd.errors import ConfigError
-from mvsepd.studiohost import studio_dsn
+from mvsepd.process import logsetup
+from mvsepd.process.studiohost import studio_dsn
 from mvsepd.tray.view import Notifications, tooltip
 
 
@@ -64,7 +64,7 @@ def test_the_password_of_a_connection_string_is_masked_in_logs(
     tmp_path: Path, postgres_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mvsepd.paths import AppPaths
-    from mvsepd.studiohost import open_store
+    from mvsepd.process.studiohost import open_store
 
     config = parse_config(
         _config(tmp_path, f'  backend: postgres\n  dsn: "{postgres_dsn} password=Mix3r-Secret"', "")

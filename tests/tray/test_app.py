@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mvsepd.control import ControlClient
+from mvsepd.client.control import ControlClient
 from mvsepd.paths import AppPaths
 from mvsepd.tray import DaemonOwner, TrayApp, TrayFiles
 from mvsepd.tray.badge import IconState, number_state, render

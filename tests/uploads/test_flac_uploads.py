@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from mvsepd.hashing import file_sha256
+from mvsepd.domain.hashing import file_sha256
 from mvsepd.models import JobState
 from tests.conform.material import Source, write_source
 from tests.integration.support import (

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mvsepd.configfile import parse_config
-from mvsepd.daemon import Daemon
+from mvsepd.config.file import parse_config
 from mvsepd.emulator import EmulatorServer, EmulatorSettings, ManualClock
 from mvsepd.emulator.jobs import JobSnapshot
 from mvsepd.models import DeliveryState, JobRecord, JobState, Secret
+from mvsepd.process.daemon import Daemon
 from tests.integration.support import FAST, FAST_DAEMON, RunningDaemon, Setup, wait_until
 
 QUICK = EmulatorSettings(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mvsepd.configfile import parse_config
+from mvsepd.config.file import parse_config
 from mvsepd.errors import ConfigError
 from mvsepd.models import JobState
 from tests.conform.material import Source, write_source

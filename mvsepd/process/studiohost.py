@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from mvsepd import logsetup
-from mvsepd.config import Config, StoreConfig
+from mvsepd.config.model import Config, StoreConfig
 from mvsepd.engine import Context, Engine
 from mvsepd.errors import ConfigError, StoreUnavailableError
 from mvsepd.paths import AppPaths, absolute
-from mvsepd.sdnotify import Notifier
+from mvsepd.process import logsetup
+from mvsepd.process.sdnotify import Notifier
 from mvsepd.store import JobStore, SqlJobStore
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from mvsepd import naming
-from mvsepd.config import Config, FolderConfig
+from mvsepd.config.model import Config, FolderConfig
+from mvsepd.domain import naming
+from mvsepd.domain.presets import fetched_format
 from mvsepd.models import OutputFormat
 from mvsepd.paths import absolute
-from mvsepd.presets import fetched_format
 
 Problem = tuple[tuple[str | int, ...], str]
 

@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
+from mvsepd.domain.presets import InputKind, PresetProblem, PresetSpec, ResolvedPreset, resolve
 from mvsepd.models import Algorithm, OutputFormat
-from mvsepd.presets import InputKind, PresetProblem, PresetSpec, ResolvedPreset, resolve
 
 _STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 

@@ -1,9 +1,9 @@
 """The configuration model: every option and its default.
 
-Domain layer. ``mvsepd.configfile`` reads YAML into this model and reports problems with file
+Domain layer. ``mvsepd.config.file`` reads YAML into this model and reports problems with file
 and line; this module owns the shape (pydantic, unknown keys refused); the cross-field rules
 (presets that exist, hot folders that do not nest, outputs outside every watched tree) are in
-``mvsepd.configrules``.
+``mvsepd.config.rules``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from mvsepd import naming
-from mvsepd.chains import ChainConfig
-from mvsepd.folderdefaults import FolderOverrides, FolderSettings, Section
+from mvsepd.config.defaults import FolderOverrides, FolderSettings, Section
+from mvsepd.domain import naming
+from mvsepd.domain.chains import ChainConfig
+from mvsepd.domain.presets import PresetSpec
 from mvsepd.models import AUDIO_EXTENSIONS, OutputFormat, Secret
-from mvsepd.presets import PresetSpec
 
 DEFAULT_TOKEN_ENV = "MVSEP_API_TOKEN"  # noqa: S105 (the name of a variable, not a credential)
 

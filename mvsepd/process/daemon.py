@@ -23,15 +23,16 @@ from types import FrameType
 
 import structlog
 
-from mvsepd import allocator, audio, intake, logsetup, studiohost
+from mvsepd import audio, intake
 from mvsepd.api import MvsepClient
-from mvsepd.config import Config
+from mvsepd.config.model import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
-from mvsepd.instancelock import InstanceLock
 from mvsepd.intake import triggers
 from mvsepd.models import AlgorithmScope, JobState, Secret
 from mvsepd.paths import AppPaths, absolute, ensure_private_directory
-from mvsepd.sdnotify import Notifier
+from mvsepd.process import allocator, logsetup, studiohost
+from mvsepd.process.instancelock import InstanceLock
+from mvsepd.process.sdnotify import Notifier
 from mvsepd.statusapi import StatusApi
 
 log = structlog.get_logger("mvsepd.daemon")

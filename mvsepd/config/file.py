@@ -1,7 +1,7 @@
 """Reading the configuration file: YAML with positions, every problem with its line, the token.
 
 Domain layer (reads the config and token files only). The pipeline, in order: read the file,
-parse YAML keeping each key's line, refuse duplicate keys, validate against ``mvsepd.config``
+parse YAML keeping each key's line, refuse duplicate keys, validate against ``mvsepd.config.model``
 (collecting every error, not the first), then run the cross-field rules. All problems end up in
 one ``ConfigError`` that names the file and lists each one as ``line N: key.path: what is wrong``.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mvsepd.config import Config
-from mvsepd.configrules import advice, logical_problems
+from mvsepd.config.model import Config
+from mvsepd.config.rules import advice, logical_problems
 from mvsepd.errors import ConfigError
 from mvsepd.models import Secret
 

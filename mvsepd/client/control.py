@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mvsepd.errors import DaemonError, DaemonUnreachableError, InputError
-from mvsepd.instancelock import InstanceLock
 from mvsepd.paths import AppPaths, app_paths
+from mvsepd.process.instancelock import InstanceLock
 from mvsepd.statusapi import PREFIX, RuntimeInfo, read_runtime_file
 
 #: Seconds a plain request may take (a cancel asks MVSEP first, so it gets longer).

@@ -1,6 +1,6 @@
 """The settings a folder takes from the ``defaults`` section unless it sets them itself.
 
-Domain layer, part of the configuration model (``mvsepd.config``): how a folder's files are
+Domain layer, part of the configuration model (``mvsepd.config.model``): how a folder's files are
 sent to MVSEP (as FLAC or as they are), how its stems are written (conformed to their source
 or as MVSEP sent them), and how long an unfinished file waits before it is reported.
 ``FolderSettings`` is the ``defaults`` section; ``FolderOverrides`` the same keys on one
