@@ -3,8 +3,9 @@
 - start-up time with N already-processed files vs walking and stat-ing the same tree;
 - per-job overhead over 100 jobs against an instant emulator vs a minimal serial client;
 - delay from the end of a write to the upload, beyond the stability window;
-- HTTP requests per job for a job that waits 10 minutes in the queue vs a fixed 5 s poll loop
-  (time scaled down 100x on both sides: the daemon's schedule is proportional).
+- HTTP requests per job for a job that waits 10 minutes in the queue vs a fixed 5 s poll loop,
+  and for one that MVSEP processes for 10 minutes, of a model mvsepd has not seen finish and of
+  one it has (time scaled down 100x: the daemon's schedule is proportional).
 """
 
 from __future__ import annotations
@@ -191,8 +192,27 @@ def stability_delay(samples: int = 10, window: float = 1.0) -> dict[str, Any]:
     }
 
 
-def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
-    """HTTP requests spent on one job that waits 10 minutes (scaled down ``scale`` times)."""
+def _scaled_config(server: str, hot: Path, scale: float) -> str:
+    """One folder, with the daemon's real poll intervals (5 s first, 30 s at most) divided by
+    ``scale``."""
+    return folders_config(server, [hot]).replace(
+        "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
+        f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",
+    )
+
+
+def requests_per_waiting_job(scale: float = 100.0, before: Path | None = None) -> dict[str, Any]:
+    """HTTP requests spent on one job that waits 10 minutes (scaled down ``scale`` times); with
+    ``before``, also by the daemon of that checkout."""
+    figures = _waiting_requests(scale, ROOT)
+    if before is not None:
+        earlier = _waiting_requests(scale, before)
+        figures["before_requests"] = earlier["daemon_requests"]
+        figures["before_polls"] = earlier["daemon_polls"]
+    return figures
+
+
+def _waiting_requests(scale: float, source: Path) -> dict[str, Any]:
     wait = 600.0 / scale
     settings = EmulatorSettings(
         publish_seconds=0.0, queue_seconds=wait, processing_seconds=0, rate_limit=False
@@ -201,12 +221,9 @@ def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
         token = server.add_account().token
         work = Path(directory)
         (hot,) = make_folders(work / "music", 1)
-        config = folders_config(server.url, [hot]).replace(
-            "poll_first_seconds: 0.05\n  poll_max_seconds: 0.3",
-            f"poll_first_seconds: {5 / scale}\n  poll_max_seconds: {30 / scale}",
-        )
+        config = _scaled_config(server.url, hot, scale)
         write_wav(hot / "waits.wav", 0.2, seed=1)
-        with daemon_process(config, token, workdir=work) as daemon:
+        with daemon_process(config, token, workdir=work, source=source) as daemon:
             daemon.wait_for("READY=1")
             store = work / "state" / "jobs.sqlite3"
             deadline = time.monotonic() + wait * 4 + 30
@@ -234,5 +251,42 @@ def requests_per_waiting_job(scale: float = 100.0) -> dict[str, Any]:
         "daemon_polls": polls,
         "fixed_5s_loop_requests": 1 + fixed_polls + files,
         "fixed_5s_loop_polls": fixed_polls,
+        "time_scale": scale,
+    }
+
+
+def requests_per_processing_job(scale: float = 100.0) -> dict[str, Any]:
+    """Status polls of a job MVSEP processes for 10 minutes (scaled down ``scale`` times): the
+    first of its model, then a second one once the first's processing time is recorded."""
+    processing = 600.0 / scale
+    settings = EmulatorSettings(
+        publish_seconds=0.0, queue_seconds=0.0, processing_seconds=processing, rate_limit=False
+    )
+    with EmulatorServer(settings) as server, tempfile.TemporaryDirectory() as directory:
+        token = server.add_account().token
+        work = Path(directory)
+        (hot,) = make_folders(work / "music", 1)
+        config = _scaled_config(server.url, hot, scale)
+        store = work / "state" / "jobs.sqlite3"
+        polls = []
+        with daemon_process(config, token, workdir=work) as daemon:
+            daemon.wait_for("READY=1")
+            for index in range(2):
+                write_wav(hot / f"take {index}.wav", 0.2, seed=index)
+                deadline = time.monotonic() + processing * 4 + 30
+                while _done(store) < index + 1 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                connection = sqlite3.connect(store)
+                rows = connection.execute("SELECT polls FROM jobs ORDER BY id").fetchall()
+                connection.close()
+                # ``polls`` counts the answers before "done"; the "done" answer is one more.
+                polls.append(int(rows[index][0]) + 1)
+        files = len(server.state.jobs()[0].files)
+    return {
+        "processing_seconds": 600,
+        "first_of_model_requests": 1 + polls[0] + files,
+        "first_of_model_polls": polls[0],
+        "model_seen_requests": 1 + polls[1] + files,
+        "model_seen_polls": polls[1],
         "time_scale": scale,
     }

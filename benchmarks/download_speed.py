@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.upload_memory import emulator_process, write_wav
+from benchmarks.processes import emulator_process, write_noise_wav
 from mvsepd.api import MvsepClient
 from mvsepd.models import RemoteStatus
 
@@ -27,7 +27,7 @@ def download_speed(size_mib: int = 256, repeats: int = 3) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mvsepd-download-bench-") as directory:
         folder = Path(directory)
         source = folder / "long mix.wav"
-        write_wav(source, size_mib * MIB)
+        write_noise_wav(source, size_mib * MIB)
         storage = folder / "emulator"
         storage.mkdir()
         with emulator_process(storage, queue_seconds=0) as emulator:

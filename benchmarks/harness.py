@@ -1,7 +1,13 @@
-"""Plumbing for the benchmarks: a daemon in its own process, its CPU time, its readiness.
+"""Plumbing for the benchmarks: a daemon in its own process, its CPU time, its readiness, and
+a checkout of an earlier commit to run "before" figures from.
 
 The daemon runs as ``python -m mvsepd run`` with private directories; readiness is taken from
 its own systemd notification (``READY=1`` on a datagram socket), so start-up times are exact.
+
+The benchmarks' modules import in layers, never in a circle: this module, ``processes``,
+``music`` and the ``report_*`` renderers import no other benchmark; each measuring module
+imports only those; ``run`` imports the measuring modules and the renderers
+(``tests/test_layering.py`` checks it).
 """
 
 from __future__ import annotations
@@ -42,6 +48,28 @@ def write_wav(path: Path, seconds: float, seed: int) -> None:
     """Write a small stereo WAV (noise)."""
     generator = numpy.random.default_rng(seed)
     soundfile.write(str(path), generator.uniform(-0.3, 0.3, (int(seconds * 22050), 2)), 22050)
+
+
+@contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    """A checkout of ``revision`` beside this one (removed afterwards)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "before"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), revision],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(path)],
+                cwd=ROOT,
+                check=False,
+                capture_output=True,
+            )
 
 
 @dataclass

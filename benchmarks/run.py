@@ -1,7 +1,7 @@
 """One command, one report: every benchmark, each figure next to its baseline from the same run.
 
     python -m benchmarks.run [--quick] [--output benchmarks/RESULTS.md] [--before REV]
-                             [--official-client PATH/mvsep_client.py]
+                             [--link-before REV] [--official-client PATH/mvsep_client.py]
 
 Prints the report and writes it as Markdown, with the machine, Python and library versions in
 its header. ``--quick`` shortens every measurement (a smoke run; its figures are not the
@@ -11,7 +11,6 @@ published ones). A benchmark prints figures; it is not a test, and nothing here 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import functools
 import importlib.metadata
@@ -20,9 +19,8 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +30,18 @@ from benchmarks import (
     idle_footprint,
     report_conform,
     report_link,
+    report_studio,
     studio_figures,
     time_to_stems,
 )
 from benchmarks.download_speed import download_speed
+from benchmarks.harness import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The last commit before the idle-footprint work: what "before" measures by default.
 BEFORE_IDLE_WORK = "cb1d77d"
+#: The last commit before issue 21's work on time to stems: the link's "before" by default.
+BEFORE_LINK_WORK = "e1620be"
 LIBRARIES = (
     "requests",
     "requests-toolbelt",
@@ -112,42 +114,24 @@ def _timed(name: str, step: Callable[[], Any]) -> Any:
     return value
 
 
-@contextlib.contextmanager
-def _worktree(revision: str) -> Iterator[Path]:
-    """A checkout of ``revision`` beside this one (removed afterwards)."""
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "before"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(path), revision],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        try:
-            yield path
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(path)],
-                cwd=ROOT,
-                check=False,
-                capture_output=True,
-            )
-
-
 def _idle(seconds: float, before: str) -> dict[str, Any]:
-    with _worktree(before) as checkout:
+    with worktree(before) as checkout:
         figures = idle_footprint.measure(seconds, checkout)
     figures["before_commit"] = before
     return figures
 
 
-def _link(quick: bool, official: Path | None, reuse: Path | None) -> dict[str, Any]:
+def _link(quick: bool, official: Path | None, reuse: Path | None, before: str) -> dict[str, Any]:
     if reuse is not None:
-        # The longest part (about 25 minutes): ``python -m benchmarks.time_to_stems --json``.
+        # The longest part (about 40 minutes): ``python -m benchmarks.time_to_stems --json``.
         figures: dict[str, Any] = json.loads(reuse.read_text(encoding="utf-8"))
         return figures
     return time_to_stems.measure(
-        1 if quick else 3, 10.0 if quick else 60.0, official, seconds=60.0 if quick else 300.0
+        1 if quick else 3,
+        10.0 if quick else 60.0,
+        official,
+        seconds=60.0 if quick else 300.0,
+        before=before,
     )
 
 
@@ -157,13 +141,15 @@ def measure(
     official: Path | None,
     reuse_link: Path | None = None,
     reuse_studio: Path | None = None,
+    link_before: str = BEFORE_LINK_WORK,
 ) -> dict[str, Any]:
     """Run every benchmark; return the raw figures."""
     return {
         "studio": _timed("studio mode, 1 to 3 hosts", lambda: _studio(quick, reuse_studio)),
         "idle": _timed("idle footprint", lambda: _idle(10 if quick else 60, before)),
         "link": _timed(
-            "time to stems on a shaped link", lambda: _link(quick, official, reuse_link)
+            "time to stems on a shaped link",
+            lambda: _link(quick, official, reuse_link, link_before),
         ),
         "upload": _timed("upload memory and speed", lambda: _upload(128 if quick else 1024)),
         "download": _timed("download speed", lambda: download_speed(64 if quick else 256)),
@@ -177,7 +163,10 @@ def measure(
         "stability": _timed(
             "stability delay", lambda: daemon_figures.stability_delay(5 if quick else 20)
         ),
-        "requests": _timed("requests per waiting job", daemon_figures.requests_per_waiting_job),
+        "requests": _timed("requests per waiting job", lambda: _requests(link_before)),
+        "processing_requests": _timed(
+            "requests per processed job", daemon_figures.requests_per_processing_job
+        ),
         "conform": _timed(
             "conform throughput", lambda: conform_speed.throughput(2.0 if quick else 10.0)
         ),
@@ -186,6 +175,13 @@ def measure(
             lambda: conform_speed.alignment(5.0 if quick else 20.0),
         ),
     }
+
+
+def _requests(before: str) -> dict[str, Any]:
+    with worktree(before) as checkout:
+        figures = daemon_figures.requests_per_waiting_job(before=checkout)
+    figures["before_commit"] = before
+    return figures
 
 
 def _studio(quick: bool, reuse: Path | None) -> dict[str, Any]:
@@ -313,10 +309,23 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         _row(["---"] * 3),
         _row(
             [
-                "mvsepd (5 s rising to 30 s with jitter)",
+                "mvsepd (2 s, then 7.5 s rising to 30 s with jitter)",
                 str(requests["daemon_requests"]),
                 str(requests["daemon_polls"]),
             ]
+        ),
+        *(
+            [
+                _row(
+                    [
+                        f"mvsepd before ({requests['before_commit']})",
+                        str(requests["before_requests"]),
+                        str(requests["before_polls"]),
+                    ]
+                )
+            ]
+            if "before_requests" in requests
+            else []
         ),
         _row(
             [
@@ -327,10 +336,39 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         ),
         "",
         f"Both run with time scaled down {requests['time_scale']:.0f}x (the wait, the "
-        "poll intervals); the counts are the same as at full scale.",
+        "poll intervals); the counts are the same as at full scale. Goal: at most 30.",
     ]
+    processed = figures.get("processing_requests")
+    if processed is not None:
+        lines += [
+            "",
+            "A job MVSEP processes for 10 minutes (polled by when it is expected to finish; "
+            f"time scaled down {processed['time_scale']:.0f}x):",
+            "",
+            _row(["job", "requests (create + polls + downloads)", "polls"]),
+            _row(["---"] * 3),
+            _row(
+                [
+                    "the first of its model (every 2 s, then every 20th of its time so far)",
+                    str(processed["first_of_model_requests"]),
+                    str(processed["first_of_model_polls"]),
+                ]
+            ),
+            _row(
+                [
+                    "a model seen finishing before (its processing time recorded)",
+                    str(processed["model_seen_requests"]),
+                    str(processed["model_seen_polls"]),
+                ]
+            ),
+        ]
     lines += report_conform.conform(figures["conform"], figures["alignment"])
-    lines += ["", studio_figures.report(figures["studio"])]
+    lines += [
+        "",
+        report_studio.studio(
+            figures["studio"], studio_figures.CONCURRENCY, studio_figures.PROCESSING_SECONDS
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -344,6 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=BEFORE_IDLE_WORK,
         metavar="REV",
         help=f"the commit whose idle footprint is shown as 'before' (default {BEFORE_IDLE_WORK})",
+    )
+    parser.add_argument(
+        "--link-before",
+        default=BEFORE_LINK_WORK,
+        metavar="REV",
+        help=f"the commit whose time to stems is shown as 'before' (default {BEFORE_LINK_WORK})",
     )
     parser.add_argument(
         "--official-client",
@@ -374,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.official_client,
         arguments.link_figures,
         arguments.studio_figures,
+        arguments.link_before,
     )
     text = report(figures, arguments.quick)
     arguments.output.write_text(text, encoding="utf-8")

@@ -32,37 +32,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
-import secrets
 import shutil
-import string
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-MIB = 1024 * 1024
+from benchmarks.processes import MIB, ROOT, Emulator, emulator_process, write_noise_wav
+
 #: The requirement: mvsepd's upload may grow its process by at most this much over idle.
 LIMIT_MIB = 40.0
 TOOLS = ("mvsepd", "requests", "curl")
 #: MelBand Roformer; the job never runs (see the module docstring), so the model is moot.
 DEFAULT_SEP_TYPE = 48
-WAV_HEADER_BYTES = 44
-SAMPLERATE = 44100
-CHANNELS = 2
-SAMPLE_BYTES = 2
-#: Longer than any run: the emulator never starts rendering a benchmark upload.
-QUEUE_SECONDS = 7 * 24 * 3600
-_WRITE_BLOCK_BYTES = 8 * MIB
-_LISTENING = re.compile(r"listening on (http://\S+)")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -95,87 +82,7 @@ class Measurement:
 # -- the WAV ---------------------------------------------------------------------------------
 
 
-def write_wav(path: Path, size_bytes: int, *, seed: int = 1) -> None:
-    """Write a valid 16-bit stereo WAV of exactly ``size_bytes`` bytes, noise in blocks.
-
-    Only one block (8 MiB) is in memory at a time, so the benchmark's own process stays small
-    too. ``size_bytes - 44`` must be a whole number of frames (a multiple of 4).
-    """
-    import numpy  # only the parent needs it; children must not pay for it in their idle RSS
-
-    data_bytes = size_bytes - WAV_HEADER_BYTES
-    frame_bytes = CHANNELS * SAMPLE_BYTES
-    if data_bytes <= 0 or data_bytes % frame_bytes:
-        raise ValueError(f"size must be 44 + a multiple of {frame_bytes} bytes")
-    # RIFF header, a 16-byte PCM "fmt " chunk, then the "data" chunk's header.
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        *(b"RIFF", size_bytes - 8, b"WAVE", b"fmt ", 16, 1, CHANNELS, SAMPLERATE),
-        *(SAMPLERATE * frame_bytes, frame_bytes, SAMPLE_BYTES * 8, b"data", data_bytes),
-    )
-    generator = numpy.random.default_rng(seed)
-    with path.open("wb") as output:
-        output.write(header)
-        remaining = data_bytes
-        while remaining:
-            count = min(_WRITE_BLOCK_BYTES, remaining) // SAMPLE_BYTES
-            # Quiet noise (about -30 dBFS): a believable signal, not full-scale garbage.
-            block = generator.integers(-1000, 1000, size=count, dtype=numpy.int16)
-            output.write(block.tobytes())
-            remaining -= count * SAMPLE_BYTES
-
-
 # -- the emulator ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Emulator:
-    url: str
-    token: str
-
-
-@contextmanager
-def emulator_process(storage: Path, queue_seconds: float | None = None) -> Iterator[Emulator]:
-    """Run ``python -m mvsepd.emulator`` on a free loopback port with one premium account.
-
-    ``queue_seconds`` None keeps jobs queued (nothing is rendered); 0 lets them run at once.
-
-    Its stderr goes to ``emulator.log`` beside its storage, for when an upload fails.
-    """
-    alphabet = string.ascii_letters + string.digits
-    token = "".join(secrets.choice(alphabet) for _ in range(30))
-    command = [sys.executable, "-m", "mvsepd.emulator", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--account", f"{token}:premium:1000000", "--no-rate-limit"]
-    wait = QUEUE_SECONDS if queue_seconds is None else queue_seconds
-    command += ["--queue-seconds", str(wait)]
-    # The emulator keeps uploads in the system temporary folder: point it at ours.
-    environment = {**os.environ, "TMPDIR": str(storage)}
-    with (storage.parent / "emulator.log").open("w") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=log, text=True
-        )
-        try:
-            yield Emulator(url=_wait_for_url(process), token=token)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_for_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the emulator exited (status {process.poll()}) before listening")
-        match = _LISTENING.search(line)
-        if match:
-            return match.group(1)
-    raise RuntimeError("the emulator did not say where it listens within 60 s")
 
 
 def delete_job(emulator: Emulator, separation_hash: str) -> None:
@@ -329,7 +236,7 @@ def measure(
         folder = Path(scratch)
         wav = folder / "Benchmark Upload.wav"
         say(f"writing a {size_mib} MiB WAV to {wav} ...")
-        write_wav(wav, size_mib * MIB)
+        write_noise_wav(wav, size_mib * MIB)
         storage = folder / "emulator"
         storage.mkdir()
         results = []

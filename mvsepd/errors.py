@@ -244,6 +244,22 @@ class FileTooLargeError(InvalidRequestError):
     """The upload is larger than the account's plan allows."""
 
 
+class StreamRefusedError(InvalidRequestError):
+    """An upload sent without its length in advance (chunked, a FLAC made as it went) was
+    refused, in a way a server that does not take such bodies explains: 411, or a 400/401 as
+    if nothing had been sent (Apache hands PHP-FPM no body at all). Nothing was created: the
+    same upload goes again with its length. ``refusal`` is the error the answer made."""
+
+    def __init__(self, refusal: MvsepError) -> None:
+        super().__init__(
+            f"the upload without a length was refused ({refusal.detail})",
+            endpoint=refusal.endpoint,
+            status=refusal.status,
+            messages=refusal.messages,
+        )
+        self.refusal = refusal
+
+
 class NotFoundError(InvalidRequestError):
     """The hash or entry is unknown, deleted, or its results expired."""
 

@@ -129,3 +129,51 @@ def test_every_module_says_what_it_owns() -> None:
     for path in _modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         assert ast.get_docstring(tree), f"{path.relative_to(PACKAGE)} has no module docstring"
+
+
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+#: The benchmarks' own layers: plumbing and renderers import no other benchmark, measuring
+#: modules only those, ``run`` anything (so no import circle can form among them).
+BENCHMARK_LAYERS = {
+    "harness": 0,
+    "processes": 0,
+    "music": 0,
+    "report_conform": 0,
+    "report_link": 0,
+    "report_studio": 0,
+    "conform_speed": 1,
+    "daemon_figures": 1,
+    "download_speed": 1,
+    "idle_footprint": 1,
+    "studio_figures": 1,
+    "time_to_stems": 1,
+    "upload_memory": 1,
+    "run": 2,
+}
+
+
+def _benchmark_imports(path: Path) -> set[str]:
+    """The benchmark modules ``path`` imports, anywhere in it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "benchmarks":
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("benchmarks."):
+            found.add((node.module or "").split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(
+                alias.name.split(".")[1]
+                for alias in node.names
+                if alias.name.startswith("benchmarks.")
+            )
+    return found
+
+
+def test_benchmark_modules_import_in_layers() -> None:
+    modules = {path.stem: path for path in BENCHMARKS.glob("*.py") if path.stem != "__init__"}
+    assert set(modules) == set(BENCHMARK_LAYERS), "place every benchmark module in a layer"
+    for name, path in modules.items():
+        for imported in _benchmark_imports(path):
+            assert BENCHMARK_LAYERS[imported] < BENCHMARK_LAYERS[name], (
+                f"benchmarks/{name}.py imports benchmarks.{imported} of its own layer or above"
+            )

@@ -15,7 +15,8 @@ take ``server=`` so that polls and downloads go to the job's own region.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import mimetypes
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mvsepd.api import inputs, wire
@@ -58,11 +59,15 @@ class MvsepClient(AccountCalls):
         catalog: Sequence[Algorithm] | None = None,
         progress: Progress | None = None,
         upload_name: str | None = None,
+        stream: Iterable[bytes] | None = None,
     ) -> SeparationCreated:
         """Given an audio file and a model (``render_id``), upload it and return the new job.
 
         The file is streamed under ``upload_name`` (default: its own name); ``progress`` gets
-        ``(bytes_sent, bytes_total)``. Raise InputError
+        ``(bytes_sent, bytes_total)``. With ``stream``, its bytes are sent in place of the
+        file's (made as they go, such as the file's samples as FLAC) with chunked transfer
+        encoding, no length known in advance; a server that refuses such a body raises
+        StreamRefusedError (nothing was created: send it again with a length). Raise InputError
         before any upload for a missing/empty file, bad options or, with ``catalog``, an
         unknown model or option; QueueFullError, PremiumRequiredError, FileTooLargeError or
         InvalidRequestError when MVSEP refuses; OutcomeUnknownError when the answer was lost
@@ -71,6 +76,19 @@ class MvsepClient(AccountCalls):
         fields = self._create_fields(
             sep_type, options, output_format, is_demo, catalog, AlgorithmScope.SINGLE_UPLOAD
         )
+        if stream is not None:
+            with inputs.open_input(audio, "audio"):
+                pass  # the same checks (there, not a folder, not empty) as a file sent as it is
+            name = upload_name or Path(audio).name
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            return self._upload(
+                "/separation/create",
+                fields,
+                [],
+                None,
+                lambda r: wire.parse_created(*parts(r), server=self._server),
+                stream=("audiofile", (name, stream, content_type)),
+            )
         with inputs.open_input(audio, "audio") as audio_file:
             files = [("audiofile", upload_part(Path(audio), audio_file, upload_name))]
             return self._upload(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,13 +18,19 @@ from typing import BinaryIO, TypeVar
 from mvsepd.api import inputs, wire
 from mvsepd.api.redaction import WireToken, redact_text
 from mvsepd.api.servers import api_root, resolve_server
-from mvsepd.api.transport import Progress, Transport, UploadFile, WireResponse
+from mvsepd.api.transport import Progress, Transport, UploadFile, UploadStream, WireResponse
 from mvsepd.errors import (
+    FileTooLargeError,
     InputError,
+    InvalidTokenError,
     MvsepError,
     OutcomeUnknownError,
+    PremiumRequiredError,
     ProtocolError,
+    QueueFullError,
+    RateLimitedError,
     ServerError,
+    StreamRefusedError,
 )
 from mvsepd.models import ActionResult, Algorithm, AlgorithmScope, OutputFormat, Secret
 
@@ -147,16 +154,20 @@ class ClientCore:
         files: list[tuple[str, UploadFile]],
         progress: Progress | None,
         parse: Callable[[WireResponse], T],
+        stream: tuple[str, UploadStream] | None = None,
     ) -> T:
         """Send a create; an answer that may hide a created job raises OutcomeUnknownError.
 
         Besides a lost answer (the transport's case), that is a 2xx answer that cannot be
         read and a gateway error (502/504: the proxy lost the application's answer). Retrying
         those blindly could pay for the same job twice; the caller reconciles instead.
+        A ``stream`` (sent chunked) refused as a server that takes no such body refuses it
+        raises StreamRefusedError: nothing was created, the caller sends it with a length.
         """
         url = self._url(endpoint, None)
         with self._scrubbed():
             unknown: OutcomeUnknownError | None = None
+            refused: StreamRefusedError | None = None
             try:
                 response = self._transport.upload(
                     url,
@@ -165,17 +176,26 @@ class ClientCore:
                     files=files,
                     progress=progress,
                     creates=True,
+                    stream=stream,
                 )
                 return parse(response)
-            except (ProtocolError, ServerError) as error:
-                if not _may_hide_a_job(error):
+            except MvsepError as error:
+                if stream is not None and _refuses_streams(error):
+                    refused = StreamRefusedError(error)
+                elif not isinstance(error, ProtocolError | ServerError) or not _may_hide_a_job(
+                    error
+                ):
                     raise
-                unknown = OutcomeUnknownError(
-                    f"the answer could not be used ({error.detail}); the job may exist",
-                    endpoint=error.endpoint,
-                    status=error.status,
-                    messages=error.messages,
-                )
+                else:
+                    unknown = OutcomeUnknownError(
+                        f"the answer could not be used ({error.detail}); the job may exist",
+                        endpoint=error.endpoint,
+                        status=error.status,
+                        messages=error.messages,
+                    )
+            if refused is not None:
+                raise refused
+            assert unknown is not None
             raise unknown
 
     @contextlib.contextmanager
@@ -185,6 +205,28 @@ class ClientCore:
         except MvsepError as error:
             _scrub(error, self._token)
             raise
+
+
+#: Refusals about the request itself, whatever a body without a length did.
+_REAL_REFUSALS = (QueueFullError, PremiumRequiredError, FileTooLargeError, RateLimitedError)
+#: Words of a refusal that says a field never arrived (Laravel's "The audiofile field is
+#: required."), as when a server hands its application no body.
+_MISSING_FIELD = re.compile(r"\b(is|are) required\b|\bmissing\b", re.IGNORECASE)
+
+
+def _refuses_streams(error: MvsepError) -> bool:
+    """True when a refusal of a chunked create is what a server that takes no chunked body
+    answers: 411 Length Required (mod_fcgid); a 401 for the token it never saw, or a 400 that
+    says a field is required (Apache with PHP-FPM passes no body: no token, no file). A 400
+    about a value that was sent (an option, the queue, the plan, the size) shows that the body
+    arrived: it is the answer."""
+    if error.status == 411:
+        return True
+    if isinstance(error, InvalidTokenError):
+        return True
+    if error.status not in (400, 422) or isinstance(error, _REAL_REFUSALS):
+        return False
+    return any(_MISSING_FIELD.search(words) for words in (*error.messages, error.detail))
 
 
 def _may_hide_a_job(error: MvsepError) -> bool:

@@ -10,6 +10,10 @@ backoff and Retry-After; form POSTs only when nothing was sent; multipart upload
 create whose answer was lost after the request went out (reset, dropped, read timeout) raises
 ``OutcomeUnknownError``; a failure to connect is a plain ``NetworkError``, safe to try again.
 
+An upload whose file part is a stream (``UploadStream``: bytes made as they are sent, a FLAC
+encoded on the fly) goes with chunked transfer encoding, its length unknown; everything else
+with its length.
+
 Connections are kept alive between requests (MVSEP's server closes them after 5 s idle; a
 request that meets one just closed is tried again at once when it changes nothing, see
 ``retry``), except for creates, which always go on a connection opened for them.
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -32,6 +37,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import BaseAdapter, HTTPAdapter
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+from urllib3.fields import RequestField
 
 from mvsepd import __version__
 from mvsepd.api import download as _download
@@ -51,9 +57,18 @@ _CHUNK = 256 * 1024
 
 #: An upload part: (file name sent to the server, open binary file, content type).
 UploadFile = tuple[str, BinaryIO, str]
+#: An upload part made as it is sent: (file name, its bytes chunk by chunk, content type).
+UploadStream = tuple[str, Iterable[bytes], str]
 Progress = Callable[[int, int], None]
 
-__all__ = ["MAX_ANSWER_BYTES", "Progress", "Transport", "UploadFile", "WireResponse"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "Progress",
+    "Transport",
+    "UploadFile",
+    "UploadStream",
+    "WireResponse",
+]
 
 
 class _LargeBlockAdapter(HTTPAdapter):
@@ -192,14 +207,31 @@ class Transport:
         files: Sequence[tuple[str, UploadFile]] = (),
         progress: Progress | None = None,
         creates: bool = True,
+        stream: tuple[str, UploadStream] | None = None,
     ) -> WireResponse:
         """Given form fields and open files, POST them as streamed multipart; return the answer.
 
         The files are read in chunks as the socket takes them (constant memory); ``progress``
-        gets ``(bytes_sent, bytes_total)``. Never retried. Raise NetworkError when the
-        connection failed before sending, OutcomeUnknownError (if ``creates``) when the answer
-        was lost after the request went out.
+        gets ``(bytes_sent, bytes_total)``. With ``stream`` (a field name and an
+        ``UploadStream``), that part follows the files, made as it is sent, and the body goes
+        chunked (``progress`` is then the stream's own business). Never retried. Raise
+        NetworkError when the connection failed before sending, OutcomeUnknownError (if
+        ``creates``) when the answer was lost after the request went out.
         """
+        if stream is not None:
+            boundary = uuid.uuid4().hex
+            outcome = self._attempt(
+                "POST",
+                url,
+                endpoint,
+                data=_multipart_chunks(boundary, fields, stream),
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                timeout=self._upload_timeout,
+                creates=creates,
+            )
+            if isinstance(outcome, Failure):
+                raise outcome.error
+            return outcome
         parts: list[tuple[str, str | UploadFile]] = [*fields, *files]
         encoder = MultipartEncoder(fields=parts)
         callback = None
@@ -333,6 +365,26 @@ class Transport:
             if len(buffer) > self._max_answer_bytes:
                 return None
         return bytes(buffer)
+
+
+def _multipart_chunks(
+    boundary: str, fields: Sequence[tuple[str, str]], stream: tuple[str, UploadStream]
+) -> Iterator[bytes]:
+    """A multipart/form-data body whose last part is made as it is sent (see ``upload``)."""
+    dash = f"--{boundary}\r\n".encode("ascii")
+    for name, value in fields:
+        field = RequestField(name=name, data=value)
+        field.make_multipart()
+        # ``encode``, not ``str``: a token's value prints as *** but goes out as it is.
+        yield dash + field.render_headers().encode("utf-8") + value.encode("utf-8") + b"\r\n"
+    name, (filename, chunks, content_type) = stream
+    part = RequestField(name=name, data=b"", filename=filename)
+    part.make_multipart(content_type=content_type)
+    yield dash + part.render_headers().encode("utf-8")
+    for chunk in chunks:
+        if chunk:
+            yield chunk
+    yield f"\r\n--{boundary}--\r\n".encode("ascii")
 
 
 class _ResponseStream:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
-    from mvsepd.audio.conforming import conform, verify
+    from mvsepd.audio.conforming import conform
     from mvsepd.audio.formats import (
         Conform,
         SourceAudio,
@@ -40,11 +40,16 @@ if TYPE_CHECKING:
     from mvsepd.audio.listening import Listening, Peaks, Segment, compute_peaks, segment
     from mvsepd.audio.readiness import AudioCheck, AudioInfo, Completeness, check, probe
     from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile
+    from mvsepd.audio.rewrapping import rewrap
+    from mvsepd.audio.stemwise import Conversion
     from mvsepd.audio.upload import UploadEncoding, UploadPlan, plan_upload
+    from mvsepd.audio.verifying import verify, verify_one
 
 _HOMES = {
     "conform": "conforming",
-    "verify": "conforming",
+    "verify": "verifying",
+    "verify_one": "verifying",
+    "Conversion": "stemwise",
     "Conform": "formats",
     "SourceAudio": "formats",
     "StemFormat": "formats",
@@ -64,6 +69,7 @@ _HOMES = {
     "RESIDUAL_LABEL": "reports",
     "ConformReport": "reports",
     "StemFile": "reports",
+    "rewrap": "rewrapping",
     "UploadEncoding": "upload",
     "UploadPlan": "upload",
     "plan_upload": "upload",
@@ -79,6 +85,7 @@ __all__ = [
     "Listening",
     "Peaks",
     "Segment",
+    "Conversion",
     "SourceAudio",
     "StemFile",
     "StemFormat",
@@ -93,7 +100,9 @@ __all__ = [
     "plan_upload",
     "probe",
     "segment",
+    "rewrap",
     "verify",
+    "verify_one",
 ]
 
 

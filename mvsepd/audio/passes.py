@@ -1,9 +1,15 @@
 """The passes of a conversion over a job's stems, block by block.
 
-``measure_lag`` finds where the stems start against their input on the first windows where it
-sounds; ``write_stems`` reads the input and every stem side by side (each stem decoded and
-resampled ahead in a thread of its own) and writes each in the target format, keeping the sums
-the null figures come from; ``write_residual`` is a second pass over the written stems.
+``measure_lag`` finds where stems start against their input on the first windows where it
+sounds; ``write_values`` keeps the input's values (at its rate, in the stems' channels) in a
+file; ``write_stem`` writes one stem in the target format (decoded and resampled ahead in a
+thread of its own), keeps its values in a file of its own and sums its products with the
+input and with the stems written before it, which is all the null figures need;
+``write_residual`` writes the input minus some stems, from those files.
+
+A values file holds a stem's samples exactly as a reader of the written file gets them, in a
+float type that holds them exactly (``values_dtype``): reading it back costs a memory map, not
+a decode, so the products of a stem written last with the others are cheap.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +26,8 @@ import soundfile
 
 from mvsepd.audio import align, decode
 from mvsepd.audio.formats import SourceAudio, TargetFormat
-from mvsepd.audio.reports import RESIDUAL_LABEL, ConformReport, StemFile, StemReport
-from mvsepd.audio.stream import Aligned, Prefetch, map_channels, quantize
+from mvsepd.audio.reports import RESIDUAL_LABEL, StemFile, StemReport
+from mvsepd.audio.stream import Aligned, Prefetch, quantize
 from mvsepd.errors import AudioError
 
 BLOCK = 1 << 16
@@ -131,84 +137,120 @@ def measure_lag(layout: Layout, source_path: Path, stems: Sequence[StemFile]) ->
         return best
 
 
-def write_stems(
+def values_dtype(subtype: str) -> type[np.floating[Any]]:
+    """The float type that holds every value of ``subtype`` exactly (24 bits of mantissa:
+    PCM up to 24 bits and 32-bit float fit float32; wider formats need float64)."""
+    return np.float32 if subtype in _EXACT_IN_FLOAT32 else np.float64
+
+
+_EXACT_IN_FLOAT32 = frozenset(
+    {"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "FLOAT", "ALAC_16", "ALAC_20", "ALAC_24"}
+)
+
+
+@dataclass
+class StemSums:
+    """What one stem's pass adds to the null figures: its products with the source and with
+    itself, and with the stems written before it (by their index)."""
+
+    cross: float = 0.0
+    energy: float = 0.0
+    pairs: dict[int, float] = field(default_factory=dict)
+
+
+def values_of(path: Path, dtype: type[np.floating[Any]], channels: int) -> np.ndarray:
+    """A values file (``write_stem``'s ``values_out``) as a read-only (frames × channels) map."""
+    if path.stat().st_size == 0:
+        return np.zeros((0, channels), dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r").reshape(-1, channels)
+
+
+def write_stem(
     layout: Layout,
-    source_path: Path | None,
-    stems: Sequence[StemFile],
-    parts: Sequence[Path],
-    lag: align.Lag,
-    report: ConformReport,
-    progress: Callable[[int, int], None] | None,
-) -> Sums:
-    count = len(stems)
-    sums = Sums(np.zeros((count, count)), np.zeros(count))
-    trusted = lag.confidence >= align.MIN_CONFIDENCE
-    rate = layout.source.rate
+    stem: StemFile,
+    part: Path | None,
+    values_out: Path,
+    shift: int,
+    report: StemReport,
+    *,
+    source: np.ndarray | None,
+    partners: dict[int, np.ndarray],
+    progress: Callable[[int], None] | None = None,
+) -> StemSums:
+    """Write one stem in the target format into ``part`` (None: only its values are kept, a
+    stem that is not placed), moved ``shift`` frames of its own rate back, and its values as
+    a reader of ``part`` will see them into ``values_out``; with ``source`` (the source's
+    values), the products the null figures come from, with ``partners`` (the values of stems
+    written before) too. Raise AudioError naming the stem when it does not decode."""
+    sums = StemSums(pairs=dict.fromkeys(partners, 0.0))
     subtype = layout.target.subtype
+    dtype = values_dtype(subtype)
     with contextlib.ExitStack() as stack:
-        readers = [stack.enter_context(_open_stem(stem)) for stem in stems]
-        shifts = [lag.at_rate(reader.rate, rate) if trusted else 0 for reader in readers]
-        streams = [
-            layout.aligned(reader, lag=shift) for reader, shift in zip(readers, shifts, strict=True)
-        ]
-        blocks = len(layout.blocks)
-        ahead = []
-        for stream in streams:
-            prefetch = Prefetch(stream, BLOCK, blocks)
-            stack.callback(prefetch.close)
-            ahead.append(prefetch)
-        written = iter(parts)
-        writers = [
-            stack.enter_context(_writer(next(written), layout)) if stem.output is not None else None
-            for stem in stems
-        ]
-        original = None
-        if source_path is not None:
-            source_stream = layout.aligned(stack.enter_context(decode.open_reader(source_path)))
-            original = Prefetch(source_stream, BLOCK, blocks)
-            stack.callback(original.close)
-        for block_index in layout.blocks:
-            if progress is not None:
-                progress(min(block_index * BLOCK, layout.source.frames), layout.source.frames)
-            values = []
-            for index, (prefetch, writer) in enumerate(zip(ahead, writers, strict=True)):
-                try:
-                    block = prefetch.read()
-                except AudioError as error:
-                    raise undecodable(stems[index], error) from None
-                quantized = quantize(block, subtype)
-                if writer is not None:
-                    writer.write(quantized.data)
-                    report.stems[index].clipped_samples += quantized.clipped
-                values.append(quantized.values)
-            if original is not None:
-                _accumulate(sums, original.read(), values)
-        for index, stream in enumerate(streams):
-            ahead[index].close()
+        reader = stack.enter_context(_open_stem(stem))
+        stream = layout.aligned(reader, lag=shift)
+        prefetch = Prefetch(stream, BLOCK, len(layout.blocks))
+        stack.callback(prefetch.close)
+        writer = stack.enter_context(_writer(part, layout)) if part is not None else None
+        values_file = stack.enter_context(values_out.open("wb"))
+        start = 0
+        for _ in layout.blocks:
             try:
-                stream.finish()
+                block = prefetch.read()
             except AudioError as error:
-                raise undecodable(stems[index], error) from None
-            report.stems[index].mvsep["frames"] = stream.decoded
-            if stems[index].output is not None:
-                _describe_written(report.stems[index], layout, shifts[index])
+                raise undecodable(stem, error) from None
+            quantized = quantize(block, subtype)
+            if writer is not None:
+                writer.write(quantized.data)
+                report.clipped_samples += quantized.clipped
+            values = quantized.values
+            values.astype(dtype).tofile(values_file)
+            end = start + values.shape[0]
+            flat = values.ravel()
+            sums.energy += float(np.dot(flat, flat))
+            if source is not None:
+                sums.cross += float(np.dot(flat, _block(source, start, end)))
+            for index, partner in partners.items():
+                sums.pairs[index] += float(np.dot(flat, _block(partner, start, end)))
+            start = end
+            if progress is not None:
+                progress(end)
+        prefetch.close()
+        try:
+            stream.finish()
+        except AudioError as error:
+            raise undecodable(stem, error) from None
+        report.mvsep["frames"] = stream.decoded
+        if part is not None:
+            _describe_written(report, layout, shift)
     return sums
 
 
-def _accumulate(sums: Sums, mix: np.ndarray, values: Sequence[np.ndarray]) -> None:
-    flat_mix = mix.ravel()
-    flat = [value.ravel() for value in values]
-    error = flat_mix.copy()
-    for index, stem in enumerate(flat):
-        error -= stem
-        sums.cross[index] += float(np.dot(stem, flat_mix))
-        for other in range(index + 1):
-            product = float(np.dot(stem, flat[other]))
-            sums.gram[index, other] += product
-            if other != index:
-                sums.gram[other, index] += product
-    sums.source_energy += float(np.dot(flat_mix, flat_mix))
-    sums.error_energy += float(np.dot(error, error))
+def _block(values: np.ndarray, start: int, end: int) -> np.ndarray:
+    return np.asarray(values[start:end], dtype=np.float64).ravel()
+
+
+def dot(first: np.ndarray, second: np.ndarray) -> float:
+    """The product of two values maps, block by block (memory stays flat)."""
+    total = 0.0
+    for start in range(0, min(first.shape[0], second.shape[0]), BLOCK):
+        end = start + BLOCK
+        total += float(np.dot(_block(first, start, end), _block(second, start, end)))
+    return total
+
+
+def write_values(layout: Layout, path: Path, values_out: Path) -> float:
+    """The source's values (at its rate, in the stems' channels) into ``values_out``, in
+    ``values_dtype`` of its sample format; return their energy (the sum of their squares)."""
+    energy = 0.0
+    dtype = values_dtype(layout.source.subtype or "")
+    with decode.open_reader(path) as reader, values_out.open("wb") as handle:
+        stream = layout.aligned(reader)
+        for _ in layout.blocks:
+            block = stream.read(BLOCK)
+            block.astype(dtype).tofile(handle)
+            flat = block.ravel()
+            energy += float(np.dot(flat, flat))
+    return energy
 
 
 @contextlib.contextmanager
@@ -245,26 +287,16 @@ def _describe_written(stem: StemReport, layout: Layout, shift: int) -> None:
 
 
 def write_residual(
-    layout: Layout,
-    source_path: Path,
-    stems: Sequence[StemFile],
-    parts: Sequence[Path],
-    report: ConformReport,
+    layout: Layout, source: np.ndarray, chosen: Sequence[np.ndarray], part: Path, label: str
 ) -> StemReport:
-    """Write source − (the stems that null best) into the last of ``parts`` (the others are
-    the written stems, in order)."""
-    chosen = (report.best_null or {}).get("stems") or [stem.label for stem in report.stems]
-    written = [stem for stem in stems if stem.output is not None]
-    indexes = [index for index, stem in enumerate(written) if stem.label in chosen]
-    residual = StemReport(RESIDUAL_LABEL, {"name": "source - " + " - ".join(chosen)})
-    with contextlib.ExitStack() as stack:
-        original = layout.aligned(stack.enter_context(decode.open_reader(source_path)))
-        readers = [stack.enter_context(decode.open_reader(parts[index])) for index in indexes]
-        writer = stack.enter_context(_writer(parts[-1], layout))
-        for _ in layout.blocks:
-            rest = original.read(BLOCK)
-            for reader in readers:
-                rest = rest - map_channels(reader.read(rest.shape[0]), layout.channels)
+    """Write the source's values minus the sum of ``chosen`` stems' values into ``part``."""
+    residual = StemReport(RESIDUAL_LABEL, {"name": label})
+    with _writer(part, layout) as writer:
+        for start in range(0, layout.source.frames, BLOCK):
+            end = start + BLOCK
+            rest = np.asarray(source[start:end], dtype=np.float64)
+            for values in chosen:
+                rest = rest - np.asarray(values[start:end], dtype=np.float64)
             quantized = quantize(rest, layout.target.subtype)
             writer.write(quantized.data)
             residual.clipped_samples += quantized.clipped

@@ -5,8 +5,16 @@ half. Integer PCM (WAV, AIFF, W64, CAF, RF64; 8, 16 or 24 bit) is therefore sent
 same bit depth; 32-bit integer and float sources are sent as they are (FLAC holds at most 24
 bits), unless the folder asks for float as 24-bit FLAC, which is refused for a file with
 samples over full scale (FLAC would clip them). Lossy and already-compressed files are never
-re-encoded. The FLAC is encoded block by block into a temporary file beside the cache, so
-memory stays flat and its size is known before anything is sent; the caller removes it.
+re-encoded.
+
+The FLAC is made in one of two ways. Streamed (``streamed=True``): ``FlacStream`` encodes it
+block by block as the request body is sent, so the upload starts at once and nothing is
+written to disk; its length is known only at the end, and its STREAMINFO carries the frame
+count (known from the source) but no MD5 and no frame sizes, which the FLAC format allows for
+a stream ("0 means unknown"). Or into a temporary file beside the cache first, when the
+length must be known before sending (a server that refuses bodies without one, a file whose
+size decides whether the account takes it); the caller removes it. Either way memory stays
+flat.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from mvsepd.audio.flac_stream import FlacStream
 from mvsepd.audio.stream import quantize
 from mvsepd.errors import AudioError
 
@@ -60,21 +69,28 @@ class UploadPlan:
     path: Path
     name: str
     encoding: UploadEncoding
-    size: int
+    #: Bytes sent; None while a streamed FLAC is not sent yet (``stream.sent`` says after).
+    size: int | None
     source_size: int
     detail: str
     note: str | None = None
     temporary: bool = False
+    #: The FLAC made as it is sent (None: ``path``'s bytes are sent).
+    stream: FlacStream | None = None
 
     def as_record(self) -> dict[str, object]:
         """The plan as the job store and the manifest keep it."""
+        sent = self.size
+        if sent is None and self.stream is not None and self.stream.finished:
+            sent = self.stream.sent
         return {
             "encoding": self.encoding.value,
             "name": self.name,
-            "bytes": self.size,
+            "bytes": sent,
             "source_bytes": self.source_size,
             "detail": self.detail,
             "note": self.note,
+            "streamed": self.stream is not None,
         }
 
 
@@ -86,15 +102,17 @@ def plan_upload(
     work_dir: Path,
     stem: str,
     progress: Callable[[int, int], None] | None = None,
+    streamed: bool = False,
 ) -> UploadPlan:
     """Given a source file and a folder's ``upload_encoding`` (flac or original) and
     ``upload_float_as`` (original or flac24), return what to send.
 
-    A FLAC is written to ``work_dir/<stem>.flac`` (through a ``.partial`` name, so a killed
-    encoding never looks finished); ``progress`` gets ``(frames_done, frames_total)``. A file
-    libsndfile cannot open is sent as it is: MVSEP judges it. OSError
-    and AudioError (libsndfile could not read the source or write the FLAC) propagate: the
-    caller decides whether to send the original instead.
+    ``streamed``: a FLAC is made as it is sent (``UploadPlan.stream``); else it is written to
+    ``work_dir/<stem>.flac`` (through a ``.partial`` name, so a killed encoding never looks
+    finished). ``progress`` gets ``(frames_done, frames_total)``. A file libsndfile cannot
+    open is sent as it is: MVSEP judges it. OSError and AudioError (libsndfile could not read
+    the source or write the FLAC) propagate: the caller decides whether to send the original
+    instead.
     """
     source_size = source.stat().st_size
     original = UploadPlan(
@@ -118,8 +136,12 @@ def plan_upload(
     lossless = _LOSSLESS.get(info.subtype)
     if lossless is not None:
         target, dtype = lossless
+        detail = f"FLAC {_bits(target)}-bit, lossless"
+        if streamed:
+            flac = FlacStream(source, target, dtype, progress)
+            return _streamed(original, flac, flac_name, detail)
         written = _encode(source, work_dir / f"{stem}.flac", target, dtype, progress)
-        return _smaller(original, written, flac_name, f"FLAC {_bits(target)}-bit, lossless")
+        return _smaller(original, written, flac_name, detail)
     if info.subtype in _FLOAT_SUBTYPES and float_as == "flac24":
         peak = _peak(source)
         if peak > 1.0:
@@ -129,8 +151,13 @@ def plan_upload(
                 "which 24-bit FLAC would clip; the float original is sent",
                 note=True,
             )
+        detail = "FLAC 24-bit from float (no overs)"
+        if streamed:
+            return _streamed(
+                original, FlacStream(source, "PCM_24", "float64", progress), flac_name, detail
+            )
         written = _encode(source, work_dir / f"{stem}.flac", "PCM_24", "float64", progress)
-        return _smaller(original, written, flac_name, "FLAC 24-bit from float (no overs)")
+        return _smaller(original, written, flac_name, detail)
     return _as_is(
         original,
         f"{info.subtype_info or info.subtype} is sent as it is (FLAC holds at most 24 bits; "
@@ -152,11 +179,11 @@ def _as_is(original: UploadPlan, detail: str, *, note: bool = False) -> UploadPl
 
 def _smaller(original: UploadPlan, written: Path, name: str, detail: str) -> UploadPlan:
     size = written.stat().st_size
-    if size >= original.size:
+    if size >= original.source_size:
         # White noise, say: FLAC cannot help, and the original costs no decoding at MVSEP.
         written.unlink(missing_ok=True)
         return _as_is(original, "FLAC would not be smaller; sent as it is")
-    ratio = size / original.size
+    ratio = size / original.source_size
     return UploadPlan(
         written,
         name,
@@ -165,6 +192,18 @@ def _smaller(original: UploadPlan, written: Path, name: str, detail: str) -> Upl
         original.source_size,
         f"{detail}, {ratio:.0%} of the original",
         temporary=True,
+    )
+
+
+def _streamed(original: UploadPlan, flac: FlacStream, name: str, detail: str) -> UploadPlan:
+    return UploadPlan(
+        original.path,
+        name,
+        UploadEncoding.FLAC,
+        None,
+        original.source_size,
+        detail,
+        stream=flac,
     )
 
 

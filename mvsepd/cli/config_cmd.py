@@ -16,6 +16,7 @@ from mvsepd.cli.common import (
 )
 from mvsepd.config import model as config_model
 from mvsepd.config.catalog import catalog_problems
+from mvsepd.config.rules import wire_notes
 from mvsepd.config.file import (
     inspect_config,
     read_config_text,
@@ -93,6 +94,8 @@ def check(config_path: Path | None, offline: bool) -> None:
         for folder in config.folders:
             if not folder.path.expanduser().is_dir():
                 say(f"note: {folder.path} does not exist yet; it is watched once it does")
+        for note in wire_notes(config):
+            say(f"note: {note}")
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(str(path), problems)

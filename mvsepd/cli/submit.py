@@ -25,9 +25,11 @@ from mvsepd.config.model import Config
 from mvsepd.domain import cost, lifecycle, naming
 from mvsepd.domain.presets import PresetSpec, ResolvedPreset, resolve
 from mvsepd.engine import stems
+from mvsepd.engine import converting, stems
 from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus, UserInfo
+from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
 from mvsepd.statusapi.words import PUBLISHING_WORDS
 
 SUBMIT_TEMPLATE = "{parent}/{track} stems/{track} - {stem}.{ext}"
@@ -325,7 +327,7 @@ def _download(
         downloaded = plan.staging_dir / layout.downloads[index]
         client.download_result(item, downloaded, server=server, progress=advance)
     fitting = add(progress, "fitting stems to the file", Unit.AUDIO_SECONDS, total=None)
-    report = stems.process(
+    report = converting.StemWork(
         plan,
         layout,
         status.files,
@@ -334,7 +336,7 @@ def _download(
         original=file,
         origin=f"mvsepd submit; MVSEP {status.algorithm or 'separation'}",
         progress=_in_seconds(progress, fitting, rate),
-    )
+    ).all_at_hand()
     fitted = next(task for task in progress.tasks if task.id == fitting)
     progress.update(fitting, total=fitted.total or 1, completed=fitted.total or 1)
     written = outputs.finalize(

@@ -37,6 +37,9 @@ DEFAULT_PATTERNS = (*(f"*.{extension}" for extension in AUDIO_EXTENSIONS), *TRIG
 #: Quiet time before a file counts as completely written, local and polled folders.
 DEFAULT_STABILITY_SECONDS = 5.0
 DEFAULT_POLLED_STABILITY_SECONDS = 30.0
+#: A writer closed the file: it is done unless it opens it again, which it does within
+#: moments (a header patched after the bounce); the file must also stay unchanged this long.
+DEFAULT_STABILITY_SECONDS_AFTER_CLOSE = 1.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
 DEFAULT_RESCAN_SECONDS = 300.0
 DEFAULT_CATALOG_REFRESH_HOURS = 24.0
@@ -241,6 +244,12 @@ class FolderConfig(FolderOverrides):
         ge=0,
         description="Quiet time before a file counts as complete (default 5 s, 30 s polled).",
     )
+    stability_seconds_after_close: float = Field(
+        DEFAULT_STABILITY_SECONDS_AFTER_CLOSE,
+        ge=0,
+        description="Where the system reports that a writer closed the file (Linux, native "
+        "watching): the quiet time after that close (or a move into the folder) instead.",
+    )
     output: str = Field(
         naming.DEFAULT_OUTPUT_TEMPLATE, description="Where stems go (see the placeholders)."
     )
@@ -351,7 +360,11 @@ class DaemonConfig(_Section):
         DEFAULT_CATALOG_REFRESH_HOURS, gt=0, description="Refetch the algorithm catalog after."
     )
     parallel_downloads: int = Field(
-        4, ge=1, le=8, description="Stems of one job downloaded at the same time (1 to 8)."
+        1,
+        ge=1,
+        le=8,
+        description="Stems of one job downloaded at the same time (1 to 8); one at a time, "
+        "each is conformed while the next comes down.",
     )
     status_host: str = Field("127.0.0.1", description="Address of the local status API.")
     status_port: int = Field(

@@ -2,7 +2,9 @@
 
 Domain layer. ``logical_problems`` finds what makes a configuration unusable (a folder naming
 no preset or chain, nested hot folders, stems written into a watched tree, a reference inside
-its own folder); ``advice`` what is valid but most likely not meant (lossy stems converted).
+its own folder); ``advice`` what is valid but most likely not meant (lossy stems converted);
+``wire_notes`` what is asked of MVSEP where it differs from a preset (WAV 16 fetched as FLAC
+16 where the stems are conformed).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from mvsepd.config.model import Config, FolderConfig
 from mvsepd.domain import naming
+from mvsepd.domain.presets import fetched_format
 from mvsepd.models import OutputFormat
 from mvsepd.paths import absolute
 from mvsepd.suggest import did_you_mean
@@ -38,6 +41,49 @@ def advice(config: Config) -> list[str]:
                 "MVSEP's lossless formats get)"
             )
     return notes
+
+
+def wire_notes(config: Config) -> list[str]:
+    """Each folder and preset (or chain step) for which MVSEP is asked for another format than
+    the preset says, and why (``presets.fetched_format``)."""
+    notes: list[str] = []
+    for index, folder in enumerate(config.folders):
+        settings = config.folder_settings(folder)
+        for name, asked in _formats_of(config, folder.preset_names):
+            fetched = fetched_format(
+                asked,
+                conforms=settings.conform == "source",
+                keeps_mvsep_files=settings.keep_mvsep_files,
+            )
+            if fetched is not asked:
+                notes.append(
+                    f"folders[{index}] ({folder.path}): {name} asks MVSEP for "
+                    f"{asked.config_name}; its stems are conformed here, so mvsepd fetches "
+                    f"{fetched.config_name} (the same samples, about half the bytes to "
+                    "download); conform: off or keep_mvsep_files: true fetch it as written"
+                )
+    return notes
+
+
+def _formats_of(config: Config, names: tuple[str, ...]) -> list[tuple[str, OutputFormat]]:
+    """The output format of each preset named, and of each step of each chain named."""
+    found: list[tuple[str, OutputFormat]] = []
+    for name in names:
+        preset = config.presets.get(name)
+        if preset is not None:
+            found.append((f"preset {name!r}", preset.output_format))
+            continue
+        chain = config.chains.get(name)
+        for step in chain.steps if chain is not None else ():
+            if step.preset is not None:
+                step_preset = config.presets.get(step.preset)
+                if step_preset is None:
+                    continue
+                asked = step_preset.output_format
+            else:
+                asked = step.output_format or OutputFormat.WAV16
+            found.append((f"chain {name!r} step {step.id!r}", asked))
+    return found
 
 
 def logical_problems(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mvsepd import errors
@@ -133,6 +133,66 @@ def poll_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+#: While a GPU has a job: the spacing of looks where it may finish any moment (half of it is
+#: the expected wait between MVSEP finishing and mvsepd seeing it).
+POLL_NEAR_DONE_SECONDS = 2.0
+#: A job of a model not seen finishing before: looked at every this fraction of the time it
+#: has been processed so far (the expected wait to see it done is half of it).
+UNKNOWN_PROCESSING_FRACTION = 1 / 20
+#: Earlier processing times vary (load, the model's own overhead): the near-done looks begin a
+#: little before the quickest of them and go on well after the slowest.
+_EARLIER_MARGIN = 0.97
+_LATER_MARGIN = 1.1
+_LATER_SECONDS = 10.0
+
+
+def expected_processing(
+    history: Sequence[tuple[float, float, float]], audio_seconds: float | None
+) -> tuple[float, float] | None:
+    """How long MVSEP will process a job of ``audio_seconds``, at the earliest and at the
+    latest, from earlier jobs of the same model (``(audio_seconds, shortest, longest)`` each,
+    see ``store.timing``): each scaled to this length, those of a similar length (half to
+    twice) preferred. None when there is nothing to go by."""
+    if not history or not audio_seconds or audio_seconds <= 0:
+        return None
+    usable = [row for row in history if row[0] > 0]
+    similar = [row for row in usable if 0.5 <= audio_seconds / row[0] <= 2.0] or usable
+    if not similar:
+        return None
+    earliest = min(shortest * audio_seconds / length for length, shortest, _ in similar)
+    latest = max(longest * audio_seconds / length for length, _, longest in similar)
+    return earliest * _EARLIER_MARGIN, latest * _LATER_MARGIN + _LATER_SECONDS
+
+
+def processing_poll_delay(
+    elapsed: float,
+    expected: tuple[float, float] | None,
+    *,
+    rng: random.Random | None = None,
+    near: float = POLL_NEAR_DONE_SECONDS,
+    maximum: float = POLL_MAX_SECONDS,
+) -> float:
+    """Seconds until the next look at a job a GPU is processing, ``elapsed`` seconds after it
+    may have started at the earliest, expected to take ``expected`` (earliest, latest; None:
+    unknown).
+
+    Expected: looks half the time to the earliest expected end apart (at most ``maximum``, so
+    a job that ends sooner than the earlier ones is seen about as late as its head start),
+    then every ``near`` seconds until the latest; a job later than that, and one of a model
+    never seen finishing, is looked at every ``UNKNOWN_PROCESSING_FRACTION`` of its time so far
+    (at least ``near``, at most ``maximum`` apart). Seeing "done" takes about half the spacing
+    in force.
+    """
+    if expected is not None:
+        earliest, latest = expected
+        ahead = earliest - elapsed
+        if ahead > near:
+            return _jittered(min(maximum, max(near, ahead / 2)), rng)
+        if elapsed <= latest:
+            return _jittered(near, rng)
+    return _jittered(max(near, min(maximum, elapsed * UNKNOWN_PROCESSING_FRACTION)), rng)
 
 
 def publish_poll_delay(

@@ -144,6 +144,29 @@ def fingerprint(sep_type: int, options: Mapping[str, str], output_format: Output
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+#: What mvsepd asks MVSEP for instead of a preset's format when the stems are re-encoded here
+#: anyway: the same samples in fewer bytes. WAV 32 is float, which FLAC cannot hold.
+_SAME_SAMPLES_FEWER_BYTES = {OutputFormat.WAV16: OutputFormat.FLAC16}
+
+
+def fetched_format(asked: OutputFormat, *, conforms: bool, keeps_mvsep_files: bool) -> OutputFormat:
+    """The format MVSEP is asked for, given the one a preset asks (``asked``) and whether the
+    folder conforms its stems (``conform: source``) and keeps MVSEP's own files beside them.
+
+    A folder that conforms re-encodes every stem into its source's format, so WAV 16 comes as
+    FLAC 16: the same 16-bit samples, about half the bytes to download. With ``conform: off``
+    or ``keep_mvsep_files`` the user wants MVSEP's files themselves, fetched as written.
+
+    The job's identity stays the preset as written (``fingerprint``): the same audio with the
+    same preset is one job whichever format it was fetched in; a folder that places MVSEP's
+    files as sent gets a FLAC-fetched job's stems rewrapped as the WAV it asked for (the same
+    samples, see ``engine.stems``).
+    """
+    if not conforms or keeps_mvsep_files:
+        return asked
+    return _SAME_SAMPLES_FEWER_BYTES.get(asked, asked)
+
+
 def find_algorithm(catalog: Sequence[Algorithm], sep_type: int | str) -> Algorithm:
     """Return the algorithm for a render id or a name. Raise PresetProblem naming candidates."""
     if isinstance(sep_type, int) or (isinstance(sep_type, str) and sep_type.strip().isdigit()):

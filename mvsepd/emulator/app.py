@@ -10,6 +10,7 @@ after-the-fact faults (lost response, ``"success":"true"``, malformed JSON) → 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import socket
 import time
@@ -93,6 +94,10 @@ class EmulatorApp:
     ) -> Iterable[bytes]:
         link = self._ctx.link
         link.shape_request(environ)
+        refused = self._chunked_refusal(environ)
+        if refused is not None:
+            link.wait_latency()
+            return refused(environ, start_response)
         request = self._request_class(environ)
         try:
             response = self._dispatch(request)
@@ -108,6 +113,25 @@ class EmulatorApp:
             owner = self._ctx.jobs.owner_of(request.path.rsplit("/", 1)[-1])
             return link.shape_download(body, owner)
         return body
+
+    def _chunked_refusal(self, environ: dict[str, Any]) -> Response | None:
+        """A server that takes no body without a length (``chunked_uploads``): the body is read
+        and thrown away, then a 411 (mod_fcgid), or the application runs on an empty body
+        (Apache with PHP-FPM: no token, no file reach it)."""
+        mode = self._ctx.settings.chunked_uploads
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").strip().lower() == "chunked"
+        if mode == "accept" or not chunked:
+            return None
+        stream = environ["wsgi.input"]
+        while stream.read(1 << 16):
+            pass
+        if mode == "length_required":
+            return html_error(411, "Length Required")
+        environ["wsgi.input"] = io.BytesIO(b"")
+        environ["CONTENT_LENGTH"] = "0"
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
+        return None
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path

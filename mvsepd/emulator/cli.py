@@ -171,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 5); 0 closes every connection after its answer",
     )
     parser.add_argument(
+        "--chunked-uploads",
+        choices=("accept", "empty_body", "length_required"),
+        default=defaults.chunked_uploads,
+        help="what a request body sent without a length (chunked) meets: accept (default), "
+        "empty_body (the application gets none, as Apache with PHP-FPM), or length_required "
+        "(a 411, as mod_fcgid)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         type=parse_fault,
@@ -217,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             range_requests=not args.no_range,
             publish_seconds=args.publish_seconds,
             keepalive_seconds=args.keepalive_seconds or None,
+            chunked_uploads=args.chunked_uploads,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -236,6 +236,11 @@ class EmulatorServer:
             upload_rate=upload_rate, download_rate=download_rate, latency_seconds=latency_ms / 1000
         )
 
+    def link_bytes(self, token: str) -> tuple[int, int]:
+        """Bytes the account ``token`` sent to the server and received from its storage over
+        the shaped link (request bodies and stem files; 0 where no rate is set)."""
+        return self._context.link.bytes_moved(token)
+
     def invalidate_token(self, token: str) -> bool:
         """Make ``token`` invalid from now on (as the ``invalid_token`` fault does)."""
         return self.accounts.revoke(token)

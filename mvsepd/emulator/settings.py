@@ -76,6 +76,13 @@ class EmulatorSettings:
     went out, as over a link with latency (on loopback the close arrives at once and a client
     sees it before reusing the connection): that request meets a closed connection."""
 
+    chunked_uploads: str = "accept"
+    """What a request body sent without a length (chunked transfer encoding) meets: ``accept``
+    (mod_php, nginx in front: it is read as any body); ``empty_body`` (Apache with PHP-FPM:
+    the application gets no body at all, so no token and no file [3P: PHP bug 60826,
+    nextcloud/server#43047]); ``length_required`` (mod_fcgid: 411 [3P: libapache-mod-fastcgi
+    #6]). Which of them mvsep.com is, is not known [INF]."""
+
     # --- static files ---
     range_requests: bool = True
     """Honour HTTP Range on /storage files (206 / 416). When False, always answer 200 in full."""
@@ -145,5 +152,7 @@ class EmulatorSettings:
             raise ValueError("keepalive_max_requests must be at least 1")
         if self.publish_seconds < 0 or not 0 <= self.publish_jitter < 1:
             raise ValueError("publish_seconds must not be negative; publish_jitter is in [0, 1)")
+        if self.chunked_uploads not in ("accept", "empty_body", "length_required"):
+            raise ValueError("chunked_uploads must be accept, empty_body or length_required")
         if self.render_block_frames < 1024:
             raise ValueError("render_block_frames must be at least 1024")

@@ -80,7 +80,7 @@ def feed_next_steps(
             source_size=intermediate.stat().st_size,
             sep_type=preset.sep_type,
             options=dict(preset.options),
-            output_format=int(preset.output_format),
+            output_format=int(context.fetched_format(preset.output_format, delivery.folder_path)),
             input_json=json.dumps(job_input, ensure_ascii=False),
             parent_job_id=job.id,
             from_stem=label,

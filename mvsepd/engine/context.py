@@ -6,7 +6,9 @@ changes job states only through ``JobStore.transition``. Everything mutable here
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
+import os
 import random
 import tempfile
 import threading
@@ -25,12 +27,17 @@ from mvsepd.domain import lifecycle, naming
 from mvsepd.domain.chains import ChainPlan, plan_chain
 from mvsepd.domain.plans import PlanLimits
 from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, resolve
+from mvsepd.config.model import Config, FolderConfig
+from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, fetched_format, resolve
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed
+from mvsepd.engine.hashes import ContentHashes
+from mvsepd.engine.pollbudget import PollBudget
 from mvsepd.models import (
     FailureKind,
     JobRecord,
     JobState,
+    OutputFormat,
     SeparationStatus,
     UserInfo,
 )
@@ -77,12 +84,23 @@ class EngineSettings:
     reconcile_pages: int = 3
     #: A lost create may still be in the server's hands; absence counts only after this long.
     lost_upload_grace_seconds: float = 60.0
-    #: Result files of one job fetched at the same time (latency overlaps; one link's rate is
-    #: shared either way).
-    parallel_downloads: int = 4
+    #: Result files of one job fetched at the same time: one link's rate is shared either way,
+    #: so one at a time brings each in soonest (and it is conformed while the next comes).
+    parallel_downloads: int = 1
     #: How long MVSEP may take to publish a finished job's stems before the job is left
     #: ``unpublished`` for the user's ``retry`` (``daemon.publish_wait_minutes``).
     publish_wait_seconds: float = 30 * 60.0
+
+    @property
+    def poll_near_seconds(self) -> float:
+        """The spacing of looks at a job that may be done any moment (2 s at the real
+        intervals; in proportion where tests and benchmarks scale them): the first look after
+        a create, and those near a processing job's expected end."""
+        return (
+            lifecycle.POLL_NEAR_DONE_SECONDS
+            * self.poll_first_seconds
+            / lifecycle.POLL_FIRST_SECONDS
+        )
 
 
 @dataclass(frozen=True)
@@ -190,6 +208,10 @@ class Context:
     #: When this process last stopped sending a job's upload without learning its outcome.
     sends_ended: dict[int, float] = field(default_factory=dict)
     cancel_requested: set[int] = field(default_factory=set)
+    #: The SHA-256 of hot folders' files, by version, taken early where it can be.
+    hashes: ContentHashes = field(default_factory=ContentHashes)
+    #: The planned moments of every job's status polls (MVSEP's rate limit, all jobs together).
+    poll_budget: PollBudget = field(default_factory=PollBudget)
     #: Deliveries of done jobs that failed for a passing reason, and when to try again.
     delivery_retry_at: dict[int, float] = field(default_factory=dict)
     delivery_attempts: dict[int, int] = field(default_factory=dict)
@@ -199,6 +221,22 @@ class Context:
     #: Where this daemon's log goes, in words ("the log file ~/.local/state/..."): a job that
     #: failed on an internal error says where its traceback is.
     log_location: str = "mvsepd's log"
+    _conversions: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def conversion_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """Where stems are conformed: as many at once as the machine has cores, over every job
+        (each conversion works block by block, so memory stays flat); threads made on first use."""
+        with self.lock:
+            if self._conversions is None:
+                self._conversions = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=os.cpu_count() or 1, thread_name_prefix="mvsepd-convert"
+                )
+            return self._conversions
+
+    def __post_init__(self) -> None:
+        # MVSEP's minute, in proportion where tests and benchmarks scale every interval down.
+        scale = self.settings.poll_first_seconds / lifecycle.POLL_FIRST_SECONDS
+        self.poll_budget = PollBudget(minute=60.0 * scale)
 
     def judge(self, error: BaseException, job_id: int, file_name: str) -> lifecycle.ErrorVerdict:
         """What an error raised while working on a job means (``lifecycle.judge_error``).
@@ -379,6 +417,17 @@ class Context:
     def folder_for(self, folder_path: str) -> FolderRuntime | None:
         """Return the runtime folder a job came from, if it is still configured."""
         return self.folders.get(Path(folder_path))
+
+    def fetched_format(self, asked: OutputFormat, folder_path: str) -> OutputFormat:
+        """What MVSEP is asked for when a preset asking ``asked`` runs for this folder (see
+        ``presets.fetched_format``): WAV 16 comes as FLAC 16 where the stems are conformed."""
+        folder = self.folder_for(folder_path)
+        settings = self.config.folder_settings(folder.config) if folder else self.config.defaults
+        return fetched_format(
+            asked,
+            conforms=settings.conform == "source",
+            keeps_mvsep_files=settings.keep_mvsep_files,
+        )
 
     def output_root(self, job: JobRecord) -> Path:
         """Where a job's stems go: its folder's output root, or the default layout's when the

@@ -160,7 +160,8 @@ class Engine(EngineControl):
         sleep = min(settings.tick_seconds, self.intake.seconds_until_due())
         if self.intake.arriving():
             # A stability window may end at any moment; look often, it costs a few stats.
-            sleep = min(sleep, _PENDING_TICK_SECONDS)
+            # At the end of its window, exactly.
+            sleep = min(sleep, _PENDING_TICK_SECONDS, self.intake.seconds_until_arrival_due())
         now = self.context.clock()
         for due in (self._next_due, self._maintenance.next_deadline()):
             if due is not None:
@@ -183,6 +184,12 @@ class Engine(EngineControl):
         for ready in self.intake.take_ready():
             self._workers.submit(
                 None, ready.path, functools.partial(ingest.ingest, self.context, ready)
+            )
+        for closed in self.intake.take_closed():
+            # Likely complete: its hash is taken now, so the upload starts once it is ready.
+            self._workers.submit_task(
+                f"hash {closed}",
+                functools.partial(self.context.hashes.early, closed, self.intake.reading),
             )
         self._schedule()
 

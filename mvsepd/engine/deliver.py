@@ -8,7 +8,7 @@ places one of them (``placing`` made its plan): conform against its input, ``out
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import structlog
 from mvsepd import outputs
 from mvsepd.domain.hashing import file_sha256
 from mvsepd.engine import chainrun, placing, stems
+from mvsepd.engine import chainrun, converting, placing, stems
 from mvsepd.engine.context import Context
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, ResultFile
 
@@ -30,8 +31,10 @@ def fulfil(
     files: Sequence[ResultFile],
     downloads: Path,
     algorithm: str | None,
+    work: converting.StemWork | None = None,
 ) -> DeliveryRecord:
-    """Place one delivery from the job's downloads; feed the next chain steps; mark it done."""
+    """Place one delivery from the job's downloads; feed the next chain steps; mark it done.
+    ``work``: its stems, converted as they were downloaded (else they are converted here)."""
     plan, delivery = placement.plan, placement.delivery
     earlier = outputs.written_manifest(plan)
     if (
@@ -47,7 +50,7 @@ def fulfil(
         log.info("stems_found_in_place", job=job.id, note="placed by an interrupted attempt")
     else:
         names = _stage_and_finalize(
-            context, job, placement, files, downloads, algorithm, earlier=earlier
+            context, job, placement, files, downloads, algorithm, earlier=earlier, work=work
         )
     if placement.step is not None and placement.chain is not None:
         chainrun.feed_next_steps(context, job, placement, files, downloads)
@@ -79,32 +82,30 @@ def _stage_and_finalize(
     algorithm: str | None,
     *,
     earlier: dict[str, Any] | None,
+    work: converting.StemWork | None,
 ) -> list[str]:
     """Conform and place one delivery's stems; an ``earlier`` attempt's manifest (a retried
     job's) names the outputs this job owns already, which are replaced, not numbered."""
-    plan, layout, delivery = placement.plan, placement.layout, placement.delivery
+    plan = placement.plan
     outputs.prepare(plan)
     placed = outputs.already_placed(plan)
     report = stems.saved_report(plan)
-    original = _original(context, job, delivery)
-    if report is None and not placed:
+    original = work.original if work is not None else original_of(context, job)
+    digests: dict[Path, str] = {}
+    if work is not None and report is None and not placed:
+        report = work.finish()
+        digests = work.digests
+    elif report is None and not placed:
         context.set_live(job.id, CONFORMING, 0, 0)
 
         def conforming(done: int, total: int) -> None:
             context.set_live(job.id, CONFORMING, done, total)
 
-        report = stems.process(
-            plan,
-            layout,
-            files,
-            downloads=downloads,
-            source_name=Path(delivery.source_path).name,
-            original=original,
-            origin=placing.origin_words(job, delivery, algorithm),
-            progress=conforming,
-        )
+        report = work_for(
+            job, placement, files, downloads, algorithm, original, progress=conforming
+        ).all_at_hand()
     context.clear_live(job.id)
-    manifest = placing.manifest_of(context, job, delivery, algorithm, original)
+    manifest = placing.manifest_of(context, placement, job, algorithm, original)
     if report is not None:
         manifest["conform"] = report
     owned = _owned_outputs(earlier)
@@ -123,8 +124,32 @@ def _stage_and_finalize(
         on_collision=placement.collision,
         keep_staging=plan.staging_dir == downloads,
         owned=frozenset(owned),
+        digests=digests,
     )
     return [item.path.name for item in written]
+
+
+def work_for(
+    job: JobRecord,
+    placement: placing.Placement,
+    files: Sequence[ResultFile],
+    downloads: Path,
+    algorithm: str | None,
+    original: Path | None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> converting.StemWork:
+    """The conversion of one delivery's stems from the job's downloads."""
+    return converting.StemWork(
+        placement.plan,
+        placement.layout,
+        files,
+        downloads=downloads,
+        source_name=Path(placement.delivery.source_path).name,
+        original=original,
+        origin=placing.origin_words(job, placement.delivery, algorithm),
+        progress=progress,
+    )
 
 
 def _owned_outputs(earlier: dict[str, Any] | None) -> dict[Path, dict[str, Any]]:
@@ -151,7 +176,7 @@ def _owned_outputs(earlier: dict[str, Any] | None) -> dict[Path, dict[str, Any]]
 CONFORMING = "conforming"
 
 
-def _original(context: Context, job: JobRecord, delivery: DeliveryRecord) -> Path | None:
+def original_of(context: Context, job: JobRecord) -> Path | None:
     """What the stems are compared with: the job's input (a chain step's stem, else the
     dropped file) while it still holds the job's audio."""
     source = Path(job.source_path)

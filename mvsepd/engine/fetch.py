@@ -12,6 +12,7 @@ import concurrent.futures
 import datetime
 import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -20,7 +21,9 @@ from mvsepd import errors, outputs
 from mvsepd.config.model import FolderConfig
 from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine import deliver, placing, stems
+from mvsepd.engine import converting, deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
+from mvsepd.engine.deliver import CONFORMING
 from mvsepd.models import (
     DeliveryRecord,
     DeliveryState,
@@ -96,12 +99,39 @@ def _place(
     needed: set[int] = set()
     for placement in placements:
         needed |= placement.layout.needed | placing.fed_by(placement, files)
-    _fetch(context, job, files, sorted(needed), downloads, placements)
+    works: dict[int, converting.StemWork] = {}
+    conversions = converting.JobConversions(context.conversion_pool())
+
+    def start_works() -> None:
+        # Made while the first downloads run: a work checks the source against the job's
+        # hash (it reads the whole file) before it converts anything.
+        made = _works(context, job, files, downloads, placements, algorithm)
+        works.update(made)
+        conversions.start(list(made.values()))
+
+    try:
+        _fetch(context, job, files, sorted(needed), downloads, placements, conversions, start_works)
+        downloaded = context.clock()
+        conversions.wait(lambda done, total: context.set_live(job.id, CONFORMING, done, total))
+        converted = context.clock()
+    except BaseException:
+        conversions.abandon()
+        raise
+    finally:
+        context.clear_live(job.id)
     # In a studio, a host that lost the job while downloading (it stalled past its lease and
     # another host took over) places nothing: the other host does.
     context.store.check_lease(job.id)
     for placement in placements:
-        deliver.fulfil(context, job, placement, files, downloads, algorithm)
+        deliver.fulfil(
+            context,
+            job,
+            placement,
+            files,
+            downloads,
+            algorithm,
+            work=works.get(placement.delivery.id),
+        )
     outputs.discard(downloads)
     for earlier in range(1, job.lease_epoch):  # what hosts that lost the job left staged
         outputs.discard(outputs.staging_dir(root, job.id, earlier))
@@ -112,9 +142,37 @@ def _place(
         expected=JobState.DOWNLOADING,
         output_dir=context.store.delivery(primary.id).output_dir,
         reason=None,
+        timings_json=job.with_timings(
+            downloaded=downloaded, converted=converted, placed=context.clock()
+        ),
     )
     context.feed.bump()
     return done
+
+
+def _works(
+    context: Context,
+    job: JobRecord,
+    files: tuple[ResultFile, ...],
+    downloads: Path,
+    placements: list[placing.Placement],
+    algorithm: str | None,
+) -> dict[int, converting.StemWork]:
+    """The stems each delivery converts, by delivery id (not those whose stems an interrupted
+    attempt made ready or placed already)."""
+    works: dict[int, converting.StemWork] = {}
+    original = None
+    for placement in placements:
+        plan = placement.plan
+        if stems.saved_report(plan) is not None or outputs.already_placed(plan):
+            continue
+        outputs.prepare(plan)
+        if original is None:
+            original = (deliver.original_of(context, job),)
+        works[placement.delivery.id] = deliver.work_for(
+            job, placement, files, downloads, algorithm, original[0]
+        )
+    return works
 
 
 def _fetch(
@@ -124,24 +182,30 @@ def _fetch(
     needed: list[int],
     downloads: Path,
     placements: list[placing.Placement],
+    conversions: converting.JobConversions,
+    start_works: Callable[[], None],
 ) -> None:
     """Download each needed result not fetched yet (resumable ``.part`` files), up to
-    ``parallel_downloads`` at once; the first failure is raised once the others ended (what
-    they fetched stays for the next attempt)."""
+    ``parallel_downloads`` at once, each handed to ``conversions`` as soon as it is complete;
+    the first failure is raised once the others ended (what they fetched stays for the next
+    attempt). ``start_works`` runs once the first downloads are under way."""
     outputs.make_staging(downloads)
     names = placements[0].layout.downloads if placements else ()
-    wanted = [
-        index
-        for index in needed
-        if not (downloads / names[index]).exists() and not _placed_already(placements, index)
-    ]
+    wanted = []
+    for index in needed:
+        if (downloads / names[index]).exists():
+            conversions.downloaded(index)  # fetched by an interrupted attempt
+        elif not _placed_already(placements, index):
+            wanted.append(index)
     if not wanted:
+        start_works()
         return
     moved: dict[int, tuple[int, int]] = {}
     lock = threading.Lock()
     total = len(needed)
 
     def progress(index: int, done: int, size: int) -> None:
+        conversions.check()  # a stem that cannot be placed: the take is not fetched on
         with lock:
             moved[index] = (done, size)
             sent = sum(pair[0] for pair in moved.values())
@@ -157,18 +221,16 @@ def _fetch(
             max_bytes=_download_cap(files[index], job),
             progress=functools.partial(progress, index),
         )
+        conversions.downloaded(index)
         context.feed.bump()
 
     try:
         at_once = max(1, min(context.settings.parallel_downloads, len(wanted)))
-        if at_once == 1:
-            for index in wanted:
-                fetch_one(index)
-            return
         with concurrent.futures.ThreadPoolExecutor(
             max_workers=at_once, thread_name_prefix=f"mvsepd-download-{job.id}"
         ) as pool:
             futures = [pool.submit(fetch_one, index) for index in wanted]
+            start_works()
         errors_seen = [future.exception() for future in futures]
         first = next((error for error in errors_seen if error is not None), None)
         if first is not None:

@@ -25,6 +25,7 @@ from mvsepd.engine import sources
 from mvsepd.engine.context import Context
 from mvsepd.intake import FileStat, ReadyFile
 from mvsepd.models import DeliveryState, FailureKind, JobRecord, JobState, OutputFormat
+from mvsepd.models import DeliveryState, JobRecord, JobState, OutputFormat
 from mvsepd.store import CHECKING, DeliveryKeys, SourceRecord
 
 log = structlog.get_logger("mvsepd.engine")
@@ -107,7 +108,7 @@ def ingest(context: Context, ready: ReadyFile) -> list[JobRecord]:
         if ready.rejected_reason is not None:
             jobs.append(context.fail(job, ready.rejected_reason, kind=FailureKind.FILE))
         else:
-            jobs.append(probe(context, job))
+            jobs.append(probe(context, job, ready_at=ready.ready_at))
     return jobs
 
 
@@ -123,7 +124,9 @@ def _make(context: Context, request: sources.JobRequest) -> tuple[JobRecord, boo
         source_size=size,
         sep_type=preset.sep_type,
         options=dict(preset.options),
-        output_format=int(preset.output_format),
+        output_format=int(
+            context.fetched_format(preset.output_format, request.delivery.folder_path)
+        ),
         input_kind=request.kind,
         input_json=json.dumps(request.input, ensure_ascii=False) if request.input else None,
         delivery=request.delivery,
@@ -203,8 +206,9 @@ def _record(
     )
 
 
-def probe(context: Context, job: JobRecord) -> JobRecord:
-    """Read a discovered job's input, price it, and make it ready (stable) or failed."""
+def probe(context: Context, job: JobRecord, *, ready_at: float | None = None) -> JobRecord:
+    """Read a discovered job's input, price it, and make it ready (stable) or failed
+    (``ready_at``: when intake judged its file complete, kept in its timings)."""
     duration: float | None = None
     source_audio = None
     if job.input_kind in ("file", "matchering"):
@@ -233,6 +237,7 @@ def probe(context: Context, job: JobRecord) -> JobRecord:
         credits_reserved=reserved,
         source_audio=json.dumps(source_audio.to_json()) if source_audio is not None else None,
         reason=None,
+        timings_json=job.with_timings(ready=ready_at) if ready_at is not None else job.timings_json,
     )
     context.feed.bump()
     log.info(

@@ -21,6 +21,7 @@ import structlog
 from mvsepd import __version__, outputs
 from mvsepd.domain import naming
 from mvsepd.domain.chains import ChainPlan, ChainStep, same_label
+from mvsepd.domain.presets import PresetProblem
 from mvsepd.engine import stems
 from mvsepd.engine.context import Context
 from mvsepd.models import Algorithm, DeliveryRecord, JobRecord, OutputFormat, ResultFile
@@ -38,6 +39,9 @@ class Placement:
     collision: outputs.Collision
     step: ChainStep | None
     chain: ChainPlan | None
+    #: The format the delivery's preset asks MVSEP for (the job may have been fetched in
+    #: another holding the same samples: ``presets.fetched_format``).
+    asked_format: OutputFormat = OutputFormat.WAV16
 
 
 def place_for(
@@ -61,14 +65,17 @@ def place_for(
         template, collision, subdir = naming.DEFAULT_OUTPUT_TEMPLATE, "unique", ""
         settings = context.config.defaults
     chain, step = _chain_step(context, delivery)
-    default_extension = OutputFormat(job.output_format or 0).extension
+    fetched = OutputFormat(job.output_format or 0)
+    asked = _asked_format(context, delivery, step, fetched)
+    rewrap = fetched is OutputFormat.FLAC16 and asked is OutputFormat.WAV16
     layout = stems.lay_out(
         files,
-        default_extension,
+        fetched.extension,
         settings,
         functools.partial(_root_source_audio, context, job, delivery),
         keeps=step.keeps if step is not None else (lambda label: True),
         name_of=naming.stem_namer(_algorithm(context, job)),
+        rewrap_as=asked.extension if rewrap else None,
     )
     values = {
         "track": track(source),
@@ -92,7 +99,18 @@ def place_for(
             f"manifest - {delivery.step}.json" if delivery.step else outputs.MANIFEST_NAME
         ),
     )
-    return Placement(delivery, plan, layout, collision, step, chain)
+    return Placement(delivery, plan, layout, collision, step, chain, asked)
+
+
+def _asked_format(
+    context: Context, delivery: DeliveryRecord, step: ChainStep | None, fetched: OutputFormat
+) -> OutputFormat:
+    """The format the delivery's preset (or chain step) asks for; what was fetched when the
+    preset is gone or broken."""
+    if step is not None:
+        return step.preset.output_format
+    preset = context.preset(delivery.preset_name)
+    return fetched if isinstance(preset, PresetProblem) else preset.output_format
 
 
 def _algorithm(context: Context, job: JobRecord) -> Algorithm | None:
@@ -149,12 +167,14 @@ def fed_by(placement: Placement, files: Sequence[ResultFile]) -> set[int]:
 
 def manifest_of(
     context: Context,
+    placement: Placement,
     job: JobRecord,
-    delivery: DeliveryRecord,
     algorithm: str | None,
     original: Path | None,
 ) -> dict[str, Any]:
     """A delivery's manifest (its outputs are added by ``outputs.finalize``)."""
+    delivery = placement.delivery
+    fetched = OutputFormat(job.output_format or 0)
     document: dict[str, Any] = {
         "mvsepd_version": __version__,
         "job_id": job.id,
@@ -173,12 +193,14 @@ def manifest_of(
             "sep_type": job.sep_type,
             "algorithm": algorithm,
             "options": dict(job.options),
-            "output_format": OutputFormat(job.output_format or 0).config_name,
+            "output_format": placement.asked_format.config_name,
         },
         "mvsep": {
             "hash": job.separation_hash,
             "server": job.server,
             "credits_estimate": job.credits_estimate,
+            # What MVSEP was asked for: where it differs from the preset, why.
+            "output_format": fetched.config_name,
         },
         "timings": {
             "discovered": iso(job.created_at),
@@ -186,6 +208,11 @@ def manifest_of(
             "finished": iso(context.clock()),
         },
     }
+    if (fetched, placement.asked_format) == (OutputFormat.FLAC16, OutputFormat.WAV16):
+        document["mvsep"]["fetched_as"] = (
+            f"{fetched.config_name} in place of {placement.asked_format.config_name}: the same "
+            "samples in about half the bytes, fetched for a folder that conforms its stems"
+        )
     if job.input_kind != "file":
         document["input"] = {"kind": job.input_kind, **job.input}
     if job.upload:

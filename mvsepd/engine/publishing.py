@@ -31,6 +31,7 @@ def on_done(context: Context, job: JobRecord, status: SeparationStatus) -> JobRe
         context.published_counts.pop(job.id, None)
         with context.lock:
             context.finished_status[job.id] = status
+        now = context.clock()
         done = context.store.transition(
             job.id,
             JobState.DOWNLOADING,
@@ -41,6 +42,9 @@ def on_done(context: Context, job: JobRecord, status: SeparationStatus) -> JobRe
             progress_done=None,
             progress_total=None,
             reason=None,
+            timings_json=job.with_timings(
+                done_seen=job.timings.get("done_seen", now), published=now
+            ),
         )
         context.feed.bump()
         log.info("job_finished_at_mvsep", job=job.id, file=job.source_name, files=len(status.files))
@@ -91,8 +95,9 @@ def _wait(context: Context, job: JobRecord, status: SeparationStatus) -> JobReco
             polls=0,
             progress_done=published,
             progress_total=listed,
-            next_attempt_at=now + _delay(context, 0),
+            next_attempt_at=context.poll_budget.reserve(now + _delay(context, 0)),
             reason=None,
+            timings_json=job.with_timings(done_seen=now),
         )
         context.feed.bump()
         log.info(
@@ -124,7 +129,7 @@ def _wait(context: Context, job: JobRecord, status: SeparationStatus) -> JobReco
         polls=job.polls + 1,
         progress_done=published,
         progress_total=listed,
-        next_attempt_at=now + _delay(context, job.polls + 1),
+        next_attempt_at=context.poll_budget.reserve(now + _delay(context, job.polls + 1)),
     )
     if (updated.progress_done, updated.progress_total) != (job.progress_done, job.progress_total):
         context.feed.bump()

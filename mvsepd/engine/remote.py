@@ -7,6 +7,7 @@ cancelled at MVSEP and becomes a job of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -17,6 +18,7 @@ from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine import sending
 from mvsepd.engine.context import HOLD_TOKEN, Context
 from mvsepd.models import FailureKind, JobRecord, JobState, OutputFormat, RemoteStatus
+from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, SeparationCreated
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -50,6 +52,7 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
     progress = context.live_reporter(job.id, "uploading")
 
     assert job.sep_type is not None and job.output_format is not None
+    sent: str | None = None
     try:
         if reference is not None:
             created = context.client.create_matchering(
@@ -62,16 +65,7 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
                 progress=progress,
             )
         else:
-            with sending.prepared(context, job, path) as plan:
-                created = context.client.create_separation(
-                    plan.path,
-                    sep_type=job.sep_type,
-                    options=job.options,
-                    output_format=OutputFormat(job.output_format),
-                    catalog=context.catalog.algorithms,
-                    progress=progress,
-                    upload_name=plan.name,
-                )
+            created, sent = _send_file(context, job, path, progress)
     except (errors.LeaseLostError, errors.StoreUnavailableError):
         raise  # studio mode: the job is another host's now, or the database is away
     except Exception as error:  # noqa: BLE001 (every failure is judged and recorded)
@@ -80,6 +74,8 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
     context.clear_live(job.id)
     # The hash goes into the store before anything else happens: from here on, a crash
     # resumes polling instead of paying for a second upload.
+    now = context.clock()
+    current = context.store.get(job.id)
     submitted = context.store.transition(
         job.id,
         JobState.SUBMITTED,
@@ -88,14 +84,53 @@ def upload(context: Context, job: JobRecord) -> JobRecord:
         server=created.server,
         remote_status=RemoteStatus.WAITING.value,
         polls=0,
-        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        next_attempt_at=now + context.settings.poll_near_seconds,
         reason=None,
+        timings_json=current.with_timings(submitted=now),
+        upload_json=sent if sent is not None else current.upload_json,
     )
     context.feed.bump()
     log.info("job_submitted", job=job.id, file=path.name, server=created.server)
     if _stat(path) != before:
         return _changed_during_upload(context, submitted)
     return submitted
+
+
+def _send_file(
+    context: Context, job: JobRecord, path: Path, progress: Callable[[int, int], None]
+) -> tuple[SeparationCreated, str]:
+    """Upload a file job: a FLAC streamed as it is encoded where the server takes that, else
+    with its length. A streamed upload that the server refuses as one that takes no body
+    without a length, or whose source stops reading half-way, created nothing at MVSEP (the
+    body never ended): it goes again at once with its length (for good, for a refusal)."""
+    assert job.sep_type is not None and job.output_format is not None
+    streamed = True
+    while True:
+        with sending.prepared(context, job, path, streamed=streamed) as plan:
+            try:
+                created = context.client.create_separation(
+                    plan.path,
+                    sep_type=job.sep_type,
+                    options=job.options,
+                    output_format=OutputFormat(job.output_format),
+                    catalog=context.catalog.algorithms,
+                    progress=progress if plan.stream is None else None,
+                    upload_name=plan.name,
+                    stream=plan.stream.chunks() if plan.stream is not None else None,
+                )
+            except errors.StreamRefusedError as refused:
+                if plan.stream is None:
+                    raise refused.refusal from None
+                sending.remember_needs_length(context, refused.detail)
+                streamed = False
+                continue
+            except errors.AudioError as error:
+                if plan.stream is None:
+                    raise
+                log.warning("upload_stream_failed", job=job.id, file=path.name, error=str(error))
+                streamed = False
+                continue
+            return created, sending.sent_record(plan)
 
 
 def _create_from_url(context: Context, job: JobRecord) -> JobRecord:
@@ -122,7 +157,7 @@ def _create_from_url(context: Context, job: JobRecord) -> JobRecord:
         server=created.server,
         remote_status="fetching",
         polls=0,
-        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        next_attempt_at=context.clock() + context.settings.poll_near_seconds,
         reason=None,
     )
     context.feed.bump()
@@ -152,7 +187,7 @@ def _create_from_prompt(context: Context, job: JobRecord) -> JobRecord:
         server=created.server,
         remote_status=RemoteStatus.WAITING.value,
         polls=0,
-        next_attempt_at=context.clock() + context.settings.poll_first_seconds,
+        next_attempt_at=context.clock() + context.settings.poll_near_seconds,
         reason=None,
     )
     context.feed.bump()

@@ -15,6 +15,7 @@ plainly why it cannot run again.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ import structlog
 from mvsepd import audio, errors
 from mvsepd.domain.plans import too_long_or_large
 from mvsepd.domain.presets import PresetProblem, ResolvedPreset
+from mvsepd import errors
+from mvsepd.domain.presets import PresetProblem
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord, JobState, RemoteStatus, SeparationStatus
 
@@ -108,6 +111,9 @@ def _follow(context: Context, job: JobRecord, found: SeparationStatus) -> RetryA
         publish_started_at=None,
         finished_at=None,
         retries=job.retries + 1,
+        # The steps from here on are this attempt's (its processing is not timed: it began
+        # before the retry).
+        timings_json=json.dumps({"retried": now}),
     )
     store.reopen_deliveries_of(job.id)
     context.feed.bump()
@@ -150,6 +156,7 @@ def _upload_again(context: Context, job: JobRecord, why: str) -> RetryAnswer:
         "publish_started_at": None,
         "finished_at": None,
         "retries": job.retries + 1,
+        "timings_json": None,
     }
     # The preset may have been fixed since the job failed: use it as it is now.
     preset = context.preset(job.preset_name)
@@ -160,7 +167,7 @@ def _upload_again(context: Context, job: JobRecord, why: str) -> RetryAnswer:
         changes.update(
             sep_type=preset.sep_type,
             options=dict(preset.options),
-            output_format=int(preset.output_format),
+            output_format=int(context.fetched_format(preset.output_format, job.folder_path)),
         )
     store = context.store
     # Studio mode: a job retried here is this host's from now on (a held one of another host

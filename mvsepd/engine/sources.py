@@ -188,7 +188,7 @@ def _audio_upload(
     extra = file_options(preset, sidecar.options if sidecar else {}, prompt=prompt)
     resolved = preset.with_file_options(extra) if extra else preset
     keys = DeliveryKeys(keys.folder_path, str(path), keys.preset_name, keys.chain, keys.step)
-    return JobRequest(file_sha256(path), resolved, preset_name, "file", path, keys)
+    return JobRequest(context.hashes.sha256(path), resolved, preset_name, "file", path, keys)
 
 
 def _url_request(

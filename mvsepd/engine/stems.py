@@ -5,10 +5,11 @@ is written as, and conforming them to their source in the delivery's staging fol
 MVSEP result (audio stems in the source's container when they are conformed; MIDI and text as
 they come), a ``Residual`` when asked, and MVSEP's own files in a subfolder with
 ``keep_mvsep_files``. Downloads are shared by every delivery of a job (``mvsep-NN.ext`` in the
-job's staging folder); ``process`` runs ``mvsepd.audio`` on them, copies what is placed as sent,
-and saves its report in the delivery's staging folder: the report is the mark that the stems
-are ready, so a delivery killed while placing them does not convert them again, and one killed
-while converting starts over (its ``.part`` files are never placed).
+job's staging folder); ``engine.converting`` runs ``mvsepd.audio`` on them, each as its
+download completes, copies what is placed as sent, and saves its report (``save_report``) in
+the delivery's staging folder: the report is the mark that the stems are ready, so a delivery
+killed while placing them does not convert them again, and one killed while converting starts
+over (its ``.part`` files are never placed).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class ResultLayout:
     #: What each MVSEP result is called (``name_of`` its label): in file names, in the
     #: stems' Broadcast WAV description and in the conform report.
     names: tuple[str, ...] = ()
+    #: For each request, the result whose samples are written unchanged in another container
+    #: (MVSEP's FLAC 16 as the WAV 16 the preset asked for; None: not rewrapped).
+    rewrap_from: tuple[int | None, ...] = ()
 
     @property
     def needed(self) -> frozenset[int]:
@@ -108,11 +112,15 @@ def lay_out(
     source_of: Callable[[], audio.SourceAudio | None],
     keeps: Callable[[str], bool] = lambda label: True,
     name_of: Callable[[str], str] = lambda label: label,
+    *,
+    rewrap_as: str | None = None,
 ) -> ResultLayout:
     """Decide the files a delivery places (see the module docstring); ``source_of`` tells what
     the source is (asked only when there are stems to conform), ``keeps`` which labels are
     written out (a chain step's ``keep``), ``name_of`` what a stem MVSEP labels so is called
-    in file names (``naming.stem_namer``)."""
+    in file names (``naming.stem_namer``), ``rewrap_as`` the extension of the format the
+    preset asked for when MVSEP was asked for another holding the same samples (its audio
+    stems, when not conformed, are rewrapped into it)."""
     extensions = [
         outputs.extension_of((result.download_name, result.url), default_extension)
         for result in files
@@ -125,6 +133,7 @@ def lay_out(
     target = audio.choose_target(source, stem_format(settings)) if source is not None else None
     requests: list[outputs.StemRequest] = []
     copy_from: list[int | None] = []
+    rewrap_from: list[int | None] = []
     target_of: list[int | None] = []
     for index, (result, extension, stem_is_audio) in enumerate(
         zip(files, extensions, is_audio, strict=True)
@@ -138,14 +147,21 @@ def lay_out(
         if stem_is_audio and target is not None:
             requests.append(outputs.StemRequest(name, target.extension, mvsep_label=label))
             copy_from.append(None)
+            rewrap_from.append(None)
+        elif stem_is_audio and rewrap_as is not None:
+            requests.append(outputs.StemRequest(label, rewrap_as))
+            copy_from.append(None)
+            rewrap_from.append(index)
         else:
             requests.append(outputs.StemRequest(name, extension, mvsep_label=label))
             copy_from.append(index)
+            rewrap_from.append(None)
     residual_index = None
     if target is not None and settings.residual:
         residual_index = len(requests)
         requests.append(outputs.StemRequest(audio.RESIDUAL_LABEL, target.extension))
         copy_from.append(None)
+        rewrap_from.append(None)
     if target is not None and settings.keep_mvsep_files:
         for index, result in enumerate(files):
             if is_audio[index] and target_of[index] is not None:
@@ -159,6 +175,7 @@ def lay_out(
                     )
                 )
                 copy_from.append(index)
+                rewrap_from.append(None)
     return ResultLayout(
         requests=tuple(requests),
         downloads=tuple(
@@ -173,6 +190,7 @@ def lay_out(
         source=source,
         unconformed_because=why,
         names=tuple(name_of(result.type or "Result") for result in files),
+        rewrap_from=tuple(rewrap_from),
     )
 
 
@@ -185,59 +203,9 @@ def saved_report(plan: outputs.OutputPlan) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def process(
-    plan: outputs.OutputPlan,
-    layout: ResultLayout,
-    files: Sequence[ResultFile],
-    *,
-    downloads: Path,
-    source_name: str,
-    original: Path | None,
-    origin: str,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Conform (or, with ``conform: off``, decode-check) the downloaded stems, copy what is
-    placed as sent into the staging folder; save and return the report. ``original`` is the
-    source file when it still holds the job's audio.
-
-    Raises AudioError naming a stem that does not decode.
-    """
-    stems: list[audio.StemFile] = []
-    placed: list[audio.StemFile] = []
-    for index, result in enumerate(files):
-        if not layout.is_audio[index] or index not in layout.needed:
-            continue
-        downloaded = downloads / layout.downloads[index]
-        request = layout.target_of[index]
-        output = plan.targets[request].staged if request is not None else None
-        stem = audio.StemFile(
-            label=layout.names[index] if layout.names else result.type or "Result",
-            downloaded=downloaded,
-            output=output if layout.conforming else None,
-            name=result.download_name or downloaded.name,
-        )
-        stems.append(stem)
-        if request is not None:
-            placed.append(stem)
-    if layout.conforming and layout.source is not None:
-        residual = layout.residual_index
-        report = audio.conform(
-            layout.source,
-            original,
-            stems,
-            stem_format(layout.settings),
-            source_name=source_name,
-            origin=origin,
-            residual_output=plan.targets[residual].staged if residual is not None else None,
-            progress=progress,
-        )
-    else:
-        report = audio.verify(placed)
-        if layout.unconformed_because:
-            report.notes.append(layout.unconformed_because)
-    for request, source in enumerate(layout.copy_from):
-        if source is not None:
-            copy_into(downloads / layout.downloads[source], plan.targets[request].staged)
+def save_report(plan: outputs.OutputPlan, report: audio.ConformReport) -> dict[str, Any]:
+    """Save a conversion's report in the staging folder (the mark that its stems are ready);
+    return it as JSON."""
     document = report.to_json()
     outputs.write_json(plan.staging_dir / _REPORT_NAME, document)
     for note in document.get("notes", []):

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mvsepd.errors import InputError
+from mvsepd.intake.candidates import OwnReads
 from mvsepd.intake.filters import (
     ALWAYS_IGNORED_DIRECTORY_NAMES,
     ALWAYS_IGNORED_FILE_PATTERNS,
@@ -133,11 +134,13 @@ class Intake:
         self._lock = threading.RLock()
         self._inbox = EventInbox()
         self._problems = ProblemLog(self._logger)
+        self._own_reads = OwnReads()
         self._tracker = CandidateTracker(
             readiness=readiness,
             is_known=is_known,
             logger=self._logger,
             wall_clock=wall_clock,
+            own_reads=self._own_reads.count,
         )
         self._known_snapshot = known_snapshot
         self._on_watch_start = on_watch_start
@@ -163,6 +166,7 @@ class Intake:
         self._pending: tuple[tuple[Path, float], ...] = ()
         self._waiting: tuple[Waiting, ...] = ()
         self._arriving = False
+        self._arrival_due = float("inf")
         self._next_recheck = float("inf")
 
     def _new_folder(self, spec: WatchSpec) -> HotFolder:
@@ -308,6 +312,17 @@ class Intake:
             self._publish_pending()
             return finished
 
+    def take_closed(self) -> list[Path]:
+        """Files still being checked whose writer closed them since the last call (on the
+        engine's thread, after ``take_ready``): they are likely complete, soon to be ready."""
+        with self._lock:
+            return self._tracker.take_closed()
+
+    def reading(self, path: Path) -> contextlib.AbstractContextManager[None]:
+        """Around mvsepd's own read of a file that is still a candidate (any thread): its
+        open and close are not taken for a writer's."""
+        return self._own_reads.reading(path)
+
     def rescan(self, folder: Path | None = None, *, afresh: bool = False) -> int:
         """Scan one folder (or all) now; return how many files became new candidates.
 
@@ -385,6 +400,11 @@ class Intake:
         window may end at any moment, so the engine looks often (``take_ready``)."""
         return self._arriving
 
+    def seconds_until_arrival_due(self) -> float:
+        """Seconds until the window of the first file still arriving is over (inf: none);
+        the engine looks then, and in between at least every tenth of a second."""
+        return max(0.0, self._arrival_due - self._clock())
+
     def on_event(self, listener: Callable[[], None] | None) -> None:
         """Call ``listener`` (on a watcher's thread; it must return at once) whenever a watcher
         reports something, a watcher thread dies, or intake stops."""
@@ -423,7 +443,7 @@ class Intake:
     # Internals.
 
     def _apply_events(self, now: float) -> None:
-        paths, failed_folders = self._inbox.drain()
+        paths, handles, failed_folders = self._inbox.drain_all()
         for (index, raw_path), is_directory in paths.items():
             folder = self._by_index.get(index)
             if folder is None or not folder.is_running:
@@ -439,6 +459,12 @@ class Intake:
                 folder.examine(path, parts, is_directory=is_directory, now=now)
             except OSError as error:
                 self._problems.note(path, error)
+        # After the paths: a close comes with an event of its own, which made the candidate.
+        for (index, raw_path), news in handles.items():
+            folder = self._folders[index]
+            parts = relative_parts(folder.view.real_root, raw_path)
+            if folder.is_running and parts:
+                self._tracker.note_handles(os.path.join(folder.view.root, *parts), news, now)
         for index in sorted(failed_folders):
             folder = self._by_index.get(index)
             if folder is None:
@@ -487,4 +513,5 @@ class Intake:
         self._pending = tuple(tracker.pending())
         self._waiting = tuple(tracker.waiting())
         self._arriving = tracker.arriving()
+        self._arrival_due = tracker.next_arrival_due()
         self._next_recheck = tracker.next_recheck()

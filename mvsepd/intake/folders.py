@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from mvsepd.intake.candidates import FileSite
 from mvsepd.intake.filters import (
     FolderView,
     NameFilter,
@@ -33,7 +34,7 @@ from mvsepd.intake.observers import (
 )
 from mvsepd.intake.records import FileStat, FolderHealth, FolderStatus, WatchSpec
 from mvsepd.intake.texts import IntakeLogger, ProblemLog, describe_error, log_fields
-from mvsepd.intake.tracker import CandidateTracker, FileSite, KnownSnapshot
+from mvsepd.intake.tracker import CandidateTracker, KnownSnapshot
 
 #: How long stopping an observer waits for its thread.
 JOIN_SECONDS = 1.0
@@ -348,6 +349,10 @@ class HotFolder:
 
     def site(self, path: str, relative_path: str) -> FileSite:
         """Where a file of this folder lives, for the tracker."""
+        after_close = self.spec.stability_after_close
+        watcher = self._watcher
+        if watcher is None or not watcher.reports_closes:
+            after_close = None
         return FileSite(
             folder=self.path,
             path=Path(path),
@@ -355,6 +360,7 @@ class HotFolder:
             stability_seconds=self.spec.stability_seconds,
             view=self.view,
             incomplete_after_seconds=self.spec.incomplete_after_seconds,
+            stability_after_close=after_close,
         )
 
     # Status.

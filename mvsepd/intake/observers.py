@@ -8,7 +8,9 @@ limits); telling whether a folder's watcher still runs; and the event hand-off.
 Handlers run on watchdog's threads and an exception there kills the observer, so the handler
 only records the path in an ``EventInbox`` (a coalescing dict under a lock) and sets a
 ``threading.Event``; every decision is made later on the engine's thread. Events are hints:
-which path to look at again, nothing more.
+which path to look at again, nothing more; and, where the watcher reports them (inotify),
+who opens and closes a file (``HandleNews``): a file its writer closed, or that was moved into
+the folder, and that nobody opened since, is finished sooner.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from watchdog.events import (
+    EVENT_TYPE_CLOSED,
     EVENT_TYPE_CLOSED_NO_WRITE,
     EVENT_TYPE_MODIFIED,
+    EVENT_TYPE_MOVED,
     EVENT_TYPE_OPENED,
     FileSystemEvent,
     FileSystemEventHandler,
@@ -35,8 +41,28 @@ WatchMode = Literal["native", "poll"]
 ObserverFactory = Callable[[], BaseObserver]
 
 # Our own readiness probe opens files; reacting to opens and read-only closes would re-arm
-# every file we look at.
+# every file we look at. They are counted as handles only.
 _IGNORED_EVENT_TYPES = frozenset({EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE})
+_HANDLE_EVENT_TYPES = frozenset(
+    {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED, EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_MOVED}
+)
+
+
+@dataclass
+class HandleNews:
+    """What a watcher told of a file's handles since the last drain: opens and closes (with
+    or without writing), whether the last of them was an open, and whether it was closed
+    after writing or moved into the folder (``finished``)."""
+
+    opens: int = 0
+    closes: int = 0
+    finished: bool = False
+    open_last: bool = False
+
+
+#: A drain: paths to look at again (with their is-directory hint), what was told of the
+#: handles of files, and the folders of which an event was lost.
+Drained = tuple[dict[tuple[int, str], bool], dict[tuple[int, str], HandleNews], set[int]]
 
 
 class EventInbox:
@@ -45,6 +71,7 @@ class EventInbox:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._paths: dict[tuple[int, str], bool] = {}
+        self._handles: dict[tuple[int, str], HandleNews] = {}
         self._failed_folders: set[int] = set()
         self._wakeup = threading.Event()
         self._listener: Callable[[], None] | None = None
@@ -67,6 +94,21 @@ class EventInbox:
             self._paths[key] = self._paths.get(key, False) or is_directory
         self._notify()
 
+    def put_handle(self, folder_index: int, path: str, event_type: str) -> None:
+        """Record an open, a close or a move into the folder of the file ``path`` (no wake-up:
+        a close or a move comes with an event of its own that wakes the engine)."""
+        with self._lock:
+            news = self._handles.setdefault((folder_index, path), HandleNews())
+            if event_type == EVENT_TYPE_OPENED:
+                news.opens += 1
+                news.open_last = True
+            elif event_type in (EVENT_TYPE_CLOSED, EVENT_TYPE_CLOSED_NO_WRITE):
+                news.closes += 1
+                news.open_last = False
+                news.finished = news.finished or event_type == EVENT_TYPE_CLOSED
+            else:
+                news.finished = True
+
     def note_failure(self, folder_index: int) -> None:
         """Record that an event of this folder could not be recorded (it will be rescanned)."""
         with self._lock:
@@ -74,14 +116,21 @@ class EventInbox:
         self._notify()
 
     def drain(self) -> tuple[dict[tuple[int, str], bool], set[int]]:
-        """Take every recorded path (with its is-directory hint) and every failed folder."""
+        """Take every recorded path (with its is-directory hint) and every failed folder (what
+        was told of handles is dropped)."""
+        paths, _handles, failed = self.drain_all()
+        return paths, failed
+
+    def drain_all(self) -> Drained:
+        """Take every recorded path, what was told of handles, and every failed folder."""
         # Clear before taking: an event arriving in between is either taken now or sets the
         # flag again, so no wake-up is lost.
         self._wakeup.clear()
         with self._lock:
             paths, self._paths = self._paths, {}
+            handles, self._handles = self._handles, {}
             failed, self._failed_folders = self._failed_folders, set()
-        return paths, failed
+        return paths, handles, failed
 
     def wait(self, timeout: float) -> bool:
         """Block until something was recorded (or ``wake``), at most ``timeout`` seconds."""
@@ -103,6 +152,13 @@ class EventForwarder(FileSystemEventHandler):
     def dispatch(self, event: FileSystemEvent) -> None:
         """Called by watchdog's thread for every event; must never raise."""
         try:
+            if not event.is_directory and event.event_type in _HANDLE_EVENT_TYPES:
+                changed = event.dest_path if event.event_type == EVENT_TYPE_MOVED else None
+                self._inbox.put_handle(
+                    self._folder_index,
+                    os.fsdecode(changed or event.src_path),
+                    event.event_type,
+                )
             if event.event_type in _IGNORED_EVENT_TYPES:
                 return
             if event.is_directory and event.event_type == EVENT_TYPE_MODIFIED:
@@ -282,6 +338,12 @@ class FolderWatcher:
         #: Why a native watcher was not possible, when this polls instead.
         self.fallback_reason = fallback_reason
 
+    @property
+    def reports_closes(self) -> bool:
+        """True when the watcher tells when a file's writer closes it (inotify on Linux; not
+        FSEvents, ReadDirectoryChangesW or polling)."""
+        return self.mode == "native" and _reports_closes(self._observer)
+
     def is_alive(self) -> bool:
         """True while the observer and this folder's emitter run (an emitter stops when its
         folder is deleted)."""
@@ -370,12 +432,21 @@ class NativeHub:
                 observer.join(max(timeout, 0.0))
 
 
+def _reports_closes(observer: BaseObserver) -> bool:
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except Exception:  # noqa: BLE001 (not Linux: no inotify, and no report of closes)
+        return False
+    return isinstance(observer, InotifyObserver)
+
+
 class ScanPolling:
     """A polled folder with no observer of its own: intake scans it every ``interval``
     seconds on the engine's thread (what a polling observer does on two threads per folder,
     and the scan finds the same files). Looks like a ``FolderWatcher`` to the folder."""
 
     mode: WatchMode = "poll"
+    reports_closes = False
 
     def __init__(self, interval: float, fallback_reason: str | None) -> None:
         self.interval = interval

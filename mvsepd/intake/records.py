@@ -46,6 +46,9 @@ class WatchSpec:
     poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
     stability_seconds: float = DEFAULT_STABILITY_SECONDS
     incomplete_after_seconds: float = DEFAULT_INCOMPLETE_AFTER_SECONDS
+    #: The quiet time after the file's writer closed it (or moved it in), where the watcher
+    #: reports closes (inotify); None: the stability window always.
+    stability_after_close: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("native", "poll"):
@@ -59,6 +62,12 @@ class WatchSpec:
             raise InputError(
                 f"stability_seconds must be zero or more, not {self.stability_seconds!r}",
                 field="stability_seconds",
+            )
+        if self.stability_after_close is not None and not self.stability_after_close >= 0:
+            raise InputError(
+                "stability_seconds_after_close must be zero or more, not "
+                f"{self.stability_after_close!r}",
+                field="stability_seconds_after_close",
             )
         if not self.incomplete_after_seconds >= 0:
             raise InputError(
@@ -86,6 +95,7 @@ class WatchSpec:
             poll_interval=folder.poll_interval,
             stability_seconds=folder.effective_stability_seconds,
             incomplete_after_seconds=incomplete_after_seconds,
+            stability_after_close=folder.stability_seconds_after_close,
         )
 
 
@@ -131,6 +141,8 @@ class ReadyFile:
     relative_path: str
     stat: FileStat
     rejected_reason: str | None = None
+    #: When intake judged it (wall clock; None: not said).
+    ready_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ incomplete, with the reason) and is still watched: when it is complete it is ret
 and the report goes. Nothing is given up. Empty files are INCOMPLETE without asking the
 readiness check (exports start empty).
 
+Where the watcher reports who opens and closes files (inotify), a file whose writer closed it
+(or that was moved into the folder) and that nobody holds open needs only the folder's
+``stability_after_close`` unchanged, not the whole window (``candidates.Candidate.window``).
+
 How long a file has been unchanged is re-derived from the file as it stands: a file first seen
 (at start-up, say) counts from its modification time, so a file that was already reported
 incomplete before a restart is reported again at its first check, not a window later; nothing
@@ -24,11 +28,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from mvsepd.intake.filters import FolderView, file_stat_if_regular
+from mvsepd.intake.candidates import Candidate, FileSite
+from mvsepd.intake.filters import file_stat_if_regular
+from mvsepd.intake.observers import HandleNews
 from mvsepd.intake.records import FileStat, Readiness, ReadinessVerdict, ReadyFile
 from mvsepd.intake.texts import IntakeLogger, describe_error, duration_words, log_fields
 
@@ -46,38 +51,6 @@ MINIMUM_RECHECK_SECONDS = 1.0
 REPORTED_RECHECK_SECONDS = 60.0
 #: The reason of a reported file that changed since: it is being written again.
 STILL_GROWING = "still growing"
-
-
-@dataclass(frozen=True)
-class FileSite:
-    """Where a candidate lives: its folder, its path under that folder's own spelling."""
-
-    folder: Path
-    path: Path
-    relative_path: str
-    stability_seconds: float
-    view: FolderView
-    incomplete_after_seconds: float
-
-
-@dataclass
-class _Candidate:
-    site: FileSite
-    stat: FileStat
-    first_seen: float
-    last_change: float
-    next_check: float
-    #: When waiting for it began: first seen, or its last change when earlier (a restart).
-    waiting_since: float
-    #: Since when its stat is unchanged (at first sight: its modification time).
-    unchanged_since: float
-    reported: bool = False
-    reason: str = ""
-
-    @property
-    def due_at(self) -> float:
-        """When it is next examined (its window over, and its recheck due)."""
-        return max(self.last_change + self.site.stability_seconds, self.next_check)
 
 
 class Waiting(NamedTuple):
@@ -102,12 +75,16 @@ class CandidateTracker:
         is_known: KnownCheck,
         logger: IntakeLogger,
         wall_clock: Callable[[], float],
+        own_reads: Callable[[str], int] = lambda path: 0,
     ) -> None:
         self._readiness = readiness
         self._is_known = is_known
         self._logger = logger
         self._wall_clock = wall_clock
-        self._candidates: dict[str, _Candidate] = {}
+        self._own_reads = own_reads
+        #: Candidates whose writer closed them since the last ``take_closed``.
+        self._closed: list[Path] = []
+        self._candidates: dict[str, Candidate] = {}
         # Path -> (folder, stat) of versions intake is done with; only a new stat re-opens them.
         self._settled: dict[str, tuple[Path, FileStat]] = {}
         # The keys of ``_settled`` by folder, so a full scan prunes its own in O(its files).
@@ -146,7 +123,7 @@ class CandidateTracker:
         self._unsettle(key)
         # Unchanged since its modification time, as far as the file tells (never in the future).
         age = max(0.0, self._wall_clock() - stat.mtime_ns / 1e9)
-        self._candidates[key] = _Candidate(
+        self._candidates[key] = Candidate(
             site=site,
             stat=stat,
             first_seen=now,
@@ -156,6 +133,23 @@ class CandidateTracker:
             unchanged_since=now - age,
         )
         return True
+
+    def note_handles(self, path: str, news: HandleNews, now: float) -> None:
+        """What the watcher told of a candidate's handles (see the module docstring)."""
+        candidate = self._candidates.get(path)
+        if candidate is None:
+            return
+        handles = max(0, candidate.handles + news.opens - news.closes)
+        candidate.handles = max(handles, 1) if news.open_last else handles
+        if news.finished and candidate.handles == 0:
+            candidate.closed_at = now
+            if candidate.site.stability_after_close is not None:
+                self._closed.append(candidate.site.path)
+
+    def take_closed(self) -> list[Path]:
+        """Candidates whose writer closed them since the last call (they may be ready soon)."""
+        closed, self._closed = self._closed, []
+        return closed
 
     def forget(self, path: str, *, subtree: bool = False) -> None:
         """Drop what is known about ``path`` (and, for a directory, everything below it)."""
@@ -211,6 +205,14 @@ class CandidateTracker:
             default=float("inf"),
         )
 
+    def next_arrival_due(self) -> float:
+        """When the first file still arriving (not reported incomplete) is next examined, its
+        window over (inf when there is none)."""
+        return min(
+            (item.due_at for item in self._candidates.values() if not item.reported),
+            default=float("inf"),
+        )
+
     def arriving(self) -> bool:
         """True while a file not (yet) reported incomplete is being checked."""
         return any(not item.reported for item in self._candidates.values())
@@ -224,7 +226,8 @@ class CandidateTracker:
         finished: list[ReadyFile] = []
         for key, candidate in list(self._candidates.items()):
             quiet_for = now - candidate.last_change
-            if quiet_for < candidate.site.stability_seconds or now < candidate.next_check:
+            window = candidate.window_with(self._own_reads(key))
+            if quiet_for < window or now < candidate.next_check:
                 continue
             outcome = self._check(key, candidate, now)
             if outcome is not None:
@@ -233,7 +236,7 @@ class CandidateTracker:
 
     # The checks.
 
-    def _check(self, key: str, candidate: _Candidate, now: float) -> ReadyFile | None:
+    def _check(self, key: str, candidate: Candidate, now: float) -> ReadyFile | None:
         site = candidate.site
         try:
             current = self._stat(site)
@@ -273,7 +276,9 @@ class CandidateTracker:
             self._logger.info(log_fields("file complete now", path=site.path, size=current.size))
         else:
             self._logger.debug(log_fields("file ready", path=site.path, size=current.size))
-        return ReadyFile(site.folder, site.path, site.relative_path, current)
+        return ReadyFile(
+            site.folder, site.path, site.relative_path, current, ready_at=self._wall_clock()
+        )
 
     def _judge(self, site: FileSite, stat: FileStat) -> ReadinessVerdict:
         if stat.size == 0:
@@ -301,7 +306,7 @@ class CandidateTracker:
             return ReadinessVerdict(Readiness.INCOMPLETE, "the audio check failed on it")
 
     def _not_ready(
-        self, key: str, candidate: _Candidate, verdict: ReadinessVerdict, now: float
+        self, key: str, candidate: Candidate, verdict: ReadinessVerdict, now: float
     ) -> ReadyFile | None:
         site = candidate.site
         if verdict.readiness is Readiness.GONE:
@@ -360,7 +365,7 @@ class CandidateTracker:
             return False
 
     @staticmethod
-    def _restart(candidate: _Candidate, stat: FileStat, now: float) -> None:
+    def _restart(candidate: Candidate, stat: FileStat, now: float) -> None:
         candidate.stat = stat
         candidate.last_change = now
         candidate.next_check = now

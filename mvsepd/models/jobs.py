@@ -135,6 +135,8 @@ class JobRecord:
     #: What a failed job needs: a fixed file, fixed settings, or another try (None: not
     #: failed, or failed before mvsepd told the kinds apart, read as another try).
     failure_kind: FailureKind | None = None
+    #: JSON: when each step happened, by name (epoch seconds; see ``timings``).
+    timings_json: str | None = None
 
     @property
     def input(self) -> Mapping[str, Any]:
@@ -151,6 +153,20 @@ class JobRecord:
             return {}
         value = json.loads(self.upload_json)
         return value if isinstance(value, dict) else {}
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """When each step of the job happened (epoch seconds): ``ready`` (the file judged
+        complete), ``upload_began``, ``submitted``, ``done_seen`` (MVSEP said done),
+        ``published`` (every stem listed), ``downloaded``, ``converted``, ``placed``."""
+        if not self.timings_json:
+            return {}
+        value = json.loads(self.timings_json)
+        return {str(k): float(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    def with_timings(self, **moments: float) -> str:
+        """``timings_json`` with ``moments`` added (for a write of the job)."""
+        return json.dumps({**self.timings, **moments}, sort_keys=True)
 
     @property
     def source_name(self) -> str:

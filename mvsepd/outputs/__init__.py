@@ -232,24 +232,30 @@ def finalize(
     on_collision: Collision = "unique",
     keep_staging: bool = False,
     owned: frozenset[Path] = frozenset(),
+    digests: Mapping[Path, str] | None = None,
 ) -> list[WrittenFile]:
     """Move every staged stem to its final name, write the manifest, remove the staging folder
     (unless ``keep_staging``: it also holds downloads the caller still needs, such as a chain
     step's stem for the next step; the caller removes it). A final name in ``owned`` (an
     output an earlier attempt of the same job placed, per its manifest) is replaced, whatever
-    the collision policy: a retried job's stems take their own earlier place.
+    the collision policy: a retried job's stems take their own earlier place. ``digests``
+    holds the SHA-256 of staged files already hashed when they were written (by staged path):
+    a stem moved into place is not read again for the manifest.
 
     Safe to call again after an interruption: stems already moved are recognised. Raise
     OutputError when a stem is missing, a name is taken and the policy is "fail", or the disk
     refuses.
     """
     progress = _load_progress(output_plan.staging_dir)
+    known = dict(digests or {})
     written: list[WrittenFile] = []
     try:
         for target in output_plan.targets:
             key = str(target.final)
             recorded = Path(progress[key]) if key in progress else None
+            digest = known.get(target.staged)
             if not target.staged.exists():
+                digest = None
                 if recorded is None or not recorded.exists():
                     raise OutputError(f"the stem {target.label!r} was not downloaded")
                 placed = recorded  # moved by an earlier, interrupted attempt
@@ -287,7 +293,7 @@ def finalize(
                     target.label,
                     placed,
                     placed.stat().st_size,
-                    file_sha256(placed),
+                    digest or file_sha256(placed),
                     target.mvsep_label or target.label,
                 )
             )

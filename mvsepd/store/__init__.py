@@ -23,6 +23,7 @@ from mvsepd.store.deliveries import DeliveryKeys
 from mvsepd.store.records import SourceRecord
 from mvsepd.store.schema import SCHEMA_VERSION
 from mvsepd.store.sources import CHECKING, SKIPPED
+from mvsepd.store.timing import ProcessingTime
 
 __all__ = [
     "CHECKING",
@@ -30,6 +31,7 @@ __all__ = [
     "SKIPPED",
     "DeliveryKeys",
     "JobStore",
+    "ProcessingTime",
     "SourceRecord",
     "SqlJobStore",
 ]

@@ -5,8 +5,9 @@ the new state, its fields and an event row are written in one transaction, the r
 locked), progress updates that never change a state, and the claiming of the account's slots
 (count and claim in one critical section). Its mixins hold the rest: the files already seen
 and small daemon flags (``sources``), deliveries (``deliveries``), the read-only views
-(``reads``). A backend supplies the connection, its transactions and migrations, and (studio
-mode) who owns a job: ``_fence`` refuses a write by a host that lost the job's lease.
+(``reads``), MVSEP's processing times (``timing``). A backend supplies the connection, its
+transactions and migrations, and (studio mode) who owns a job: ``_fence`` refuses a write by
+a host that lost the job's lease.
 
 A job's identity is (SHA-256 of its bytes, preset fingerprint), enforced by a UNIQUE index: the
 same audio with the same preset is one job, however often (and on however many hosts) it
@@ -26,6 +27,7 @@ from mvsepd.store import records
 from mvsepd.store.deliveries import DeliveryCalls, DeliveryKeys
 from mvsepd.store.reads import JobReads
 from mvsepd.store.sources import SourceCalls
+from mvsepd.store.timing import ProcessingTimes
 
 #: Job columns a progress update may change without a state transition.
 _PROGRESS_FIELDS = frozenset(
@@ -46,6 +48,7 @@ _PROGRESS_FIELDS = frozenset(
         "credits_estimate",
         "upload_json",
         "oversize_downloads",
+        "timings_json",
     }
 )
 #: Job columns a transition may set along with the state.
@@ -65,11 +68,12 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
         "retries",
         "publish_started_at",
         "failure_kind",
+        "timings_json",
     }
 )
 
 
-class SqlJobStore(DeliveryCalls, SourceCalls, JobReads):
+class SqlJobStore(DeliveryCalls, SourceCalls, JobReads, ProcessingTimes):
     """The job store's calls over a backend's connection (see the module docstring)."""
 
     #: Studio mode: this host's id (None on one machine, where every job is this host's).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -139,6 +139,22 @@ MIGRATIONS: dict[int, str] = {
     # 7: what a failed job needs: a fixed file, fixed settings, or another try.
     7: """
     ALTER TABLE jobs ADD COLUMN failure_kind TEXT;
+    """,
+    # 8: when each step of a job happened (the file judged ready, the upload begun and
+    # answered, done seen at MVSEP, downloads and conversions over, stems placed), and how long
+    # MVSEP took to process earlier jobs of each model, by their length: the next job's polls
+    # are spaced by it.
+    8: """
+    ALTER TABLE jobs ADD COLUMN timings_json TEXT;
+    CREATE TABLE processing_times (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        audio_seconds REAL NOT NULL,
+        shortest REAL NOT NULL,
+        longest REAL NOT NULL,
+        recorded_at REAL NOT NULL
+    );
+    CREATE INDEX processing_times_by_model ON processing_times (model, recorded_at);
     """,
 }
 

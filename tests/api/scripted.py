@@ -193,6 +193,8 @@ def _read_body(body: Any) -> bytes:
         return body
     if isinstance(body, str):
         return body.encode()
+    if not hasattr(body, "read"):  # a body made as it is sent (chunked): its chunks
+        return b"".join(body)
     chunks = []
     while True:
         chunk = body.read(8192)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from mvsepd import __version__
+from mvsepd import __version__, errors
 from mvsepd.api import MvsepClient, Transport
 from mvsepd.models import AlgorithmScope, OutputFormat, SeparationCreated
 from tests.api.conftest import Sleeps
@@ -23,6 +24,7 @@ USER = {
              "premium_enabled": 1, "long_filenames_enabled": 1},
 }  # fmt: skip
 WAITING = {"success": True, "status": "waiting", "data": {"queue_count": 3, "current_order": 2}}
+QUEUE_FULL = "You already have unprocessed file in queue. Please wait before adding new file!"
 
 
 def verifies_tls(verify: object) -> bool:
@@ -366,3 +368,63 @@ def test_an_emulator_base_url_is_used_as_given(
     client.get_separation(HASH)
     assert adapter.requests[0].url.startswith("http://127.0.0.1:8765/api/separation/get?")
     assert client.server == "http://127.0.0.1:8765"
+
+
+def test_a_streamed_create_goes_chunked_with_the_stream_as_its_file_part(
+    client: MvsepClient, adapter: ScriptedAdapter, audio: Path
+) -> None:
+    adapter.add("POST", "/api/separation/create", Reply(body=CREATED))
+    made: list[int] = []
+
+    def stream() -> Iterator[bytes]:
+        for index in range(3):
+            made.append(index)
+            yield bytes([index]) * 1000
+
+    created = client.create_separation(
+        audio, sep_type=20, upload_name="10 - Luke's Theme.flac", stream=stream()
+    )
+    (request,) = adapter.requests
+    assert request.headers.get("Transfer-Encoding") == "chunked"
+    assert "Content-Length" not in request.headers
+    assert request.fields == {
+        "api_token": TOKEN, "sep_type": "20", "output_format": "1", "is_demo": "0",
+    }  # fmt: skip
+    upload = request.part("audiofile")
+    assert upload.filename == "10 - Luke's Theme.flac" and upload.content_type == "audio/flac"
+    assert upload.content == b"\0" * 1000 + b"\1" * 1000 + b"\2" * 1000
+    assert made == [0, 1, 2] and created.hash == HASH
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "refused"),
+    [
+        (411, "<html>Length Required</html>", True),
+        (401, {"success": False, "data": {"message": "Invalid API key"}}, True),
+        (400, {"success": False, "errors": ["The audiofile field is required."]}, True),
+        # A value of the body refused: the body arrived, and that is MVSEP's answer.
+        (400, {"success": False, "errors": ["The selected add opt1 is invalid."]}, False),
+        (400, {"success": False, "errors": [QUEUE_FULL]}, False),
+        (429, {"message": "Too Many Attempts."}, False),
+    ],
+)
+def test_a_streamed_create_refused_as_a_body_never_seen_says_so(
+    client: MvsepClient,
+    adapter: ScriptedAdapter,
+    audio: Path,
+    status: int,
+    body: object,
+    refused: bool,
+) -> None:
+    adapter.add("POST", "/api/separation/create", Reply(status=status, body=body))
+    with pytest.raises(errors.MvsepError) as caught:
+        client.create_separation(audio, sep_type=20, stream=iter([b"fLaC"]))
+    assert isinstance(caught.value, errors.StreamRefusedError) is refused
+    if refused:
+        assert isinstance(caught.value, errors.StreamRefusedError)
+        assert caught.value.refusal.status == status
+    # The same answers to an upload with its length are taken as they are.
+    adapter.add("POST", "/api/separation/create", Reply(status=status, body=body))
+    with pytest.raises(errors.MvsepError) as plain:
+        client.create_separation(audio, sep_type=20)
+    assert not isinstance(plain.value, errors.StreamRefusedError)

@@ -6,13 +6,14 @@ The moments of the issue, told apart from the outside (job store, emulator, file
 - ``upload``: a job is ``uploading`` with its create request still in flight;
 - ``after_create``: MVSEP made a job whose hash the store does not hold yet;
 - ``polling``: a job is ``submitted`` (waiting or processing at MVSEP);
-- ``download``: a job is ``downloading`` with stems half-fetched in its staging folder;
+- ``download``: a job is ``downloading`` with a stem coming down (its ``.part``) in its staging
+  folder, or stems half-fetched there (stems already down are conformed meanwhile);
 - ``rename``: a job is ``downloading`` while its stems are being moved into place (some are
   already in the output folder, or the staging folder records moves).
 
 ``conform`` (stems being converted to their source's format: hidden ``.part`` files in the
-staging folder) lasts milliseconds for the run's short files; it is reported when caught, and
-``test_regressions`` kills a daemon there on purpose.
+staging folder, no stem coming down any more) lasts milliseconds for the run's short files; it
+is reported when caught, and ``test_regressions`` kills a daemon there on purpose.
 
 ``reconcile`` (an ``uploading`` job looking for a lost create that MVSEP never made) is
 reported too. The store is read the way another process reads it (SQLite WAL).
@@ -75,6 +76,14 @@ class Observer:
             return False
         return any(name not in _BOOKKEEPING for name in names)
 
+    def fetching(self, job: JobRecord) -> bool:
+        """True while a stem of the job is coming down (its download's ``.part``)."""
+        try:
+            names = os.listdir(self.staging(job))
+        except OSError:
+            return False
+        return any(name.startswith("mvsep-") and name.endswith(".part") for name in names)
+
     def conforming(self, job: JobRecord) -> bool:
         """True while a job's stems are being written in their source's format."""
         try:
@@ -119,6 +128,8 @@ class Observer:
             elif job.state is JobState.DOWNLOADING:
                 if self.finalizing(job):
                     hit.add("rename")
+                elif self.fetching(job):
+                    hit.add("download")
                 elif self.conforming(job):
                     hit.add("conform")
                 elif self.half_fetched(job):
@@ -150,9 +161,7 @@ class Observer:
         return any(job.state is JobState.SUBMITTED for job in self.jobs())
 
     def downloading_half_fetched(self) -> bool:
-        return any(
-            job.state is JobState.DOWNLOADING and self.half_fetched(job) for job in self.jobs()
-        )
+        return any(job.state is JobState.DOWNLOADING and self.fetching(job) for job in self.jobs())
 
     def create_unrecorded(self) -> bool:
         return bool(self.unrecorded_creates(self.jobs()))

@@ -73,6 +73,25 @@ def test_config_init_writes_a_valid_starter_and_never_overwrites(
         del os.environ["MVSEP_API_TOKEN"]
 
 
+def test_config_check_says_which_format_is_fetched_from_mvsep(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MVSEP_API_TOKEN", "AbCdEfGhIjKlMnOpQrStUvWxYz0123")
+    folder = home / "Bounces"
+    folder.mkdir()
+    path = home / "fetch.yaml"
+    path.write_text(
+        "presets:\n  split: {sep_type: 20, output_format: wav16}\n"
+        f'folders:\n  - {{path: "{folder}", preset: split}}\n'
+    )
+    assert main(["config", "check", "--config", str(path), "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"note: folders[0] ({folder}): preset 'split' asks MVSEP for wav16; its stems are "
+        "conformed here, so mvsepd fetches flac16 (the same samples, about half the bytes"
+    ) in " ".join(out.split())
+
+
 def test_config_check_lists_every_problem_and_exits_78(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

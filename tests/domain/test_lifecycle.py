@@ -155,3 +155,66 @@ def test_a_job_being_processed_is_polled_soon_and_a_job_first_in_line_is_not_hur
     assert 9 <= processing <= 11
     first_in_line = lifecycle.poll_delay(20, RemoteStatus.WAITING, queue_position=1, rng=rng)
     assert first_in_line >= 27
+
+
+def _average_wait_to_see_done(processing: float, expected: tuple[float, float] | None) -> float:
+    """Follow the schedule from a job's start and average the wait between MVSEP finishing
+    at ``processing`` seconds and the first look after it, over many jittered schedules."""
+    rng = random.Random(5)
+    waits = []
+    for _ in range(200):
+        elapsed = lifecycle.POLL_NEAR_DONE_SECONDS
+        while elapsed < processing:
+            elapsed += lifecycle.processing_poll_delay(elapsed, expected, rng=rng)
+        waits.append(elapsed - processing)
+    return sum(waits) / len(waits)
+
+
+def _looks(processing: float, expected: tuple[float, float] | None) -> int:
+    rng = random.Random(6)
+    elapsed, looks = lifecycle.POLL_NEAR_DONE_SECONDS, 1
+    while elapsed < processing:
+        elapsed += lifecycle.processing_poll_delay(elapsed, expected, rng=rng)
+        looks += 1
+    return looks
+
+
+def test_done_is_seen_within_two_seconds_on_average_when_the_end_can_be_expected() -> None:
+    history = [(300.0, 55.0, 62.0), (280.0, 50.0, 60.0)]
+    expected = lifecycle.expected_processing(history, 300.0)
+    assert expected is not None
+    earliest, latest = expected
+    assert earliest < 50 * 300 / 280 and latest > 62.0
+    assert _average_wait_to_see_done(60.0, expected) <= 1.2
+    # Ten minutes of processing of a model seen before: looks 30 s apart, closer as its
+    # expected end comes, then every 2 s (and the end seen within about a second); fewer
+    # looks than the 60 of a 10 s loop.
+    long_history = [(300.0, 590.0, 605.0)]
+    long_expected = lifecycle.expected_processing(long_history, 300.0)
+    assert _average_wait_to_see_done(600.0, long_expected) <= 1.2
+    assert _looks(600.0, long_expected) <= 40
+
+
+def test_a_model_never_seen_finishing_is_looked_at_by_a_twentieth_of_its_time_so_far() -> None:
+    assert lifecycle.expected_processing([], 300.0) is None
+    # A minute: every 2 s at first, then every 3 s: done seen within 2 s on average.
+    assert _average_wait_to_see_done(60.0, None) <= 2.0
+    # Ten minutes: the looks thin out to 30 s apart, as many as a fixed 10 s loop makes.
+    assert _looks(600.0, None) <= 80
+    assert lifecycle.processing_poll_delay(2000.0, None, rng=random.Random(1)) <= 33
+
+
+def test_a_job_later_than_every_earlier_one_goes_back_to_the_unknown_schedule() -> None:
+    expected = lifecycle.expected_processing([(300.0, 50.0, 55.0)], 300.0)
+    assert expected is not None
+    late = expected[1] + 200
+    rng = random.Random(2)
+    assert lifecycle.processing_poll_delay(late, expected, rng=rng) >= 0.9 * late / 20
+
+
+def test_a_job_of_another_length_scales_the_earlier_times() -> None:
+    expected = lifecycle.expected_processing([(100.0, 20.0, 24.0)], 150.0)
+    assert expected is not None
+    assert expected[0] == pytest.approx(20.0 * 1.5 * 0.97)
+    # Nothing to go by: a length of zero, or no earlier job.
+    assert lifecycle.expected_processing([(100.0, 20.0, 24.0)], None) is None

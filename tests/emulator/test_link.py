@@ -107,3 +107,21 @@ def test_the_link_can_be_slowed_and_freed_while_the_server_runs(
 
     assert slowed >= size / 500_000 * 0.95, (slowed, size)
     assert freed < size / 500_000 * 0.5, (freed, size)
+
+
+def test_the_bytes_each_account_moved_are_counted_on_its_own_pipes(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = make_server(upload_rate=50_000_000.0, download_rate=50_000_000.0)
+    first = server.add_account(plan="premium", credits=100).token
+    second = server.add_account(plan="premium", credits=100).token
+    audio = write_audio(tmp_path / "Take.wav", 1.0)
+    # The token is the first field, the format's value another: each is told apart.
+    answer = create(server, first, audio, output_format="1")
+    assert answer.status_code == 200, answer.text
+    up, down = server.link_bytes(first)
+    assert audio.stat().st_size < up < audio.stat().st_size + 2000  # the file and the form
+    assert down == 0 and server.link_bytes(second) == (0, 0)
+    done = wait_status(server, answer.json()["data"]["hash"], "done")
+    fetched = sum(len(download(item["url"])) for item in done["data"]["files"])
+    assert server.link_bytes(first)[1] == fetched

@@ -232,6 +232,14 @@ SERVER: list[Case] = [
         "every stem is a WAV header announcing all its audio, then a third of it",
         "is cut short: the WAV header says",
         spoiled_stems(cut_after_header),
+        # MVSEP's WAV 16 as asked: a folder that keeps MVSEP's files does not fetch FLAC.
+        config={"folder": "keep_mvsep_files: true"},
+    ),
+    Case(
+        "truncated-flac-stem",
+        "every stem (fetched as FLAC 16 for a conforming folder) is cut to a third",
+        "is cut short: it does not decode to its end",
+        spoiled_stems(cut_after_header),
     ),
     Case(
         "random-bytes-stem-unconformed",

@@ -99,7 +99,11 @@ def test_killed_while_downloading(setup: Setup) -> None:
         setup,
         lambda: (
             in_state(setup, JobState.DOWNLOADING)
-            and any(setup.tmp.rglob(".mvsepd-staging/*/*.wav"))
+            # A stem fully down (as FLAC 16: the folder conforms its stems), others still coming.
+            and any(
+                path.suffix in (".wav", ".flac")
+                for path in setup.tmp.rglob(".mvsepd-staging/*/mvsep-*")
+            )
         ),
         "a download half done",
         seconds=2.0,

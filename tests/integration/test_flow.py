@@ -10,6 +10,7 @@ import pytest
 import soundfile
 
 from mvsepd.models import JobState
+from mvsepd.store import CHECKING
 from tests.integration.support import (
     Setup,
     running_daemon,
@@ -91,11 +92,13 @@ def test_the_same_audio_twice_is_one_job(setup: Setup) -> None:
     with running_daemon(setup) as daemon:
         wait_until(lambda: daemon.done(1), 30, message="the first job")
         shutil.copy(setup.hot / "a.wav", setup.hot / "a copy.wav")
-        wait_until(
-            lambda: daemon.store.source(str(setup.hot), "a copy.wav") is not None,
-            10,
-            message="the copy to be looked at",
-        )
+
+        def judged() -> bool:
+            # Recorded as being checked first, then with the verdict.
+            found = daemon.store.source(str(setup.hot), "a copy.wav")
+            return found is not None and found.verdict != CHECKING
+
+        wait_until(judged, 10, message="the copy to be looked at")
         record = daemon.store.source(str(setup.hot), "a copy.wav")
         assert record is not None and record.verdict == "duplicate"
     assert setup.server.state.create_count() == 1

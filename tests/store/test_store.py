@@ -293,3 +293,33 @@ def test_a_job_an_upload_of_which_began_or_with_a_later_step_is_never_discarded(
         )
         assert store.discard_unsent(parent.id, expected=list(JobState)) is None
         assert store.get(parent.id).state is JobState.DISCOVERED
+
+
+def test_processing_times_are_kept_by_model_newest_first_and_pruned(
+    open_store: OpenStore,
+) -> None:
+    from mvsepd.store import ProcessingTime
+    from mvsepd.store.timing import KEPT_PER_MODEL
+
+    clock = Clock()
+    store = open_store(clock)
+    for second in range(KEPT_PER_MODEL + 5):
+        clock.now += 1
+        store.record_processing_time("20:{}", ProcessingTime(300.0, 50.0 + second, 60.0 + second))
+    store.record_processing_time("48:{}", ProcessingTime(180.0, 20.0, 25.0))
+    kept = open_store(clock).processing_times("20:{}")
+    assert len(kept) == KEPT_PER_MODEL
+    assert kept[0] == ProcessingTime(300.0, 50.0 + KEPT_PER_MODEL + 4, 60.0 + KEPT_PER_MODEL + 4)
+    assert [row.shortest for row in kept] == sorted((row.shortest for row in kept), reverse=True)
+    assert store.processing_times("48:{}") == [ProcessingTime(180.0, 20.0, 25.0)]
+    assert store.processing_times("unknown:{}") == []
+
+
+def test_a_jobs_timings_are_written_with_its_transitions(open_store: OpenStore) -> None:
+    store = open_store()
+    job, _ = new_job(store)
+    stable = store.transition(job.id, JobState.STABLE, timings_json=job.with_timings(ready=100.0))
+    assert stable.timings == {"ready": 100.0}
+    updated = store.update_progress(job.id, timings_json=stable.with_timings(upload_began=101.5))
+    assert open_store().get(job.id).timings == {"ready": 100.0, "upload_began": 101.5}
+    assert updated.timings == {"ready": 100.0, "upload_began": 101.5}

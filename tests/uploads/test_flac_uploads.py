@@ -18,10 +18,9 @@ from tests.conform.material import Source, write_source
 from tests.integration.support import (
     Setup,
     running_daemon,
-    start_daemon_process,
-    stop_process,
     wait_until,
 )
+from tests.uploads.helpers import received, temporary_files
 
 
 def _run(setup: Setup, source: Source, *, folder: str = "", account: str = "") -> Path:
@@ -30,13 +29,6 @@ def _run(setup: Setup, source: Source, *, folder: str = "", account: str = "") -
         path = write_source(setup.hot, source, seed=4)
         wait_until(lambda: daemon.finished(1), 60, message="the job to end")
     return path
-
-
-def _received(setup: Setup) -> tuple[JobSnapshot, Path]:
-    (remote,) = setup.server.state.jobs()
-    kept = setup.server.state.received_file(remote.hash)
-    assert kept is not None, "the emulator no longer holds what it received"
-    return remote, kept
 
 
 def _manifest_upload(setup: Setup) -> dict[str, Any]:
@@ -59,7 +51,7 @@ def test_integer_pcm_goes_as_flac_that_decodes_to_the_same_samples(
     setup: Setup, source: Source
 ) -> None:
     path = _run(setup, source)
-    remote, kept = _received(setup)
+    remote, kept = received(setup)
     assert remote.received_name == f"{path.stem}.flac"
     info = soundfile.info(str(kept))
     assert info.format == "FLAC"
@@ -74,12 +66,13 @@ def test_integer_pcm_goes_as_flac_that_decodes_to_the_same_samples(
     (job,) = setup.jobs()
     assert job.state is JobState.DONE
     assert job.content_sha256 == file_sha256(path), "identity is the source's, not the FLAC's"
-    assert not any((setup.tmp / "cache" / "uploads").iterdir()), "the temporary FLAC stayed"
+    assert upload["streamed"] is True, "the FLAC went as it was encoded"
+    assert temporary_files(setup) == [], "a temporary FLAC was written"
 
 
 def test_a_float_wav_is_sent_as_it_is_by_default(setup: Setup) -> None:
     path = _run(setup, Source("Mixdown", 48000, 2, "FLOAT", seconds=2.0))
-    remote, _kept = _received(setup)
+    remote, _kept = received(setup)
     assert remote.received_name == path.name
     assert remote.input_sha256 == file_sha256(path)
     assert _manifest_upload(setup)["encoding"] == "original"
@@ -89,7 +82,7 @@ def test_float_as_flac24_is_used_when_the_file_has_no_overs(setup: Setup) -> Non
     path = _run(
         setup, Source("Mixdown", 48000, 2, "FLOAT", seconds=2.0), folder="upload_float_as: flac24"
     )
-    remote, kept = _received(setup)
+    remote, kept = received(setup)
     assert remote.received_name == "Mixdown.flac"
     assert soundfile.info(str(kept)).subtype == "PCM_24"
     sent, _ = soundfile.read(str(kept), dtype="float64", always_2d=True)
@@ -110,7 +103,7 @@ def test_float_as_flac24_is_refused_for_a_file_with_overs_and_the_original_goes(
         soundfile.write(str(staging), loud, 48000, subtype="FLOAT", format="WAV")
         path = staging.replace(setup.hot / "Hot master.wav")
         wait_until(lambda: daemon.finished(1), 60, message="the job to end")
-    remote, kept = _received(setup)
+    remote, kept = received(setup)
     assert remote.received_name == "Hot master.wav"
     assert file_sha256(kept) == file_sha256(path)
     upload = _manifest_upload(setup)
@@ -120,7 +113,7 @@ def test_float_as_flac24_is_refused_for_a_file_with_overs_and_the_original_goes(
 
 def test_an_mp3_is_never_re_encoded(setup: Setup) -> None:
     path = _run(setup, Source("Demo", 44100, 2, "MP3", container="MP3", seconds=2.0))
-    remote, kept = _received(setup)
+    remote, kept = received(setup)
     assert remote.received_name == path.name
     assert file_sha256(kept) == file_sha256(path)
 
@@ -129,7 +122,7 @@ def test_upload_encoding_original_sends_every_file_as_it_is(setup: Setup) -> Non
     path = _run(
         setup, Source("Take", 48000, 2, "PCM_24", seconds=2.0), folder="upload_encoding: original"
     )
-    remote, kept = _received(setup)
+    remote, kept = received(setup)
     assert remote.received_name == path.name and file_sha256(kept) == file_sha256(path)
 
 
@@ -148,33 +141,3 @@ def test_a_file_too_large_even_as_flac_is_refused_before_upload_naming_both_size
     assert f"({original_mb} as it is)" in reason and "up to 0.1 MB" in reason, reason
     assert setup.server.state.create_count() == 0
     assert path.is_file(), "the original must stay"
-
-
-def test_a_kill_while_compressing_leaves_no_temporary_file_and_uploads_once(
-    setup: Setup,
-) -> None:
-    # Long enough at 96 kHz that the encoding takes a while: the kill lands inside it.
-    config = setup.write_config(setup.config_text())
-    path = write_source(setup.hot, Source("Long take", 96000, 2, "PCM_24", seconds=60.0), seed=2)
-    uploads = setup.tmp / "cache" / "uploads"
-
-    def compressing() -> bool:
-        return uploads.is_dir() and any(p.name.endswith(".partial") for p in uploads.iterdir())
-
-    process = start_daemon_process(setup, config)
-    try:
-        wait_until(compressing, 60, message="the FLAC being written", interval=0.002)
-    finally:
-        stop_process(process, kill=True)
-    assert setup.server.state.create_count() == 0
-    process = start_daemon_process(setup, config)
-    try:
-        wait_until(lambda: setup.jobs()[0].state is JobState.DONE, 120, message="the job")
-    finally:
-        assert stop_process(process) == 0
-    assert list(uploads.iterdir()) == [], "a temporary FLAC outlived its upload"
-    assert setup.server.state.create_count() == 1
-    _remote, kept = _received(setup)
-    sent, _ = soundfile.read(str(kept), dtype="int32")
-    original, _ = soundfile.read(str(path), dtype="int32")
-    assert np.array_equal(sent, original)
