@@ -16,13 +16,13 @@ from mvsepd.cli.common import (
 )
 from mvsepd.config import model as config_model
 from mvsepd.config.catalog import catalog_problems
-from mvsepd.config.rules import wire_notes
 from mvsepd.config.file import (
     inspect_config,
     read_config_text,
     resolve_token,
     warnings_for,
 )
+from mvsepd.config.rules import wire_notes
 from mvsepd.config.write import STARTER_FOLDER, create, starter
 from mvsepd.domain.plans import too_long_or_large
 from mvsepd.domain.presets import InputKind, PresetProblem, resolve

@@ -15,7 +15,6 @@ import click
 
 from mvsepd.cli.common import config_option, handle_errors, load, say
 from mvsepd.config.file import parse_config, write_private_file
-from mvsepd.config.file import parse_config
 from mvsepd.engine import EngineSettings
 from mvsepd.errors import ConfigError
 from mvsepd.exits import ExitStatus

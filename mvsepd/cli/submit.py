@@ -24,12 +24,10 @@ from mvsepd.config.defaults import FolderSettings
 from mvsepd.config.model import Config
 from mvsepd.domain import cost, lifecycle, naming
 from mvsepd.domain.presets import PresetSpec, ResolvedPreset, resolve
-from mvsepd.engine import stems
 from mvsepd.engine import converting, stems
 from mvsepd.errors import AudioError, InputError, MvsepError
 from mvsepd.exits import ExitStatus
 from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus, UserInfo
-from mvsepd.models import OutputFormat, RemoteStatus, SeparationStatus
 from mvsepd.statusapi.words import PUBLISHING_WORDS
 
 SUBMIT_TEMPLATE = "{parent}/{track} stems/{track} - {stem}.{ext}"

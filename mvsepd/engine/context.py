@@ -26,8 +26,6 @@ from mvsepd.config.model import Config, FolderConfig, PlansConfig
 from mvsepd.domain import lifecycle, naming
 from mvsepd.domain.chains import ChainPlan, plan_chain
 from mvsepd.domain.plans import PlanLimits
-from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, resolve
-from mvsepd.config.model import Config, FolderConfig
 from mvsepd.domain.presets import InputKind, PresetProblem, ResolvedPreset, fetched_format, resolve
 from mvsepd.engine.catalog import CatalogCache
 from mvsepd.engine.feed import ChangeFeed

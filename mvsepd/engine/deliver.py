@@ -16,7 +16,6 @@ import structlog
 
 from mvsepd import outputs
 from mvsepd.domain.hashing import file_sha256
-from mvsepd.engine import chainrun, placing, stems
 from mvsepd.engine import chainrun, converting, placing, stems
 from mvsepd.engine.context import Context
 from mvsepd.models import DeliveryRecord, DeliveryState, JobRecord, ResultFile

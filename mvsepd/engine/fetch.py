@@ -20,7 +20,6 @@ import structlog
 from mvsepd import errors, outputs
 from mvsepd.config.model import FolderConfig
 from mvsepd.domain.lifecycle import Outcome
-from mvsepd.engine import deliver, placing, stems
 from mvsepd.engine import converting, deliver, placing, stems
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
 from mvsepd.engine.deliver import CONFORMING

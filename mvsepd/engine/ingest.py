@@ -25,7 +25,6 @@ from mvsepd.engine import sources
 from mvsepd.engine.context import Context
 from mvsepd.intake import FileStat, ReadyFile
 from mvsepd.models import DeliveryState, FailureKind, JobRecord, JobState, OutputFormat
-from mvsepd.models import DeliveryState, JobRecord, JobState, OutputFormat
 from mvsepd.store import CHECKING, DeliveryKeys, SourceRecord
 
 log = structlog.get_logger("mvsepd.engine")

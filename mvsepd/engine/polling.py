@@ -13,9 +13,9 @@ MVSEP allows (``PollBudget``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import json
 import structlog
 
 from mvsepd import errors
@@ -23,8 +23,7 @@ from mvsepd.api.wire import hash_created_at
 from mvsepd.domain import lifecycle
 from mvsepd.engine import publishing
 from mvsepd.engine.context import RESULT_LIFETIME_SECONDS, Context
-from mvsepd.models import FailureKind, JobRecord, RemoteStatus
-from mvsepd.models import JobRecord, RemoteStatus, SeparationStatus
+from mvsepd.models import FailureKind, JobRecord, RemoteStatus, SeparationStatus
 from mvsepd.store import ProcessingTime
 
 log = structlog.get_logger("mvsepd.engine")

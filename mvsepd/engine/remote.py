@@ -17,8 +17,14 @@ from mvsepd.domain import lifecycle
 from mvsepd.domain.lifecycle import Outcome
 from mvsepd.engine import sending
 from mvsepd.engine.context import HOLD_TOKEN, Context
-from mvsepd.models import FailureKind, JobRecord, JobState, OutputFormat, RemoteStatus
-from mvsepd.models import JobRecord, JobState, OutputFormat, RemoteStatus, SeparationCreated
+from mvsepd.models import (
+    FailureKind,
+    JobRecord,
+    JobState,
+    OutputFormat,
+    RemoteStatus,
+    SeparationCreated,
+)
 
 log = structlog.get_logger("mvsepd.engine")
 

@@ -25,8 +25,6 @@ import structlog
 from mvsepd import audio, errors
 from mvsepd.domain.plans import too_long_or_large
 from mvsepd.domain.presets import PresetProblem, ResolvedPreset
-from mvsepd import errors
-from mvsepd.domain.presets import PresetProblem
 from mvsepd.engine.context import Context
 from mvsepd.models import JobRecord, JobState, RemoteStatus, SeparationStatus
 

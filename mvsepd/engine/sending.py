@@ -65,6 +65,7 @@ def prepared(
             job=job.id,
             file=path.name,
             bytes=plan.size,
+            source_bytes=plan.source_size,
             encoding=plan.encoding.value,
         )
         if plan.note:

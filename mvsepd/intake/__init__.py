@@ -461,9 +461,11 @@ class Intake:
                 self._problems.note(path, error)
         # After the paths: a close comes with an event of its own, which made the candidate.
         for (index, raw_path), news in handles.items():
-            folder = self._folders[index]
+            folder = self._by_index.get(index)
+            if folder is None or not folder.is_running:
+                continue  # let go since
             parts = relative_parts(folder.view.real_root, raw_path)
-            if folder.is_running and parts:
+            if parts:
                 self._tracker.note_handles(os.path.join(folder.view.root, *parts), news, now)
         for index in sorted(failed_folders):
             folder = self._by_index.get(index)

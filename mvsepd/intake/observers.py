@@ -19,10 +19,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from dataclasses import dataclass
-from typing import Literal
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED,

@@ -27,7 +27,6 @@ from mvsepd import audio, intake
 from mvsepd.api import MvsepClient
 from mvsepd.config.model import Config
 from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings
-from mvsepd.engine import CatalogCache, Context, Engine, EngineSettings, FolderRuntime
 from mvsepd.intake import triggers
 from mvsepd.models import AlgorithmScope, JobState, Secret
 from mvsepd.paths import AppPaths, ensure_private_directory
@@ -36,8 +35,6 @@ from mvsepd.process.instancelock import InstanceLock
 from mvsepd.process.reload import ConfigReloader, runtime_folders, watch_specs
 from mvsepd.process.sdnotify import Notifier
 from mvsepd.statusapi import PageApplication, StatusApi
-from mvsepd.paths import AppPaths, absolute, ensure_private_directory
-from mvsepd.statusapi import StatusApi
 
 log = structlog.get_logger("mvsepd.daemon")
 

@@ -62,8 +62,20 @@ def _ready(fields: Fields) -> str:
 
 def _uploading(fields: Fields) -> str:
     encoding = str(fields.get("encoding", ""))
+    if encoding == "flac" and fields.get("bytes") is None:
+        # Streamed: the FLAC's size is known once it is sent; the file's is known now.
+        return (
+            f"uploading to MVSEP ({_megabytes(fields.get('source_bytes'))} file, streamed as FLAC)"
+        )
     how = " as FLAC" if encoding == "flac" else (" as it is" if encoding else "")
     return f"uploading to MVSEP ({_megabytes(fields.get('bytes'))}{how})"
+
+
+def _publishing(fields: Fields) -> str:
+    words = "separated at MVSEP; waiting for it to publish the stems"
+    if not fields.get("listed"):
+        return words  # none listed yet: a count of "0 of 0" says nothing
+    return f"{words} ({fields.get('published')} of {fields.get('listed')} ready)"
 
 
 def _stems_ready(fields: Fields) -> str:
@@ -121,10 +133,7 @@ _SENTENCES: dict[str, Callable[[Fields], str]] = {
         if not f.get("follows")
         else "retried: MVSEP still has it; fetching its stems again (no upload)"
     ),
-    "stems_publishing": lambda f: (
-        f"separated at MVSEP; waiting for it to publish the stems ({f.get('published')} of "
-        f"{f.get('listed')} ready)"
-    ),
+    "stems_publishing": _publishing,
     "stems_unpublished": lambda f: f"{f.get('reason')}",
     "internal_error": lambda f: (
         f"failed on a defect of mvsepd ({f.get('error')}); the details follow"

@@ -88,7 +88,8 @@ def test_run_on_a_terminal_says_what_happens_in_words(
     said = [line[10:] for line in lines]
     assert all(re.match(r"\d\d:\d\d:\d\d  \S", line) for line in lines), shown
     assert "Take 3.wav: new file, preset vocals" in said
-    uploading = r"Take 3\.wav: uploading to MVSEP \(0\.\d MB as FLAC\)"
+    # The FLAC is sent while it is encoded: the file's size is what is known then.
+    uploading = r"Take 3\.wav: uploading to MVSEP \(0\.\d MB file, streamed as FLAC\)"
     assert any(re.fullmatch(uploading, line) for line in said), shown
     assert "Take 3.wav: sent; waiting in MVSEP's queue" in said
     assert "Take 3.wav: separated at MVSEP; downloading 2 stems" in said

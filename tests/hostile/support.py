@@ -22,7 +22,7 @@ from typing import Any
 
 from mvsepd.client.control import ControlClient
 from mvsepd.models import JobRecord, JobState
-from mvsepd.store import SqlJobStore
+from mvsepd.store import CHECKING, SourceRecord, SqlJobStore
 from tests.hostile.front import HostileFront, Trap
 from tests.hostile.ledger import Ledger
 from tests.hostile.logs import CapturedLog, ProcessLog, capturing_logs
@@ -104,6 +104,16 @@ class Harness:
     @property
     def hot(self) -> Path:
         return self.setup.hot
+
+    def judged(self, name: str, *, timeout: float = 10) -> SourceRecord:
+        """The hot folder's record of the file ``name`` once it has a verdict (a file is
+        recorded as being checked first, while its hash is taken)."""
+
+        def verdict() -> SourceRecord | None:
+            found = self.store().source(str(self.hot), name)
+            return found if found is not None and found.verdict != CHECKING else None
+
+        return wait_until(verdict, timeout, message=f"a verdict on {name}")
 
     def drop(self, name: str, data: bytes, *, folder: Path | None = None) -> Path:
         """Put an original into a hot folder atomically (renamed into place), as a DAW would."""

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from mvsepd.models import JobState
-from mvsepd.store import CHECKING, SourceRecord
 from tests.hostile.front import HostileFront, Trap
 from tests.hostile.support import Case, Harness, ids, run_case
 from tests.integration.support import Setup, wait_until, wav_bytes
@@ -131,13 +130,7 @@ def _hard_links(harness: Harness) -> str:
     os.link(first, harness.hot / "bounce link.wav")
     harness.ledger.original(harness.hot / "bounce link.wav")
 
-    def judged() -> SourceRecord | None:
-        # Recorded as being checked first, then with the verdict.
-        found = harness.store().source(str(harness.hot), "bounce link.wav")
-        return found if found is not None and found.verdict != CHECKING else None
-
-    record = wait_until(judged, 10, message="the link to be looked at")
-    assert record.verdict == "duplicate"
+    assert harness.judged("bounce link.wav").verdict == "duplicate"
     setup = harness.setup
     wait_until(lambda: "stems_copied" in harness.log.text(), 10, message="the copies")
     assert setup.server.state.create_count(setup.token) == 1

@@ -32,6 +32,16 @@ def test_the_events_that_matter_in_words(terminal: io.StringIO, tmp_path: Path) 
     home = tmp_path / "home"
     log.info("job_created", job=3, file="Take 3.wav", preset="vocals")
     log.info("upload_started", job=3, file="Take 3.wav", bytes=13_002_342, encoding="flac")
+    log.info(
+        "upload_started",
+        job=6,
+        file="Take 6.wav",
+        bytes=None,
+        source_bytes=27_262_976,
+        encoding="flac",
+    )
+    log.info("stems_publishing", job=6, file="Take 6.wav", published=0, listed=0)
+    log.info("stems_publishing", job=6, file="Take 6.wav", published=2, listed=4)
     log.info("job_ready", job=3, credits=1, duration=2.0, reserved=None)  # developers only
     log.info("catalog_fetched", algorithms=117)  # developers only
     log.info("job_submitted", job=3, file="Take 3.wav", server="https://mvsep.com")
@@ -47,6 +57,9 @@ def test_the_events_that_matter_in_words(terminal: io.StringIO, tmp_path: Path) 
     assert [line[10:] for line in lines] == [
         "Take 3.wav: new file, preset vocals",
         "Take 3.wav: uploading to MVSEP (12.4 MB as FLAC)",
+        "Take 6.wav: uploading to MVSEP (26.0 MB file, streamed as FLAC)",
+        "Take 6.wav: separated at MVSEP; waiting for it to publish the stems",
+        "Take 6.wav: separated at MVSEP; waiting for it to publish the stems (2 of 4 ready)",
         "Take 3.wav: sent; waiting in MVSEP's queue",
         "Take 3.wav: stems ready in ~/Music/Take 3",
         "warning: noise.wav: failed: MVSEP could not process it",

@@ -12,7 +12,6 @@ import pytest
 import soundfile
 
 from mvsepd.domain.hashing import file_sha256
-from mvsepd.emulator.jobs import JobSnapshot
 from mvsepd.models import JobState
 from tests.conform.material import Source, write_source
 from tests.integration.support import (
