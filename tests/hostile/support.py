@@ -113,7 +113,8 @@ class Harness:
             found = self.store().source(str(self.hot), name)
             return found if found is not None and found.verdict != CHECKING else None
 
-        return wait_until(verdict, timeout, message=f"a verdict on {name}")
+        record: SourceRecord = wait_until(verdict, timeout, message=f"a verdict on {name}")
+        return record
 
     def drop(self, name: str, data: bytes, *, folder: Path | None = None) -> Path:
         """Put an original into a hot folder atomically (renamed into place), as a DAW would."""
