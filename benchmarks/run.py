@@ -121,7 +121,9 @@ def _idle(seconds: float, before: str) -> dict[str, Any]:
     return figures
 
 
-def _link(quick: bool, official: Path | None, reuse: Path | None, before: str) -> dict[str, Any]:
+def link_figures(
+    quick: bool, official: Path | None, reuse: Path | None, before: str
+) -> dict[str, Any]:
     if reuse is not None:
         # The longest part (about 40 minutes): ``python -m benchmarks.time_to_stems --json``.
         figures: dict[str, Any] = json.loads(reuse.read_text(encoding="utf-8"))
@@ -149,7 +151,7 @@ def measure(
         "idle": _timed("idle footprint", lambda: _idle(10 if quick else 60, before)),
         "link": _timed(
             "time to stems on a shaped link",
-            lambda: _link(quick, official, reuse_link, link_before),
+            lambda: link_figures(quick, official, reuse_link, link_before),
         ),
         "upload": _timed("upload memory and speed", lambda: _upload(128 if quick else 1024)),
         "download": _timed("download speed", lambda: download_speed(64 if quick else 256)),
@@ -163,7 +165,7 @@ def measure(
         "stability": _timed(
             "stability delay", lambda: daemon_figures.stability_delay(5 if quick else 20)
         ),
-        "requests": _timed("requests per waiting job", lambda: _requests(link_before)),
+        "requests": _timed("requests per waiting job", lambda: requests_figures(link_before)),
         "processing_requests": _timed(
             "requests per processed job", daemon_figures.requests_per_processing_job
         ),
@@ -177,7 +179,7 @@ def measure(
     }
 
 
-def _requests(before: str) -> dict[str, Any]:
+def requests_figures(before: str) -> dict[str, Any]:
     with worktree(before) as checkout:
         figures = daemon_figures.requests_per_waiting_job(before=checkout)
     figures["before_commit"] = before
@@ -189,6 +191,72 @@ def _studio(quick: bool, reuse: Path | None) -> dict[str, Any]:
         figures: dict[str, Any] = json.loads(reuse.read_text(encoding="utf-8"))
         return figures
     return studio_figures.measure(files=8 if quick else 24, rounds=2 if quick else 5)
+
+
+def requests_section(requests: dict[str, Any], processed: dict[str, Any] | None) -> list[str]:
+    """The requests of a job that waits 10 minutes, and of one MVSEP processes for 10."""
+    lines: list[str] = []
+    lines += [
+        "",
+        "## HTTP requests for a job that waits 10 minutes in the queue",
+        "",
+        _row(["client", "requests (create + polls + downloads)", "polls"]),
+        _row(["---"] * 3),
+        _row(
+            [
+                "mvsepd (2 s, then 7.5 s rising to 30 s with jitter)",
+                str(requests["daemon_requests"]),
+                str(requests["daemon_polls"]),
+            ]
+        ),
+        *(
+            [
+                _row(
+                    [
+                        f"mvsepd before ({requests['before_commit']})",
+                        str(requests["before_requests"]),
+                        str(requests["before_polls"]),
+                    ]
+                )
+            ]
+            if "before_requests" in requests
+            else []
+        ),
+        _row(
+            [
+                "fixed 5 s poll loop (baseline)",
+                str(requests["fixed_5s_loop_requests"]),
+                str(requests["fixed_5s_loop_polls"]),
+            ]
+        ),
+        "",
+        f"Both run with time scaled down {requests['time_scale']:.0f}x (the wait, the "
+        "poll intervals); the counts are the same as at full scale. Goal: at most 30.",
+    ]
+    if processed is not None:
+        lines += [
+            "",
+            "A job MVSEP processes for 10 minutes (polled by when it is expected to finish; "
+            f"time scaled down {processed['time_scale']:.0f}x):",
+            "",
+            _row(["job", "requests (create + polls + downloads)", "polls"]),
+            _row(["---"] * 3),
+            _row(
+                [
+                    "the first of its model (every 2 s, then every 20th of its time so far)",
+                    str(processed["first_of_model_requests"]),
+                    str(processed["first_of_model_polls"]),
+                ]
+            ),
+            _row(
+                [
+                    "a model seen finishing before (its processing time recorded)",
+                    str(processed["model_seen_requests"]),
+                    str(processed["model_seen_polls"]),
+                ]
+            ),
+        ]
+    return lines
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -300,68 +368,7 @@ def report(figures: dict[str, Any], quick: bool) -> str:
         f"files): median {stability['median_beyond_window_seconds'] * 1000:.0f} ms, "
         f"worst {stability['max_beyond_window_seconds'] * 1000:.0f} ms.",
     ]
-    requests = figures["requests"]
-    lines += [
-        "",
-        "## HTTP requests for a job that waits 10 minutes in the queue",
-        "",
-        _row(["client", "requests (create + polls + downloads)", "polls"]),
-        _row(["---"] * 3),
-        _row(
-            [
-                "mvsepd (2 s, then 7.5 s rising to 30 s with jitter)",
-                str(requests["daemon_requests"]),
-                str(requests["daemon_polls"]),
-            ]
-        ),
-        *(
-            [
-                _row(
-                    [
-                        f"mvsepd before ({requests['before_commit']})",
-                        str(requests["before_requests"]),
-                        str(requests["before_polls"]),
-                    ]
-                )
-            ]
-            if "before_requests" in requests
-            else []
-        ),
-        _row(
-            [
-                "fixed 5 s poll loop (baseline)",
-                str(requests["fixed_5s_loop_requests"]),
-                str(requests["fixed_5s_loop_polls"]),
-            ]
-        ),
-        "",
-        f"Both run with time scaled down {requests['time_scale']:.0f}x (the wait, the "
-        "poll intervals); the counts are the same as at full scale. Goal: at most 30.",
-    ]
-    processed = figures.get("processing_requests")
-    if processed is not None:
-        lines += [
-            "",
-            "A job MVSEP processes for 10 minutes (polled by when it is expected to finish; "
-            f"time scaled down {processed['time_scale']:.0f}x):",
-            "",
-            _row(["job", "requests (create + polls + downloads)", "polls"]),
-            _row(["---"] * 3),
-            _row(
-                [
-                    "the first of its model (every 2 s, then every 20th of its time so far)",
-                    str(processed["first_of_model_requests"]),
-                    str(processed["first_of_model_polls"]),
-                ]
-            ),
-            _row(
-                [
-                    "a model seen finishing before (its processing time recorded)",
-                    str(processed["model_seen_requests"]),
-                    str(processed["model_seen_polls"]),
-                ]
-            ),
-        ]
+    lines += requests_section(figures["requests"], figures.get("processing_requests"))
     lines += report_conform.conform(figures["conform"], figures["alignment"])
     lines += [
         "",

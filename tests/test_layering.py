@@ -149,6 +149,7 @@ BENCHMARK_LAYERS = {
     "time_to_stems": 1,
     "upload_memory": 1,
     "run": 2,
+    "sections": 3,
 }
 
 

@@ -32,6 +32,7 @@ from mvsepd.errors import (
     QueueFullError,
     RateLimitedError,
     ServerError,
+    StreamRefusedError,
     UnsafeDownloadError,
 )
 from mvsepd.models import RemoteStatus
@@ -319,6 +320,20 @@ def test_success_as_a_string_still_reads_as_created(
     assert server.state.job(created.hash) is not None
 
 
+@pytest.mark.parametrize("mode", ["empty_body", "length_required"])
+def test_an_upload_without_a_length_refused_creates_nothing_and_goes_again_with_one(
+    make_server: ServerFactory, make_client: ClientFactory, audio: Path, mode: str
+) -> None:
+    # A server that takes no chunked body (Apache handing PHP-FPM nothing; mod_fcgid's 411).
+    server = make_server(chunked_uploads=mode)
+    client = make_client(server.add_account(plan="premium", credits=100).token, on=server)
+    with pytest.raises(StreamRefusedError, match="without a length was refused"):
+        client.create_separation(audio, sep_type=MEL_ROFORMER, stream=iter([audio.read_bytes()]))
+    assert server.state.jobs() == []
+    created = client.create_separation(audio, sep_type=MEL_ROFORMER)
+    assert [job.hash for job in server.state.jobs()] == [created.hash]
+
+
 def test_every_error_here_belongs_to_the_mvsep_branch() -> None:
     # The classes this module raises are the whole MvsepError branch of mvsepd.errors, except
     # DownloadError and UnsafeDownloadError, which test_downloads raises.
@@ -335,6 +350,7 @@ def test_every_error_here_belongs_to_the_mvsep_branch() -> None:
         ConnectionClosedError,
         OutcomeUnknownError,
         ProtocolError,
+        StreamRefusedError,
     }
     branch = set()
     pending: list[type[MvsepError]] = [MvsepError]
