@@ -176,7 +176,7 @@ def test_a_job_line_is_cut_so_the_menu_stays_on_the_screen() -> None:
         "premium accounts only. Turn on premium usage at mvsep.com (with credits), or choose "
         "another model for this folder; the file waits here until then"
     )
-    entries = menu(picture(job(7, "held", summary=reason)))
+    entries = menu(picture(job(7, "queued", state="held", summary=reason)))
     line = next(entry.text for entry in entries if entry.text.startswith("Track 7.wav"))
     assert len(line) == MENU_LINE_LIMIT and line.endswith("…")
     assert line.startswith("Track 7.wav: held: needs a premium MVSEP account")
