@@ -216,10 +216,18 @@ class Context:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     started_at: float = field(default_factory=time.time)
+    #: When the daemon began waiting for each folder added to its configuration while it ran
+    #: (the others: since ``started_at``): what was written into it before was there before.
+    folders_added_at: dict[Path, float] = field(default_factory=dict)
     #: Where this daemon's log goes, in words ("the log file ~/.local/state/..."): a job that
     #: failed on an internal error says where its traceback is.
     log_location: str = "mvsepd's log"
     _conversions: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def waiting_since(self, folder: Path) -> float:
+        """When the daemon began waiting for ``folder``, on its clock (files' modification
+        times are compared with it)."""
+        return self.folders_added_at.get(folder, self.started_at)
 
     def conversion_pool(self) -> concurrent.futures.ThreadPoolExecutor:
         """Where stems are conformed: as many at once as the machine has cores, over every job

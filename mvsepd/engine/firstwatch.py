@@ -8,10 +8,12 @@ skipped (``existing_files: skip``: recorded as seen, no job, no credits), but ne
 ``skipped`` says how many and which, ``mvsepd status`` shows them, and ``take`` (``mvsepd rescan
 --include-existing FOLDER``) makes them ordinary new files, with the usual identity rules.
 
-"Before" is measured against the moment the daemon began waiting for the folder (its start):
-a file written, copied or moved into a folder that appeared during the run arrived after that,
-whenever the folder was first seen, so a bounce saved into a folder just created in the DAW's
-save dialog is taken; a disk mounted with last year's bounces is not.
+"Before" is measured against the moment the daemon began waiting for the folder: its start,
+or, for a folder added to the configuration while it runs, that moment. A file written,
+copied or moved into a folder that appeared later arrived after that, whenever the folder was
+first seen, so a bounce saved into a folder just created in the DAW's save dialog is taken; a
+disk mounted with last year's bounces is not, and neither are the bounces of a folder that
+existed before it was added (a daemon that ran for days does not take a week of them).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class FirstWatch:
                 skipped: list[tuple[str, int, int]] = []
                 if runtime.config.existing_files == "skip":
                     listed = self._intake.list_files(
-                        folder, changed_before=self._context.started_at
+                        folder, changed_before=self._context.waiting_since(folder)
                     )
                     skipped = [(relative, stat.size, stat.mtime_ns) for _, relative, stat in listed]
                 store.mark_folder_watched(key, skipped)

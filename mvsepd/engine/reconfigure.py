@@ -62,7 +62,11 @@ def apply(
     """Make ``config`` the engine's (see the module docstring)."""
     before = _fingerprints(context)
     presets, chains = context.resolved(config)
+    added_at = context.clock()
     with context.lock:
+        for path in folders:
+            if path not in context.folders:
+                context.folders_added_at[path] = added_at
         # Swapped together: a worker ingesting a file meanwhile sees the old configuration or
         # the new one, never a folder of the new one with the old presets. Replaced whole:
         # readers on other threads see the old dict or the new one.

@@ -355,7 +355,8 @@ def _status_line(counts: dict[JobState, int]) -> str:
 
 
 def install_signal_handlers(daemon: Daemon) -> None:
-    """First SIGINT/SIGTERM: graceful stop. Second: exit at once (jobs resume next start)."""
+    """First SIGINT/SIGTERM: graceful stop. Second: exit at once (jobs resume next start).
+    SIGHUP: a reload, or, in a terminal, a stop (``hangup_is_the_terminal_closing``)."""
     received: list[int] = []
 
     def handler(signum: int, _frame: FrameType | None) -> None:
@@ -368,14 +369,34 @@ def install_signal_handlers(daemon: Daemon) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    if hasattr(signal, "SIGHUP"):  # not on Windows
+    if not hasattr(signal, "SIGHUP"):  # Windows
+        return
+    if hangup_is_the_terminal_closing():
+        # Started in a terminal: closing its window must stop mvsepd, as it stops every
+        # program started there (the configuration file is followed anyway).
+        signal.signal(signal.SIGHUP, handler)
+        return
 
-        def reload(_signum: int, _frame: FrameType | None) -> None:
-            log.info("reload_requested", signal="SIGHUP")
-            # Not in the handler itself: reading and applying takes locks a thread may hold.
-            threading.Thread(target=daemon.reload_config, name="mvsepd-reload").start()
+    def reload(_signum: int, _frame: FrameType | None) -> None:
+        log.info("reload_requested", signal="SIGHUP")
+        # Not in the handler itself: reading and applying takes locks a thread may hold.
+        threading.Thread(target=daemon.reload_config, name="mvsepd-reload").start()
 
-        signal.signal(signal.SIGHUP, reload)
+    signal.signal(signal.SIGHUP, reload)
+
+
+def hangup_is_the_terminal_closing() -> bool:
+    """True when SIGHUP would mean that the terminal mvsepd runs in was closed: the process
+    has a controlling terminal and was not started to outlive it (``nohup`` ignores SIGHUP).
+    A service (systemd, launchd) has none: there SIGHUP asks for a reload."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return False
+    try:
+        descriptor = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False  # no controlling terminal
+    os.close(descriptor)
+    return True
 
 
 def run_foreground(

@@ -80,13 +80,13 @@ _WORDS = {
     "gtk": (
         "GTK icon in the X11 tray with a menu",
         "no tooltip (the menu's first line says how things stand); right click: the menu, "
-        "left click: the latest stems",
+        "left click: mvsepd's page",
     ),
     "xorg": (
         "plain X11 icon of pystray's xorg backend",
-        "no menu and no tooltip, a left click opens the latest stems",
+        "no menu and no tooltip, a left click opens mvsepd's page",
     ),
-    "win32": ("Windows notification-area icon with a menu", "a left click opens the latest stems"),
+    "win32": ("Windows notification-area icon with a menu", "a left click opens mvsepd's page"),
     "darwin": ("macOS menu-bar icon with a menu", "a click opens the menu"),
 }
 

@@ -23,6 +23,9 @@ from mvsepd.tray.badge import IconState, Tone
 
 #: Windows cuts tooltips at 127 characters; every backend gets the same text.
 TOOLTIP_LIMIT = 127
+#: A menu line is cut here: a job's words can run to a paragraph (a held job's reason), and a
+#: menu as wide as that runs off the screen; the whole text is in `mvsepd status`.
+MENU_LINE_LIMIT = 80
 #: Finished jobs listed under "Recent".
 RECENT_ITEMS = 5
 #: Jobs listed one by one at the top of the menu.
@@ -197,8 +200,8 @@ def tooltip(picture: Mapping[str, Any] | None, problem: str = "") -> str:
     return _clip(" · ".join(parts))
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= TOOLTIP_LIMIT else text[: TOOLTIP_LIMIT - 1] + "…"
+def _clip(text: str, limit: int = TOOLTIP_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _recent(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -255,7 +258,11 @@ def menu(
         for job in active[:LISTED_JOBS]:
             entries.append(
                 MenuEntry(
-                    f"{job.get('file', '?')}: {job.get('summary', job.get('state'))}", enabled=False
+                    _clip(
+                        f"{job.get('file', '?')}: {job.get('summary', job.get('state'))}",
+                        MENU_LINE_LIMIT,
+                    ),
+                    enabled=False,
                 )
             )
         if len(active) > LISTED_JOBS:

@@ -258,7 +258,9 @@ def start_daemon_process(
     prefix: Sequence[str] = (),
     preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[str]:
-    """Start ``mvsepd run`` in its own process, logging JSON lines to a file in ``setup.tmp``.
+    """Start ``mvsepd run`` in its own process, logging JSON lines to a file in ``setup.tmp``,
+    in a session of its own without a terminal, as a service manager starts it (so SIGHUP asks
+    for a reload wherever the suite runs).
 
     ``prefix`` runs it through another program (``setpriv`` to drop root's privileges).
     """
@@ -272,6 +274,7 @@ def start_daemon_process(
             text=True,
             env=setup.environment(),
             preexec_fn=preexec_fn,
+            start_new_session=True,
         )
     finally:
         log.close()

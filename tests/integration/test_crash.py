@@ -6,7 +6,16 @@ paid twice), complete stems and no half-written file.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import pty
+import select
 import signal
+import subprocess
+import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 
@@ -175,6 +184,49 @@ def test_a_second_signal_exits_at_once(setup: Setup) -> None:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=5) == 128 + signal.SIGINT
         assert time.monotonic() - started < 2
+    finally:
+        stop_process(process, kill=True)
+
+
+def test_closing_the_terminal_of_mvsepd_run_stops_it(setup: Setup) -> None:
+    # `mvsepd run` in a terminal window: closing the window hangs the terminal up (SIGHUP to
+    # its session), and mvsepd stops as every program started there does, its jobs saved.
+    config = setup.write_config()
+    controller, terminal = pty.openpty()
+
+    def take_the_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the new session's controlling terminal
+
+    command = [sys.executable, "-m", "mvsepd", "run", "--config", str(config)]
+    process = subprocess.Popen(
+        command,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=setup.environment(),
+        start_new_session=True,
+        preexec_fn=take_the_terminal,
+    )
+    os.close(terminal)
+    said: list[bytes] = []
+    closing = threading.Event()
+
+    def listen() -> None:  # what the window shows (and a full terminal never blocks mvsepd)
+        with contextlib.suppress(OSError):
+            while not closing.is_set():
+                if select.select([controller], [], [], 0.1)[0]:
+                    said.append(os.read(controller, 65536))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        write_wav(setup.hot / "take.wav", 0.2)
+        wait_until(lambda: all_done(setup, 1), 60, message="the take, with the terminal open")
+        wait_until(lambda: b"stems ready" in b"".join(said), 10, message="the words")
+        closing.set()
+        listener.join()  # a read in flight would keep the terminal open
+        os.close(controller)  # the window closes: the terminal hangs up
+        assert process.wait(timeout=15) == 0
     finally:
         stop_process(process, kill=True)
 

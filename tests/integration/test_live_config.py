@@ -91,6 +91,37 @@ def test_a_folder_added_to_the_file_is_watched_and_a_removed_one_let_go_without_
     assert setup.server.state.create_count() == 2
 
 
+def test_a_folder_added_while_the_daemon_runs_skips_the_files_it_held_when_added(
+    setup: Setup, cli: Cli
+) -> None:
+    # A daemon that has run a while; a folder of bounces made meanwhile is then added with
+    # existing_files: skip: those bounces were there before mvsepd watched it (none is paid),
+    # a bounce exported after it was added is taken.
+    signed_in(setup)
+    archive = setup.hot.parent / "Archive"
+    config = setup.write_config()
+    with running_daemon(setup, config_file=config) as daemon:
+        archive.mkdir()
+        for index in range(3):
+            write_wav(archive / f"old bounce {index}.wav", 0.2, seed=20 + index)
+        time.sleep(0.05)  # the added moment is after the bounces' modification times
+        skipping = second_folder(archive).replace("existing_files: process", "existing_files: skip")
+        save(config, setup.config_text(extra_folders=skipping))
+        wait_until(
+            lambda: daemon.store.folder_first_watched(str(archive)) is not None,
+            10,
+            message="the added folder's first watch",
+        )
+        count, names = daemon.store.skipped_files(str(archive), limit=None)
+        assert (count, sorted(names)) == (3, [f"old bounce {index}.wav" for index in range(3)])
+        write_wav(archive / "new bounce.wav", 0.2, seed=30)
+        wait_until(lambda: daemon.done(1), 30, message="the bounce exported after the add")
+        assert [job.source_name for job in daemon.store.jobs()] == ["new bounce.wav"]
+        code, shown = cli("status")
+        assert code == 0 and "3 files were there before this folder was watched" in shown, shown
+    assert setup.server.state.create_count() == 1
+
+
 def two_folders(setup: Setup, other: Path, *, presets: str, first: str, second: str) -> str:
     """Two hot folders (the test's and ``other``), one upload at a time, the given presets."""
     return f"""

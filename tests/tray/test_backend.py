@@ -260,7 +260,7 @@ def test_the_start_line_says_what_the_backend_lacks_and_how_to_get_a_menu() -> N
     xorg = Backend("xorg", why="PyGObject is not installed").line("notify-send")
     assert xorg.startswith(
         "mvsepd tray: plain X11 icon of pystray's xorg backend (PyGObject is not installed): "
-        "no menu and no tooltip, a left click opens the latest stems; notifications by "
+        "no menu and no tooltip, a left click opens mvsepd's page; notifications by "
         "notify-send; for a menu: "
     )
     for packages in (
@@ -271,7 +271,7 @@ def test_the_start_line_says_what_the_backend_lacks_and_how_to_get_a_menu() -> N
         assert packages in xorg and packages in MENU_PACKAGES
     assert "\n" not in xorg
     assert "no tooltip and no left-click action" in Backend("appindicator").line("notify-send")
-    assert Backend("gtk").line("").endswith("left click: the latest stems; no notifications")
+    assert Backend("gtk").line("").endswith("left click: mvsepd's page; no notifications")
 
 
 # --- the system's PyGObject ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from mvsepd.tray.badge import IconState
 from mvsepd.tray.throttle import Throttle
 from mvsepd.tray.view import (
+    MENU_LINE_LIMIT,
     TOOLTIP_LIMIT,
     MenuEntry,
     Notice,
@@ -167,6 +168,18 @@ def test_menu_lists_jobs_in_words_results_and_controls() -> None:
     assert owned[-2:] == ["quit_tray", "quit_daemon"]
     offline = menu(None, problem="mvsepd is not running (no runtime file)")
     assert offline[3] == MenuEntry("mvsepd is not running (no runtime file)", enabled=False)
+
+
+def test_a_job_line_is_cut_so_the_menu_stays_on_the_screen() -> None:
+    reason = (
+        "held: needs a premium MVSEP account: the model 'Ensemble (vocals, instrum)' is for "
+        "premium accounts only. Turn on premium usage at mvsep.com (with credits), or choose "
+        "another model for this folder; the file waits here until then"
+    )
+    entries = menu(picture(job(7, "queued", state="held", summary=reason)))
+    line = next(entry.text for entry in entries if entry.text.startswith("Track 7.wav"))
+    assert len(line) == MENU_LINE_LIMIT and line.endswith("…")
+    assert line.startswith("Track 7.wav: held: needs a premium MVSEP account")
 
 
 def test_view_collects_failed_jobs_for_retry() -> None:
