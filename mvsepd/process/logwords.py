@@ -71,6 +71,27 @@ def _uploading(fields: Fields) -> str:
     return f"uploading to MVSEP ({_megabytes(fields.get('bytes'))}{how})"
 
 
+def _config_refused(fields: Fields) -> str:
+    problems = [str(problem) for problem in fields.get("problems") or ()]
+    first = problems[0] if problems else "it does not pass `mvsepd config check`"
+    more = f" (and {len(problems) - 1} more: mvsepd status)" if len(problems) > 1 else ""
+    return f"refused: {first}{more}; the configuration in force stays until it is fixed"
+
+
+def _config_applied(fields: Fields) -> str:
+    changes = [
+        f"{_plural(len(fields.get(key) or ()), 'folder')} {key}"
+        for key in ("added", "removed", "changed")
+        if fields.get(key)
+    ]
+    words = "applied" + (f" ({', '.join(changes)})" if changes else "")
+    if fields.get("refusal_lifted"):
+        words += "; the earlier refusal is lifted"
+    if fields.get("at_next_start"):
+        words += f"; {', '.join(fields['at_next_start'])}: at the next start"
+    return words
+
+
 def _publishing(fields: Fields) -> str:
     words = "separated at MVSEP; waiting for it to publish the stems"
     if not fields.get("listed"):
@@ -134,6 +155,8 @@ _SENTENCES: dict[str, Callable[[Fields], str]] = {
         else "retried: MVSEP still has it; fetching its stems again (no upload)"
     ),
     "stems_publishing": _publishing,
+    "config_refused": _config_refused,
+    "config_applied": _config_applied,
     "stems_unpublished": lambda f: f"{f.get('reason')}",
     "internal_error": lambda f: (
         f"failed on a defect of mvsepd ({f.get('error')}); the details follow"

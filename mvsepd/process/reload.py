@@ -249,6 +249,7 @@ class ConfigReloader:
         ):
             self._use_token(token or self._token, server=config.account.server)
         self._config, self._text = config, text
+        lifted = bool(self._refused)
         self._refused, self._refused_text, self._refused_at = (), None, None
         waiting = [
             section
@@ -264,6 +265,7 @@ class ConfigReloader:
             changed=[str(path) for path in applied.folders.changed],
             replaced_jobs=list(applied.replaced_jobs),
             at_next_start=waiting or None,
+            refusal_lifted=lifted or None,
         )
         self._engine.context.feed.bump()
 

@@ -42,6 +42,25 @@ def test_the_events_that_matter_in_words(terminal: io.StringIO, tmp_path: Path) 
     )
     log.info("stems_publishing", job=6, file="Take 6.wav", published=0, listed=0)
     log.info("stems_publishing", job=6, file="Take 6.wav", published=2, listed=4)
+    log.error(
+        "config_refused",
+        file="/home/me/.config/mvsepd/config.yaml",
+        problems=[
+            "line 14: folders[0].preset: no preset named 'fuor'; did you mean 'four'?",
+            "line 20: limits.daily_credit_budget: not a number",
+        ],
+        note="the configuration in force stays; fix the file and save it again",
+    )
+    log.info(
+        "config_applied",
+        file="/home/me/.config/mvsepd/config.yaml",
+        added=["/music/New"],
+        removed=[],
+        changed=[],
+        replaced_jobs=[],
+        at_next_start=None,
+        refusal_lifted=True,
+    )
     log.info("job_ready", job=3, credits=1, duration=2.0, reserved=None)  # developers only
     log.info("catalog_fetched", algorithms=117)  # developers only
     log.info("job_submitted", job=3, file="Take 3.wav", server="https://mvsep.com")
@@ -60,6 +79,10 @@ def test_the_events_that_matter_in_words(terminal: io.StringIO, tmp_path: Path) 
         "Take 6.wav: uploading to MVSEP (26.0 MB file, streamed as FLAC)",
         "Take 6.wav: separated at MVSEP; waiting for it to publish the stems",
         "Take 6.wav: separated at MVSEP; waiting for it to publish the stems (2 of 4 ready)",
+        "error: config.yaml: refused: line 14: folders[0].preset: no preset named 'fuor'; did you "
+        "mean 'four'? (and 1 more: mvsepd status); the configuration in force stays until it is "
+        "fixed",
+        "config.yaml: applied (1 folder added); the earlier refusal is lifted",
         "Take 3.wav: sent; waiting in MVSEP's queue",
         "Take 3.wav: stems ready in ~/Music/Take 3",
         "warning: noise.wav: failed: MVSEP could not process it",
