@@ -169,6 +169,12 @@ def _words(problem: str, context: str, opened: int | None) -> str | None:  # noq
         )
     if problem == "expected <block end>, but found '<block sequence start>'":
         return f"this list item (- ...) is not lined up with the lines above it{since}"
+    if problem == "expected <block end>, but found '-'":
+        keys = f"the keys that start on line {opened}" if opened is not None else "keys"
+        return (
+            f"a list item (- ...) after {keys}; an item goes under its list (such as "
+            "folders:), lined up with that list's other items"
+        )
     if problem == "expected <block end>, but found '?'":
         return (
             "this key is not lined up with the list item above it: a key of that item goes "

@@ -234,6 +234,14 @@ YAML_SLIPS = [
         "this key is not lined up with the list item above it",
     ),
     (
+        "a folder appended after a section of keys",
+        "folders:\n  - path: a\n    preset: p\ndaemon:\n  poll_max_seconds: 30\n"
+        "  - path: b\n    preset: p\n",
+        6,
+        3,
+        "a list item (- ...) after the keys that start on line 5; an item goes under its list",
+    ),
+    (
         "an unclosed quote",
         'presets:\n  p: {sep_type: "Demucs}\n',
         3,
