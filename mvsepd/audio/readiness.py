@@ -214,7 +214,7 @@ def _check_with_soundfile(path: Path, head: bytes) -> AudioCheck:
         if "Format not recognised" in message or "unknown format" in message.lower():
             return AudioCheck(
                 Completeness.INVALID,
-                f"not an audio file soundfile can read: {_describe_start(head)}",
+                f"not an audio file mvsepd can read: {_describe_start(head)}",
             )
         return AudioCheck(Completeness.INCOMPLETE, f"cannot be decoded yet: {message}")
     except OSError as error:

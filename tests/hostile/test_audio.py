@@ -117,7 +117,7 @@ AUDIO: list[Case] = [
     Case(
         "text-named-wav",
         "a text file named .wav",
-        "not an audio file soundfile can read",
+        "not an audio file mvsepd can read",
         _fails_with_its_reason("notes.wav", b"these are lyrics, not audio\n" * 40),
     ),
     Case(

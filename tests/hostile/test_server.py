@@ -224,7 +224,7 @@ SERVER: list[Case] = [
     Case(
         "random-bytes-stem",
         "every stem is random bytes of the right length",
-        "is not audio: not an audio file soundfile can read",
+        "is not audio: not an audio file mvsepd can read",
         spoiled_stems(random_bytes),
     ),
     Case(
@@ -244,7 +244,7 @@ SERVER: list[Case] = [
     Case(
         "random-bytes-stem-unconformed",
         "every stem is random bytes, in a folder with conform: off",
-        "is not audio: not an audio file soundfile can read",
+        "is not audio: not an audio file mvsepd can read",
         spoiled_stems(random_bytes),
         config={"folder": "conform: off"},
     ),
