@@ -115,8 +115,9 @@ def _wait(context: Context, job: JobRecord, status: SeparationStatus) -> JobReco
         minutes = settings.publish_wait_seconds / 60
         reason = (
             f"MVSEP finished the job but published {published} of its stems "
-            f"({listed} listed) in {minutes:g} min; it is paid and MVSEP keeps it about 72 "
-            f"hours: `mvsepd retry {job.id}` asks MVSEP again (no upload, no credits)"
+            f"({listed} listed) in {minutes:g} min; nothing is lost (it is done, and MVSEP "
+            "keeps it about 72 "
+            f"hours): `mvsepd retry {job.id}` asks MVSEP again (no upload, no credits)"
         )
         left = context.store.transition(
             job.id, JobState.UNPUBLISHED, expected=JobState.PUBLISHING, reason=reason

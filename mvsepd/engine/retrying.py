@@ -116,7 +116,8 @@ def _follow(context: Context, job: JobRecord, found: SeparationStatus) -> RetryA
     store.reopen_deliveries_of(job.id)
     context.feed.bump()
     if found.status is RemoteStatus.DONE:
-        state = "it is done there: its stems are downloaded again and placed where they were"
+        fetched = "downloaded again" if job.state is JobState.DONE else "downloaded"
+        state = f"it is done there: its stems are {fetched} and placed where they belong"
     else:
         state = f"it is {found.raw_status or 'still running'} there: followed again"
     words = f"job {job.id} ({job.source_name}): MVSEP still has it; {state}. No upload, no credits"
