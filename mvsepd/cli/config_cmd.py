@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,14 @@ from mvsepd.config.write import STARTER_FOLDER, create, starter
 from mvsepd.domain.plans import too_long_or_large
 from mvsepd.domain.presets import InputKind, PresetProblem, resolve
 from mvsepd.engine.catalog import CatalogCache
-from mvsepd.errors import ConfigError, ConfigProblem, InvalidTokenError, MvsepdError, MvsepError
+from mvsepd.errors import (
+    REPORT_WIDTH,
+    ConfigError,
+    ConfigProblem,
+    InvalidTokenError,
+    MvsepdError,
+    MvsepError,
+)
 from mvsepd.exits import ExitStatus
 from mvsepd.models import AUDIO_EXTENSIONS, Algorithm, AlgorithmScope, Secret
 
@@ -87,15 +95,15 @@ def check(config_path: Path | None, offline: bool) -> None:
         found, advice = catalog_problems(inspection, catalog)
         problems.extend(found)
         for words in advice:
-            say(f"note: {words}")
+            _note(words)
         if token is not None and not offline:
             for key, words in account_problems(config, token, catalog):
                 problems.append(ConfigProblem(words, inspection.positions.line_for(key)))
         for folder in config.folders:
             if not folder.path.expanduser().is_dir():
-                say(f"note: {folder.path} does not exist yet; it is watched once it does")
+                _note(f"{folder.path} does not exist yet; it is watched once it does")
         for note in wire_notes(config):
-            say(f"note: {note}")
+            _note(note)
     if problems:
         problems.sort(key=lambda problem: problem.line or 0)
         raise ConfigError(str(path), problems)
@@ -119,7 +127,7 @@ def account_problems(
     except InvalidTokenError:
         return [(("account",), "account: MVSEP refused the API token; run `mvsepd login`")]
     except MvsepError as error:
-        say(f"note: cannot ask MVSEP about the account ({error}); plans not checked", err=True)
+        _note(f"cannot ask MVSEP about the account ({error}); plans not checked", err=True)
         return []
     plans = config.account.plans
     problems: list[tuple[tuple[str, ...], str]] = []
@@ -143,7 +151,7 @@ def account_problems(
                 )
             warning = rules.format_warning(preset.output_format)
             if warning:
-                say(f"note: presets.{name}: {warning}")
+                _note(f"presets.{name}: {warning}")
     plan = plans.limits(premium=user.is_premium)
     other = None if user.is_premium else plans.limits(premium=True)
     for folder in config.folders:
@@ -151,7 +159,7 @@ def account_problems(
             for problem in too_long_or_large(
                 str(path), seconds=seconds, size=None, plan=plan, other=other
             ):
-                say(f"note: {problem}")
+                _note(str(problem))
     return problems
 
 
@@ -169,7 +177,7 @@ def _lengths(folder: config_model.FolderConfig) -> Iterator[tuple[Path, float]]:
     walker = root.rglob("*") if folder.recursive else root.glob("*")
     for count, path in enumerate(p for p in walker if p.is_file() and _is_audio(p)):
         if count >= _MAX_FILES_LOOKED_AT:
-            say(f"note: only the first {_MAX_FILES_LOOKED_AT} files of {root} were measured")
+            _note(f"only the first {_MAX_FILES_LOOKED_AT} files of {root} were measured")
             return
         try:
             seconds = audio.probe(path).duration_seconds
@@ -205,3 +213,16 @@ def _catalog(cache_path: Path, config: config_model.Config) -> list[Algorithm] |
 def schema() -> None:
     """Print a JSON Schema of the configuration file (for editors)."""
     print_json(config_model.json_schema())
+
+
+def _note(words: str, *, err: bool = False) -> None:
+    """A note of ``config check``, wrapped as its problems are (a path and a reason make long
+    lines; several folders make several)."""
+    for line in textwrap.wrap(
+        f"note: {words}",
+        width=REPORT_WIDTH,
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ):
+        say(line, err=err)

@@ -86,6 +86,8 @@ def test_config_check_says_which_format_is_fetched_from_mvsep(
     )
     assert main(["config", "check", "--config", str(path), "--offline"]) == 0
     out = capsys.readouterr().out
+    notes = out.splitlines()[:-1]  # the last line is "FILE: valid": as long as the path
+    assert all(len(line) <= 100 for line in notes), out
     assert (
         f"note: folders[0] ({folder}): preset 'split' asks MVSEP for wav16; its stems are "
         "conformed here, so mvsepd fetches flac16 (the same samples, about half the bytes"
