@@ -161,7 +161,7 @@ def configure(
         renderer = structlog.processors.JSONRenderer()
         final_chain: list[Processor] = [_render_exceptions(), REDACTOR, renderer]
     else:
-        renderer = WordsRenderer(timestamps=timestamps)
+        renderer = WordsRenderer(timestamps=timestamps, wrap=terminal)
         final_chain = [_render_exceptions_as_text(), REDACTOR, renderer]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -16,6 +16,7 @@ import ast
 import logging
 import re
 import shutil
+import textwrap
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -259,15 +260,31 @@ def _local_time(fields: Fields) -> str:
 class WordsRenderer:
     """The final step of the console's chain: ``HH:MM:SS  words`` (local time; none with
     ``timestamps`` off, for a command's own warnings), a warning or an error said so, a
-    crash's traceback after it."""
+    crash's traceback after it. With ``wrap`` (a terminal), a line longer than the terminal
+    is wide goes on under its words, broken between words (the terminal would cut one)."""
 
-    def __init__(self, *, timestamps: bool = True) -> None:
+    def __init__(self, *, timestamps: bool = True, wrap: bool = False) -> None:
         self.timestamps = timestamps
+        self.wrap = wrap
 
     def __call__(self, logger: object, method: str, fields: Fields) -> str:
         text = sentence(fields, verbose=True) or ""
         level = _LEVEL_WORDS.get(str(fields.get("level", "info")), "")
         line = f"{_local_time(fields)}  {level}{text}" if self.timestamps else f"{level}{text}"
+        if self.wrap:
+            # Read for every line: the window may have been resized.
+            width = shutil.get_terminal_size().columns
+            indent = " " * (len("00:00:00  ") if self.timestamps else 2)
+            line = "\n".join(
+                textwrap.wrap(
+                    line,
+                    width=max(width, 40),
+                    subsequent_indent=indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+                or [line]
+            )
         exception = fields.get("exception")
         return f"{line}\n{exception}" if exception else line
 

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from mvsepd.process import logsetup
-from mvsepd.process.logwords import sentence
+from mvsepd.process.logwords import WordsRenderer, sentence
 
 
 @pytest.fixture
@@ -106,3 +106,22 @@ def test_debug_shows_every_event_still_in_words() -> None:
     fields = {"event": "job_ready", "level": "debug", "job": 3, "credits": 1}
     assert sentence(fields) is None
     assert sentence(fields, verbose=True) == "job 3: job ready"
+
+
+def test_a_long_line_goes_on_under_its_words_on_a_narrow_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    fields = {
+        "event": "preset_needs_premium",
+        "level": "warning",
+        "timestamp": "2026-12-07T10:00:00Z",
+        "preset": "ensemble",
+        "problem": "the model 'Ensemble (vocals, instrum)' is for premium accounts only",
+    }
+    lines = WordsRenderer(wrap=True)(None, "warning", fields).splitlines()
+    assert len(lines) > 1 and all(len(line) <= 60 for line in lines), lines
+    assert all(line.startswith(" " * 10) and line[10] != " " for line in lines[1:]), lines
+    # Broken between words only: joined again, the words are the line a wide window shows.
+    wide = WordsRenderer(wrap=False)(None, "warning", fields)
+    assert " ".join(" ".join(lines).split()) == " ".join(wide.split())
