@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -25,7 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mvsepd.errors import MvsepdError
-from mvsepd.page import access, account, catalog, folders
+from mvsepd.page import access, account, catalog, folders, sign_in_path
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Notes, Renderer, Visit, as_json, html
 
@@ -116,9 +117,9 @@ class PageApp:
         self._notes = Notes()
         self._static: dict[str, bytes] = {}
 
-    def sign_in_path(self) -> str:
-        """A fresh one-time sign-in path (``mvsepd open``, the tray)."""
-        return "/sign-in?code=" + self.host.keys.new_code()
+    def sign_in_path(self, landing: str | None = None) -> str:
+        """A fresh one-time sign-in path (``mvsepd open``, the tray), leading to ``landing``."""
+        return sign_in_path(self.host.keys, landing)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -202,7 +203,8 @@ class PageApp:
                 "Open mvsepd again: click its tray icon, or run `mvsepd open` in a terminal.",
             )
             return html(page, 401)
-        response = Response("", status=303, headers={"Location": "/"})
+        landing = self._landing(request.args.get("next"))
+        response = Response("", status=303, headers={"Location": landing})
         response.set_cookie(
             access.cookie_name(port),
             self.host.keys.new_session(),
@@ -213,6 +215,19 @@ class PageApp:
         )
         log.info("page_signed_in")
         return response
+
+    def _landing(self, wanted: str | None) -> str:
+        """Where a sign-in leads: ``wanted`` when it is one of the page's own views (a path
+        of this page that a GET shows), else the Folders page."""
+        path = access.own_path(wanted)
+        if path is None:
+            return "/"
+        adapter = self._routes.bind("localhost")
+        try:
+            endpoint, _arguments = adapter.match(urlsplit(path).path, method="GET")
+        except HTTPException:
+            return "/"
+        return path if endpoint in self._handlers else "/"
 
     def _signed_out(self, request: Request) -> Response:
         if request.path in ("/live", "/browse") or request.method == "POST":

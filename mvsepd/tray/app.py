@@ -13,9 +13,6 @@ daemon's (``ControlClient.dismiss``), so the tray, ``mvsepd dismiss`` and the pa
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +22,7 @@ import structlog
 from PIL import Image
 
 from mvsepd.client.control import ControlClient, Update, follow
+from mvsepd.client.desktop import open_in_file_manager
 from mvsepd.errors import MvsepdError
 from mvsepd.tray import DaemonOwner, TrayFiles
 from mvsepd.tray.badge import render
@@ -63,22 +61,6 @@ class TrayIcon(Protocol):
 
 #: Builds the icon: (first image, first tooltip, what to do when a menu entry is clicked).
 IconFactory = Callable[[Image.Image, str, Callable[[MenuEntry], None]], TrayIcon]
-
-
-def open_in_file_manager(path: Path | str) -> None:
-    """Open a folder, a file or an address with the desktop's default application (the file
-    manager, the browser), never waiting for it."""
-    if sys.platform == "win32":
-        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 (Windows' own opener)
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen(
-        [opener, str(path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 class TrayApp:
