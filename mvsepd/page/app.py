@@ -26,7 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mvsepd.errors import MvsepdError
-from mvsepd.page import access, account, catalog, folders, sign_in_path
+from mvsepd.page import access, account, catalog, folders, listen, sign_in_path
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Notes, Renderer, Visit, as_json, html
 
@@ -35,7 +35,8 @@ log = structlog.get_logger("mvsepd.page")
 #: Nothing but the page's own script and style; no frames, no other origin for anything.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 #: The files the page serves, by name (nothing else, and nothing by path).
 STATIC = {
@@ -49,6 +50,8 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-Mvsepd-CSRF"
 
 Handler = Callable[..., Response]
+#: A stem of a take: the take, one of its jobs, the stem's index in that job's manifest.
+_STEM = "/takes/<int:take_id>/jobs/<int:job_id>/stems/<int:index>"
 
 
 def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
@@ -88,6 +91,29 @@ def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
         "models": ("/models", "GET", catalog.page, "models"),
         "model": ("/models/<int:render_id>", "GET", catalog.detail, "models"),
         "model_use": ("/models/<int:render_id>/use", "POST", catalog.use, "models"),
+        "take": ("/takes/<int:take_id>", "GET", listen.take_page, "folders"),
+        "source_audio": ("/takes/<int:take_id>/source", "GET", listen.source_audio, "folders"),
+        "source_peaks": (
+            "/takes/<int:take_id>/source/peaks",
+            "GET",
+            listen.source_peaks,
+            "folders",
+        ),
+        "source_segment": (
+            "/takes/<int:take_id>/source/segment",
+            "GET",
+            listen.source_segment,
+            "folders",
+        ),
+        "stem_audio": (f"{_STEM}", "GET", listen.stem_audio, "folders"),
+        "stem_peaks": (f"{_STEM}/peaks", "GET", listen.stem_peaks, "folders"),
+        "stem_segment": (f"{_STEM}/segment", "GET", listen.stem_segment, "folders"),
+        "reveal": (
+            "/takes/<int:take_id>/jobs/<int:job_id>/reveal",
+            "POST",
+            listen.reveal,
+            "folders",
+        ),
         "account": ("/account", "GET", lambda visit: account.page(visit), "account"),
         "sign_in_password": ("/account/sign-in", "POST", account.sign_in_with_password, "account"),
         "sign_in_token": ("/account/token", "POST", account.sign_in_with_token, "account"),

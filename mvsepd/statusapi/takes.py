@@ -38,12 +38,6 @@ def take_ids(records: Iterable[JobRecord], parent: Callable[[int], JobRecord]) -
     return {job_id: first_of[_key(root)] for job_id, root in roots.items()}
 
 
-def take_key(record: JobRecord, parent: Callable[[int], JobRecord]) -> tuple[str, str, str]:
-    """What makes ``record`` part of a take: the folder, the source path and the bytes'
-    SHA-256 of the job its chain started from (itself, when it took the file)."""
-    return _key(_root(record, {record.id: record}, parent))
-
-
 def _root(
     record: JobRecord, by_id: dict[int, JobRecord], parent: Callable[[int], JobRecord]
 ) -> JobRecord:

@@ -22,7 +22,7 @@ from mvsepd.engine.context import Context
 from mvsepd.errors import NotServedError, StoreError
 from mvsepd.models import JobRecord
 from mvsepd.outputs.reading import find_manifest
-from mvsepd.statusapi.takes import take_ids, take_key
+from mvsepd.statusapi.takes import take_ids
 
 #: Jobs looked at to find a take's members (a take's jobs are made close together).
 _NEIGHBOURS = 500
@@ -62,21 +62,13 @@ class TakeView:
         )
 
     def member(self, take_id: int, job_id: int) -> JobRecord:
-        """Job ``job_id`` when it belongs to take ``take_id`` (the same audio dropped into the
-        same folder, or a chain step made from it); NotServedError for any other pair, such
-        as a forged one naming a job of another take or another folder. Cheap: a few reads by
-        id, for every segment a page plays."""
-        store = self._context.store
-        try:
-            first = store.get(take_id)
-            job = store.get(job_id)
-            if first.parent_job_id is not None or take_key(first, store.get) != take_key(
-                job, store.get
-            ):
-                raise NotServedError(f"job {job_id} is not part of take {take_id}")
-        except StoreError:
-            raise NotServedError(f"no job {job_id} in take {take_id}") from None
-        return job
+        """Job ``job_id`` when it belongs to take ``take_id``; NotServedError for any other
+        pair, such as a forged one naming a job of another take or another folder, or a take
+        id that is not a take's first job."""
+        for record in self.members(take_id):
+            if record.id == job_id:
+                return record
+        raise NotServedError(f"job {job_id} is not part of take {take_id}")
 
     def source(self, take_id: int) -> dict[str, Any]:
         """What the take's source is, and whether it can still be played as it was sent."""

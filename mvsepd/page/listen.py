@@ -1,0 +1,200 @@
+"""A take's page and its audio: the source and every result's stems, their waveforms (peaks)
+and their sound (the whole file with HTTP Range, or short 16-bit segments that a browser
+decodes as it plays).
+
+A file is named only by the take's id, a job of that take and a stem's index in the job's
+manifest (``TakeView`` decides what may be served); a job of another take, or of another
+folder, under a take's id is "not here" (404), as is an index the manifest does not list.
+numpy and libsndfile load on the first waveform or segment asked for (``PageHost.listening``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Response
+
+from mvsepd.errors import AudioError, NotServedError
+from mvsepd.page.visit import Visit, as_json
+from mvsepd.statusapi.takeview import ServedFile
+
+#: Content-Type of each container a stem or source may be in (anything else: octet-stream).
+CONTENT_TYPES = {
+    ".wav": "audio/wav",
+    ".wave": "audio/wav",
+    ".bwf": "audio/wav",
+    ".rf64": "audio/wav",
+    ".w64": "audio/x-w64",
+    ".flac": "audio/flac",
+    ".aif": "audio/aiff",
+    ".aiff": "audio/aiff",
+    ".aifc": "audio/aiff",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".mp4": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+}
+#: The most frames one segment may hold (a minute at 192 kHz): a page asks for seconds.
+MOST_SEGMENT_FRAMES = 192_000 * 60
+
+
+def content_type(path: Path) -> str:
+    return CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+
+
+def take_page(visit: Visit, take_id: int) -> Response:
+    """The take's page: the source, each result with its stems, the player."""
+    view = visit.host.takes
+    try:
+        source = view.source(take_id)
+        results = view.results(take_id)
+    except NotServedError as error:
+        return visit.render("missing.html", status=404, what=str(error))
+    return visit.render(
+        "take.html", take=take_id, source=source, results=results, **_take_words(results)
+    )
+
+
+def _take_words(results: list[dict[str, Any]]) -> dict[str, Any]:
+    placed = [result for result in results if result["placed"]]
+    return {
+        "placed_count": len(placed),
+        "waiting": [result for result in results if not result["placed"]],
+        "credits_total": sum(result["credits"] or 0 for result in results),
+    }
+
+
+def _stem(visit: Visit, take_id: int, job_id: int, index: int) -> ServedFile:
+    view = visit.host.takes
+    view.member(take_id, job_id)
+    return view.stem_file(job_id, index)
+
+
+def _source(visit: Visit, take_id: int) -> ServedFile:
+    return visit.host.takes.source_file(take_id)
+
+
+def stem_audio(visit: Visit, take_id: int, job_id: int, index: int) -> Response:
+    """The stem's file as placed (Range requests answered with 206)."""
+    try:
+        served = _stem(visit, take_id, job_id, index)
+    except NotServedError as error:
+        return _not_here(error)
+    return _send(visit, served)
+
+
+def source_audio(visit: Visit, take_id: int) -> Response:
+    try:
+        served = _source(visit, take_id)
+    except NotServedError as error:
+        return _not_here(error)
+    return _send(visit, served)
+
+
+def stem_peaks(visit: Visit, take_id: int, job_id: int, index: int) -> Response:
+    try:
+        served = _stem(visit, take_id, job_id, index)
+    except NotServedError as error:
+        return _not_here(error)
+    return _peaks(visit, served)
+
+
+def source_peaks(visit: Visit, take_id: int) -> Response:
+    try:
+        served = _source(visit, take_id)
+    except NotServedError as error:
+        return _not_here(error)
+    return _peaks(visit, served)
+
+
+def stem_segment(visit: Visit, take_id: int, job_id: int, index: int) -> Response:
+    try:
+        served = _stem(visit, take_id, job_id, index)
+    except NotServedError as error:
+        return _not_here(error)
+    return _segment(visit, served)
+
+
+def source_segment(visit: Visit, take_id: int) -> Response:
+    try:
+        served = _source(visit, take_id)
+    except NotServedError as error:
+        return _not_here(error)
+    return _segment(visit, served)
+
+
+def reveal(visit: Visit, take_id: int, job_id: int) -> Response:
+    """Show the folder a job's stems were placed in, in the desktop's file manager."""
+    view = visit.host.takes
+    try:
+        view.member(take_id, job_id)
+        served = view.stem_file(job_id, 0)
+    except NotServedError as error:
+        return _not_here(error)
+    folder = served.path.parent
+    visit.host.reveal(folder)
+    return as_json({"shown": str(folder)})
+
+
+def _send(visit: Visit, served: ServedFile) -> Response:
+    """The file, or the bytes a Range asks for (206; 416 for a range past its end)."""
+    try:
+        return send_file(
+            served.path,
+            visit.request.environ,
+            mimetype=content_type(served.path),
+            as_attachment=False,
+            download_name=served.name,
+            conditional=True,
+            etag=True,
+        )
+    except RequestedRangeNotSatisfiable as error:
+        return Response(
+            f"{error.description}\n",
+            status=416,
+            mimetype="text/plain",
+            headers={"Content-Range": f"bytes */{served.size}"},
+        )
+    except OSError:
+        return Response("not here: the file is gone\n", status=404, mimetype="text/plain")
+
+
+def _peaks(visit: Visit, served: ServedFile) -> Response:
+    try:
+        peaks = visit.host.listening.peaks(served.path)
+    except AudioError as error:
+        return as_json({"problem": str(error)}, 422)
+    return as_json(peaks.as_json())
+
+
+def _segment(visit: Visit, served: ServedFile) -> Response:
+    arguments = visit.request.args
+    try:
+        start = int(arguments.get("start", "0"))
+        frames = int(arguments.get("frames", "0"))
+    except ValueError:
+        return as_json({"problem": "start and frames are whole numbers of frames"}, 400)
+    if start < 0 or not 0 < frames <= MOST_SEGMENT_FRAMES:
+        return as_json({"problem": f"start is 0 or more; frames 1 to {MOST_SEGMENT_FRAMES}"}, 400)
+    try:
+        cut = visit.host.listening.segment(served.path, start, frames)
+    except AudioError as error:
+        return as_json({"problem": str(error)}, 422)
+    return Response(
+        cut.data,
+        status=200,
+        mimetype="audio/wav",
+        headers={
+            "X-Mvsepd-Start": str(cut.start),
+            "X-Mvsepd-Frames": str(cut.frames),
+            "X-Mvsepd-Total-Frames": str(cut.total_frames),
+        },
+    )
+
+
+def _not_here(error: NotServedError) -> Response:
+    return Response(f"not here: {error}\n", status=404, mimetype="text/plain")
