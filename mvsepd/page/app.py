@@ -26,7 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mvsepd.errors import MvsepdError
-from mvsepd.page import access, account, catalog, folders, listen, sign_in_path
+from mvsepd.page import access, account, catalog, folders, listen, sign_in_path, takes
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Notes, Renderer, Visit, as_json, html
 
@@ -42,6 +42,7 @@ CONTENT_SECURITY_POLICY = (
 STATIC = {
     "page.css": "text/css; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",
+    "player.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 #: The longest a live view waits for a change before it answers anyway.
@@ -91,7 +92,7 @@ def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
         "models": ("/models", "GET", catalog.page, "models"),
         "model": ("/models/<int:render_id>", "GET", catalog.detail, "models"),
         "model_use": ("/models/<int:render_id>/use", "POST", catalog.use, "models"),
-        "take": ("/takes/<int:take_id>", "GET", listen.take_page, "folders"),
+        "take": ("/takes/<int:take_id>", "GET", takes.take_page, "folders"),
         "source_audio": ("/takes/<int:take_id>/source", "GET", listen.source_audio, "folders"),
         "source_peaks": (
             "/takes/<int:take_id>/source/peaks",

@@ -1,4 +1,4 @@
-"""A take's page and its audio: the source and every result's stems, their waveforms (peaks)
+"""A take's audio: the source and every result's stems, their waveforms (peaks)
 and their sound (the whole file with HTTP Range, or short 16-bit segments that a browser
 decodes as it plays).
 
@@ -11,7 +11,6 @@ numpy and libsndfile load on the first waveform or segment asked for (``PageHost
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.utils import send_file
@@ -44,28 +43,6 @@ MOST_SEGMENT_FRAMES = 192_000 * 60
 
 def content_type(path: Path) -> str:
     return CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-
-
-def take_page(visit: Visit, take_id: int) -> Response:
-    """The take's page: the source, each result with its stems, the player."""
-    view = visit.host.takes
-    try:
-        source = view.source(take_id)
-        results = view.results(take_id)
-    except NotServedError as error:
-        return visit.render("missing.html", status=404, what=str(error))
-    return visit.render(
-        "take.html", take=take_id, source=source, results=results, **_take_words(results)
-    )
-
-
-def _take_words(results: list[dict[str, Any]]) -> dict[str, Any]:
-    placed = [result for result in results if result["placed"]]
-    return {
-        "placed_count": len(placed),
-        "waiting": [result for result in results if not result["placed"]],
-        "credits_total": sum(result["credits"] or 0 for result in results),
-    }
 
 
 def _stem(visit: Visit, take_id: int, job_id: int, index: int) -> ServedFile:
