@@ -26,7 +26,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mvsepd.errors import MvsepdError
-from mvsepd.page import access, account, catalog, folders, listen, sign_in_path, takes
+from mvsepd.page import (
+    access,
+    account,
+    catalog,
+    folders,
+    jobs,
+    listen,
+    sign_in_path,
+    takes,
+)
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Notes, Renderer, Visit, as_json, html
 
@@ -89,6 +98,7 @@ def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
         "dismiss": ("/dismiss", "POST", folders.dismiss, "folders"),
         "retry": ("/jobs/<int:job_id>/retry", "POST", folders.retry, "folders"),
         "cancel": ("/jobs/<int:job_id>/cancel", "POST", folders.cancel, "folders"),
+        "jobs": ("/jobs", "GET", jobs.page, "jobs"),
         "models": ("/models", "GET", catalog.page, "models"),
         "model": ("/models/<int:render_id>", "GET", catalog.detail, "models"),
         "model_use": ("/models/<int:render_id>/use", "POST", catalog.use, "models"),
@@ -283,8 +293,8 @@ class PageApp:
         """Long-poll: the live part of a page, as soon as something changed after ``since``
         (or after ``LIVE_WAIT_SECONDS`` anyway); asleep meanwhile."""
         view = request.args.get("view", "folders")
-        if view not in ("folders", "account"):
-            return _refuse(400, "view is folders or account")
+        if view not in ("folders", "account", "jobs"):
+            return _refuse(400, "view is folders, jobs or account")
         since: int | None = None
         with contextlib.suppress(ValueError):
             since = int(request.args.get("since", ""))
@@ -297,6 +307,9 @@ class PageApp:
         if view == "folders":
             values = folders.live_values(self.host)
             template = "_folders_live.html"
+        elif view == "jobs":
+            values = jobs.live_values(self.host, jobs.Filters.of(request.args))
+            template = "_jobs_live.html"
         else:
             values = account.live_values(self.host)
             template = "_account_live.html"

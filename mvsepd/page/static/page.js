@@ -15,6 +15,7 @@
   // (or after 25 s anyway), so a page left open costs a request every 25 s at rest.
   function follow(section) {
     const view = section.dataset.live;
+    const query = section.dataset.query ? "&" + section.dataset.query : "";
     let version = section.dataset.version;
     // What was last shown: an upload's progress changes it without a new version.
     let shown = null;
@@ -22,7 +23,7 @@
       let wait = 0;
       try {
         const answer = await fetch(
-          "/live?view=" + encodeURIComponent(view) + "&since=" + encodeURIComponent(version),
+          "/live?view=" + encodeURIComponent(view) + "&since=" + encodeURIComponent(version) + query,
           { credentials: "same-origin", cache: "no-store" }
         );
         if (answer.status === 401) {
