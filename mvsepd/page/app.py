@@ -293,8 +293,8 @@ class PageApp:
         """Long-poll: the live part of a page, as soon as something changed after ``since``
         (or after ``LIVE_WAIT_SECONDS`` anyway); asleep meanwhile."""
         view = request.args.get("view", "folders")
-        if view not in ("folders", "account", "jobs"):
-            return _refuse(400, "view is folders, jobs or account")
+        if view not in ("folders", "account", "jobs", "takes"):
+            return _refuse(400, "view is folders, jobs, account or takes")
         since: int | None = None
         with contextlib.suppress(ValueError):
             since = int(request.args.get("since", ""))
@@ -304,17 +304,30 @@ class PageApp:
             status_api.wait_for_change(since, LIVE_WAIT_SECONDS)
         version = feed.version
         visit = Visit(request, self.host, session, csrf, self._renderer, self._notes, view)
+        text = ""
+        values: dict[str, Any] = {}
         if view == "folders":
             values = folders.live_values(self.host)
-            template = "_folders_live.html"
+            text = self._renderer.render("_folders_live.html", {"csrf": visit.csrf, **values})
         elif view == "jobs":
             values = jobs.live_values(self.host, jobs.Filters.of(request.args))
-            template = "_jobs_live.html"
-        else:
+            text = self._renderer.render("_jobs_live.html", {"csrf": visit.csrf, **values})
+        elif view == "account":
             values = account.live_values(self.host)
-            template = "_account_live.html"
-        text = self._renderer.render(template, {"csrf": visit.csrf, **values})
-        return as_json({"version": version, "html": text, "at": time.time()})
+            text = self._renderer.render("_account_live.html", {"csrf": visit.csrf, **values})
+        picture = values.get("picture") or status_api.picture.status()
+        return as_json(
+            {"version": version, "html": text, "at": time.time(), "takes": _done_takes(picture)}
+        )
+
+
+def _done_takes(picture: dict[str, Any]) -> list[dict[str, Any]]:
+    """The takes whose stems are all placed, for the page's notifications (one per take)."""
+    return [
+        {"id": take["id"], "file": take["file"], "results": len(set(take.get("output_dirs") or []))}
+        for take in picture.get("takes", [])
+        if take.get("phase") == "done"
+    ]
 
 
 def _secure(response: Response) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,18 @@ new MutationObserver(record).observe(
   document.getElementById("live"), {childList: true, subtree: true}
 );
 record();
+// Every notification the page shows, through the real Notification API.
+window.mvsepdShown = [];
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) {
+    super(title, options);
+    window.mvsepdShown.push({title: title, body: options.body, tag: options.tag, notice: this});
+  }
+};
 """
+#: The test profile allows the page's notifications (as a user's click on "Allow" does).
+NOTIFICATIONS_ALLOWED = {"profile.default_content_setting_values.notifications": 1}
 
 
 @dataclass
@@ -98,7 +110,10 @@ def stage() -> Iterator[Stage]:
         chain.mkdir(parents=True)
         setup = Setup(tmp=tmp, server=server, token=account.token, hot=fan_out)
         text = CONFIG.format(server=server.url, fan_out=fan_out, chain=chain, daemon=PAGE_DAEMON)
-        with page_daemon(setup, text) as page, chromium() as browser:
+        with (
+            page_daemon(setup, text) as page,
+            chromium(preferences=NOTIFICATIONS_ALLOWED) as browser,
+        ):
             yield Stage(page, browser, fan_out, chain)
 
 
@@ -167,9 +182,33 @@ def test_jobs_go_through_their_phases_on_the_page_without_a_reload(stage: Stage)
     assert broken["phase"] == "failed"
     assert "fix the file" in broken["text"], broken
 
+    # One notification per take whose stems are all placed: the fan-out's (two presets) and
+    # the chain's (after its last step), none for the broken file.
+    assert browser.execute_script("return Notification.permission") == "granted"
+    wait_for(browser, lambda b: len(b.execute_script("return window.mvsepdShown")) >= 2, 10)
+    time.sleep(1.0)  # a second notice for either take would come with the next answer
+    shown = browser.execute_script(
+        "return window.mvsepdShown.map(n => ({title: n.title, body: n.body, tag: n.tag}))"
+    )
+    assert sorted(notice["body"] for notice in shown) == [
+        "Lead vocal.wav: stems ready",
+        "Verse.wav: stems ready (2 results)",
+    ], shown
+    assert {notice["title"] for notice in shown} == {"Stems ready"}
+    assert len({notice["tag"] for notice in shown}) == 2
+    # A click on one opens its take's page.
+    index = next(i for i, notice in enumerate(shown) if notice["body"].startswith("Verse"))
+    take = int(shown[index]["tag"].rsplit("-", 1)[1])
+    browser.execute_script(
+        "window.mvsepdShown[arguments[0]].notice.dispatchEvent(new Event('click'))", index
+    )
+    wait_for(browser, lambda b: b.current_url == f"{page.base}/takes/{take}")
+    wait_for(browser, lambda b: "Verse.wav" in b.title)
+
 
 def test_the_filters_narrow_the_list(stage: Stage) -> None:
     page, browser = stage.page, stage.browser
+    browser.get(page.base + "/jobs")
     Select(browser.find_element(By.ID, "filter-state")).select_by_value("failed")
     wait_for(browser, lambda b: "state=failed" in b.current_url)
     rows = _rows(browser)
