@@ -234,3 +234,27 @@ def test_switching_results_while_playing_keeps_the_position(player: Stage) -> No
     section = browser.find_element(By.CSS_SELECTOR, f'[data-result="{vocals_job}"]')
     assert "silent" in str(section.get_attribute("class"))
     _js(browser, "window.mvsepdPlayer.pause()")
+
+
+def test_stems_drag_out_as_files_and_show_in_folder_reveals_them(player: Stage) -> None:
+    take, browser = player.take, player.browser
+    four = take.jobs[1]
+    link = browser.find_element(By.CSS_SELECTOR, f'[data-track="{four.id}:0"] a.stem-name')
+    assert link.get_attribute("draggable") == "true"
+    dragged = _js(
+        browser,
+        "const data = new DataTransfer();"
+        "arguments[0].dispatchEvent(new DragEvent('dragstart', {dataTransfer: data}));"
+        "return data.getData('DownloadURL');",
+        link,
+    )
+    kind, name, address = str(dragged).split(":", 2)
+    assert kind == "audio/wav" and name == link.get_attribute("download")
+    assert address == f"{player.page.base}/takes/{take.id}/jobs/{four.id}/stems/0"
+    shown: list[Path] = []
+    player.page.page.app.host.reveal = shown.append
+    button = browser.find_element(By.CSS_SELECTOR, f'[data-result="{four.id}"] [data-reveal]')
+    _js(browser, "arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    wait_for(browser, lambda _b: shown)
+    assert four.output_dir is not None and shown == [Path(four.output_dir)]
