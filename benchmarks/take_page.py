@@ -143,7 +143,8 @@ def measure(minutes: float) -> dict[str, Any]:
                 browser.execute_script("window.mvsepdPlayer.firstSoundAt = null")
                 clicked = float(
                     browser.execute_script(
-                        "const at = performance.now(); window.mvsepdPlayer.seek(arguments[0]); return at",
+                        "const at = performance.now();"
+                        "window.mvsepdPlayer.seek(arguments[0]); return at",
                         minutes * 30,
                     )
                 )

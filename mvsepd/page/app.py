@@ -14,6 +14,7 @@ that allows nothing but the page's own script and style, and is never cached.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -103,22 +104,32 @@ def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
         "model": ("/models/<int:render_id>", "GET", catalog.detail, "models"),
         "model_use": ("/models/<int:render_id>/use", "POST", catalog.use, "models"),
         "take": ("/takes/<int:take_id>", "GET", takes.take_page, "folders"),
-        "source_audio": ("/takes/<int:take_id>/source", "GET", listen.source_audio, "folders"),
+        "source_audio": ("/takes/<int:take_id>/source", "GET", listen.source, "folders"),
         "source_peaks": (
             "/takes/<int:take_id>/source/peaks",
             "GET",
-            listen.source_peaks,
+            functools.partial(listen.source, what="peaks"),
             "folders",
         ),
         "source_segment": (
             "/takes/<int:take_id>/source/segment",
             "GET",
-            listen.source_segment,
+            functools.partial(listen.source, what="segment"),
             "folders",
         ),
-        "stem_audio": (f"{_STEM}", "GET", listen.stem_audio, "folders"),
-        "stem_peaks": (f"{_STEM}/peaks", "GET", listen.stem_peaks, "folders"),
-        "stem_segment": (f"{_STEM}/segment", "GET", listen.stem_segment, "folders"),
+        "stem_audio": (_STEM, "GET", listen.stem, "folders"),
+        "stem_peaks": (
+            f"{_STEM}/peaks",
+            "GET",
+            functools.partial(listen.stem, what="peaks"),
+            "folders",
+        ),
+        "stem_segment": (
+            f"{_STEM}/segment",
+            "GET",
+            functools.partial(listen.stem, what="segment"),
+            "folders",
+        ),
         "reveal": (
             "/takes/<int:take_id>/jobs/<int:job_id>/reveal",
             "POST",

@@ -20,18 +20,11 @@ from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Visit
 from mvsepd.paths import absolute
 from mvsepd.statusapi.picture import local_midnight
+from mvsepd.statusapi.words import WORKING_PHASES
 
 #: The state filter's choices: what a user asks for, and the phases it covers.
 STATES: dict[str, tuple[str, ...]] = {
-    "working": (
-        "checking",
-        "queued",
-        "uploading",
-        "waiting",
-        "processing",
-        "publishing",
-        "downloading",
-    ),
+    "working": WORKING_PHASES,
     "done": ("done",),
     "failed": ("failed", "unpublished"),
     "cancelled": ("cancelled",),

@@ -45,63 +45,33 @@ def content_type(path: Path) -> str:
     return CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
-def _stem(visit: Visit, take_id: int, job_id: int, index: int) -> ServedFile:
+def stem(visit: Visit, take_id: int, job_id: int, index: int, what: str = "audio") -> Response:
+    """Stem ``index`` of job ``job_id`` of take ``take_id``: ``what`` is ``audio`` (the file
+    as placed, Range answered with 206), ``peaks`` or ``segment``."""
     view = visit.host.takes
-    view.member(take_id, job_id)
-    return view.stem_file(job_id, index)
-
-
-def _source(visit: Visit, take_id: int) -> ServedFile:
-    return visit.host.takes.source_file(take_id)
-
-
-def stem_audio(visit: Visit, take_id: int, job_id: int, index: int) -> Response:
-    """The stem's file as placed (Range requests answered with 206)."""
     try:
-        served = _stem(visit, take_id, job_id, index)
+        view.member(take_id, job_id)
+        served = view.stem_file(job_id, index)
     except NotServedError as error:
         return _not_here(error)
+    return _answer(visit, served, what)
+
+
+def source(visit: Visit, take_id: int, what: str = "audio") -> Response:
+    """The take's source, for A/B (``what`` as for ``stem``)."""
+    try:
+        served = visit.host.takes.source_file(take_id)
+    except NotServedError as error:
+        return _not_here(error)
+    return _answer(visit, served, what)
+
+
+def _answer(visit: Visit, served: ServedFile, what: str) -> Response:
+    if what == "peaks":
+        return _peaks(visit, served)
+    if what == "segment":
+        return _segment(visit, served)
     return _send(visit, served)
-
-
-def source_audio(visit: Visit, take_id: int) -> Response:
-    try:
-        served = _source(visit, take_id)
-    except NotServedError as error:
-        return _not_here(error)
-    return _send(visit, served)
-
-
-def stem_peaks(visit: Visit, take_id: int, job_id: int, index: int) -> Response:
-    try:
-        served = _stem(visit, take_id, job_id, index)
-    except NotServedError as error:
-        return _not_here(error)
-    return _peaks(visit, served)
-
-
-def source_peaks(visit: Visit, take_id: int) -> Response:
-    try:
-        served = _source(visit, take_id)
-    except NotServedError as error:
-        return _not_here(error)
-    return _peaks(visit, served)
-
-
-def stem_segment(visit: Visit, take_id: int, job_id: int, index: int) -> Response:
-    try:
-        served = _stem(visit, take_id, job_id, index)
-    except NotServedError as error:
-        return _not_here(error)
-    return _segment(visit, served)
-
-
-def source_segment(visit: Visit, take_id: int) -> Response:
-    try:
-        served = _source(visit, take_id)
-    except NotServedError as error:
-        return _not_here(error)
-    return _segment(visit, served)
 
 
 def reveal(visit: Visit, take_id: int, job_id: int) -> Response:

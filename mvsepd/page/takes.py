@@ -80,13 +80,16 @@ def player_data(
 ) -> dict[str, Any]:
     """What the page's player fetches: the source's and every stem's address, by result."""
     base = f"/takes/{take_id}"
-    lengths = [source.get("frames") or 0] + [
-        stem.get("frames") or 0 for result in placed for stem in result["stems"]
+    lengths = [source.get("seconds") or 0.0] + [
+        stem["frames"] / stem["rate"]
+        for result in placed
+        for stem in result["stems"]
+        if stem.get("frames") and stem.get("rate")
     ]
     return {
         "take": take_id,
         "rate": source.get("rate"),
-        "frames": max(lengths),
+        "seconds": max(lengths),
         "source": (
             {"url": f"{base}/source", "name": source["name"]} if source.get("playable") else None
         ),
@@ -99,6 +102,7 @@ def player_data(
                         "index": stem["index"],
                         "label": stem["label"],
                         "name": stem["name"],
+                        "rate": stem["rate"],
                         "url": f"{base}/jobs/{result['job']}/stems/{stem['index']}",
                     }
                     for stem in result["stems"]

@@ -31,6 +31,9 @@ PHASES = (
     "unpublished",  # MVSEP did not publish the stems in time: `mvsepd retry` asks again
 )
 
+#: The phases of a job still at work (inside mvsepd or at MVSEP).
+WORKING_PHASES = PHASES[:7]
+
 _DOWNLOAD_PHASE = re.compile(r"downloading (\d+)/(\d+)")
 
 

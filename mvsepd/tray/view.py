@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mvsepd.statusapi.words import ordinal
+from mvsepd.statusapi.words import WORKING_PHASES, ordinal
 from mvsepd.tray.badge import IconState, Tone
 
 #: Windows cuts tooltips at 127 characters; every backend gets the same text.
@@ -31,15 +31,7 @@ RECENT_ITEMS = 5
 RECENT_TAKES = 3
 #: Jobs listed one by one at the top of the menu.
 LISTED_JOBS = 15
-_ACTIVE_PHASES = (
-    "checking",
-    "queued",
-    "uploading",
-    "waiting",
-    "processing",
-    "publishing",
-    "downloading",
-)
+_ACTIVE_PHASES = WORKING_PHASES
 
 
 @dataclass(frozen=True)

@@ -27,20 +27,28 @@ account:
 presets:
   vocals: {{sep_type: 48, output_format: wav16}}
   four: {{sep_type: 20, output_format: wav16}}
-folders:
+{chains}folders:
   - path: "{hot}"
     preset: [vocals, four]
     existing_files: process
     stability_seconds: 0.3
-limits:
+{more_folders}limits:
   max_concurrent_jobs: null
 daemon:
   {daemon}
 """
 
 
-def fan_out_config(setup: Setup) -> str:
-    return FAN_OUT_CONFIG.format(server=setup.server.url, hot=setup.hot, daemon=PAGE_DAEMON)
+def fan_out_config(setup: Setup, *, chains: str = "", more_folders: str = "") -> str:
+    """A fan-out folder (presets vocals and four) at ``setup.hot``, with ``chains`` (a
+    ``chains:`` section) and ``more_folders`` (folder items) when given."""
+    return FAN_OUT_CONFIG.format(
+        server=setup.server.url,
+        hot=setup.hot,
+        daemon=PAGE_DAEMON,
+        chains=chains,
+        more_folders=more_folders,
+    )
 
 
 def tone_signal(seconds: float = SECONDS, rate: int = RATE) -> np.ndarray:

@@ -26,7 +26,8 @@ from selenium.webdriver.support.ui import Select
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from tests.integration.support import Setup
 from tests.page.browser import chromium, screenshot, wait_for
-from tests.page.support import PAGE_DAEMON, PageSetup, page_daemon
+from tests.page.support import PageSetup, page_daemon
+from tests.page.takes import fan_out_config
 
 PACED = EmulatorSettings(
     publish_seconds=1.0,
@@ -37,30 +38,11 @@ PACED = EmulatorSettings(
     upload_rate=300_000,
 )
 
-CONFIG = """
-account:
-  server: "{server}"
-presets:
-  vocals: {{sep_type: 48, output_format: wav16}}
-  four: {{sep_type: 20, output_format: wav16}}
-chains:
+CHAIN = """chains:
   clean:
     steps:
-      - {{id: split, preset: vocals}}
-      - {{id: denoise, from: split/Vocals, sep_type: 47}}
-folders:
-  - path: "{fan_out}"
-    preset: [vocals, four]
-    existing_files: process
-    stability_seconds: 0.3
-  - path: "{chain}"
-    preset: clean
-    existing_files: process
-    stability_seconds: 0.3
-limits:
-  max_concurrent_jobs: null
-daemon:
-  {daemon}
+      - {id: split, preset: vocals}
+      - {id: denoise, from: split/Vocals, sep_type: 47}
 """
 
 #: Records, in the page's window, every phase and summary each job row shows as the live
@@ -109,7 +91,11 @@ def stage() -> Iterator[Stage]:
         fan_out.mkdir(parents=True)
         chain.mkdir(parents=True)
         setup = Setup(tmp=tmp, server=server, token=account.token, hot=fan_out)
-        text = CONFIG.format(server=server.url, fan_out=fan_out, chain=chain, daemon=PAGE_DAEMON)
+        chain_folder = (
+            f'  - path: "{chain}"\n    preset: clean\n    existing_files: process\n'
+            "    stability_seconds: 0.3\n"
+        )
+        text = fan_out_config(setup, chains=CHAIN, more_folders=chain_folder)
         with (
             page_daemon(setup, text) as page,
             chromium(preferences=NOTIFICATIONS_ALLOWED) as browser,

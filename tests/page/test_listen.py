@@ -24,10 +24,10 @@ def test_a_stem_is_served_by_take_job_and_index_with_ranges_peaks_and_segments(
 ) -> None:
     other_folder = tmp_path / "Other folder"
     other_folder.mkdir()
-    config = fan_out_config(setup).replace(
-        "limits:",
-        f'  - path: "{other_folder}"\n    preset: vocals\n    existing_files: process\n'
-        "    stability_seconds: 0.3\nlimits:",
+    config = fan_out_config(
+        setup,
+        more_folders=f'  - path: "{other_folder}"\n    preset: vocals\n'
+        "    existing_files: process\n    stability_seconds: 0.3\n",
     )
     with page_daemon(setup, config) as page:
         write_source(setup.hot)

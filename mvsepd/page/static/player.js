@@ -19,19 +19,19 @@
 
   // --- tracks: the source, then every stem of every result
   const tracks = [];
-  function addTrack(id, url, job, label) {
+  function addTrack(id, url, job, label, trackRate) {
     const row = document.querySelector('[data-track="' + id + '"]');
     if (!row) return;
     tracks.push({
-      id: id, url: url, job: job, label: label, row: row,
+      id: id, url: url, job: job, label: label, row: row, rate: trackRate || null,
       canvas: row.querySelector("canvas"), peaks: null, gain: null,
       buffers: new Map(), // segment index -> Promise<AudioBuffer|null>
     });
   }
-  if (data.source) addTrack("source", data.source.url, null, "Source");
+  if (data.source) addTrack("source", data.source.url, null, "Source", data.rate);
   for (const result of data.results) {
     for (const stem of result.stems) {
-      addTrack(result.job + ":" + stem.index, stem.url, result.job, stem.label);
+      addTrack(result.job + ":" + stem.index, stem.url, result.job, stem.label, stem.rate);
     }
   }
 
@@ -43,8 +43,8 @@
     allBut: null,
   };
 
-  let rate = data.rate || 48000;
-  let frames = data.frames || 0; // the longest track's (the manifest's, then the peaks')
+  const rate = data.rate || 48000; // the context's: the source's (stems are conformed to it)
+  let seconds = data.seconds || 0; // the longest track's (the manifest's, then the peaks')
   let context = null;
   let master = null;
   let analyser = null;
@@ -87,9 +87,12 @@
     showState();
   }
 
-  function duration() { return frames / rate; }
-  function segmentFrames() { return Math.round(SEGMENT_SECONDS * rate); }
-  function segmentCount() { return Math.max(1, Math.ceil(frames / segmentFrames())); }
+  function duration() { return seconds; }
+  // Segment k covers [k * SEGMENT_SECONDS, (k + 1) * SEGMENT_SECONDS) of every track, cut in
+  // each file's own frames (a stem at another rate than the source is resampled on decoding).
+  function segmentFrames(track) { return Math.round(SEGMENT_SECONDS * (track.rate || rate)); }
+  function segmentOf(at) { return Math.floor(at / SEGMENT_SECONDS); }
+  function segmentCount() { return Math.max(1, Math.ceil(seconds / SEGMENT_SECONDS)); }
 
   function currentPosition() {
     if (!playing || !context) return position;
@@ -154,9 +157,9 @@
   }
 
   async function decode(track, index) {
-    const first = index * segmentFrames();
+    const first = index * segmentFrames(track);
     const answer = await fetch(
-      track.url + "/segment?start=" + first + "&frames=" + segmentFrames(),
+      track.url + "/segment?start=" + first + "&frames=" + segmentFrames(track),
       { credentials: "same-origin" }
     );
     if (!answer.ok) throw new Error(track.label + ": HTTP " + answer.status);
@@ -189,7 +192,7 @@
   async function schedule(index, run) {
     const buffers = await Promise.all(tracks.map(function (track) { return segment(track, index); }));
     if (run !== generation || !playing) return;
-    const segmentStart = (index * segmentFrames()) / rate;
+    const segmentStart = index * SEGMENT_SECONDS;
     let when = startedAt + (segmentStart - startPosition);
     let offset = 0;
     const now = context.currentTime;
@@ -232,7 +235,7 @@
         }
         return;
       }
-      const current = Math.floor((now * rate) / segmentFrames());
+      const current = segmentOf(now);
       while (
         run === generation && playing && nextSegment < segmentCount() &&
         nextSegment <= current + AHEAD
@@ -258,7 +261,7 @@
     stopSources();
     playing = true;
     const run = generation;
-    const first = Math.floor((position * rate) / segmentFrames());
+    const first = segmentOf(position);
     // The first segment of every track before the clock starts, so all begin together.
     await Promise.all(tracks.map(function (track) { return segment(track, first); }));
     if (run !== generation) return;
@@ -324,11 +327,11 @@
 
   // The same graph rendered offline: ``seconds`` from ``from`` as the listener would hear it
   // with the current mute/solo/result/source choices (channel 0, as a plain array).
-  async function render(from, seconds) {
+  async function render(from, length) {
     ensureContext();
-    const offline = new OfflineAudioContext(2, Math.round(seconds * rate), rate);
-    const first = Math.floor((from * rate) / segmentFrames());
-    const last = Math.floor(((from + seconds) * rate) / segmentFrames());
+    const offline = new OfflineAudioContext(2, Math.round(length * rate), rate);
+    const first = segmentOf(from);
+    const last = segmentOf(from + length);
     for (const track of tracks) {
       const gain = offline.createGain();
       gain.gain.value = audible(track) ? 1 : 0;
@@ -339,7 +342,7 @@
         const node = offline.createBufferSource();
         node.buffer = buffer;
         node.connect(gain);
-        const at = (index * segmentFrames()) / rate - from;
+        const at = index * SEGMENT_SECONDS - from;
         if (at >= 0) node.start(at);
         else node.start(0, -at);
       }
@@ -413,7 +416,7 @@
     const points = peaks.points;
     if (!points) return;
     // Channels overlaid: the widest reach of any channel in each column.
-    const share = frames ? peaks.frames / frames : 1;
+    const share = seconds ? peaks.seconds / seconds : 1;
     const columns = Math.max(1, Math.round(width * share));
     for (let x = 0; x < columns; x += 1) {
       const from = Math.floor((x / columns) * points);
@@ -440,9 +443,9 @@
         const peaks = await answer.json();
         if (!answer.ok) throw new Error(peaks.problem || "HTTP " + answer.status);
         track.peaks = peaks;
-        if (peaks.frames > frames) {
-          frames = peaks.frames;
-          rate = peaks.sample_rate || rate;
+        track.rate = peaks.sample_rate || track.rate;
+        if (peaks.seconds > seconds) {
+          seconds = peaks.seconds;
           tracks.forEach(function (other) { if (other.peaks) drawWave(other); });
         } else {
           drawWave(track);
