@@ -4,12 +4,12 @@
 
 A 10-minute 48 kHz 24-bit stereo track (``benchmarks.music``) is dropped into a hot folder of
 a daemon serving its page, on the emulator, with a six-stem model (BS Roformer SW: vocals,
-bass, drums, guitar, piano, other); its stems are placed as 24-bit WAV at 48 kHz like the
-source (about 170 MB each). Then headless Chromium (Debian's, through Selenium, autoplay
-allowed) opens the take's page and presses Play as soon as the page has loaded:
+bass, drums, guitar, piano, other, and its instrumental); its stems are placed as 24-bit WAV
+at 48 kHz like the source (about 170 MB each). Then headless Chromium (Debian's, through
+Selenium, autoplay allowed) opens the take's page and presses Play as soon as it has loaded:
 
 - time to first sound: from the navigation's start (``performance.timeOrigin``) to the moment
-  the first segments of all seven tracks (the source and six stems) start playing together
+  the first segments of all tracks (the source and seven stems) start playing together
   (the player's ``firstSoundAt``), for the first visit (the daemon computes every waveform
   meanwhile) and a second one (waveforms cached in the state folder);
 - a seek to the middle (5:00) while playing: from the click to sound at the new place;
@@ -189,8 +189,8 @@ def report(figures: dict[str, Any]) -> str:
             f"{figures['renderer_rss_mib']} MiB |",
             f"| JavaScript heap (CDP JSHeapUsedSize) | {figures['js_heap_used_mib']} MiB |",
             "",
-            "From the navigation's start to all seven tracks sounding together (Play pressed as "
-            "soon as the page loaded), headless Chromium on loopback; the track is "
+            f"From the navigation's start to all {stems + 1} tracks sounding together (Play "
+            "pressed as soon as the page loaded), headless Chromium on loopback; the track is "
             f"{figures['track']}. The page decodes 5 s segments around the play position "
             "only, so memory does not grow with the take's length.",
         ]
