@@ -11,6 +11,7 @@ emulator's band split hands one to each stem.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from collections.abc import Iterator
@@ -258,3 +259,20 @@ def test_stems_drag_out_as_files_and_show_in_folder_reveals_them(player: Stage) 
     button.click()
     wait_for(browser, lambda _b: shown)
     assert four.output_dir is not None and shown == [Path(four.output_dir)]
+
+
+def test_a_selection_loops(player: Stage) -> None:
+    browser = player.browser
+    _clear(browser)
+    _js(browser, "document.getElementById('loop').checked = true;")
+    _js(browser, "window.mvsepdPlayer.setSelection(2.0, 2.8); window.mvsepdPlayer.play(2.0)")
+    wait_for(browser, lambda b: _js(b, "return window.mvsepdPlayer.playing"))
+    seen = []
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        seen.append(float(_js(browser, "return window.mvsepdPlayer.position()")))
+        time.sleep(0.05)
+    _js(browser, "window.mvsepdPlayer.pause(); document.getElementById('loop').checked = false;")
+    _js(browser, "window.mvsepdPlayer.setSelection(null, null)")
+    assert min(seen) >= 1.99 and max(seen) < 3.0, "it stays in the selection"
+    assert any(later < earlier for earlier, later in itertools.pairwise(seen)), "and starts again"

@@ -96,7 +96,8 @@
 
   function currentPosition() {
     if (!playing || !context) return position;
-    return startPosition + (context.currentTime - startedAt);
+    // Before the first segments start (a few ms after Play) the clock stands at the start.
+    return startPosition + Math.max(0, context.currentTime - startedAt);
   }
 
   // --- who is heard
