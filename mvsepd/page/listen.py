@@ -1,6 +1,6 @@
-"""A take's audio: the source and every result's stems, their waveforms (peaks)
-and their sound (the whole file with HTTP Range, or short 16-bit segments that a browser
-decodes as it plays).
+"""A take's audio: the source and every result's stems, their waveforms (peaks) and their
+sound (the whole file with HTTP Range, or short 16-bit segments that a browser decodes as it
+plays); and "Show in folder" for a result's stems.
 
 A file is named only by the take's id, a job of that take and a stem's index in the job's
 manifest (``TakeView`` decides what may be served); a job of another take, or of another

@@ -10,10 +10,12 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 import requests
 import soundfile
 
 from mvsepd.outputs.reading import find_manifest
+from mvsepd.page.listen import content_type
 from tests.integration.support import Setup
 from tests.page.support import csrf_of, page_daemon
 from tests.page.takes import RATE, SECONDS, fan_out_config, wait_for_take, write_source
@@ -70,6 +72,9 @@ def test_a_stem_is_served_by_take_job_and_index_with_ranges_peaks_and_segments(
         samples, rate = soundfile.read(io.BytesIO(cut.content), always_2d=True)
         assert rate == RATE and samples.shape == (RATE, 2)
         assert cut.headers["X-Mvsepd-Total-Frames"] == str(int(SECONDS * RATE))
+        for wrong in ({"start": -1, "frames": 10}, {"start": 0, "frames": 0}, {"start": "x"}):
+            answer = session.get(stem + "/segment", params=wrong, timeout=10)
+            assert answer.status_code == 400 and "problem" in answer.json(), wrong
         source_cut = session.get(base + "/source/segment", params={"start": 0, "frames": 100})
         assert source_cut.status_code == 200
         assert session.get(base + "/source", timeout=10).status_code == 200
@@ -127,3 +132,18 @@ def test_show_in_folder_reveals_the_stems_folder_of_a_job_of_the_take(setup: Set
         # Without the page's own origin and token it does nothing.
         assert session.post(address, timeout=10).status_code == 403
         assert shown == [Path(job.output_dir)]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Take - Vocals.wav", "audio/wav"),
+        ("Take - Vocals.FLAC", "audio/flac"),
+        ("Take - Vocals.aif", "audio/aiff"),
+        ("Take - Vocals.m4a", "audio/mp4"),
+        ("Take - Vocals.mp3", "audio/mpeg"),
+        ("Take - Notes.mid", "application/octet-stream"),
+    ],
+)
+def test_each_container_is_served_as_its_own_type(name: str, expected: str) -> None:
+    assert content_type(Path(name)) == expected
