@@ -151,10 +151,12 @@ class ControlClient:
         """Cancel a job (at MVSEP too while it waits there, which refunds its credits)."""
         return self.request("POST", f"/jobs/{job_id}/cancel", timeout=CONTROL_TIMEOUT)
 
-    def page_sign_in(self) -> str:
+    def page_sign_in(self, landing: str | None = None) -> str:
         """A one-time address that opens mvsepd's page signed in (it works once, for two
-        minutes); InputError when the daemon serves no page."""
-        answer = self.request("POST", "/page/sign-in")
+        minutes), at ``landing`` (a path of the page, such as ``/takes/12``) when given;
+        InputError when the daemon serves no page."""
+        query = {"next": landing} if landing else None
+        answer = self.request("POST", "/page/sign-in", query=query)
         path = answer.get("path")
         if not isinstance(path, str) or not path.startswith("/sign-in?"):
             raise DaemonError(f"mvsepd at {self.url} gave no address of its page")

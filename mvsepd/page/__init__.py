@@ -21,7 +21,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from mvsepd.page.access import PageKeys
+from mvsepd.errors import InputError
+from mvsepd.page.access import PageKeys, own_path
 
 if TYPE_CHECKING:
     from mvsepd.page.app import PageApp
@@ -37,9 +38,11 @@ class DeferredPage:
         self._lock = threading.Lock()
         self._app: PageApp | None = None
 
-    def sign_in_path(self) -> str:
-        """A fresh one-time sign-in path (``mvsepd open``, the tray)."""
-        return "/sign-in?code=" + self.keys.new_code()
+    def sign_in_path(self, landing: str | None = None) -> str:
+        """A fresh one-time sign-in path (``mvsepd open``, the tray), which leads to
+        ``landing`` (a path of the page, such as ``/takes/12``) once signed in; InputError
+        for a landing that is not one."""
+        return sign_in_path(self.keys, landing)
 
     @property
     def app(self) -> PageApp:
@@ -56,6 +59,21 @@ class DeferredPage:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         return self.app(environ, start_response)
+
+
+def sign_in_path(keys: PageKeys, landing: str | None) -> str:
+    """``/sign-in?code=...`` with a new one-time code (and ``&next=`` its landing)."""
+    from urllib.parse import quote
+
+    path = "/sign-in?code=" + keys.new_code()
+    if landing is None or landing == "/":
+        return path
+    if own_path(landing) is None:
+        raise InputError(
+            f"{landing!r} is not an address of mvsepd's page (a path such as /takes/12)",
+            field="next",
+        )
+    return path + "&next=" + quote(landing, safe="/")
 
 
 def page_for(daemon: Daemon) -> DeferredPage:

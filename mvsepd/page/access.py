@@ -151,6 +151,20 @@ def peer_is_local(address: str | None) -> bool:
         return False
 
 
+def own_path(value: str | None) -> str | None:
+    """``value`` when it is an address of this page given relatively (``/takes/12``, with a
+    query at most): one leading slash, no scheme, host, backslash, fragment or control
+    character, so a redirect to it cannot leave the page; else None."""
+    if not value or len(value) > 500 or not value.startswith("/") or value.startswith("//"):
+        return None
+    if "\\" in value or "#" in value or any(ord(character) < 0x21 for character in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None
+    return value
+
+
 def same_origin(origin: str | None, referer: str | None, host: str) -> bool:
     """True when a request that changes something comes from the page itself: its Origin (or,
     without one, its Referer) is ``http://<host>`` (the Host already checked)."""

@@ -14,10 +14,12 @@ that allows nothing but the page's own script and style, and is never cached.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -25,7 +27,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mvsepd.errors import MvsepdError
-from mvsepd.page import access, account, catalog, folders
+from mvsepd.page import (
+    access,
+    account,
+    catalog,
+    folders,
+    jobs,
+    listen,
+    sign_in_path,
+    takes,
+)
 from mvsepd.page.host import PageHost
 from mvsepd.page.visit import Notes, Renderer, Visit, as_json, html
 
@@ -34,12 +45,14 @@ log = structlog.get_logger("mvsepd.page")
 #: Nothing but the page's own script and style; no frames, no other origin for anything.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 #: The files the page serves, by name (nothing else, and nothing by path).
 STATIC = {
     "page.css": "text/css; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",
+    "player.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 #: The longest a live view waits for a change before it answers anyway.
@@ -48,6 +61,8 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-Mvsepd-CSRF"
 
 Handler = Callable[..., Response]
+#: A stem of a take: the take, one of its jobs, the stem's index in that job's manifest.
+_STEM = "/takes/<int:take_id>/jobs/<int:job_id>/stems/<int:index>"
 
 
 def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
@@ -84,9 +99,43 @@ def _routes() -> tuple[Map, dict[str, tuple[Handler, str]]]:
         "dismiss": ("/dismiss", "POST", folders.dismiss, "folders"),
         "retry": ("/jobs/<int:job_id>/retry", "POST", folders.retry, "folders"),
         "cancel": ("/jobs/<int:job_id>/cancel", "POST", folders.cancel, "folders"),
+        "jobs": ("/jobs", "GET", jobs.page, "jobs"),
         "models": ("/models", "GET", catalog.page, "models"),
         "model": ("/models/<int:render_id>", "GET", catalog.detail, "models"),
         "model_use": ("/models/<int:render_id>/use", "POST", catalog.use, "models"),
+        "take": ("/takes/<int:take_id>", "GET", takes.take_page, "folders"),
+        "source_audio": ("/takes/<int:take_id>/source", "GET", listen.source, "folders"),
+        "source_peaks": (
+            "/takes/<int:take_id>/source/peaks",
+            "GET",
+            functools.partial(listen.source, what="peaks"),
+            "folders",
+        ),
+        "source_segment": (
+            "/takes/<int:take_id>/source/segment",
+            "GET",
+            functools.partial(listen.source, what="segment"),
+            "folders",
+        ),
+        "stem_audio": (_STEM, "GET", listen.stem, "folders"),
+        "stem_peaks": (
+            f"{_STEM}/peaks",
+            "GET",
+            functools.partial(listen.stem, what="peaks"),
+            "folders",
+        ),
+        "stem_segment": (
+            f"{_STEM}/segment",
+            "GET",
+            functools.partial(listen.stem, what="segment"),
+            "folders",
+        ),
+        "reveal": (
+            "/takes/<int:take_id>/jobs/<int:job_id>/reveal",
+            "POST",
+            listen.reveal,
+            "folders",
+        ),
         "account": ("/account", "GET", lambda visit: account.page(visit), "account"),
         "sign_in_password": ("/account/sign-in", "POST", account.sign_in_with_password, "account"),
         "sign_in_token": ("/account/token", "POST", account.sign_in_with_token, "account"),
@@ -116,9 +165,9 @@ class PageApp:
         self._notes = Notes()
         self._static: dict[str, bytes] = {}
 
-    def sign_in_path(self) -> str:
-        """A fresh one-time sign-in path (``mvsepd open``, the tray)."""
-        return "/sign-in?code=" + self.host.keys.new_code()
+    def sign_in_path(self, landing: str | None = None) -> str:
+        """A fresh one-time sign-in path (``mvsepd open``, the tray), leading to ``landing``."""
+        return sign_in_path(self.host.keys, landing)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -202,7 +251,8 @@ class PageApp:
                 "Open mvsepd again: click its tray icon, or run `mvsepd open` in a terminal.",
             )
             return html(page, 401)
-        response = Response("", status=303, headers={"Location": "/"})
+        landing = self._landing(request.args.get("next"))
+        response = Response("", status=303, headers={"Location": landing})
         response.set_cookie(
             access.cookie_name(port),
             self.host.keys.new_session(),
@@ -213,6 +263,19 @@ class PageApp:
         )
         log.info("page_signed_in")
         return response
+
+    def _landing(self, wanted: str | None) -> str:
+        """Where a sign-in leads: ``wanted`` when it is one of the page's own views (a path
+        of this page that a GET shows), else the Folders page."""
+        path = access.own_path(wanted)
+        if path is None:
+            return "/"
+        adapter = self._routes.bind("localhost")
+        try:
+            endpoint, _arguments = adapter.match(urlsplit(path).path, method="GET")
+        except HTTPException:
+            return "/"
+        return path if endpoint in self._handlers else "/"
 
     def _signed_out(self, request: Request) -> Response:
         if request.path in ("/live", "/browse") or request.method == "POST":
@@ -241,8 +304,8 @@ class PageApp:
         """Long-poll: the live part of a page, as soon as something changed after ``since``
         (or after ``LIVE_WAIT_SECONDS`` anyway); asleep meanwhile."""
         view = request.args.get("view", "folders")
-        if view not in ("folders", "account"):
-            return _refuse(400, "view is folders or account")
+        if view not in ("folders", "account", "jobs", "takes"):
+            return _refuse(400, "view is folders, jobs, account or takes")
         since: int | None = None
         with contextlib.suppress(ValueError):
             since = int(request.args.get("since", ""))
@@ -252,14 +315,30 @@ class PageApp:
             status_api.wait_for_change(since, LIVE_WAIT_SECONDS)
         version = feed.version
         visit = Visit(request, self.host, session, csrf, self._renderer, self._notes, view)
+        text = ""
+        values: dict[str, Any] = {}
         if view == "folders":
             values = folders.live_values(self.host)
-            template = "_folders_live.html"
-        else:
+            text = self._renderer.render("_folders_live.html", {"csrf": visit.csrf, **values})
+        elif view == "jobs":
+            values = jobs.live_values(self.host, jobs.Filters.of(request.args))
+            text = self._renderer.render("_jobs_live.html", {"csrf": visit.csrf, **values})
+        elif view == "account":
             values = account.live_values(self.host)
-            template = "_account_live.html"
-        text = self._renderer.render(template, {"csrf": visit.csrf, **values})
-        return as_json({"version": version, "html": text, "at": time.time()})
+            text = self._renderer.render("_account_live.html", {"csrf": visit.csrf, **values})
+        picture = values.get("picture") or status_api.picture.status()
+        return as_json(
+            {"version": version, "html": text, "at": time.time(), "takes": _done_takes(picture)}
+        )
+
+
+def _done_takes(picture: dict[str, Any]) -> list[dict[str, Any]]:
+    """The takes whose stems are all placed, for the page's notifications (one per take)."""
+    return [
+        {"id": take["id"], "file": take["file"], "results": len(set(take.get("output_dirs") or []))}
+        for take in picture.get("takes", [])
+        if take.get("phase") == "done"
+    ]
 
 
 def _secure(response: Response) -> None:

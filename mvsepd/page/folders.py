@@ -245,12 +245,12 @@ def browse(visit: Visit) -> Response:
 
 def pause_all(visit: Visit) -> Response:
     visit.host.engine.pause()
-    return visit.redirect("/", "paused: no new submissions; what MVSEP has goes on")
+    return visit.redirect(visit.back(), "paused: no new submissions; what MVSEP has goes on")
 
 
 def resume_all(visit: Visit) -> Response:
     visit.host.engine.resume()
-    return visit.redirect("/", "resumed: submitting again")
+    return visit.redirect(visit.back(), "resumed: submitting again")
 
 
 def dismiss(visit: Visit) -> Response:
@@ -287,4 +287,4 @@ def _on_job(visit: Visit, job_id: int, action: Callable[[], str]) -> Response:
         words = action()
     except (InputError, StoreError) as error:
         words = f"job {job_id}: {error}"
-    return visit.redirect("/", words)
+    return visit.redirect(visit.back(), words)

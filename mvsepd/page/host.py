@@ -2,17 +2,24 @@
 
 The engine's own operations (pause, resume, retry, cancel, rescan, dismiss), the status
 picture and its long-poll, the configuration at run time (``LiveConfig``), the catalog and the
-leaderboard, and the MVSEP client for signing in and the premium switch. The page reads the
-job store (today's spend, a folder's last file) but never writes job state: every change to a
-job is one of the engine's operations, as the JSON API's are.
+leaderboard, and the MVSEP client for signing in and the premium switch; for a take's page,
+its jobs and files (``TakeView``), the stems' peaks and segments (``Listening``, made on first
+use: numpy is loaded when someone listens) and ``reveal``, which shows a folder in the
+desktop's file manager (a seam: tests give their own). The page reads the job store (today's
+spend, a folder's last file) but never writes job state: every change to a job is one of the
+engine's operations, as the JSON API's are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mvsepd.api import MvsepClient, Transport
+from mvsepd.client.desktop import open_in_file_manager
 from mvsepd.config.file import parse_config
 from mvsepd.config.model import Config
 from mvsepd.engine import Engine
@@ -23,9 +30,15 @@ from mvsepd.page.access import PageKeys
 from mvsepd.process.daemon import Daemon
 from mvsepd.process.settings import ConfigState, LiveConfig
 from mvsepd.statusapi import StatusApi
+from mvsepd.statusapi.takeview import TakeView
+
+if TYPE_CHECKING:
+    from mvsepd.audio import Listening
 
 #: The leaderboard's cache file, beside the catalog's.
 LEADERBOARD_CACHE_NAME = "leaderboard.json"
+#: Stems' peaks and decoded copies, in the state folder (never beside the stems).
+LISTENING_FOLDER = "listening"
 
 
 @dataclass
@@ -35,6 +48,10 @@ class PageHost:
     daemon: Daemon
     keys: PageKeys
     leaderboard: LeaderboardCache
+    #: Shows a folder in the desktop's file manager ("Show in folder").
+    reveal: Callable[[Path], None] = open_in_file_manager
+    _listening: Listening | None = field(default=None, repr=False)
+    _listening_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(cls, daemon: Daemon, keys: PageKeys) -> PageHost:
@@ -75,6 +92,21 @@ class PageHost:
         if status_api is None:  # the page is only served by the status API's server
             raise DaemonError("the daemon's status API is not running")
         return status_api
+
+    @property
+    def takes(self) -> TakeView:
+        """Takes, their jobs and the files a browser may fetch."""
+        return TakeView(self.daemon.context)
+
+    @property
+    def listening(self) -> Listening:
+        """Peaks and segments of placed files, cached in the state folder."""
+        with self._listening_lock:
+            if self._listening is None:
+                from mvsepd.audio import Listening
+
+                self._listening = Listening(self.state_dir / LISTENING_FOLDER)
+            return self._listening
 
     @property
     def live_config(self) -> LiveConfig | None:

@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from mvsepd import __version__
+from mvsepd.page.access import own_path
 from mvsepd.page.host import PageHost
 
 #: Notes kept for the next page, at most (one per browser; the oldest go first).
@@ -105,6 +106,11 @@ class Visit:
             **values,
         }
         return html(self.renderer.render(template, values), status)
+
+    def back(self, default: str = "/") -> str:
+        """Where a form asks to go back to (its ``back`` field: a path of the page, such as
+        the filtered Jobs list), else ``default``."""
+        return own_path(self.form.get("back")) or default
 
     def redirect(self, location: str, note: str | None = None) -> Response:
         """Send the browser to ``location`` (after a change), with ``note`` shown there."""

@@ -46,7 +46,7 @@ class DaemonFacts:
     started_at: float
 
 
-def _local_midnight(now: float) -> float:
+def local_midnight(now: float) -> float:
     local = time.localtime(now)
     return now - (local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec) - (now % 1)
 
@@ -138,6 +138,7 @@ class Picture:
             "error": job.reason if job.state is JobState.FAILED else None,
             "failure_kind": job.failure_kind.value if job.failure_kind else None,
             "retry_offered": words.retry_offered(job),
+            "retry_cost": words.retry_cost(job),
             "advice": words.advice(job),
             "dismissed": job.state in (JobState.FAILED, JobState.UNPUBLISHED)
             and (job.finished_at or job.updated_at) <= dismissed_through,
@@ -332,7 +333,7 @@ class Picture:
         context = self._context
         every_job = self.jobs()
         jobs = _one_line_per_chain(every_job)
-        midnight = _local_midnight(now)
+        midnight = local_midnight(now)
         done_today = sum(
             1
             for job in context.store.recent(RECENT_LIMIT)

@@ -75,9 +75,10 @@ class PageApplication(Protocol):
         """Answer one request (WSGI)."""
         ...
 
-    def sign_in_path(self) -> str:
+    def sign_in_path(self, landing: str | None = None) -> str:
         """A fresh one-time path (with its query) that signs a browser in, such as
-        ``/sign-in?code=...``."""
+        ``/sign-in?code=...``, and then shows ``landing`` (a path of the page); InputError
+        when ``landing`` is not one."""
         ...
 
 
@@ -499,7 +500,7 @@ class StatusApi:
     def _page_sign_in(self, request: Request) -> Response:
         if self.page is None:
             return _error(404, "this daemon serves no page (it runs without one)")
-        path = self.page.sign_in_path()
+        path = self.page.sign_in_path(request.args.get("next") or None)
         # A browser on this machine reaches a wildcard address through loopback.
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host.strip("[]"))  # noqa: S104
         base = f"http://{host}:{self.port}" if host else self.url

@@ -61,6 +61,15 @@ class TakeView:
             key=lambda record: record.id,
         )
 
+    def member(self, take_id: int, job_id: int) -> JobRecord:
+        """Job ``job_id`` when it belongs to take ``take_id``; NotServedError for any other
+        pair, such as a forged one naming a job of another take or another folder, or a take
+        id that is not a take's first job."""
+        for record in self.members(take_id):
+            if record.id == job_id:
+                return record
+        raise NotServedError(f"job {job_id} is not part of take {take_id}")
+
     def source(self, take_id: int) -> dict[str, Any]:
         """What the take's source is, and whether it can still be played as it was sent."""
         first = self.members(take_id)[0]

@@ -31,6 +31,9 @@ PHASES = (
     "unpublished",  # MVSEP did not publish the stems in time: `mvsepd retry` asks again
 )
 
+#: The phases of a job still at work (inside mvsepd or at MVSEP).
+WORKING_PHASES = PHASES[:7]
+
 _DOWNLOAD_PHASE = re.compile(r"downloading (\d+)/(\d+)")
 
 
@@ -193,6 +196,25 @@ def retry_offered(job: JobRecord) -> bool:
     if job.state is JobState.UNPUBLISHED:
         return True
     return job.state is JobState.FAILED and job.failure_kind in (None, FailureKind.SERVICE)
+
+
+def retry_cost(job: JobRecord) -> str | None:
+    """What a retry of ``job`` will cost, in words (None when no retry is offered): nothing
+    when MVSEP still has the job (``mvsepd retry`` asks it first), else the upload's credits
+    again."""
+    if not retry_offered(job):
+        return None
+    if job.state is JobState.UNPUBLISHED:
+        return "no upload, no credits"
+    estimate = job.credits_reserved or job.credits_estimate
+    again = (
+        f"about {estimate} credit{'s' if estimate != 1 else ''}"
+        if estimate is not None
+        else "credits"
+    )
+    if job.separation_hash:
+        return f"no credits if MVSEP still has it; else uploaded again for {again}"
+    return f"uploaded again for {again}"
 
 
 def advice(job: JobRecord) -> str | None:

@@ -2,20 +2,19 @@
 
 The first item of the menu (and the icon's left click) opens mvsepd's page in the default
 browser, signed in (a one-time address the daemon gives); the second opens the latest take's
-stems folder. The icon's event loop owns the main thread (``run``). A worker thread follows
-the daemon's status API (long-poll; reconnects when the daemon restarts), turns each picture
-into a ``TrayView``, announces finished and failed jobs, and shows the view, throttled and
-only what changed. Menu clicks arrive on the icon's thread and are handed to short worker
-threads, so a slow daemon never freezes the menu. ``run --tray`` passes a ``DaemonOwner``: the
-tray then offers "Quit daemon" and closes when that daemon stops. Dismissing failures is the
-daemon's (``ControlClient.dismiss``), so the tray, ``mvsepd dismiss`` and the page agree.
+stems folder; the last few takes follow, each opening its page, as a click on a take's
+"Stems ready" notification does where the desktop reports clicks. The icon's event loop owns
+the main thread (``run``). A worker thread follows the daemon's status API (long-poll;
+reconnects when the daemon restarts), turns each picture into a ``TrayView``, announces
+finished takes and failed jobs, and shows the view, throttled and only what changed. Menu
+clicks arrive on the icon's thread and are handed to short worker threads, so a slow daemon
+never freezes the menu. ``run --tray`` passes a ``DaemonOwner``: the tray then offers "Quit
+daemon" and closes when that daemon stops. Dismissing failures is the daemon's
+(``ControlClient.dismiss``), so the tray, ``mvsepd dismiss`` and the page agree.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ import structlog
 from PIL import Image
 
 from mvsepd.client.control import ControlClient, Update, follow
+from mvsepd.client.desktop import open_in_file_manager
 from mvsepd.errors import MvsepdError
 from mvsepd.tray import DaemonOwner, TrayFiles
 from mvsepd.tray.badge import render
@@ -57,28 +57,13 @@ class TrayIcon(Protocol):
     def set_menu(self, entries: tuple[MenuEntry, ...]) -> None:
         """Show a new menu."""
 
-    def notify(self, title: str, message: str) -> None:
-        """Show a desktop notification."""
+    def notify(self, title: str, message: str, on_click: Callable[[], None] | None = None) -> None:
+        """Show a desktop notification; ``on_click`` is called when the user clicks it, where
+        the desktop tells (else the click does what the desktop does)."""
 
 
 #: Builds the icon: (first image, first tooltip, what to do when a menu entry is clicked).
 IconFactory = Callable[[Image.Image, str, Callable[[MenuEntry], None]], TrayIcon]
-
-
-def open_in_file_manager(path: Path | str) -> None:
-    """Open a folder, a file or an address with the desktop's default application (the file
-    manager, the browser), never waiting for it."""
-    if sys.platform == "win32":
-        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 (Windows' own opener)
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen(
-        [opener, str(path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 class TrayApp:
@@ -210,8 +195,12 @@ class TrayApp:
         log.info("tray_notice", title=notice.title, message=notice.message)
         if self.icon.supports_notifications:
             # A notification service that went away is no reason to stop the tray.
+            on_click = None
+            if notice.take is not None:
+                take = notice.take
+                on_click = lambda: self.perform("open_take", str(take))  # noqa: E731
             try:
-                self.icon.notify(notice.title, notice.message)
+                self.icon.notify(notice.title, notice.message, on_click)
             except Exception as error:  # noqa: BLE001 (any backend failure; logged)
                 log.warning("tray_notify_failed", error=str(error))
 
@@ -237,6 +226,8 @@ class TrayApp:
     def _perform(self, action: str, argument: str) -> None:
         if action == "open_page":
             self.open_page()
+        elif action == "open_take":
+            self.open_page(f"/takes/{int(argument)}")
         elif action == "open_latest":
             self.open_latest()
         elif action == "open":
@@ -267,11 +258,12 @@ class TrayApp:
         elif action == "quit_tray":
             self.quit()
 
-    def open_page(self) -> None:
+    def open_page(self, landing: str | None = None) -> None:
         """The menu's first item and the icon's left click: mvsepd's page in the default
-        browser, already signed in (a one-time address from the daemon)."""
+        browser, already signed in (a one-time address from the daemon); at ``landing`` (a
+        take's page, from the menu's takes or a "Stems ready" notification) when given."""
         client = self._client or self._remember_client()
-        self._browser(client.page_sign_in())
+        self._browser(client.page_sign_in(landing))
 
     def open_latest(self) -> None:
         """The menu's second item: the latest take's stems folder."""

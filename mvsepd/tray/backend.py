@@ -132,6 +132,8 @@ class PystrayIcon:
     def stop(self) -> None:
         """End pystray's loop."""
         self._stopping = True
+        if self._notifier is not None:
+            self._notifier.close()
         self._icon.stop()
 
     def set_image(self, image: Image.Image) -> None:
@@ -147,10 +149,11 @@ class PystrayIcon:
         self._entries = entries
         self._on_ui(self._icon.update_menu)
 
-    def notify(self, title: str, message: str) -> None:
-        """Show a desktop notification where the backend (or the desktop) can."""
+    def notify(self, title: str, message: str, on_click: Callable[[], None] | None = None) -> None:
+        """Show a desktop notification where the backend (or the desktop) can; ``on_click``
+        where the desktop's notification service reports a click (pystray's own cannot)."""
         if self._notifier is not None:
-            self._notifier.notify(title, message)
+            self._notifier.notify(title, message, on_click)
         elif self.supports_notifications:
             self._on_ui(lambda: self._icon.notify(message, title))
 

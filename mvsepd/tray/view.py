@@ -2,8 +2,9 @@
 
 ``build_view`` turns the status API's picture (or None when no daemon answers) into the icon's
 state, a one-line tooltip and the menu as plain entries; ``Notifications`` remembers which
-jobs it has seen finish so that each "stems ready" or "failed" is announced once, across
-reconnects, and never for jobs that were already finished when the tray started.
+takes and jobs it has seen finish so that each take's "stems ready" (once all its stems are
+placed, not per stem or per preset) and each job's "failed" is announced once, across
+reconnects, and never for what was already finished when the tray started.
 
 The badge counts the files still to come (every job not finished yet, and files arriving);
 its colour says what the most advanced of them is doing. Red means a failure nobody has
@@ -13,12 +14,13 @@ unreachable studio database.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mvsepd.statusapi.words import ordinal
+from mvsepd.statusapi.words import WORKING_PHASES, ordinal
 from mvsepd.tray.badge import IconState, Tone
 
 #: Windows cuts tooltips at 127 characters; every backend gets the same text.
@@ -28,17 +30,11 @@ TOOLTIP_LIMIT = 127
 MENU_LINE_LIMIT = 80
 #: Finished jobs listed under "Recent".
 RECENT_ITEMS = 5
+#: Takes listed below the first item, each opening its page.
+RECENT_TAKES = 3
 #: Jobs listed one by one at the top of the menu.
 LISTED_JOBS = 15
-_ACTIVE_PHASES = (
-    "checking",
-    "queued",
-    "uploading",
-    "waiting",
-    "processing",
-    "publishing",
-    "downloading",
-)
+_ACTIVE_PHASES = WORKING_PHASES
 
 
 @dataclass(frozen=True)
@@ -74,10 +70,11 @@ class TrayView:
 
 @dataclass(frozen=True)
 class Notice:
-    """A desktop notification."""
+    """A desktop notification (``take``: the take whose page a click on it opens)."""
 
     title: str
     message: str
+    take: int | None = None
 
 
 def _jobs(picture: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -242,12 +239,15 @@ def menu(
     status_line: bool = False,
 ) -> tuple[MenuEntry, ...]:
     """The menu, top to bottom: (the tooltip's line where the backend shows no tooltip), the
-    page, the latest stems, jobs, recent results, controls, files, quit."""
+    page, the latest stems, the last takes (each opens its page), jobs, recent results,
+    controls, files, quit."""
     entries: list[MenuEntry] = []
     if status_line:
         entries.append(MenuEntry(tooltip(picture, problem), enabled=False))
     entries.append(OPEN_PAGE)
     entries.append(_stems(picture))
+    for take in recent_takes(picture):
+        entries.append(MenuEntry(f"Listen: {take.get('file', '?')}", "open_take", str(take["id"])))
     entries.append(SEPARATOR)
     if picture is None:
         if not status_line:
@@ -326,23 +326,28 @@ def build_view(
 
 @dataclass
 class Notifications:
-    """Says once when a job's stems are ready or it failed, and when the token is refused."""
+    """Says once when a take's stems are ready or a job failed, and when the token is
+    refused."""
 
     _finished: set[int] = field(default_factory=set)
+    _takes_announced: set[int] = field(default_factory=set)
     _seeded: bool = False
     _token_valid: bool = True
     _studio_reachable: bool = True
 
     def update(self, picture: Mapping[str, Any]) -> list[Notice]:
-        """Return the notices this picture calls for (none for the first one)."""
+        """Return the notices this picture calls for (none for the first one): one "Stems
+        ready" per take once all its stems are placed (per job from a daemon that names no
+        takes), one per failed job."""
+        takes = picture.get("takes")
         notices: list[Notice] = []
+        if isinstance(takes, list):
+            notices += self._takes_done([take for take in takes if isinstance(take, Mapping)])
         for job in _jobs(picture):
             job_id = job.get("id")
-            if not isinstance(job_id, int) or job.get("phase") not in (
-                "done",
-                "failed",
-                "unpublished",
-            ):
+            phase = job.get("phase")
+            wanted = ("failed", "unpublished") if isinstance(takes, list) else _ENDED
+            if not isinstance(job_id, int) or phase not in wanted:
                 continue
             if job_id in self._finished:
                 continue
@@ -350,11 +355,11 @@ class Notifications:
             if not self._seeded:
                 continue
             name = str(job.get("file", "a track"))
-            if job.get("phase") == "done":
+            if phase == "done":
                 where = job.get("output_dir")
                 folder = f" in {Path(str(where)).name}" if where else ""
                 notices.append(Notice("Stems ready", f"{name}: stems ready{folder}"))
-            elif job.get("phase") == "unpublished":
+            elif phase == "unpublished":
                 notices.append(Notice("Stems not published", f"{name}: {job.get('summary')}"))
             else:
                 notices.append(
@@ -379,3 +384,48 @@ class Notifications:
         self._studio_reachable = reachable
         self._seeded = True
         return notices
+
+    def _takes_done(self, takes: list[Mapping[str, Any]]) -> list[Notice]:
+        notices = []
+        for take in takes:
+            take_id = take.get("id")
+            if not isinstance(take_id, int) or take.get("phase") != "done":
+                continue
+            if take_id in self._takes_announced:
+                continue
+            self._takes_announced.add(take_id)
+            if self._seeded:
+                notices.append(
+                    Notice("Stems ready", f"{take.get('file', 'a take')}: {_ready(take)}", take_id)
+                )
+        return notices
+
+
+_ENDED = ("done", "failed", "unpublished")
+
+
+def _ready(take: Mapping[str, Any]) -> str:
+    """ "stems ready in Take 1" (its stems folder), with how many results a fan-out made."""
+    folders = sorted({Path(str(where)) for where in take.get("output_dirs") or []})
+    if not folders:
+        return "stems ready"
+    if len(folders) == 1:
+        return f"stems ready in {folders[0].name}"
+    common = Path(os.path.commonpath([str(folder) for folder in folders]))
+    return f"stems ready in {common.name} ({len(folders)} results)"
+
+
+def recent_takes(picture: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The last few takes that are done, newest first (the menu opens each one's page)."""
+    if picture is None:
+        return []
+    takes = picture.get("takes")
+    if not isinstance(takes, list):
+        return []
+    done = [
+        take
+        for take in takes
+        if isinstance(take, Mapping) and take.get("phase") == "done" and take.get("id")
+    ]
+    done.sort(key=lambda take: float(take.get("finished_at") or 0), reverse=True)
+    return done[:RECENT_TAKES]

@@ -56,8 +56,11 @@ def _binaries() -> tuple[str, str]:
 
 
 @contextmanager
-def chromium() -> Iterator[webdriver.Chrome]:
-    """One headless Chromium with a fresh profile, at 1280x800."""
+def chromium(
+    flags: tuple[str, ...] = (), preferences: dict[str, Any] | None = None
+) -> Iterator[webdriver.Chrome]:
+    """One headless Chromium with a fresh profile, at 1280x800 (with more ``flags`` and profile
+    ``preferences``, such as a permission granted)."""
     binary, driver = _binaries()
     profile = Path(tempfile.mkdtemp(prefix="mvsepd-chromium-"))
     options = webdriver.ChromeOptions()
@@ -66,6 +69,10 @@ def chromium() -> Iterator[webdriver.Chrome]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={WIDTH},{HEIGHT}")
+    for flag in flags:
+        options.add_argument(flag)
+    if preferences:
+        options.add_experimental_option("prefs", preferences)
     browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
     browser.set_page_load_timeout(30)
     try:

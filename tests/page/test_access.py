@@ -102,3 +102,20 @@ def test_only_loopback_peers() -> None:
     assert access.peer_is_local("127.0.0.1") and access.peer_is_local("::1")
     assert not access.peer_is_local("192.168.1.5")
     assert not access.peer_is_local(None)
+
+
+def test_a_landing_path_is_only_a_relative_address_of_the_page() -> None:
+    assert access.own_path("/models") == "/models"
+    assert access.own_path("/models?stem=drums") == "/models?stem=drums"
+    for elsewhere in (
+        None,
+        "",
+        "models",
+        "//evil.example/",
+        "/\\evil.example",
+        "http://evil.example/",
+        "/models#x",
+        "/models\r\nSet-Cookie: x",
+        "/" + "a" * 600,
+    ):
+        assert access.own_path(elsewhere) is None, elsewhere

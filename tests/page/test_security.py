@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from mvsepd.client.control import ControlClient
 from mvsepd.emulator import EmulatorServer
+from mvsepd.errors import InputError
 from tests.integration.support import Setup, start_daemon_process, stop_process, wait_until
 from tests.page.support import PAGE_DAEMON, PageSetup, csrf_of, page_daemon, sends_as
 
@@ -90,6 +92,26 @@ def test_the_one_time_address_sets_a_strict_cookie_and_leaves_a_clean_address(
     for attribute in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="):
         assert attribute in cookie, cookie
     assert session.get(page.base + "/", timeout=10).status_code == 200
+
+
+def test_a_sign_in_address_can_lead_to_one_of_the_pages_own_views(page: PageSetup) -> None:
+    session = requests.Session()
+    landing = page.base + page.page.sign_in_path("/models?stem=drums")
+    answer = session.get(landing, allow_redirects=False, timeout=10)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/models?stem=drums"
+    # Asked through the status API, as the tray and `mvsepd open` ask.
+    url = ControlClient.discover(page.setup.paths).page_sign_in("/account")
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.headers["Location"] == "/account"
+    # A landing that is not a view of the page (made up, or elsewhere) leads to the start.
+    for made_up in ("/nothing-here", "/live"):
+        code = page.page.keys.new_code()
+        answer = requests.get(
+            f"{page.base}/sign-in?code={code}&next={made_up}", allow_redirects=False, timeout=10
+        )
+        assert answer.headers["Location"] == "/", made_up
+    with pytest.raises(InputError, match="not an address of mvsepd's page"):
+        ControlClient.discover(page.setup.paths).page_sign_in("//evil.example/")
 
 
 def test_a_foreign_host_is_refused_even_signed_in(page: PageSetup) -> None:

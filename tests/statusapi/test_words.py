@@ -111,3 +111,22 @@ def test_local_states_and_endings() -> None:
     assert [phase(job(state=state)) for state in (JobState.DISCOVERED, JobState.HELD,
             JobState.DOWNLOADING, JobState.DONE, JobState.FAILED, JobState.CANCELLED)] == [
         "checking", "queued", "downloading", "done", "failed", "cancelled"]  # fmt: skip
+
+
+def test_what_a_retry_costs_is_said_before_it_is_pressed() -> None:
+    from mvsepd.models import FailureKind
+    from mvsepd.statusapi.words import retry_cost
+
+    failed = dataclasses.replace(
+        JOB, state=JobState.FAILED, failure_kind=FailureKind.SERVICE, credits_estimate=2
+    )
+    assert retry_cost(failed) == (
+        "no credits if MVSEP still has it; else uploaded again for about 2 credits"
+    )
+    never_sent = dataclasses.replace(failed, separation_hash=None, credits_estimate=1)
+    assert retry_cost(never_sent) == "uploaded again for about 1 credit"
+    unpublished = dataclasses.replace(JOB, state=JobState.UNPUBLISHED)
+    assert retry_cost(unpublished) == "no upload, no credits"
+    bad_file = dataclasses.replace(failed, failure_kind=FailureKind.FILE)
+    assert retry_cost(bad_file) is None, "no retry offered: fix the file"
+    assert retry_cost(JOB) is None

@@ -34,6 +34,8 @@ class FakeIcon:
         self.titles = [title]
         self.menus: list[tuple[MenuEntry, ...]] = []
         self.notices: list[tuple[str, str]] = []
+        #: What a click on each notice does (None: nothing of mvsepd's).
+        self.clicks: list[Callable[[], None] | None] = []
         self.on_click = on_click
         self.running = threading.Event()
         self.stopped = threading.Event()
@@ -55,8 +57,9 @@ class FakeIcon:
     def set_menu(self, entries: tuple[MenuEntry, ...]) -> None:
         self.menus.append(entries)
 
-    def notify(self, title: str, message: str) -> None:
+    def notify(self, title: str, message: str, on_click: Callable[[], None] | None = None) -> None:
         self.notices.append((title, message))
+        self.clicks.append(on_click)
 
     def shows(self, state: IconState) -> bool:
         return self.images[-1] is render(state)
@@ -189,6 +192,32 @@ def test_the_first_item_opens_the_page_signed_in(
     assert page.ok and page.url == harness.url + "/" and "Folders" in page.text
     assert session.get(url, timeout=10).status_code == 401, "the address works once"
     assert tray.opened == []
+
+
+def test_a_takes_notice_and_its_menu_item_open_its_page_signed_in(
+    make_harness: MakeHarness, make_tray: Callable[..., Tray]
+) -> None:
+    import requests
+
+    harness = make_harness(queue_seconds=0.2, processing_seconds=0.2)
+    tray = make_tray()
+    wait_until(lambda: tray.icon.menus, 10, "the first menu")
+    harness.drop("Finished.wav")
+    wait_until(lambda: tray.icon.notices, 20, "a notification")
+    assert len(tray.icon.notices) == 1 and tray.icon.notices[0][0] == "Stems ready"
+    take = harness.status()["takes"][0]["id"]
+    on_click = tray.icon.clicks[0]
+    assert on_click is not None, "a take's notice opens its page when clicked"
+    on_click()
+    wait_until(lambda: tray.browsed, 5, "the take's page opened")
+    answer = requests.get(tray.browsed[0], allow_redirects=False, timeout=10)
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/takes/{take}"
+    wait_until(lambda: "Listen: Finished.wav" in tray.texts(), 5, "the take in the menu")
+    tray.icon.click("Listen: Finished.wav")
+    wait_until(lambda: len(tray.browsed) == 2, 5, "the take's page opened from the menu")
+    session = requests.Session()
+    page = session.get(tray.browsed[1], timeout=10)
+    assert page.ok and page.url == f"{harness.url}/takes/{take}" and "Finished.wav" in page.text
 
 
 def test_dismiss_from_the_menu_is_the_daemons_and_outlives_a_restart(

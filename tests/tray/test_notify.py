@@ -39,14 +39,7 @@ def test_each_notice_is_a_notification_of_its_own(
 ) -> None:
     if means == "notify-send" and shutil.which("notify-send") is None:
         pytest.fail("notify-send is not installed: scripts/test installs libnotify-bin")
-    sent = subprocess.run(
-        [sys.executable, "-c", SEND, means],
-        env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    sent = _run(SEND, session_bus, means)
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout.strip() == ("notify-send" if means == "notify-send" else "D-Bus (Gio)")
     received = [
@@ -57,3 +50,37 @@ def test_each_notice_is_a_notification_of_its_own(
         ("mvsepd", 0, "Stems ready", "-Take 1.wav: stems ready in Take 1"),
         ("mvsepd", 0, "Separation failed", "Notes.wav: not an audio file"),
     ]
+
+
+CLICKED = (
+    "import sys, threading\n"
+    "from mvsepd.tray.notify import DesktopNotifier\n"
+    "clicked = threading.Event()\n"
+    "notifier = DesktopNotifier()\n"
+    "notifier.notify('Stems ready', 'Verse.wav: stems ready in Verse', clicked.set)\n"
+    "print('clicked' if clicked.wait(20) else 'not clicked', flush=True)\n"
+)
+
+
+def test_a_click_on_a_takes_notification_is_heard(
+    session_bus: str, notification_service: BusService
+) -> None:
+    if shutil.which("notify-send") is None:
+        pytest.fail("notify-send is not installed: scripts/test installs libnotify-bin")
+    sent = _run(CLICKED, session_bus)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.strip() == "clicked", "the service's click reaches on_click"
+    (notice,) = notification_service.wait_for(1)
+    assert notice["summary"] == "Stems ready" and notice["actions"] == ["default", "Open"]
+
+
+def _run(script: str, session_bus: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a Python of its own, on the test's session bus."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": session_bus},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -237,3 +237,52 @@ def test_a_refused_configuration_is_red_and_said_in_the_tooltip() -> None:
     assert tooltip(refused).endswith("configuration refused (mvsepd status)")
     in_force = {**refused, "config": {**refused["config"], "in_force": True, "refused": []}}
     assert icon_state(in_force) == IconState("number", "waiting", 2)
+
+
+def take(take_id: int, phase: str, *output_dirs: str, **fields: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "id": take_id,
+        "file": f"Take {take_id}.wav",
+        "phase": phase,
+        "output_dirs": list(output_dirs),
+        "finished_at": float(take_id) if phase == "done" else None,
+    }
+    value.update(fields)
+    return value
+
+
+def with_takes(*takes: dict[str, Any], jobs: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    return {**picture(*jobs), "takes": list(takes)}
+
+
+def test_one_notice_per_take_once_all_its_stems_are_placed() -> None:
+    notifications = Notifications()
+    old = take(1, "done", "/o/Take 1/four")
+    assert notifications.update(with_takes(old, take(2, "working"))) == []
+    # A fan-out: one preset done, the other still working: nothing yet.
+    first_done = job(2, "done", output_dir="/s/Take 2/vocals")
+    still = job(3, "processing")
+    assert notifications.update(with_takes(old, take(2, "working"), jobs=(first_done, still))) == []
+    both = take(2, "done", "/s/Take 2/vocals", "/s/Take 2/four")
+    done = job(3, "done", output_dir="/s/Take 2/four")
+    assert notifications.update(with_takes(old, both, jobs=(first_done, done))) == [
+        Notice("Stems ready", "Take 2.wav: stems ready in Take 2 (2 results)", take=2)
+    ]
+    assert notifications.update(with_takes(old, both, jobs=(first_done, done))) == []
+    # A failure is still said per job.
+    failed = job(4, "failed", error="MVSEP could not process the file")
+    assert notifications.update(with_takes(old, both, take(4, "failed"), jobs=(failed,))) == [
+        Notice("Separation failed", "Track 4.wav: MVSEP could not process the file")
+    ]
+
+
+def test_the_last_takes_follow_the_first_items_each_opening_its_page() -> None:
+    takes = [take(number, "done", f"/s/Take {number}") for number in range(1, 6)]
+    entries = menu(with_takes(*takes, take(9, "working")))
+    assert entries[0].action == "open_page"
+    assert entries[2:5] == (
+        MenuEntry("Listen: Take 5.wav", "open_take", "5"),
+        MenuEntry("Listen: Take 4.wav", "open_take", "4"),
+        MenuEntry("Listen: Take 3.wav", "open_take", "3"),
+    )
+    assert entries[5].separator

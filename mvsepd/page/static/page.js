@@ -11,18 +11,56 @@
     if (connection) connection.textContent = words;
   }
 
+  // --- notifications: one per take, when all its stems are placed (the daemon says which
+  // takes are done with every live answer). Takes done before the page opened are not
+  // announced; the tag makes two open tabs show one notification, not two.
+  let knownTakes = null;
+  function announce(takes) {
+    if (!Array.isArray(takes)) return;
+    if (knownTakes === null) {
+      knownTakes = new Set(takes.map(function (take) { return take.id; }));
+      return;
+    }
+    for (const take of takes) {
+      if (knownTakes.has(take.id)) continue;
+      knownTakes.add(take.id);
+      if (!("Notification" in window) || Notification.permission !== "granted") continue;
+      const results = take.results > 1 ? " (" + take.results + " results)" : "";
+      const notice = new Notification("Stems ready", {
+        body: take.file + ": stems ready" + results,
+        tag: "mvsepd-take-" + take.id,
+        icon: "/static/icon.svg",
+      });
+      notice.onclick = function () {
+        window.focus();
+        window.location.href = "/takes/" + take.id;
+        notice.close();
+      };
+    }
+  }
+
+  const askToNotify = document.getElementById("notify-me");
+  if (askToNotify && "Notification" in window && Notification.permission === "default") {
+    askToNotify.hidden = false;
+    askToNotify.addEventListener("click", async function () {
+      await Notification.requestPermission();
+      askToNotify.hidden = true;
+    });
+  }
+
   // --- live parts: one request open at a time; the daemon answers when something changed
   // (or after 25 s anyway), so a page left open costs a request every 25 s at rest.
   function follow(section) {
     const view = section.dataset.live;
-    let version = section.dataset.version;
+    const query = section.dataset.query ? "&" + section.dataset.query : "";
+    let version = section.dataset.version || "";
     // What was last shown: an upload's progress changes it without a new version.
     let shown = null;
     async function step() {
       let wait = 0;
       try {
         const answer = await fetch(
-          "/live?view=" + encodeURIComponent(view) + "&since=" + encodeURIComponent(version),
+          "/live?view=" + encodeURIComponent(view) + "&since=" + encodeURIComponent(version) + query,
           { credentials: "same-origin", cache: "no-store" }
         );
         if (answer.status === 401) {
@@ -34,7 +72,8 @@
         say("");
         version = String(data.version);
         section.dataset.version = version;
-        if (data.html !== shown) {
+        announce(data.takes);
+        if (view !== "takes" && data.html !== shown) {
           const focused = document.activeElement ? document.activeElement.id : "";
           section.innerHTML = data.html;
           shown = data.html;
@@ -52,7 +91,14 @@
     step();
   }
 
-  document.querySelectorAll("[data-live]").forEach(follow);
+  const live = document.querySelectorAll("[data-live]");
+  live.forEach(follow);
+  // A page without a live part (a take's, the models) still hears of finished takes, when
+  // notifications are allowed.
+  if (!live.length && document.querySelector('meta[name="csrf"]') && "Notification" in window &&
+      Notification.permission === "granted") {
+    follow({ dataset: { live: "takes", version: "" } });
+  }
 
   // --- the models list: filtered as you type (the form's search still works without this).
   document.querySelectorAll("[data-filter]").forEach(function (search) {
