@@ -205,6 +205,7 @@ def test_closing_the_terminal_of_mvsepd_run_stops_it(setup: Setup) -> None:
         stderr=terminal,
         env=setup.environment(),
         start_new_session=True,
+        text=True,
         preexec_fn=take_the_terminal,
     )
     os.close(terminal)
