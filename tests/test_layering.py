@@ -148,6 +148,7 @@ BENCHMARK_LAYERS = {
     "studio_figures": 1,
     "time_to_stems": 1,
     "upload_memory": 1,
+    "take_page": 1,
     "run": 2,
     "sections": 3,
 }
