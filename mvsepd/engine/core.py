@@ -35,7 +35,6 @@ from mvsepd.engine import (
 )
 from mvsepd.engine.context import (
     HOLD_BUDGET,
-    HOLD_PREMIUM,
     HOLD_TOKEN,
     Context,
     FolderRuntime,
@@ -53,7 +52,7 @@ from mvsepd.errors import (
     StoreUnavailableError,
 )
 from mvsepd.intake import FileStat, Intake, WatchSpec
-from mvsepd.models import DeliveryState, JobRecord, JobState
+from mvsepd.models import DeliveryState, HoldKind, JobRecord, JobState
 
 log = structlog.get_logger("mvsepd.engine")
 
@@ -311,12 +310,17 @@ class Engine(EngineControl):
             if paused:
                 continue
             if not context.account.token_valid:
-                self._transition(job, JobState.HELD, reason=HOLD_TOKEN)
+                self._transition(job, JobState.HELD, reason=HOLD_TOKEN, hold_kind=HoldKind.TOKEN)
                 continue
             needs = context.premium_needs(job.sep_type)
             if needs and context.account.is_free():
                 # MVSEP would refuse it after the upload; it waits for premium usage instead.
-                self._transition(job, JobState.HELD, reason=premium_hold_words(needs))
+                self._transition(
+                    job,
+                    JobState.HELD,
+                    reason=premium_hold_words(needs),
+                    hold_kind=HoldKind.PREMIUM,
+                )
                 continue
             estimate = job.credits_estimate or 0
             if (
@@ -329,6 +333,7 @@ class Engine(EngineControl):
                     JobState.HELD,
                     reason=f"{HOLD_BUDGET} ({committed} of {budget} credits committed "
                     f"today; this job needs about {estimate})",
+                    hold_kind=HoldKind.BUDGET,
                 )
                 continue
             if free_slots <= 0:
@@ -377,16 +382,16 @@ class Engine(EngineControl):
         self._transition(job, target, next_attempt_at=None)
 
     def _maybe_release(self, job: JobRecord, now: float) -> None:
-        reason = job.reason or ""
         context = self.context
-        if reason.startswith(HOLD_TOKEN) and context.account.token_valid:
+        kind = job.hold_kind
+        if kind is HoldKind.TOKEN and context.account.token_valid:
             self._transition(job, JobState.STABLE, reason=None)
-        elif reason.startswith(HOLD_PREMIUM) and not (
+        elif kind is HoldKind.PREMIUM and not (
             context.account.is_free() and context.premium_needs(job.sep_type)
         ):
             # Premium usage was turned on (or the catalog no longer marks the model).
             self._transition(job, JobState.STABLE, reason=None)
-        elif reason.startswith(HOLD_BUDGET) and context.config.limits.daily_credit_budget is None:
+        elif kind is HoldKind.BUDGET and context.config.limits.daily_credit_budget is None:
             # The budget was removed from the configuration; a new day releases the others.
             self._transition(job, JobState.STABLE, reason=None)
 
@@ -398,7 +403,7 @@ class Engine(EngineControl):
 
     def _release_budget_holds(self) -> None:
         for job in self.context.store.jobs([JobState.HELD]):
-            if (job.reason or "").startswith(HOLD_BUDGET):
+            if job.hold_kind is HoldKind.BUDGET:
                 self._transition(job, JobState.STABLE, reason=None)
 
     def reconfigure(

@@ -19,6 +19,7 @@ from mvsepd.engine import sending
 from mvsepd.engine.context import HOLD_TOKEN, Context
 from mvsepd.models import (
     FailureKind,
+    HoldKind,
     JobRecord,
     JobState,
     OutputFormat,
@@ -243,7 +244,11 @@ def _upload_failed(context: Context, job: JobRecord, error: BaseException) -> Jo
         if context.account.update(token_problem=str(error), now=now):
             log.error("token_invalid", detail=str(error), note="holding every submission")
         held = context.store.transition(
-            job.id, JobState.HELD, expected=JobState.UPLOADING, reason=HOLD_TOKEN
+            job.id,
+            JobState.HELD,
+            expected=JobState.UPLOADING,
+            reason=HOLD_TOKEN,
+            hold_kind=HoldKind.TOKEN,
         )
         context.feed.bump()
         return held

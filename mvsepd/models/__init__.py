@@ -27,7 +27,14 @@ from mvsepd.models.catalog import (
     PriceRule,
 )
 from mvsepd.models.formats import AUDIO_EXTENSIONS, OTHER_RESULT_EXTENSIONS, OutputFormat
-from mvsepd.models.jobs import DeliveryRecord, DeliveryState, FailureKind, JobRecord, JobState
+from mvsepd.models.jobs import (
+    DeliveryRecord,
+    DeliveryState,
+    FailureKind,
+    HoldKind,
+    JobRecord,
+    JobState,
+)
 from mvsepd.models.secret import Secret
 from mvsepd.models.separation import (
     RemoteCreated,
@@ -52,6 +59,7 @@ __all__ = [
     "FailureKind",
     "FieldCondition",
     "HistoryEntry",
+    "HoldKind",
     "InputType",
     "JobRecord",
     "JobState",

@@ -69,6 +69,17 @@ class FailureKind(str, enum.Enum):
     SERVICE = "service"
 
 
+class HoldKind(str, enum.Enum):
+    """Why a job is held, and so what releases it. Stored as text in the job store."""
+
+    #: MVSEP refused the API token: released when a request with it works again.
+    TOKEN = "token"  # noqa: S105 (a kind of hold, not a credential)
+    #: The daily credit budget is reached: released on a new day or without a budget.
+    BUDGET = "budget"
+    #: A premium-only model on a free account: released when premium usage is on.
+    PREMIUM = "premium"
+
+
 @dataclass(frozen=True)
 class JobRecord:
     """One job as the store keeps it. Times are epoch seconds (UTC)."""
@@ -135,6 +146,8 @@ class JobRecord:
     #: What a failed job needs: a fixed file, fixed settings, or another try (None: not
     #: failed, or failed before mvsepd told the kinds apart, read as another try).
     failure_kind: FailureKind | None = None
+    #: Why a held job waits (None: not held).
+    hold_kind: HoldKind | None = None
     #: JSON: when each step happened, by name (epoch seconds; see ``timings``).
     timings_json: str | None = None
 

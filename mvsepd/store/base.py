@@ -69,6 +69,7 @@ _TRANSITION_FIELDS = _PROGRESS_FIELDS | frozenset(
         "publish_started_at",
         "failure_kind",
         "timings_json",
+        "hold_kind",
     }
 )
 
@@ -279,6 +280,8 @@ class SqlJobStore(DeliveryCalls, SourceCalls, JobReads, ProcessingTimes):
             raise IllegalTransitionError(job_id, current.value, to_state.value)
         values = self._adopt(row) if adopt else self._fence(row, to_state)
         values.update(records.column_values(changes, self.paths))
+        if to_state is not JobState.HELD:
+            values["hold_kind"] = None  # a hold's kind is the held state's alone
         values.update(state=to_state.value, updated_at=now)
         if to_state.terminal and "finished_at" not in values:
             values["finished_at"] = now

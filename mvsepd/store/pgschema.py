@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: The advisory lock key of migrations (any fixed number; this is "mvsepd:migrate" hashed).
 MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('mvsepd:migrate', 0))"
@@ -154,6 +154,16 @@ MIGRATIONS: dict[int, str] = {
         recorded_at DOUBLE PRECISION NOT NULL
     );
     CREATE INDEX processing_times_by_model ON processing_times (model, recorded_at);
+    """,
+    # 5: as the SQLite store's 9: why a held job waits.
+    5: """
+    ALTER TABLE jobs ADD COLUMN hold_kind TEXT;
+    UPDATE jobs SET hold_kind = 'token'
+        WHERE state = 'held' AND reason LIKE 'MVSEP refused the API token%';
+    UPDATE jobs SET hold_kind = 'budget'
+        WHERE state = 'held' AND reason LIKE 'daily credit budget reached%';
+    UPDATE jobs SET hold_kind = 'premium'
+        WHERE state = 'held' AND reason LIKE 'needs a premium MVSEP account%';
     """,
 }
 

@@ -9,7 +9,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from mvsepd.models import DeliveryRecord, DeliveryState, FailureKind, JobRecord, JobState
+from mvsepd.models import (
+    DeliveryRecord,
+    DeliveryState,
+    FailureKind,
+    HoldKind,
+    JobRecord,
+    JobState,
+)
 
 _BYTES_PREFIX = "\0fs:"
 
@@ -135,7 +142,7 @@ def column_values(changes: Mapping[str, Any], paths: PathCodec = PLAIN_PATHS) ->
             values[key] = paths.to_db(str(value))
         elif key == "options":
             values["options_json"] = json.dumps(dict(value), sort_keys=True)
-        elif isinstance(value, JobState | FailureKind):
+        elif isinstance(value, JobState | FailureKind | HoldKind):
             values[key] = value.value
         else:
             values[key] = value
@@ -154,6 +161,8 @@ def job_from_row(row: Row, paths: PathCodec = PLAIN_PATHS) -> JobRecord:
             data[name] = JobState(row[name]) if row[name] is not None else None
         elif name == "failure_kind":
             data[name] = FailureKind(row[name]) if row[name] is not None else None
+        elif name == "hold_kind":
+            data[name] = HoldKind(row[name]) if row[name] is not None else None
         elif name in ("source_path", "folder_path"):
             data[name] = paths.from_db(row[name])
         elif name == "output_dir":

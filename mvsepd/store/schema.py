@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -155,6 +155,18 @@ MIGRATIONS: dict[int, str] = {
         recorded_at REAL NOT NULL
     );
     CREATE INDEX processing_times_by_model ON processing_times (model, recorded_at);
+    """,
+    # 9: why a held job waits (the token, the budget, premium), as data: what releases it
+    # was read from its reason's words. Held jobs of earlier versions get theirs from those
+    # words, once, here.
+    9: """
+    ALTER TABLE jobs ADD COLUMN hold_kind TEXT;
+    UPDATE jobs SET hold_kind = 'token'
+        WHERE state = 'held' AND reason LIKE 'MVSEP refused the API token%';
+    UPDATE jobs SET hold_kind = 'budget'
+        WHERE state = 'held' AND reason LIKE 'daily credit budget reached%';
+    UPDATE jobs SET hold_kind = 'premium'
+        WHERE state = 'held' AND reason LIKE 'needs a premium MVSEP account%';
     """,
 }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mvsepd.errors import IllegalTransitionError, StoreError
-from mvsepd.models import JobState
+from mvsepd.models import HoldKind, JobState
 from mvsepd.store import SCHEMA_VERSION, JobStore, SourceRecord, SqlJobStore
 from tests.store.conftest import OpenStore
 
@@ -323,3 +323,46 @@ def test_a_jobs_timings_are_written_with_its_transitions(open_store: OpenStore) 
     updated = store.update_progress(job.id, timings_json=stable.with_timings(upload_began=101.5))
     assert open_store().get(job.id).timings == {"ready": 100.0, "upload_began": 101.5}
     assert updated.timings == {"ready": 100.0, "upload_began": 101.5}
+
+
+def test_a_hold_says_why_as_data_and_leaving_it_clears_that(open_store: OpenStore) -> None:
+    with open_store() as store:
+        job, _ = new_job(store)
+        store.transition(job.id, JobState.STABLE)
+        held = store.transition(
+            job.id, JobState.HELD, reason="any words at all", hold_kind=HoldKind.BUDGET
+        )
+        assert held.hold_kind is HoldKind.BUDGET
+        assert store.get(job.id).hold_kind is HoldKind.BUDGET
+        released = store.transition(job.id, JobState.STABLE, reason=None)
+        assert released.hold_kind is None
+
+
+def test_held_jobs_of_an_older_store_get_their_kind_from_their_reason(tmp_path: Path) -> None:
+    # A store of schema 8 (before hold kinds), with jobs held by that version's words.
+    path = tmp_path / "jobs.sqlite3"
+    reasons = {
+        "1" * 64: ("MVSEP refused the API token", HoldKind.TOKEN),
+        "2" * 64: (
+            "daily credit budget reached (10 of 10 credits committed today)",
+            HoldKind.BUDGET,
+        ),
+        "3" * 64: ("needs a premium MVSEP account: the model 'X' is for premium", HoldKind.PREMIUM),
+    }
+    with JobStore(path) as store:
+        ids = {}
+        for sha, (reason, _kind) in reasons.items():
+            job, _ = new_job(store, sha=sha)
+            store.transition(job.id, JobState.STABLE)
+            store.transition(job.id, JobState.HELD, reason=reason)
+            ids[sha] = job.id
+        waiting, _ = new_job(store, sha="4" * 64)
+    connection = sqlite3.connect(path)
+    connection.execute("ALTER TABLE jobs DROP COLUMN hold_kind")
+    connection.execute("PRAGMA user_version = 8")
+    connection.commit()
+    connection.close()
+    with JobStore(path) as store:
+        for sha, (_reason, kind) in reasons.items():
+            assert store.get(ids[sha]).hold_kind is kind
+        assert store.get(waiting.id).hold_kind is None
