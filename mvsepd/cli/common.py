@@ -114,6 +114,10 @@ def describe(error: BaseException) -> str:
     """Return the words shown for an error."""
     if isinstance(error, errors.ConfigError):
         return "\n".join(error.report())
+    if isinstance(error, errors.NetworkError):
+        # The connection failed before any answer: which host matters (the words name it),
+        # not which API path was asked.
+        return f"MVSEP: {error.detail}"
     if isinstance(error, errors.MvsepError):
         return f"MVSEP: {error}"
     return str(error)

@@ -137,7 +137,7 @@ def test_a_refused_connection_names_the_host(
     typed(monkeypatch, "AbCdEfGhIjKlMnOpQrStUvWxYz0123")
     assert main(["login", "--token", "--server", url]) == ExitStatus.ERROR
     host = url.removeprefix("http://")
-    assert f"cannot connect to {host} (refused, unreachable or DNS failure)" in (
-        capsys.readouterr().err
-    )
+    said = capsys.readouterr().err
+    assert f"MVSEP: cannot connect to {host} (refused, unreachable or DNS failure)" in said
+    assert "/app/" not in said  # an API path means nothing to the user
     assert not (home / "config").exists()
