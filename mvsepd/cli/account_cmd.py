@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -223,9 +224,11 @@ def login(
     assert token_file is not None
     token = _read_token() if with_token else None
     if token is None and email is None:
-        answer = click.prompt("MVSEP e-mail (or paste your API token)").strip()
+        question = "MVSEP e-mail (or paste your API token)"
+        answer = click.prompt(question).strip()
         if _looks_like_token(answer):
             token = answer
+            _unshow(f"{question}: {answer}", f"{question}: (the API token, not shown)")
         else:
             email = answer
     if token is not None:
@@ -254,6 +257,17 @@ def _read_token() -> str:
     if not token:
         raise InputError("the API token is empty; copy it from " + TOKEN_PAGE, field="token")
     return token
+
+
+def _unshow(shown: str, instead: str) -> None:
+    """Take a pasted token off the terminal: the lines it was echoed on are written over
+    (the e-mail prompt echoes, as an e-mail should; a token must not stay in the scrollback)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    columns = max(1, shutil.get_terminal_size().columns)
+    rows = max(1, -(-len(shown) // columns))
+    sys.stdout.write("\x1b[1A\x1b[2K" * rows + instead + "\n")
+    sys.stdout.flush()
 
 
 def _looks_like_token(text: str) -> bool:

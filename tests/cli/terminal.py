@@ -61,6 +61,27 @@ class Terminal:
         raw = b"".join(self._chunks).decode("utf-8", errors="replace")
         return _ESCAPES.sub("", raw).replace("\r\n", "\n").replace("\r", "\n")
 
+    def type(self, text: str) -> None:
+        """Type (or paste) ``text`` at the terminal."""
+        os.write(self._main, text.encode("utf-8"))
+
+    def screen(self) -> str:
+        """What is left on the screen: lines written over (cursor up, erase line) are gone."""
+        raw = b"".join(self._chunks).decode("utf-8", errors="replace").replace("\r\n", "\n")
+        rows, row = [""], 0
+        for piece in re.split(r"(\x1b\[[0-9;?]*[A-Za-z]|\n)", raw):
+            if piece == "\n":
+                row += 1
+                if row == len(rows):
+                    rows.append("")
+            elif piece == "\x1b[1A":
+                row = max(0, row - 1)
+            elif piece == "\x1b[2K":
+                rows[row] = ""
+            elif not piece.startswith("\x1b"):
+                rows[row] += piece.replace("\r", "")
+        return "\n".join(rows)
+
     def lines(self) -> list[str]:
         return [line.rstrip() for line in self.text().splitlines() if line.strip()]
 

@@ -14,6 +14,7 @@ from mvsepd.cli import main
 from mvsepd.config.file import load_config, resolve_token
 from mvsepd.emulator import EmulatorServer, EmulatorSettings
 from mvsepd.exits import ExitStatus
+from tests.cli.terminal import Terminal
 
 
 @pytest.fixture
@@ -63,6 +64,24 @@ def test_a_token_pasted_at_the_e_mail_prompt_is_taken_as_the_token(
     assert main(["login", "--server", emulator.url, "--config", str(config)]) == 0
     assert (home / "config" / "token").read_text().strip() == account.token
     assert load_config(config).config.account.server == emulator.url
+
+
+def test_a_token_pasted_at_the_prompt_of_a_terminal_does_not_stay_on_it(
+    home: Path, emulator: EmulatorServer
+) -> None:
+    # The e-mail prompt echoes what is typed (an e-mail should be seen); a token pasted there
+    # is written over at once, so it stays in no scrollback.
+    account = emulator.add_account()
+    config = home / "elsewhere.yaml"
+    terminal = Terminal(["login", "--server", emulator.url, "--config", str(config)])
+    terminal.wait_for(lambda text: "paste your API token" in text, 30, "the prompt")
+    terminal.type(account.token + "\r")
+    assert terminal.finish() == 0, terminal.text()
+    screen = terminal.screen()
+    assert account.token not in screen, screen
+    assert "MVSEP e-mail (or paste your API token): (the API token, not shown)" in screen
+    assert "logged in as" in screen
+    assert (home / "config" / "token").read_text().strip() == account.token
 
 
 def test_a_token_mvsep_does_not_know_is_refused_and_nothing_is_written(
