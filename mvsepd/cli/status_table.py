@@ -68,6 +68,14 @@ def status_lines(
         lines.append(line)
         into = "  stems go to "
         lines.append(Text(into + shown(str(folder.get("output_root")), width - len(into))))
+        for needs in folder.get("needs_premium") or ():
+            lines.append(
+                Text(
+                    f"  {needs}; this account uses the free plan: its files wait here until "
+                    "premium usage is on at mvsep.com",
+                    style="yellow",
+                )
+            )
         skipped = folder.get("skipped_existing")
         if skipped:
             lines.extend(_skipped_lines(skipped, verbose=verbose))

@@ -227,6 +227,9 @@ class Picture:
         """Each hot folder with its preset, output root, how its watching stands, and the
         files skipped as there before its first watch (a few named, or ``every_name``)."""
         health = {item.path: item for item in self._engine.intake.health()}
+        # A free account's premium-only presets: said with their folders from the start, not
+        # only once a file is held for them.
+        premium = self._context.presets_needing_premium() if self._context.account.is_free() else {}
         listed = []
         for path, runtime in self._context.folders.items():
             state = health.get(path)
@@ -242,6 +245,11 @@ class Picture:
                     "watch": watch,
                     "detail": detail,
                     "skipped_existing": (self._skipped(path, every_name) if with_store else None),
+                    "needs_premium": [
+                        f"preset {name}: {'; '.join(premium[name])}"
+                        for name in runtime.config.preset_names
+                        if name in premium
+                    ],
                 }
             )
         return listed

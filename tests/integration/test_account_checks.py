@@ -54,14 +54,26 @@ def test_config_check_refuses_a_premium_only_model_on_a_free_account(
 
 
 def test_the_daemon_holds_files_for_a_premium_only_model_until_premium_is_on(
-    free_with_credits: Setup,
+    free_with_credits: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = free_with_credits
+    for name, value in setup.environment().items():
+        if name.startswith("MVSEPD_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("COLUMNS", "200")
     with (
         capturing_logs() as log,
         running_daemon(setup, setup.config_text(preset=ENSEMBLE)) as daemon,
     ):
         wait_until(lambda: "preset_needs_premium" in log.text(), 10, message="the word at start")
+        # Said with its folder by `mvsepd status` before any file arrives (a service's user
+        # never sees the start's log).
+        (folder,) = ControlClient.discover(setup.paths).status()["folders"]
+        assert len(folder["needs_premium"]) == 1 and "premium" in folder["needs_premium"][0]
+        capsys.readouterr()
+        assert main(["status"]) == 0
+        shown = " ".join(capsys.readouterr().out.split())
+        assert "this account uses the free plan: its files wait here until premium" in shown
         write_wav(setup.hot / "Mix.wav", 0.3, seed=1)
         wait_until(lambda: daemon.states().get(JobState.HELD), 15, message="the file to wait")
         (job,) = daemon.store.jobs()
