@@ -9,12 +9,13 @@ results) appears only in the detail of one job, never in the picture or the job 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mvsepd.domain.chains import ChainPlan
+from mvsepd.domain.presets import ResolvedPreset
 from mvsepd.engine import Engine
 from mvsepd.engine.firstwatch import include_existing_command
 from mvsepd.errors import StoreUnavailableError
@@ -227,9 +228,7 @@ class Picture:
         """Each hot folder with its preset, output root, how its watching stands, and the
         files skipped as there before its first watch (a few named, or ``every_name``)."""
         health = {item.path: item for item in self._engine.intake.health()}
-        # A free account's premium-only presets: said with their folders from the start, not
-        # only once a file is held for them.
-        premium = self._context.presets_needing_premium() if self._context.account.is_free() else {}
+        free = self._context.account.is_free()
         listed = []
         for path, runtime in self._context.folders.items():
             state = health.get(path)
@@ -245,14 +244,27 @@ class Picture:
                     "watch": watch,
                     "detail": detail,
                     "skipped_existing": (self._skipped(path, every_name) if with_store else None),
-                    "needs_premium": [
-                        f"preset {name}: {'; '.join(premium[name])}"
-                        for name in runtime.config.preset_names
-                        if name in premium
-                    ],
+                    "needs_premium": self._needs_premium(runtime.config.preset_names)
+                    if free
+                    else [],
                 }
             )
         return listed
+
+    def _needs_premium(self, preset_names: Sequence[str]) -> list[str]:
+        """What of a folder's presets a free account's files wait for (the engine holds them
+        by the same rule), said with the folder from the start, not once a file is held."""
+        found = []
+        for name in preset_names:
+            preset = self._context.preset(name)
+            needs = (
+                self._context.premium_needs(preset.sep_type)
+                if isinstance(preset, ResolvedPreset)
+                else []
+            )
+            if needs:
+                found.append(f"preset {name}: {'; '.join(needs)}")
+        return found
 
     def _skipped(self, folder: Path, every_name: bool) -> dict[str, Any] | None:
         skipped = self._engine.skipped_files(folder, limit=None if every_name else SKIPPED_NAMES)
