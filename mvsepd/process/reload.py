@@ -30,7 +30,6 @@ from mvsepd.api import MvsepClient
 from mvsepd.config.catalog import catalog_problems
 from mvsepd.config.file import inspect_config, resolve_token, write_private_file
 from mvsepd.config.model import Config
-from mvsepd.config.write import write_text
 from mvsepd.engine import Engine, FolderRuntime
 from mvsepd.errors import ConfigError, ConfigProblem, MvsepdError
 from mvsepd.models import Secret
@@ -129,6 +128,10 @@ class ConfigReloader:
             config, token, problems = self._check(text)
             if config is None:
                 return SaveOutcome(False, tuple(problems))
+            # Here, not at the top: ruamel.yaml (a few MB) is loaded by the first save, not
+            # carried by every idle daemon.
+            from mvsepd.config.write import write_text
+
             try:
                 write_text(self._path, text)
             except ConfigError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -110,8 +111,17 @@ def _wakeups_per_second(pid: int, seconds: float = WINDOW_SECONDS) -> float:
     return (_switches(pid) - before) / (time.monotonic() - started)
 
 
-def test_an_idle_daemon_sleeps(setup: Setup, tmp_path: Path) -> None:
+#: What only work loads (a file to convert, a save of the configuration, the page's first
+#: visit): an idle daemon carries none of it.
+NOT_AT_REST = ("numpy", "soundfile", "soxr", "mutagen", "ruamel", "jinja2")
+
+
+def test_an_idle_daemon_sleeps(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = _config(setup, tmp_path)
+    # The daemon says every module it imports (in its log), so what rest carries is seen.
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
     process = start_daemon_process(setup, config)
     try:
         log = setup.tmp / "daemon.log"
@@ -126,6 +136,10 @@ def test_an_idle_daemon_sleeps(setup: Setup, tmp_path: Path) -> None:
         assert rate <= 1.0, f"{rate:.2f} wakeups per second at rest, summed over its threads"
         maps = Path(f"/proc/{pid}/maps").read_text()
         assert "numpy" not in maps and "openblas" not in maps.lower(), "numpy loaded at rest"
+        imported = re.findall(r"^import time:.*\|\s*(\S+)\s*$", log.read_text(), re.MULTILINE)
+        assert "mvsepd.process.daemon" in imported  # the import log is there to be read
+        carried = sorted({name for name in imported if name.split(".")[0] in NOT_AT_REST})
+        assert carried == [], f"imported at rest: {carried}"
         with _long_poll(setup):
             time.sleep(1)
             polled = _wakeups_per_second(pid)
